@@ -1,0 +1,56 @@
+"""Array namespace shim: ulab.numpy on the board, NumPy (float32) on CPython.
+
+This is the only module in device/ that imports ulab or numpy. Everything else asks it for
+arrays, so the same feature and detector code runs on both. Under a plain MicroPython
+without ulab, `np` is None: pure-logic modules still import, array code fails when called.
+"""
+
+try:
+    from ulab import numpy as np  # noqa: F401
+
+    ULAB = True
+except ImportError:
+    try:
+        import numpy as np  # noqa: F401
+    except ImportError:
+        np = None
+    ULAB = False
+
+if np is None:
+    FLOAT = None
+elif ULAB:
+    FLOAT = np.float
+else:
+    FLOAT = np.float32
+
+
+def require():
+    """Raise a clear error where array math is needed but no array library exists."""
+    if np is None:
+        raise ImportError("device math needs ulab (board) or numpy (host)")
+
+
+def array(values):
+    """A float32 array (ulab's float is float32) from a list or nested list."""
+    return np.array(values, dtype=FLOAT)
+
+
+def zeros(shape):
+    return np.zeros(shape, dtype=FLOAT)
+
+
+def fft(x):
+    """FFT of a real 1-D power-of-two array as a tuple (real, imag) of float arrays.
+
+    ulab with complex support off (CircuitPython's build) returns exactly this tuple;
+    NumPy returns a complex array, so it is split here to give one calling convention.
+    """
+    if ULAB:
+        return np.fft.fft(x)
+    f = np.fft.fft(x)
+    return f.real.astype(FLOAT), f.imag.astype(FLOAT)
+
+
+def tolist(a):
+    """Python floats from an array (for JSON); works for ulab and NumPy arrays."""
+    return [float(v) for v in a]

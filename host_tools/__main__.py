@@ -1,0 +1,6 @@
+"""`python -m host_tools <command>`."""
+import sys
+
+from host_tools.cli import main
+
+sys.exit(main())

@@ -1,0 +1,191 @@
+"""Fit per-mode detectors on normal recordings and write the model file.
+
+Statistics are estimated in float64 (mean, scale, shrunk correlation and its inverse);
+thresholds are chosen by scoring held-out normal windows with the board's own detector
+code in float32, so the threshold matches what the board will compute.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Sequence
+
+import numpy as np
+
+from device import detectors as detectors_mod
+from device import model as model_mod
+from device.commission import Commissioner, threshold_from_scores
+from host_tools.datasets import DataError, WindowSet
+
+MIN_WINDOWS = 10
+DEFAULT_DECISION = {"k": 3, "n": 5, "on": 1.0, "off": 0.8, "cooldown": 30}
+
+
+def _f32(values: np.ndarray) -> list:
+    """Round to float32-representable values (what the board will hold)."""
+    return [_num(v) for v in np.asarray(values, dtype=np.float32)]
+
+
+def _num(v: float) -> float:
+    """7 significant digits: float32 precision, and a model file half the size."""
+    return float("%.7g" % v)
+
+
+def shrunk_correlation(z: np.ndarray, shrinkage: float | str = "auto") -> tuple[np.ndarray, float]:
+    """Covariance of standardised data shrunk towards the identity (Ledoit-Wolf when 'auto')."""
+    if shrinkage == "auto":
+        from sklearn.covariance import ledoit_wolf
+
+        cov, alpha = ledoit_wolf(z, assume_centered=True)
+        return cov, float(alpha)
+    a = float(shrinkage)
+    emp = z.T @ z / (len(z) - 1)
+    mu = np.trace(emp) / emp.shape[0]
+    return (1 - a) * emp + a * mu * np.eye(emp.shape[0]), a
+
+
+def fit_mode(name: str, feats: np.ndarray, detector: str, shrinkage: float | str = "auto",
+             min_shrinkage: float = 0.05) -> dict:
+    """One mode's mean, scale and (for Mahalanobis) inverse shrunk correlation."""
+    x = np.asarray(feats, dtype=np.float64)
+    if len(x) < MIN_WINDOWS:
+        raise DataError(f"mode {name!r}: only {len(x)} windows to fit, need at least {MIN_WINDOWS}")
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0, ddof=1)
+    scale = np.maximum(scale, 1e-6 + 1e-6 * np.abs(mean))
+    mode = {"name": name, "mean": _f32(mean), "scale": _f32(scale), "n_fit": int(len(x))}
+    if detector == "mahalanobis":
+        z = (x - np.asarray(mode["mean"])) / np.asarray(mode["scale"])
+        cov, alpha = shrunk_correlation(z, shrinkage)
+        if shrinkage == "auto" and alpha < min_shrinkage:
+            cov, alpha = shrunk_correlation(z, min_shrinkage)
+        inv = np.linalg.inv(cov)
+        inv = (inv + inv.T) / 2
+        inv32 = np.asarray(inv, dtype=np.float32)
+        inv32 = (inv32 + inv32.T) / 2  # exactly symmetric after rounding
+        mode["inv_cov"] = [[_num(v) for v in row] for row in inv32]
+        mode["shrinkage"] = round(alpha, 4)
+    return mode
+
+
+def make_detector(detector: str, modes: list[dict]):
+    """The device detector over fitted modes (threshold 1.0 until chosen)."""
+    ms = [dict(m, threshold=m.get("threshold", 1.0)) for m in modes]
+    return detectors_mod.from_model({"detector": detector, "modes": ms})
+
+
+def raw_scores(det, feats: np.ndarray, mode: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Raw score of each window against its given mode or, if None, its nearest mode."""
+    raws = np.empty(len(feats))
+    which = np.empty(len(feats), dtype=int)
+    for r, x in enumerate(feats):
+        i = mode if mode is not None else det.nearest(x)
+        raws[r] = det.raw(x, i)
+        which[r] = i
+    return raws, which
+
+
+def choose_thresholds(det, modes: list[dict], calib: list[tuple[np.ndarray, int | None]],
+                      fa_rate: float, source: str) -> None:
+    """Set each mode's threshold from calibration windows (labelled or nearest-mode)."""
+    per_mode: list[list[float]] = [[] for _ in modes]
+    for feats, mode in calib:
+        raws, which = raw_scores(det, feats, mode)
+        for v, i in zip(raws, which):
+            per_mode[i].append(float(v))
+    for i, m in enumerate(modes):
+        if len(per_mode[i]) < MIN_WINDOWS:
+            raise DataError(f"mode {m['name']!r}: only {len(per_mode[i])} calibration windows, "
+                            f"need at least {MIN_WINDOWS} to choose a threshold")
+        m["threshold"] = float(np.float32(threshold_from_scores(per_mode[i], fa_rate)))
+        m["n_threshold"] = len(per_mode[i])
+        m["threshold_source"] = source
+        det.set_mode(i, threshold=m["threshold"])
+
+
+def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarray]],
+                calib: list[tuple[np.ndarray, int | None]], fa_rate: float,
+                shrinkage: float | str = "auto", decision: dict | None = None,
+                sessions: Sequence[str] = (), threshold_source: str = "calibration") -> dict:
+    """Fit every mode, choose thresholds, and return the model dict (not yet written)."""
+    if not 0 < fa_rate < 1:
+        raise DataError(f"--fa-rate must be between 0 and 1, got {fa_rate}")
+    modes = [fit_mode(name, f, detector, shrinkage) for name, f in fit_sets]
+    det = make_detector(detector, modes)
+    choose_thresholds(det, modes, calib, fa_rate, threshold_source)
+    doc = {
+        "schema": model_mod.SCHEMA,
+        "version": model_mod.VERSION,
+        "sensor": extractor.kind,
+        "features": extractor.recipe(),
+        "detector": detector,
+        "fa_rate": fa_rate,
+        "modes": modes,
+        "decision": dict(decision or DEFAULT_DECISION),
+        "training": {
+            "sessions": list(sessions),
+            "fit_windows": {m["name"]: m["n_fit"] for m in modes},
+            "threshold_windows": {m["name"]: m["n_threshold"] for m in modes},
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "tool": "host_tools.train",
+        },
+    }
+    model_mod.validate(doc)
+    return doc
+
+
+def cluster_modes(ws: list[WindowSet], max_modes: int = 6, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+    """--modes auto: k-means on standardised features, k chosen by silhouette."""
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    x = np.concatenate([w.features for w in ws]).astype(np.float64)
+    z = (x - x.mean(0)) / (x.std(0) + 1e-9)
+    best: tuple[float, np.ndarray] | None = None
+    for k in range(2, max_modes + 1):
+        if len(z) < k * MIN_WINDOWS:
+            break
+        labels = KMeans(k, n_init=5, random_state=seed).fit_predict(z)
+        if min(np.bincount(labels)) < MIN_WINDOWS:
+            continue
+        s = silhouette_score(z, labels, sample_size=min(2000, len(z)), random_state=seed)
+        if best is None or s > best[0]:
+            best = (s, labels)
+    if best is None or best[0] < 0.25:
+        return [("normal", x.astype(np.float32))]
+    labels = best[1]
+    return [(f"mode{k}", x[labels == k].astype(np.float32)) for k in range(labels.max() + 1)]
+
+
+def commission_model(doc: dict, feats: np.ndarray, fit_share: float = 0.5,
+                     mode: str | None = None) -> tuple[dict, Commissioner]:
+    """Run the board's Commissioner over feature vectors; returns the updated model dict."""
+    n = len(feats)
+    n_fit = int(round(n * fit_share))
+    n_thr = n - n_fit
+    if n_fit < 2 or n_thr < 1:
+        raise DataError(f"commissioning needs more windows (got {n})")
+    det = detectors_mod.from_model(doc)
+    idx = None
+    if mode is not None:
+        if mode not in det.mode_names:
+            raise DataError(f"mode {mode!r} is not in the model (modes: {', '.join(det.mode_names)})")
+        idx = det.mode_names.index(mode)
+    com = Commissioner(det, n_fit, n_thr, doc["fa_rate"], mode=idx)
+    for x in feats:
+        com.update(x)
+    new = dict(doc)
+    new["modes"] = []
+    for i, m in enumerate(doc["modes"]):
+        m = dict(m)
+        if m["name"] in com.updated:
+            mean, scale, thr = det.mode_params(i)
+            m.update(mean=_f32(mean), scale=_f32(scale), threshold=float(np.float32(thr)),
+                     threshold_source="commissioning")
+        new["modes"].append(m)
+    new["commissioning"] = {"windows": n, "fit_windows": n_fit, "threshold_windows": n_thr,
+                            "per_mode": dict(zip(det.mode_names, com.counts())),
+                            "updated": list(com.updated),
+                            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    model_mod.validate(new)
+    return new, com

@@ -52,13 +52,15 @@ class Welford:
 class Commissioner:
     """Feeds on feature vectors; when done, the detector carries the installed values.
 
+    margins: per-mode factors (>= 1) applied to the commissioned thresholds.
+
     mode: index of the one mode being commissioned, or None to assign every window to the
     nearest mode (by the model as trained) — fine when modes are far apart, as fan speeds are.
     Modes that got fewer than `min_windows` windows keep their trained values.
     """
 
     def __init__(self, detector, n_fit, n_threshold, fa_rate, mode=None, min_windows=8,
-                 min_scale_ratio=0.1):
+                 min_scale_ratio=0.1, margins=None):
         if n_fit < 2 or n_threshold < 1:
             raise ValueError("commissioning needs n_fit >= 2 and n_threshold >= 1")
         self.detector = detector
@@ -68,6 +70,10 @@ class Commissioner:
         self.mode = mode
         self.min_windows = int(min_windows)
         self.min_scale_ratio = float(min_scale_ratio)
+        # A threshold learned from a short run right after installation under-covers the
+        # slow drift of a long run; the host measures that factor on the training session
+        # (the mode's "drift_margin") and it is applied here.
+        self.margins = list(margins) if margins else [1.0] * len(detector.mode_names)
         n_modes = len(detector.mode_names)
         self._stats = [Welford(detector.size) for _ in range(n_modes)]
         self._scores = xp.zeros(self.n_threshold)
@@ -126,7 +132,7 @@ class Commissioner:
                 continue
             mine = [self._scores[j] for j in range(self.n_threshold) if self._score_mode[j] == i]
             if len(mine) >= self.min_windows:
-                det.set_mode(i, threshold=threshold_from_scores(mine, self.fa_rate))
+                det.set_mode(i, threshold=threshold_from_scores(mine, self.fa_rate) * self.margins[i])
 
     def counts(self):
         return [st.n for st in self._stats]

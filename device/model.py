@@ -217,6 +217,8 @@ def validate(doc):
         _vector(m.get("scale"), n, what + " scale", positive=True)
         t = m.get("threshold")
         _need(_finite(t) and t > 0, "%s threshold must be a finite number > 0, got %r" % (what, t))
+        dm = m.get("drift_margin", 1.0)
+        _need(_finite(dm) and dm >= 1.0, "%s drift_margin must be a number >= 1, got %r" % (what, dm))
         if det == "mahalanobis":
             _check_precision(m.get("inv_cov"), n, what + " inv_cov")
     dec = doc.get("decision", {})

@@ -31,6 +31,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     ex = datasets.make_extractor(a.sensor, a.window, a.rate, a.bands)
     sets = [datasets.load_folder(d, ex, progress=not a.quiet) for d in a.normal]
     calib: list[tuple[np.ndarray, int | None]] = []
+    margin_windows = None
     if a.modes == "auto":
         fit_sets = train.cluster_modes(sets)
         if a.calibrate:
@@ -52,10 +53,11 @@ def cmd_train(a: argparse.Namespace) -> int:
             source = "calibration"
         else:
             source = f"time-ordered hold-out ({a.holdout:.0%} of each folder)"
+        margin_windows = [s.features for s in sets]
     decision = {"k": a.k, "n": a.n, "on": 1.0, "off": a.off, "cooldown": a.cooldown}
     doc = train.build_model(ex, a.detector, fit_sets, calib, a.fa_rate, a.shrinkage, decision,
                             sessions=[os.path.basename(os.path.normpath(d)) for d in a.normal + (a.calibrate or [])],
-                            threshold_source=source)
+                            threshold_source=source, margin_windows=margin_windows)
     _write(a.out, doc)
     print(f"wrote {a.out}: {a.detector}, {len(doc['modes'])} mode(s), {len(ex.names)} features, "
           f"fa_rate {a.fa_rate}")

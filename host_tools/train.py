@@ -103,16 +103,55 @@ def choose_thresholds(det, modes: list[dict], calib: list[tuple[np.ndarray, int 
         det.set_mode(i, threshold=m["threshold"])
 
 
+def drift_margin(det, i: int, feats: np.ndarray, fa_rate: float, fraction: float = 0.3,
+                 fit_share: float = 0.5, starts: int = 20, coverage: float = 0.75) -> float:
+    """How much a commissioned threshold must grow to cover the rest of a session.
+
+    Replays commissioning (the board's Commissioner) on the mode's own training windows in
+    time order: commission on a block of `fraction` of them, then take the conformal
+    quantile of the following windows' score ratios. Over several block starts the ratios
+    spread widely (0.9-1.9 on the ceiling fan); the `coverage` quantile of them (never below
+    1) is stored as the mode's drift_margin: the allowance that would have sufficed for 3 of
+    4 installation times in the training session.
+    """
+    n = len(feats)
+    k = int(fraction * n)
+    n_fit = max(2, int(k * fit_share))
+    if k - n_fit < MIN_WINDOWS or n - k < MIN_WINDOWS:
+        return 1.0
+    mean, scale, thr = det.mode_params(i)
+    ratios = []
+    last = n - k - MIN_WINDOWS
+    for start in sorted({int(round(j * last / max(1, starts - 1))) for j in range(starts)}):
+        det.set_mode(i, mean=mean, scale=scale, threshold=thr)
+        com = Commissioner(det, n_fit, k - n_fit, fa_rate, mode=i)
+        for x in feats[start:start + k]:
+            com.update(x)
+        later = [det.raw(x, i) / det.threshold(i) for x in feats[start + k:]]
+        ratios.append(threshold_from_scores(later, fa_rate))
+    det.set_mode(i, mean=mean, scale=scale, threshold=thr)
+    return max(1.0, float(np.quantile(ratios, coverage)))
+
+
 def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarray]],
                 calib: list[tuple[np.ndarray, int | None]], fa_rate: float,
                 shrinkage: float | str = "auto", decision: dict | None = None,
-                sessions: Sequence[str] = (), threshold_source: str = "calibration") -> dict:
-    """Fit every mode, choose thresholds, and return the model dict (not yet written)."""
+                sessions: Sequence[str] = (), threshold_source: str = "calibration",
+                margin_windows: Sequence[np.ndarray] | None = None) -> dict:
+    """Fit every mode, choose thresholds, and return the model dict (not yet written).
+
+    margin_windows: per mode, its windows in time order (fit + hold-out) on which the
+    commissioning drift margin is measured; None leaves the margin at 1.
+    """
     if not 0 < fa_rate < 1:
         raise DataError(f"--fa-rate must be between 0 and 1, got {fa_rate}")
     modes = [fit_mode(name, f, detector, shrinkage) for name, f in fit_sets]
     det = make_detector(detector, modes)
     choose_thresholds(det, modes, calib, fa_rate, threshold_source)
+    for i, m in enumerate(modes):
+        span = margin_windows[i] if margin_windows is not None else None
+        if span is not None and len(span) >= 2 * MIN_WINDOWS:
+            m["drift_margin"] = round(drift_margin(det, i, span, fa_rate), 4)
     doc = {
         "schema": model_mod.SCHEMA,
         "version": model_mod.VERSION,
@@ -171,7 +210,8 @@ def commission_model(doc: dict, feats: np.ndarray, fit_share: float = 0.5,
         if mode not in det.mode_names:
             raise DataError(f"mode {mode!r} is not in the model (modes: {', '.join(det.mode_names)})")
         idx = det.mode_names.index(mode)
-    com = Commissioner(det, n_fit, n_thr, doc["fa_rate"], mode=idx)
+    com = Commissioner(det, n_fit, n_thr, doc["fa_rate"], mode=idx,
+                       margins=[m.get("drift_margin", 1.0) for m in doc["modes"]])
     for x in feats:
         com.update(x)
     new = dict(doc)

@@ -63,8 +63,9 @@ class App:
                     if commission_mode not in self.detector.mode_names:
                         raise ValueError("commission mode %r is not in the model" % commission_mode)
                     mode = self.detector.mode_names.index(commission_mode)
-                self.commissioner = Commissioner(self.detector, n_fit, n_thr,
-                                                 model.get("fa_rate", 0.01), mode=mode)
+                self.commissioner = Commissioner(
+                    self.detector, n_fit, n_thr, model.get("fa_rate", 0.01), mode=mode,
+                    margins=[m.get("drift_margin", 1.0) for m in model["modes"]])
         self.state = NO_MODEL if model is None else (COMMISSIONING if self.commissioner else NORMAL)
         self._set_alerts(self.state)
         if model is None:

@@ -33,12 +33,16 @@ def cmd_train(a: argparse.Namespace) -> int:
     calib: list[tuple[np.ndarray, int | None]] = []
     margin_windows = None
     if a.modes == "auto":
-        fit_sets = train.cluster_modes(sets)
+        # Clusters have no folder labels: calibration windows go to their nearest mode.
         if a.calibrate:
+            fit_sets = train.cluster_modes([s.features for s in sets])
             calib = [(datasets.load_folder(d, ex, not a.quiet).features, None) for d in a.calibrate]
+            source = "calibration"
         else:
-            raise DataError("--modes auto needs --calibrate folders (held-out normal recordings)")
-        source = "calibration"
+            parts = [s.split_time(1 - a.holdout, a.holdout) for s in sets]
+            fit_sets = train.cluster_modes([fit.features for fit, _ in parts])
+            calib = [(hold.features, None) for _, hold in parts]
+            source = f"time-ordered hold-out ({a.holdout:.0%} of each folder), nearest mode"
     else:
         fit_sets = []
         for i, s in enumerate(sets):
@@ -227,3 +231,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `score ... | head`
+        sys.stderr.close()
+        return 0

@@ -15,7 +15,7 @@ import numpy as np
 from device import detectors as detectors_mod
 from device import model as model_mod
 from device.commission import Commissioner, threshold_from_scores
-from host_tools.datasets import DataError, WindowSet
+from host_tools.datasets import DataError
 
 MIN_WINDOWS = 10
 DEFAULT_DECISION = {"k": 3, "n": 5, "on": 1.0, "off": 0.8, "cooldown": 30}
@@ -173,12 +173,12 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
     return doc
 
 
-def cluster_modes(ws: list[WindowSet], max_modes: int = 6, seed: int = 0) -> list[tuple[str, np.ndarray]]:
+def cluster_modes(feats: list[np.ndarray], max_modes: int = 6, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     """--modes auto: k-means on standardised features, k chosen by silhouette."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import silhouette_score
 
-    x = np.concatenate([w.features for w in ws]).astype(np.float64)
+    x = np.concatenate(feats).astype(np.float64)
     z = (x - x.mean(0)) / (x.std(0) + 1e-9)
     best: tuple[float, np.ndarray] | None = None
     for k in range(2, max_modes + 1):

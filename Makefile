@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(PY) -m host_tools.demo
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(VENV)/bin/pytest
 
 clean:
 	rm -rf $(VENV) out reports

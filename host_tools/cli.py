@@ -227,6 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(a.func(a) or 0)
     except (DataError, model_mod.ModelError) as e:
+        datasets.end_progress_line()
         print(f"error: {e}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

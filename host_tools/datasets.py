@@ -124,6 +124,17 @@ class WindowSet:
         return out
 
 
+_open_line = [None]  # the stream a progress counter is writing on, until it ends its line
+
+
+def end_progress_line() -> None:
+    """Finish an unfinished progress line, so an error message starts a line of its own."""
+    if _open_line[0] is not None:
+        _open_line[0].write("\n")
+        _open_line[0].flush()
+        _open_line[0] = None
+
+
 class Progress:
     """A one-line progress counter on stderr for long loads."""
 
@@ -136,8 +147,9 @@ class Progress:
         self.done += n
         if self.done % self.step == 0 or self.done == self.total:
             self.stream.write(f"\r  {self.label}: {self.done}/{self.total}")
+            _open_line[0] = self.stream
             if self.done >= self.total:
-                self.stream.write("\n")
+                end_progress_line()
             self.stream.flush()
 
 

@@ -1,0 +1,402 @@
+"""Evaluation report: figures (matplotlib, Agg), report.md, report.html, metrics.json, and
+the compact summary printed to stdout.
+
+The markdown and HTML are rendered from one list of blocks (heading, paragraph, table,
+image) so both always say the same thing. Scores are plotted as ratios to each method's
+own threshold, so 1.0 is the alarm line for every method and they share one axis.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+Block = tuple  # ("h1"|"h2"|"h3"|"p", text) | ("table", header, rows) | ("img", file, alt)
+
+SHORT_METHOD = {"mahalanobis": "maha", "zscore": "zscore", "mad-mahalanobis": "MAD",
+                "isolation-forest": "IForest", "elliptic-envelope": "EllEnv"}
+
+
+# ---- formatting ---------------------------------------------------------------------
+
+def short_folder(name: str) -> str:
+    """fan_0_low_1_weight -> low_1 (stdout tables only; the report keeps full names)."""
+    s = name[6:] if name.startswith("fan_0_") else name
+    return s.replace("_weight", "")
+
+
+def short_method(key: str, primary: str) -> str:
+    base, sep, _ = key.partition("-uncommissioned")
+    s = SHORT_METHOD.get(base, base) + ("-nocom" if sep else "")
+    return s + ("*" if key == primary else "")
+
+
+def _ok(v: Any) -> bool:
+    return v is not None and not (isinstance(v, float) and math.isnan(v))
+
+
+def pct(v: Any, nd: int = 1) -> str:
+    return f"{100 * v:.{nd}f}%" if _ok(v) else "-"
+
+
+def num(v: Any, fmt: str = ".3f") -> str:
+    return format(v, fmt) if _ok(v) else "-"
+
+
+def method_order(methods: dict, primary: str) -> list[str]:
+    ours = [k for k, m in methods.items() if m.get("family") == "ours"]
+    ours.sort(key=lambda k: (k != primary, "uncommissioned" in k, k))
+    return ours + [k for k, m in methods.items() if m.get("family") != "ours"]
+
+
+def _delay(a: dict) -> tuple[str, str]:
+    d = a.get("delay_windows")
+    if d is None:
+        return "never", "-"
+    if a.get("alarm_on_at_onset"):
+        return "0 (alarm already on)", "0"
+    return str(d), f"{a['delay_seconds']:.1f}"
+
+
+# ---- stdout -------------------------------------------------------------------------
+
+def summary_text(results: Sequence[dict], meta: dict) -> str:
+    """Per scenario: rows = normal false alarms and each anomaly folder, columns = methods,
+    cells 'AUC det%'."""
+    lines = [f"fa-rate {meta['fa_rate']}, window {meta['window']} @ {meta['rate']:g} Hz, "
+             f"* = headline detector; cells: AUC / detection rate at the threshold; "
+             f"extra = normal sessions never used (informational); 'pooled AUC vs' = all anomaly "
+             f"windows against that unseen normal session"]
+    w0, w = 27, 13
+    for r in results:
+        order = [k for k in method_order(r["methods"], r["primary"]) if "error" not in r["methods"][k]]
+        ms = r["methods"]
+        nt = r["normal_test"]["windows"]
+        lines.append("")
+        lines.append(f"== {r['name']}: {r['title']} (normal test: {nt} windows)")
+        lines.append("".ljust(w0) + "".join(short_method(k, r["primary"]).rjust(w) for k in order))
+        lines.append("normal FA%".ljust(w0) + "".join(pct(ms[k]["normal"]["fa_rate"]).rjust(w) for k in order))
+        lines.append("normal alarms/h".ljust(w0) + "".join(num(ms[k]["normal"]["alarms_per_hour"], ".1f").rjust(w)
+                                                          for k in order))
+        for an in r["anomalies"] + ["pooled"]:
+            cells = []
+            for k in order:
+                a = ms[k]["pooled"] if an == "pooled" else ms[k]["anomalies"][an]
+                cells.append(f"{num(a['auc'])} {pct(a['detection_rate'], 0)}".rjust(w))
+            lines.append(short_folder(an).ljust(w0) + "".join(cells))
+        for ex in r["extras"]:
+            lines.append(f"extra FA% {short_folder(ex)}".ljust(w0) +
+                         "".join(pct(ms[k]["extras"][ex]["fa_rate"]).rjust(w) for k in order))
+        for ex in r["extras"]:
+            lines.append(f"pooled AUC vs {short_folder(ex)}".ljust(w0) +
+                         "".join(num(ms[k]["pooled"]["auc_vs_extras"][ex]).rjust(w) for k in order))
+        for k, m in ms.items():
+            if "error" in m:
+                lines.append(f"  {k}: failed ({m['error']})")
+    return "\n".join(lines)
+
+
+def timing_text(timing: dict, labels: dict) -> str:
+    parts = [f"{labels.get(k, k)} {v:.2f}s" for k, v in timing.items() if k != "total"]
+    return f"time: {timing.get('total', 0.0):.2f}s total = " + ", ".join(parts)
+
+
+# ---- figures ------------------------------------------------------------------------
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display; must happen before pyplot is imported
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+LOG_FLOOR = 1e-3  # ratios are >= 0; keep zeros visible on log axes
+
+
+def _hist(plt, path: str, r: dict, ratios: dict[str, np.ndarray]) -> None:
+    sets = ["normal"] + r["anomalies"]
+    allv = np.concatenate([np.maximum(ratios[s], LOG_FLOOR) for s in sets])
+    bins = np.logspace(np.log10(allv.min()), np.log10(max(allv.max(), 1.01)), 60)
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for s in sets:
+        v = np.maximum(ratios[s], LOG_FLOOR)
+        lab = "normal test" if s == "normal" else s
+        ax.hist(v, bins=bins, weights=np.full(len(v), 1.0 / len(v)), histtype="step",
+                linewidth=2.2 if s == "normal" else 1.3, label=f"{lab} ({len(v)})")
+    ax.axvline(1.0, color="k", linestyle="--", label="threshold")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"score / threshold ({r['methods'][r['primary']]['label']})")
+    ax.set_ylabel("share of windows")
+    ax.set_title(f"{r['name']}: score distributions")
+    ax.legend(fontsize=7)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.12, top=0.92)  # tight_layout is slow
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _roc(plt, path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> None:
+    from sklearn.metrics import roc_curve
+
+    panels = r["anomalies"] + ["pooled"]
+    cols = min(4, len(panels))
+    rows = (len(panels) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.2 * rows), squeeze=False)
+    order = [k for k in method_order(r["methods"], r["primary"]) if k in series]
+    for ax, an in zip(axes.flat, panels):
+        for k in order:
+            s = series[k]
+            normal = s["normal"]
+            anom = np.concatenate([s[a] for a in r["anomalies"]]) if an == "pooled" else s[an]
+            y = np.r_[np.zeros(len(normal)), np.ones(len(anom))]
+            fpr, tpr, _ = roc_curve(y, np.r_[normal, anom])
+            m = r["methods"][k]
+            auc = m["pooled"]["auc"] if an == "pooled" else m["anomalies"][an]["auc"]
+            ax.plot(fpr, tpr, linewidth=2 if k == r["primary"] else 1,
+                    label=f"{short_method(k, r['primary'])} {num(auc)}")
+        ax.plot([0, 1], [0, 1], color="0.7", linewidth=0.8)
+        ax.set_title(an if an == "pooled" else short_folder(an), fontsize=9)
+        ax.set_xlabel("false-alarm rate", fontsize=8)
+        ax.set_ylabel("detection rate", fontsize=8)
+        ax.legend(fontsize=6, loc="lower right")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.suptitle(f"{r['name']}: ROC per anomaly folder (normal test vs folder)")
+    h = 3.2 * rows  # figure height in inches: margins fixed in inches, not in fractions
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.5 / h, top=1 - 0.6 / h,
+                        wspace=0.3, hspace=0.5)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _timeline(plt, path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> None:
+    sets = ["normal"] + r["anomalies"]
+    fig, ax = plt.subplots(figsize=(12, 4))
+    for k in r["timeline_methods"]:
+        if k not in series:
+            continue
+        v = np.concatenate([np.maximum(series[k][s], LOG_FLOOR) for s in sets])
+        ax.plot(np.arange(len(v)), v, ".", markersize=2, alpha=1.0 if k == r["primary"] else 0.4,
+                label=r["methods"][k]["label"])
+    edge = 0
+    s0 = series[r["primary"]]
+    for s in sets:
+        n = len(s0[s])
+        ax.axvline(edge, color="0.6", linewidth=0.8)
+        ax.text(edge + n / 2, 1.02, "normal test" if s == "normal" else short_folder(s),
+                transform=ax.get_xaxis_transform(), ha="center", fontsize=7)
+        edge += n
+    ax.axhline(1.0, color="k", linestyle="--", linewidth=1, label="threshold")
+    ax.set_yscale("log")
+    ax.set_xlabel("window (time order within each folder)")
+    ax.set_ylabel("score / threshold")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.12, top=0.92)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def write_figures(out_dir: str, results: Sequence[dict],
+                  series: dict[str, dict[str, dict[str, np.ndarray]]]) -> dict[str, list[str]]:
+    """Three PNGs per scenario; returns scenario name -> file names (relative)."""
+    plt = _plt()
+    os.makedirs(out_dir, exist_ok=True)
+    out: dict[str, list[str]] = {}
+    for r in results:
+        ser = series[r["name"]]
+        files = [f"{r['name']}_hist.png", f"{r['name']}_roc.png", f"{r['name']}_timeline.png"]
+        _hist(plt, os.path.join(out_dir, files[0]), r, ser[r["primary"]])
+        _roc(plt, os.path.join(out_dir, files[1]), r, ser)
+        _timeline(plt, os.path.join(out_dir, files[2]), r, ser)
+        out[r["name"]] = files
+    return out
+
+
+# ---- documents ----------------------------------------------------------------------
+
+def blocks(results: Sequence[dict], meta: dict, timing: dict, labels: dict,
+           figures: dict[str, list[str]]) -> list[Block]:
+    b: list[Block] = [("h1", "Detection quality: evaluation report")]
+    dec = meta["decision"]
+    b.append(("p", f"Data: {meta['data']}. Window {meta['window']} samples at {meta['rate']:g} Hz "
+                   f"({meta['seconds_per_window']:g} s per window), {meta['features']} device features, "
+                   f"thresholds for a false-alarm rate of {meta['fa_rate']}. "
+                   f"Normal folders are split in time order: {meta['split'][0]:.0%} fit, "
+                   f"{meta['split'][1]:.0%} threshold, {meta['split'][2]:.0%} test. "
+                   f"Every method's threshold is chosen on the same calibration windows "
+                   f"(device.commission.threshold_from_scores)."))
+    b.append(("p", f"Alarms/h and detection delay run the board's Decision (k={dec['k']} of n={dec['n']}, "
+                   f"off {dec['off']}, cooldown {dec['cooldown']} windows) over the scores as ratios to "
+                   f"each method's threshold. Delay = anomaly windows fed until anomaly_start, with the "
+                   f"normal test windows fed first. Alarms/h rests on few hours of normal data (see the "
+                   f"hours column): one alarm moves it a lot. An alarm that never clears counts once; "
+                   f"'alarm on (time)' is the share of windows with the alarm on."))
+    b.append(("table", ["folder", "windows"], [[k, str(v)] for k, v in meta["folders"].items()]))
+    for r in results:
+        ms = r["methods"]
+        order = method_order(ms, r["primary"])
+        b.append(("h2", f"Scenario {r['name']}: {r['title']}"))
+        parts = ", ".join(f"{p['label']} ({p['windows']})" for p in r["normal_test"]["parts"])
+        b.append(("p", f"Normal modes: {', '.join(r['normal_modes'])}. Fit windows: "
+                       f"{', '.join(f'{k} {v}' for k, v in r['fit_windows'].items())}; threshold windows: "
+                       f"{', '.join(f'{k} {v}' for k, v in r['threshold_windows'].items())}. "
+                       f"Normal test: {parts}."))
+        if r.get("commissioning"):
+            c = r["commissioning"]
+            b.append(("p", f"Commissioning: {c['windows']} windows ({c['fit_windows']} location/scale, "
+                           f"{c['threshold_windows']} threshold), modes updated: "
+                           f"{', '.join(c['updated']) or 'none'}."))
+        for n in r["notes"]:
+            b.append(("p", "Note: " + n))
+        if r.get("missing_extras"):
+            b.append(("p", "Extra normal sessions not found (skipped): " + ", ".join(r["missing_extras"])))
+        for k in order:
+            if "error" in ms[k]:
+                b.append(("p", f"{ms[k]['label']}: failed ({ms[k]['error']})"))
+        ok = [k for k in order if "error" not in ms[k]]
+        b.append(("h3", "Normal test windows and pooled anomalies"))
+        rows = []
+        for k in ok:
+            m = ms[k]
+            thr = m.get("thresholds") or {"": m.get("threshold")}
+            thr_s = ", ".join((f"{n}: " if n else "") + num(v, ".4g") for n, v in thr.items())
+            nm = m["normal"]
+            rows.append([m["label"], thr_s, pct(nm["fa_rate"]), str(nm["alarms"]), f"{nm['hours']:.3f}",
+                         num(nm["alarms_per_hour"], ".1f"), pct(nm["alarm_on_share"]),
+                         num(m["pooled"]["auc"]), pct(m["pooled"]["detection_rate"])])
+        b.append(("table", ["method", "threshold (raw score)", "FA rate (windows)", "alarms", "hours",
+                            "alarms/h", "alarm on (time)", "pooled AUC", "pooled detection"], rows))
+        b.append(("h3", "Per anomaly folder"))
+        rows = []
+        for an in r["anomalies"]:
+            for k in ok:
+                a = ms[k]["anomalies"][an]
+                dw, ds = _delay(a)
+                rows.append([an, ms[k]["label"], str(a["windows"]), num(a["auc"]),
+                             pct(a["detection_rate"]), dw, ds])
+        b.append(("table", ["anomaly folder", "method", "windows", "ROC AUC", "detection rate",
+                            "delay (windows)", "delay (s)"], rows))
+        if r["extras"]:
+            b.append(("h3", "Informational: other normal sessions never used in fitting or thresholds"))
+            rows = []
+            for ex in r["extras"]:
+                for k in ok:
+                    e = ms[k]["extras"][ex]
+                    rows.append([ex, ms[k]["label"], str(e["windows"]), pct(e["fa_rate"]), str(e["alarms"]),
+                                 num(e["alarms_per_hour"], ".1f"), pct(e["alarm_on_share"])])
+            b.append(("table", ["normal session", "method", "windows", "FA rate (windows)", "alarms",
+                                "alarms/h", "alarm on (time)"], rows))
+            b.append(("p", "Each anomaly folder is also a recording session of its own. ROC AUC of the "
+                           "anomaly windows against these unseen normal sessions (instead of the normal "
+                           "test windows) shows whether an anomaly stands out more than a change of "
+                           "session does; near 0.5 or below, the detection above says more about the "
+                           "session than about the anomaly."))
+            rows = []
+            for an in r["anomalies"] + ["pooled"]:
+                for k in ok:
+                    a = ms[k]["pooled"] if an == "pooled" else ms[k]["anomalies"][an]
+                    rows.append([an, ms[k]["label"]] + [num(a["auc_vs_extras"][ex]) for ex in r["extras"]])
+            b.append(("table", ["anomaly folder", "method"] + [f"AUC vs {ex}" for ex in r["extras"]], rows))
+        for f in figures.get(r["name"], []):
+            b.append(("img", f, f"{r['name']} {f}"))
+    b.append(("h2", "Wall time"))
+    rows = [[labels.get(k, k), f"{v:.2f}"] for k, v in timing.items() if k != "total"]
+    rows.append(["total (so far, at report writing)", f"{timing.get('total', 0.0):.2f}"])
+    b.append(("table", ["stage", "seconds"], rows))
+    return b
+
+
+def to_markdown(bs: Sequence[Block]) -> str:
+    out: list[str] = []
+    for blk in bs:
+        kind = blk[0]
+        if kind in ("h1", "h2", "h3"):
+            out.append("#" * int(kind[1]) + " " + blk[1])
+        elif kind == "p":
+            out.append(blk[1])
+        elif kind == "table":
+            head, rows = blk[1], blk[2]
+            cell = lambda s: str(s).replace("|", "\\|")  # noqa: E731
+            out.append("| " + " | ".join(cell(h) for h in head) + " |")
+            out.append("|" + "|".join("---" for _ in head) + "|")
+            out.extend("| " + " | ".join(cell(c) for c in row) + " |" for row in rows)
+        elif kind == "img":
+            out.append(f"![{blk[2]}]({blk[1]})")
+        out.append("")
+    return "\n".join(out)
+
+
+def to_html(bs: Sequence[Block]) -> str:
+    e = html.escape
+    out = ["<!doctype html>", "<html><head><meta charset='utf-8'><title>Evaluation report</title>",
+           "<style>body{font-family:sans-serif;max-width:1300px;margin:1em auto;padding:0 1em}"
+           "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #bbb;padding:2px 6px;"
+           "font-size:13px}th{background:#eee}td{text-align:right}td:first-child,td:nth-child(2)"
+           "{text-align:left}img{max-width:100%}</style></head><body>"]
+    for blk in bs:
+        kind = blk[0]
+        if kind in ("h1", "h2", "h3", "p"):
+            out.append(f"<{kind}>{e(blk[1])}</{kind}>")
+        elif kind == "table":
+            out.append("<table><tr>" + "".join(f"<th>{e(str(h))}</th>" for h in blk[1]) + "</tr>")
+            out.extend("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in blk[2])
+            out.append("</table>")
+        elif kind == "img":
+            out.append(f"<p><img src='{e(blk[1])}' alt='{e(blk[2])}'></p>")
+    out.append("</body></html>")
+    return "\n".join(out)
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe: NaN/inf -> null, NumPy scalars -> Python."""
+    if isinstance(v, dict):
+        return {str(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, (np.floating, float)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    if isinstance(v, np.integer):
+        return int(v)
+    if isinstance(v, np.bool_):
+        return bool(v)
+    return v
+
+
+def write_metrics(out_dir: str, results: Sequence[dict], meta: dict, timing: dict,
+                  labels: dict) -> str:
+    os.makedirs(out_dir, exist_ok=True)
+    path = os.path.join(out_dir, "metrics.json")
+    doc = {"meta": meta, "timing_seconds": timing, "timing_labels": labels,
+           "scenarios": {r["name"]: r for r in results}}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(_clean(doc), f, indent=1)
+    return path
+
+
+def write_report(out_dir: str, results: Sequence[dict],
+                 series: dict[str, dict[str, dict[str, np.ndarray]]], meta: dict,
+                 timing: dict, labels: dict, total: Callable[[], float]) -> dict:
+    """Figures, then report.md and report.html. `timing` is the stage times so far; the
+    report stage itself is added as the time spent here up to writing the documents."""
+    import time
+
+    t0 = time.perf_counter()
+    figures = write_figures(out_dir, results, series)
+    t = dict(timing)
+    t["report"] = t.get("report", 0.0) + (time.perf_counter() - t0)
+    t["total"] = total()
+    bs = blocks(results, meta, t, labels, figures)
+    md = os.path.join(out_dir, "report.md")
+    ht = os.path.join(out_dir, "report.html")
+    with open(md, "w", encoding="utf-8") as f:
+        f.write(to_markdown(bs))
+    with open(ht, "w", encoding="utf-8") as f:
+        f.write(to_html(bs))
+    return {"md": md, "html": ht, "figures": [os.path.join(out_dir, x) for v in figures.values() for x in v]}

@@ -1,0 +1,257 @@
+"""`host_tools evaluate`: end to end on the bundled subset, bad inputs, metric helpers,
+and the MAD baseline against a hand computation."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+
+import numpy as np
+import pytest
+
+from host_tools import baselines, cli, evaluate
+from host_tools.datasets import WindowSet
+
+DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "ceiling-fan")
+FOLDERS = sorted(d for d in os.listdir(DATA) if os.path.isdir(os.path.join(DATA, d)))
+DEC = {"k": 3, "n": 5, "on": 1.0, "off": 0.8, "cooldown": 0}
+
+
+# ---- end to end ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory):
+    """All scenarios with baselines on the bundled subset, run once for several tests."""
+    out = tmp_path_factory.mktemp("report")
+    import contextlib
+    import io
+
+    buf_out, buf_err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(buf_out), contextlib.redirect_stderr(buf_err):
+        rc = cli.main(["evaluate", "--data", DATA, "--report", str(out), "--quiet"])
+    return rc, out, buf_out.getvalue(), buf_err.getvalue()
+
+
+def test_evaluate_writes_report(full_run):
+    rc, out, stdout, _ = full_run
+    assert rc == 0
+    for f in ("metrics.json", "report.md", "report.html"):
+        assert (out / f).stat().st_size > 0
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    assert pngs == sorted(f"{s}_{k}.png" for s in ("state", "remount", "coin")
+                          for k in ("hist", "roc", "timeline"))
+    for p in out.glob("*.png"):
+        assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    md = (out / "report.md").read_text()
+    assert "## Scenario coin" in md and "![" in md and "| method |" in md
+    html = (out / "report.html").read_text()
+    assert "<table>" in html and "coin_roc.png" in html
+    assert "report:" in stdout and "report.html" in stdout
+    assert "== state" in stdout and "== remount" in stdout and "== coin" in stdout
+
+
+def test_evaluate_metrics_json(full_run):
+    _, out, _, _ = full_run
+    m = json.loads((out / "metrics.json").read_text())
+    assert set(m["timing_seconds"]) >= {"load", "fit", "score", "baselines", "report", "total"}
+    sc = m["scenarios"]
+    assert set(sc) == {"state", "remount", "coin"}
+    baseline_names = {"mad-mahalanobis", "isolation-forest", "elliptic-envelope"}
+    for name, s in sc.items():
+        assert {"mahalanobis", "zscore"} <= set(s["methods"])
+        assert baseline_names <= set(s["methods"])
+        for k, meth in s["methods"].items():
+            if "error" in meth:
+                continue
+            assert 0.0 <= meth["normal"]["fa_rate"] <= 1.0
+            for a in s["anomalies"]:
+                am = meth["anomalies"][a]
+                assert 0.0 <= am["auc"] <= 1.0 and 0.0 <= am["detection_rate"] <= 1.0
+                assert am["delay_windows"] is None or am["delay_windows"] >= 0
+    # The state change (fan off / at another speed) is easy for our detector.
+    state = sc["state"]["methods"]["mahalanobis"]["anomalies"]
+    assert state["fan_0_off_0_weight"]["auc"] > 0.95
+    assert state["fan_0_high_0_weight"]["detection_rate"] > 0.9
+    # Subset: 100 files a folder, one window each -> 60/20/20.
+    assert sc["state"]["fit_windows"] == {"fan_0_low_0_weight": 60}
+    assert sc["state"]["normal_test"]["windows"] == 20
+    assert sc["coin"]["normal_test"]["windows"] == 80
+    # Remount: commissioned on the first 30%, tested on the other 70 windows, with the
+    # uncommissioned model reported alongside.
+    rm = sc["remount"]
+    assert rm["commissioning"]["windows"] == 30
+    assert rm["normal_test"]["windows"] == 70
+    assert "mahalanobis-uncommissioned" in rm["methods"]
+    assert rm["methods"]["mahalanobis-uncommissioned"]["normal"]["fa_rate"] > \
+        rm["methods"]["mahalanobis"]["normal"]["fa_rate"]
+    # The moving session is an informational extra row in every scenario.
+    for s in sc.values():
+        assert "fan_0_low_0_weight-moving" in s["extras"]
+
+
+def test_evaluate_single_scenario_no_baselines(tmp_path, capsys):
+    rc = cli.main(["evaluate", "--data", DATA, "--scenario", "coin", "--no-baselines",
+                   "--detector", "zscore", "--report", str(tmp_path), "--quiet"])
+    assert rc == 0
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert list(m["scenarios"]) == ["coin"]
+    coin = m["scenarios"]["coin"]
+    assert set(coin["methods"]) == {"mahalanobis", "zscore"}
+    assert coin["primary"] == "zscore"
+    assert coin["normal_modes"] == ["fan_0_off_0_weight", "fan_0_low_0_weight",
+                                    "fan_0_med_0_weight", "fan_0_high_0_weight"]
+    assert "zscore*" in capsys.readouterr().out
+
+
+def test_evaluate_custom_folders(tmp_path):
+    rc = cli.main(["evaluate", "--data", DATA, "--normal", "fan_0_low_0_weight", "fan_0_high_0_weight",
+                   "--anomaly", "fan_0_low_1_weight", "--no-baselines", "--report", str(tmp_path), "--quiet"])
+    assert rc == 0
+    m = json.loads((tmp_path / "metrics.json").read_text())
+    assert m["scenarios"]["custom"]["anomalies"] == ["fan_0_low_1_weight"]
+
+
+# ---- bad inputs ---------------------------------------------------------------------
+
+def _partial_data(tmp_path, leave_out: str, empty: bool = False):
+    root = tmp_path / "data"
+    root.mkdir()
+    for d in FOLDERS:
+        if d == leave_out:
+            if empty:
+                (root / d).mkdir()
+            continue
+        os.symlink(os.path.join(DATA, d), root / d)
+    return root
+
+
+def test_missing_folder_is_a_one_line_error(tmp_path, capsys):
+    root = _partial_data(tmp_path, "fan_0_med_1_weight")
+    rc = cli.main(["evaluate", "--data", str(root), "--scenario", "coin", "--quiet",
+                   "--report", str(tmp_path / "r")])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    assert "fan_0_med_1_weight" in err and "coin" in err
+    assert not (tmp_path / "r").exists()  # failed before any work
+
+
+def test_scenario_without_its_folder_fails_but_others_run(tmp_path, capsys):
+    root = _partial_data(tmp_path, "fan_0_low-deploy")
+    assert cli.main(["evaluate", "--data", str(root), "--scenario", "remount", "--quiet",
+                     "--report", str(tmp_path / "r")]) == 2
+    assert "fan_0_low-deploy" in capsys.readouterr().err
+    # coin lists the deployment session only as an informational extra: it still runs.
+    assert cli.main(["evaluate", "--data", str(root), "--scenario", "coin", "--no-baselines",
+                     "--quiet", "--report", str(tmp_path / "r2")]) == 0
+    m = json.loads((tmp_path / "r2" / "metrics.json").read_text())
+    assert m["scenarios"]["coin"]["missing_extras"] == ["fan_0_low-deploy"]
+
+
+def test_empty_folder_is_an_error(tmp_path, capsys):
+    root = _partial_data(tmp_path, "fan_0_low_1_weight", empty=True)
+    rc = cli.main(["evaluate", "--data", str(root), "--scenario", "state", "--no-baselines",
+                   "--quiet", "--report", str(tmp_path / "r")])
+    assert rc == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "fan_0_low_1_weight" in err and "\n" not in err
+
+
+def test_missing_data_root(tmp_path, capsys):
+    assert cli.main(["evaluate", "--data", str(tmp_path / "nope"), "--quiet"]) == 2
+    assert "nope" in capsys.readouterr().err
+
+
+# ---- metric helpers -----------------------------------------------------------------
+
+def test_count_alarms_debounce_and_cooldown():
+    seq = [2, 2, 2, 0, 0, 0, 0, 0, 2, 2, 2]
+    # k=3 of 5: the third hit starts an alarm; 5 quiet windows end it; three more hits
+    # start a second one.
+    assert evaluate.count_alarms(seq, DEC) == 2
+    # With a cooldown of 30 windows after the end, the second burst stays silent.
+    assert evaluate.count_alarms(seq, dict(DEC, cooldown=30)) == 1
+    # Two hits of five never start an alarm; exactly 1.0 is not over the line.
+    assert evaluate.count_alarms([2, 0, 2, 0, 0, 1.0, 1.0, 1.0], DEC) == 0
+
+
+def test_alarms_per_hour():
+    seq = [0.0] * 3600
+    seq[100:103] = [2, 2, 2]
+    seq[2000:2003] = [2, 2, 2]
+    n, hours, per_hour = evaluate.alarms_per_hour(seq, DEC, 1.0)
+    assert (n, hours, per_hour) == (2, 1.0, 2.0)
+    n, hours, per_hour = evaluate.alarms_per_hour(seq, DEC, 0.5)  # half-second windows
+    assert (n, hours, per_hour) == (2, 0.5, 4.0)
+    s = evaluate.alarm_summary(seq, DEC, 1.0)
+    assert s["alarms"] == 2 and s["fa_rate"] == pytest.approx(6 / 3600)
+    # Each alarm is on after the window that starts it (3rd hit) and after the next four
+    # quiet ones; the fifth quiet window ends it: 5 windows per alarm.
+    assert s["alarm_on_share"] == pytest.approx(10 / 3600)
+
+
+def test_detection_delay():
+    quiet = [0.1] * 10
+    assert evaluate.detection_delay(quiet, [2.0] * 10, DEC) == (3, False)
+    # Two hits still in the history when the anomaly starts: the first anomaly window is
+    # the third of five.
+    assert evaluate.detection_delay(quiet + [2, 2], [2.0] * 10, DEC) == (1, False)
+    assert evaluate.detection_delay(quiet, [0.5, 2, 0.5, 2, 2, 2], DEC) == (5, False)
+    assert evaluate.detection_delay(quiet, [0.5] * 20, DEC) == (None, False)
+    # A false alarm still on when the anomaly begins.
+    assert evaluate.detection_delay(quiet + [2, 2, 2], [2.0] * 5, DEC) == (0, True)
+
+
+def test_detection_rate_and_auc():
+    assert evaluate.detection_rate(np.array([0.5, 1.0, 1.5, 3.0])) == 0.5
+    assert evaluate.roc_auc(np.array([0.1, 0.2]), np.array([0.3, 0.4])) == 1.0
+    assert evaluate.roc_auc(np.array([0.1, 0.4]), np.array([0.3, 0.5])) == 0.75
+
+
+def test_part_mask_matches_split_time():
+    order = np.repeat(np.arange(17), 2)  # 17 files, two windows each
+    ws = WindowSet("x", np.arange(34, dtype=np.float32).reshape(34, 1), ["f"] * 34,
+                   [0, 1] * 17, order)
+    ev = evaluate.Evaluator({"x": evaluate.Folder(ws, None)}, None, None, None)
+    for part, sub in enumerate(ws.split_time(*evaluate.SPLIT)):
+        np.testing.assert_array_equal(ws.features[ev._part_mask("x", part)], sub.features)
+
+
+# ---- baselines ----------------------------------------------------------------------
+
+def test_mad_features_by_hand():
+    rng = np.random.default_rng(3)
+    win = np.round(rng.normal(0, 0.05, size=(3, 200)) * 2048) / 2048 + np.array([[0.0], [0.2], [1.0]])
+    got = baselines.mad_features(win)
+    for a in range(3):
+        xs = [float(v) for v in win[a, :128]]  # the original used the first 128 rows
+        med = statistics.median(xs)
+        mad = statistics.median([abs(v - med) for v in xs])
+        assert got[a] == pytest.approx(mad * 1.4826, rel=1e-12)
+    stack = baselines.mad_features(np.stack([win, win * 2]))
+    assert stack.shape == (2, 3)
+    np.testing.assert_allclose(stack[1], 2 * got)
+    # Samples after the first 128 do not count.
+    win2 = win.copy()
+    win2[:, 128:] = 100.0
+    np.testing.assert_array_equal(baselines.mad_features(win2), got)
+
+
+def test_mad_mahalanobis_baseline():
+    rng = np.random.default_rng(0)
+    x = rng.normal([1.0, 2.0, 3.0], [0.1, 0.2, 0.3], size=(500, 3))
+    b = baselines.MadMahalanobis().fit(x)
+    assert b.score(b.mean[None, :])[0] == pytest.approx(0.0, abs=1e-12)
+    # One axis 3 sd away in an (almost) uncorrelated Gaussian -> distance about 3.
+    d = b.score((b.mean + [0.3, 0, 0])[None, :])[0]
+    assert 2.5 < d < 3.5
+
+
+@pytest.mark.parametrize("cls", [baselines.IsolationForestBaseline, baselines.EllipticEnvelopeBaseline])
+def test_sklearn_baselines_rank_outliers_higher(cls):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 5))
+    b = cls().fit(x)
+    s = b.score(np.vstack([np.zeros(5), np.full(5, 6.0)]))
+    assert s[1] > s[0] > 0

@@ -21,7 +21,10 @@ def threshold_from_scores(scores, fa_rate):
     n = len(s)
     if n == 0:
         raise ValueError("no calibration scores")
-    k = int((n + 1) * (1.0 - fa_rate) + 0.999999)
+    # ceil((n+1)(1-a)) in integers: with the board's 30-bit float scalars the product or
+    # a "+0.999999" rounding trick would move the rank by one.
+    ppm = int(fa_rate * 1000000 + 0.5)
+    k = ((n + 1) * (1000000 - ppm) + 999999) // 1000000
     if k > n:
         k = n
     if k < 1:

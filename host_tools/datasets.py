@@ -138,8 +138,9 @@ def end_progress_line() -> None:
 class Progress:
     """A one-line progress counter on stderr for long loads."""
 
-    def __init__(self, label: str, total: int, stream=sys.stderr, every: float = 0.1) -> None:
-        self.label, self.total, self.stream = label, max(total, 1), stream
+    def __init__(self, label: str, total: int, stream=None, every: float = 0.1) -> None:
+        self.label, self.total = label, max(total, 1)
+        self.stream = stream if stream is not None else sys.stderr
         self.step = max(1, int(self.total * every))
         self.done = 0
 

@@ -1,10 +1,109 @@
-"""Window sources. Real sensors take their bus in the constructor; ReplaySensor plays
-recorded windows (demos, simulation, and testing a board without the sensor attached)."""
+"""Window sources: MSA301 accelerometer, MLX90640 thermal camera, and replays.
+
+Every source has `read()`, which returns the same preallocated array each time, refilled:
+(axes, window) in g for the accelerometer, (24, 32) in degrees C for the thermal camera.
+It returns None when a replay has nothing more to play, and raises OSError / ValueError /
+RuntimeError on a sensor problem; the app retries a bounded number of times and then
+calls `recover()` (drop the driver, re-probe the bus on the next read).
+
+Real sensors get their I2C bus (or a function that makes it) in the constructor and use
+the Adafruit drivers (adafruit_msa3xx, adafruit_mlx90640) imported on first use, so this
+module imports nothing from the hardware. While a window is being filled, the sensor
+calls `idle()` (set by the app) every few tens of milliseconds: the app feeds the
+watchdog and advances alert patterns there, so a one-second window never blocks them.
+
+Timing uses integer milliseconds from `ticks_ms` (supervisor.ticks_ms on the board: no
+allocation, wraps at 2**29). Sample times are measured and kept in `times` (ms from the
+window start); `rate_measured` is the achieved rate and `rate_ok` is False when it falls
+more than 5 % short of the configured rate.
+"""
+
+import array
+import os
+
+from device import xp
+
+TICKS_MASK = (1 << 29) - 1
+_TICKS_HALF = 1 << 28
+IDLE_MS = 20
+RATE_TOLERANCE = 0.95
+
+MSA_DATA_RATES = (1.0, 1.95, 3.9, 7.81, 15.63, 31.25, 62.5, 125.0, 250.0, 500.0, 1000.0)
+MSA_DATA_RATE_CODES = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
+MSA_BANDWIDTHS = (1.95, 3.9, 7.81, 15.63, 31.25, 62.5, 125.0, 250.0, 500.0)
+MSA_BANDWIDTH_CODES = (0, 3, 4, 5, 6, 7, 8, 9, 10)
+MSA_RANGES = (2, 4, 8, 16)
+MSA_COUNTS_PER_G = (4096.0, 2048.0, 1024.0, 512.0)  # 14-bit counts per g for each range
+MSA_DATA_REG = b"\x02"
+STANDARD_GRAVITY = 9.806  # the driver's constant (acceleration is in m/s^2)
+
+MLX_REFRESH = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+MLX_ROWS = 24
+MLX_COLS = 32
+
+
+class SensorError(RuntimeError):
+    """The sensor cannot be reached or configured (the message says which and why)."""
+
+
+def ticks_diff(a, b):
+    """a - b for ticks_ms values (wrap-safe)."""
+    d = (a - b) & TICKS_MASK
+    if d & _TICKS_HALF:
+        d -= TICKS_MASK + 1
+    return d
+
+
+def default_ticks():
+    """A ticks_ms function for hosts without supervisor (tests pass their own)."""
+    import time
+
+    if hasattr(time, "ticks_ms"):
+        return time.ticks_ms
+    if hasattr(time, "monotonic_ns"):
+        return lambda: (time.monotonic_ns() // 1000000) & TICKS_MASK
+    return lambda: int(time.monotonic() * 1000) & TICKS_MASK
+
+
+def _index_of(value, table, what):
+    for i in range(len(table)):
+        if abs(table[i] - value) <= 1e-6 * max(1.0, table[i]):
+            return i
+    raise ValueError("%s %r is not one of %s" % (what, value, ", ".join(str(v) for v in table)))
+
+
+def alloc_rows(rows, cols):
+    """A float array (rows, cols) allocated once, and per-row views for fast filling.
+
+    Writing `view[i] = v` allocates nothing, while `a[r, i] = v` builds an index tuple per
+    sample. If the array library's row indexing does not give a view (checked here), the
+    second item is None and callers fall back to 2-D indexing. Without an array library
+    (plain MicroPython) the 'array' is a list of array('f') rows.
+    """
+    np = xp.np
+    if np is None:
+        rs = [array.array("f", [0.0] * cols) for _ in range(rows)]
+        return rs, rs
+    a = xp.zeros((rows, cols))
+    views = [a[r] for r in range(rows)]
+    views[0][0] = 1.0
+    ok = float(a[0, 0]) == 1.0
+    views[0][0] = 0.0
+    return a, (views if ok else None)
+
+
+def _put(arr, views, r, c, v):
+    if views is not None:
+        views[r][c] = v
+    else:
+        arr[r, c] = v
 
 
 class ReplaySensor:
-    """Plays a sequence of windows, each an (axes, window) array. read() returns None at
-    the end, or starts over when loop=True."""
+    """Plays a sequence of windows held in memory, each an (axes, window) array.
+    read() returns None at the end, or starts over when loop=True."""
+
+    kind = "accel"
 
     def __init__(self, windows, loop=False):
         self._windows = windows
@@ -19,3 +118,421 @@ class ReplaySensor:
         w = self._windows[self._i]
         self._i += 1
         return w
+
+
+class _Paced:
+    """Shared by sensors: idle hook, clock and sleep."""
+
+    idle = None
+    _sleep = None
+
+    def _idle_call(self):
+        f = self.idle
+        if f is not None:
+            f()
+
+    def _wait_until(self, t0, target_ms):
+        """Busy-wait (calling idle every IDLE_MS) until target_ms after t0; returns
+        the elapsed ms when done."""
+        ticks = self._ticks
+        last = -IDLE_MS
+        while True:
+            el = ticks_diff(ticks(), t0)
+            if el >= target_ms:
+                return el
+            if el - last >= IDLE_MS:
+                last = el
+                self._idle_call()
+            left = target_ms - el
+            if self._sleep is not None and left > 4:
+                self._sleep((left - 2 if left - 2 < IDLE_MS else IDLE_MS) / 1000.0)
+
+
+class CsvReplaySensor(_Paced):
+    """Plays CSV recordings from a folder on the drive, window by window.
+
+    accel: rows of `x,y,z` in g (the ceiling-fan format), `window` rows per window;
+    thermal: rows of 32 values in degrees C, 24 rows per frame. Files are taken in name
+    order; a window never spans two files (the host cuts windows the same way), so a
+    replay on the board sees the same windows as `host_tools simulate`. A header line is
+    skipped; a malformed line raises ValueError naming the file and line (the app counts
+    it and the next read goes on with the next window). realtime=True spaces windows at
+    the recording's rate.
+    """
+
+    def __init__(self, folder, kind="accel", window=200, rate=200.0, axes=3, loop=True,
+                 realtime=False, ticks_ms=None, sleep=None, listdir=None, opener=None):
+        self.folder = folder
+        self.kind = kind
+        if kind == "thermal":
+            self.rows_n, self.cols_n, self.transpose = MLX_ROWS, MLX_COLS, False
+            self.window = MLX_ROWS
+        else:
+            self.rows_n, self.cols_n, self.transpose = int(window), int(axes), True
+            self.window = int(window)
+        self.rate = float(rate)
+        self.axes = int(axes)
+        self.loop = loop
+        self.realtime = realtime
+        self._ticks = ticks_ms if ticks_ms is not None else default_ticks()
+        self._sleep = sleep
+        self._listdir = listdir if listdir is not None else os.listdir
+        self._open = opener if opener is not None else open
+        if self.transpose:
+            self.win, self._views = alloc_rows(self.cols_n, self.rows_n)
+        else:
+            self.win, self._views = alloc_rows(self.rows_n, self.cols_n)
+        self.files = None
+        self._fi = 0
+        self._f = None
+        self._line = 0
+        self._last = None
+        self.windows = 0
+        self.rate_measured = self.rate
+        self.rate_ok = True
+        per_read = 1 if kind == "thermal" else self.window  # samples per read
+        self.period_ms = int(1000.0 * per_read / self.rate)
+
+    def _list(self):
+        try:
+            names = self._listdir(self.folder)
+        except OSError:
+            raise OSError(2, "replay folder %r not found" % self.folder)
+        files = sorted(n for n in names if n.lower().endswith(".csv") and not n.startswith("."))
+        if not files:
+            raise OSError(2, "replay folder %r has no .csv files" % self.folder)
+        self.files = files
+
+    def _open_next(self):
+        """Open the next file; returns False when the replay is over."""
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+        if self._fi >= len(self.files):
+            if not self.loop:
+                return False
+            self._fi = 0
+        path = self.folder + "/" + self.files[self._fi]
+        self._fi += 1
+        self._f = self._open(path, "r")
+        self._path = path
+        self._line = 0
+        return True
+
+    def _fill(self):
+        """Fill the window from the current file; False if the file ended first."""
+        f = self._f
+        n = self.rows_n
+        cols = self.cols_n
+        views = self._views
+        win = self.win
+        r = 0
+        while r < n:
+            line = f.readline()
+            if not line:
+                return False
+            self._line += 1
+            line = line.strip()
+            if not line:
+                continue
+            cells = line.split(",")
+            if len(cells) != cols:
+                if self._line == 1 and r == 0:
+                    continue  # header
+                raise ValueError("%s line %d has %d values, expected %d" % (self._path, self._line, len(cells), cols))
+            for c in range(cols):
+                try:
+                    v = float(cells[c])
+                except ValueError:
+                    if self._line == 1 and r == 0:
+                        v = None
+                        break
+                    raise ValueError("%s line %d: %r is not a number" % (self._path, self._line, cells[c].strip()))
+                if v != v or v in (float("inf"), float("-inf")):
+                    raise ValueError("%s line %d: non-finite value" % (self._path, self._line))
+                if self.transpose:
+                    _put(win, views, c, r, v)
+                else:
+                    _put(win, views, r, c, v)
+            else:
+                r += 1
+        return True
+
+    def read(self):
+        if self.files is None:
+            self._list()
+        if self._f is None and not self._open_next():
+            return None
+        tries = 0
+        while not self._fill():
+            tries += 1
+            if tries > len(self.files) + 1 or not self._open_next():
+                if tries > len(self.files) + 1:
+                    raise ValueError("replay folder %r has no file with a whole window" % self.folder)
+                return None
+        if self.realtime:
+            self._pace()
+        self.windows += 1
+        return self.win
+
+    def _pace(self):
+        now = self._ticks()
+        if self._last is not None:
+            self._wait_until(self._last, self.period_ms)
+            now = self._ticks()
+        self._last = now
+
+    def recover(self):
+        pass
+
+    def close(self):
+        if self._f is not None:
+            self._f.close()
+            self._f = None
+
+
+class MSA301Sensor(_Paced):
+    """Windows from an MSA301 through adafruit_msa3xx.
+
+    The driver probes the chip (id 0x13), and sets data rate, bandwidth and range; samples
+    are then read at `rate` Hz (paced by ticks_ms, sample times kept in `times`). With
+    read="raw" (default) each sample is one 6-byte burst read from the data registers
+    through the driver's own I2CDevice into a preallocated buffer (no allocation per
+    sample); read="driver" uses the driver's `acceleration` property (two I2C reads and a
+    tuple per sample). Values are in g, like the recordings the models are trained on.
+    A window whose samples are all identical raises SensorError (the chip fell back to
+    suspend mode after a power glitch, for instance): recover() then re-initialises it.
+    """
+
+    kind = "accel"
+
+    def __init__(self, bus=None, window=200, rate=200.0, range_g=4, data_rate=500.0,
+                 bandwidth=250.0, read="raw", ticks_ms=None, bus_factory=None,
+                 driver_factory=None):
+        if bus is None and bus_factory is None:
+            raise ValueError("MSA301Sensor needs a bus or a bus_factory")
+        self.window = int(window)
+        self.rate = float(rate)
+        self.axes = 3
+        self._range_i = _index_of(range_g, MSA_RANGES, "accelerometer range")
+        self._rate_code = MSA_DATA_RATE_CODES[_index_of(data_rate, MSA_DATA_RATES, "data rate")]
+        self._bw_code = MSA_BANDWIDTH_CODES[_index_of(bandwidth, MSA_BANDWIDTHS, "bandwidth")]
+        self.range_g = MSA_RANGES[self._range_i]
+        self._inv = 1.0 / MSA_COUNTS_PER_G[self._range_i]
+        self.raw = read != "driver"
+        self._bus = bus
+        self._bus_factory = bus_factory
+        self._driver_factory = driver_factory
+        self._ticks = ticks_ms if ticks_ms is not None else default_ticks()
+        self._drv = None
+        self._dev = None
+        self._buf = bytearray(6)
+        self.win, self._views = alloc_rows(3, self.window)
+        self.times = array.array("H", [0] * self.window)
+        self._period_us = int(1000000.0 / self.rate)
+        self.rate_measured = self.rate
+        self.rate_ok = True
+        self.inits = 0
+
+    # ---- set-up and recovery -----------------------------------------------------
+    def _make_driver(self, bus):
+        if self._driver_factory is not None:
+            return self._driver_factory(bus)
+        import adafruit_msa3xx
+
+        return adafruit_msa3xx.MSA301(bus)
+
+    def _ensure(self):
+        if self._drv is not None:
+            return
+        try:
+            if self._bus is None:
+                self._bus = self._bus_factory()
+            drv = self._make_driver(self._bus)
+            drv.data_rate = self._rate_code
+            drv.bandwidth = self._bw_code
+            drv.range = self._range_i
+            got = drv.range
+        except AttributeError as e:  # the driver's "Cannot find a MSA301"
+            raise SensorError("MSA301: %s" % (e,))
+        except ValueError as e:  # "No I2C device at address: 0x26"
+            raise SensorError("MSA301: %s" % (e,))
+        except RuntimeError as e:  # busio: "No pull up found on SDA or SCL"
+            raise SensorError("I2C bus: %s" % (e,))
+        if got != self._range_i:
+            raise SensorError("MSA301: range register reads %r after writing %r" % (got, self._range_i))
+        self._drv = drv
+        self._dev = drv.i2c_device
+        self.inits += 1
+
+    def recover(self):
+        """Forget the driver (and the bus if we made it): the next read re-probes."""
+        self._drv = None
+        self._dev = None
+        if self._bus_factory is not None and self._bus is not None:
+            try:
+                self._bus.deinit()
+            except Exception:
+                pass
+            self._bus = None
+
+    # ---- sampling ----------------------------------------------------------------
+    def read(self):
+        self._ensure()
+        ticks = self._ticks
+        n = self.window
+        period_us = self._period_us
+        times = self.times
+        views = self._views
+        win = self.win
+        raw = self.raw
+        inv = self._inv
+        dev = self._dev
+        buf = self._buf
+        reg = MSA_DATA_REG
+        drv = self._drv
+        late_ms = 2 * period_us // 1000 + 2
+        offset = 0
+        same = 0
+        px = py = pz = None
+        t0 = ticks()
+        last_idle = 0
+        for i in range(n):
+            target = offset + (i * period_us) // 1000
+            el = self._wait_until(t0, target)
+            if el - target > late_ms:
+                offset += el - target  # fell behind: re-anchor rather than burst
+            if raw:
+                with dev:
+                    dev.write_then_readinto(reg, buf)
+                x = buf[0] | (buf[1] << 8)
+                y = buf[2] | (buf[3] << 8)
+                z = buf[4] | (buf[5] << 8)
+                if x & 0x8000:
+                    x -= 0x10000
+                if y & 0x8000:
+                    y -= 0x10000
+                if z & 0x8000:
+                    z -= 0x10000
+                if x == px and y == py and z == pz:
+                    same += 1
+                px, py, pz = x, y, z
+                gx = (x >> 2) * inv
+                gy = (y >> 2) * inv
+                gz = (z >> 2) * inv
+            else:
+                ax, ay, az = drv.acceleration
+                gx = ax / STANDARD_GRAVITY
+                gy = ay / STANDARD_GRAVITY
+                gz = az / STANDARD_GRAVITY
+                if gx == px and gy == py and gz == pz:
+                    same += 1
+                px, py, pz = gx, gy, gz
+            if views is not None:
+                views[0][i] = gx
+                views[1][i] = gy
+                views[2][i] = gz
+            else:
+                win[0, i] = gx
+                win[1, i] = gy
+                win[2, i] = gz
+            times[i] = el if el < 65536 else 65535
+            if el - last_idle >= IDLE_MS:
+                last_idle = el
+                self._idle_call()
+        if n > 1 and same >= n - 1:
+            raise SensorError("MSA301: all %d samples identical (sensor stuck or in suspend)" % n)
+        span = times[n - 1] - times[0]
+        self.rate_measured = (n - 1) * 1000.0 / span if span > 0 else self.rate
+        self.rate_ok = self.rate_measured >= RATE_TOLERANCE * self.rate
+        return win
+
+
+class MLX90640Sensor(_Paced):
+    """24 x 32 frames in degrees C from an MLX90640 through adafruit_mlx90640.
+
+    The driver raises RuntimeError("Too many retries") (ValueError in older releases)
+    when the I2C host cannot keep up with the refresh rate; the app retries and counts.
+    Frames with non-finite pixels raise ValueError.
+    """
+
+    kind = "thermal"
+
+    def __init__(self, bus=None, refresh_hz=2.0, bus_factory=None, driver_factory=None,
+                 ticks_ms=None):
+        if bus is None and bus_factory is None:
+            raise ValueError("MLX90640Sensor needs a bus or a bus_factory")
+        self._refresh_code = _index_of(refresh_hz, MLX_REFRESH, "refresh rate")
+        self.refresh_hz = MLX_REFRESH[self._refresh_code]
+        self.rate = self.refresh_hz / 2.0  # a whole frame is two sub-pages
+        self.window = MLX_ROWS
+        self.axes = MLX_COLS
+        self._bus = bus
+        self._bus_factory = bus_factory
+        self._driver_factory = driver_factory
+        self._ticks = ticks_ms if ticks_ms is not None else default_ticks()
+        self._drv = None
+        self._list = [0.0] * (MLX_ROWS * MLX_COLS)
+        self.win, self._views = alloc_rows(MLX_ROWS, MLX_COLS)
+        self.rate_measured = self.rate
+        self.rate_ok = True
+        self._last = None
+        self.inits = 0
+
+    def _ensure(self):
+        if self._drv is not None:
+            return
+        try:
+            if self._bus is None:
+                self._bus = self._bus_factory()
+            if self._driver_factory is not None:
+                drv = self._driver_factory(self._bus)
+            else:
+                import adafruit_mlx90640
+
+                drv = adafruit_mlx90640.MLX90640(self._bus)
+            drv.refresh_rate = self._refresh_code
+        except (AttributeError, ValueError) as e:
+            raise SensorError("MLX90640: %s" % (e,))
+        except RuntimeError as e:
+            raise SensorError("MLX90640 / I2C bus: %s" % (e,))
+        self._drv = drv
+        self.inits += 1
+
+    def recover(self):
+        self._drv = None
+        if self._bus_factory is not None and self._bus is not None:
+            try:
+                self._bus.deinit()
+            except Exception:
+                pass
+            self._bus = None
+
+    def read(self):
+        self._ensure()
+        buf = self._list
+        self._idle_call()
+        self._drv.getFrame(buf)
+        self._idle_call()
+        win = self.win
+        views = self._views
+        k = 0
+        inf = float("inf")
+        for r in range(MLX_ROWS):
+            for c in range(MLX_COLS):
+                v = buf[k]
+                k += 1
+                if v != v or v == inf or v == -inf:
+                    raise ValueError("MLX90640 frame has a non-finite pixel at row %d col %d" % (r, c))
+                if views is not None:
+                    views[r][c] = v
+                else:
+                    win[r, c] = v
+        now = self._ticks()
+        if self._last is not None:
+            dt = ticks_diff(now, self._last)
+            if dt > 0:
+                self.rate_measured = 1000.0 / dt
+                self.rate_ok = self.rate_measured >= RATE_TOLERANCE * self.rate
+        self._last = now
+        return win

@@ -73,15 +73,17 @@ def run(model_path: str, data: list[str], commission: int = 0, heartbeat: int = 
     windows = [w for _, _, w in datasets.windows_of_paths(data, ex)]
     box = ListOutbox(echo)
     alert = LoggingAlert(echo)
-    t = [0.0]
     step = ex.window / ex.rate
+    holder: list[app_mod.App] = []
 
     def clock() -> float:
-        t[0] += step
-        return round(t[0], 3)
+        """Signal time: window k ends k * window / rate seconds in, however often the
+        app asks (it also reads the clock to advance alert patterns)."""
+        return round(holder[0].windows * step, 3) if holder else 0.0
 
     app = app_mod.App(ReplaySensor(windows), doc, outbox=box, alerts=[alert], clock=clock,
                       device_id="sim", heartbeat_every=heartbeat, commission_windows=commission)
+    holder.append(app)
     app.run()
     return app, box, alert
 

@@ -1,0 +1,121 @@
+"""Board entry point (CircuitPython runs this after boot.py).
+
+Reads settings.toml (os.getenv), wires the hardware named there and runs the app loop:
+read -> features -> score -> decide -> alert -> outbox. This is the only file that
+touches board/busio/digitalio/pwmio/neopixel/microcontroller; everything else gets the
+objects made here through the `Hardware` class below (tests use fake modules with the
+same names, so this very file runs on a PC under pytest).
+
+See settings.toml.example for every key and docs/board.md for deployment.
+"""
+
+import os
+import time
+
+try:
+    import board
+except ImportError:  # not on a board
+    board = None
+try:
+    import busio
+except ImportError:
+    busio = None
+try:
+    import digitalio
+except ImportError:
+    digitalio = None
+try:
+    import pwmio
+except ImportError:
+    pwmio = None
+try:
+    import microcontroller
+except ImportError:
+    microcontroller = None
+try:
+    import supervisor
+except ImportError:
+    supervisor = None
+try:
+    import storage
+except ImportError:
+    storage = None
+try:
+    import watchdog
+except ImportError:
+    watchdog = None
+try:
+    import neopixel  # a library: lib/neopixel.mpy
+except ImportError:
+    neopixel = None
+
+from device import app as app_mod
+
+
+def _fallback_ticks():
+    if hasattr(time, "ticks_ms"):
+        return time.ticks_ms
+    return lambda: int(time.monotonic() * 1000) & ((1 << 29) - 1)
+
+
+class Hardware:
+    """The board, as device.app.build_app sees it."""
+
+    def __init__(self):
+        self.write = print
+        self.sleep = time.sleep
+        if supervisor is not None and hasattr(supervisor, "ticks_ms"):
+            self.ticks_ms = supervisor.ticks_ms
+        else:
+            self.ticks_ms = _fallback_ticks()
+        mc = microcontroller
+        self.watchdog = getattr(mc, "watchdog", None) if mc is not None else None
+        self.nvm = getattr(mc, "nvm", None) if mc is not None else None
+        self.uid = None
+        self.reset_reason = None
+        if mc is not None:
+            try:
+                self.uid = "".join("%02x" % b for b in mc.cpu.uid)
+            except (AttributeError, TypeError):
+                pass
+            try:
+                self.reset_reason = str(mc.cpu.reset_reason).split(".")[-1]
+            except (AttributeError, NotImplementedError):
+                pass
+        self.fs_writable = False
+        if storage is not None:
+            try:
+                self.fs_writable = not storage.getmount("/").readonly
+            except (AttributeError, OSError, ValueError):
+                pass
+        self.sync = getattr(os, "sync", None)
+
+    def pin(self, name):
+        if board is None:
+            raise ValueError("no board module")
+        return getattr(board, name)
+
+    def i2c_factory(self, scl, sda, frequency):
+        def make():
+            return busio.I2C(scl, sda, frequency=frequency)
+
+        return make
+
+    def digital_out(self, pin, value=False):
+        io = digitalio.DigitalInOut(pin)
+        io.switch_to_output(value=bool(value))
+        return io
+
+    def pwm(self, pin, frequency):
+        return pwmio.PWMOut(pin, duty_cycle=0, frequency=int(frequency), variable_frequency=True)
+
+    def neopixel(self, pin, brightness):
+        if neopixel is None:
+            raise ImportError("the neopixel library is not in lib/ (circup install neopixel)")
+        return neopixel.NeoPixel(pin, 1, brightness=brightness, auto_write=False)
+
+    def watchdog_mode(self, name):
+        return watchdog.WatchDogMode.RAISE if name == "raise" else watchdog.WatchDogMode.RESET
+
+
+app = app_mod.main(os.getenv, Hardware())

@@ -1,0 +1,253 @@
+"""State that survives a reset: counters and the commissioned mode values.
+
+Two slots, written alternately, each a self-checking record:
+
+    magic b"CPAD" | version u8 | reserved u8 | payload length u16 | sequence u32 | crc32 u32
+    payload (see encode/decode)
+
+A write always goes to the slot that does not hold the newest valid record, so a reset
+in the middle of a write can only spoil the record being written: the other slot still
+holds the previous one, and the CRC tells the reader which is intact. The same records
+live either in `microcontroller.nvm` (two halves of a region; always writable by code)
+or in two small files (only when boot.py gave the board the filesystem). FAT cannot
+rename over an existing file, so two files beat write-temp-then-rename here.
+
+Payload (little endian): model id (16 ASCII bytes, from the model checksum), commissioning
+key (crc32 u32), counters (boots, windows, anomalies, faults, errors, seq: 6 x u32),
+n_modes u8, flags u8, n_features u16, then per mode: updated u8, 3 pad bytes,
+threshold f32, mean f32 x n, scale f32 x n.
+"""
+
+import struct
+
+try:
+    from binascii import crc32 as _crc32
+except ImportError:  # pragma: no cover - every supported board has it
+    _crc32 = None
+
+MAGIC = b"CPAD"
+VERSION = 1
+HEADER = 16
+_HFMT = "<4sBBHII"
+COUNTERS = ("boots", "windows", "anomalies", "faults", "errors", "seq")
+_FIXED = 16 + 4 + 4 * len(COUNTERS) + 4
+U32 = 0xFFFFFFFF
+
+
+def crc32(data, start=0, end=None):
+    if end is None:
+        end = len(data)
+    mv = memoryview(data)[start:end]
+    if _crc32 is not None:
+        return _crc32(mv) & U32
+    c = U32
+    for b in mv:  # plain CRC-32 (IEEE), slow but only used on save/load
+        c ^= b
+        for _ in range(8):
+            c = (c >> 1) ^ (0xEDB88320 & -(c & 1))
+    return c ^ U32
+
+
+def key_of(text):
+    return crc32(str(text).encode())
+
+
+def payload_size(n_modes, n_features):
+    return _FIXED + n_modes * (8 + 8 * n_features)
+
+
+def encode(state, buf=None):
+    """state: dict with model (str), key (int), counters (dict), modes (list of
+    (updated, threshold, mean list, scale list)) -> bytes-like payload."""
+    modes = state.get("modes") or []
+    nf = len(modes[0][2]) if modes else 0
+    size = payload_size(len(modes), nf)
+    if buf is None or len(buf) < size:
+        buf = bytearray(size)
+    mid = (state.get("model") or "").encode()[:16]
+    struct.pack_into("<16sI", buf, 0, mid + b"\0" * (16 - len(mid)), state.get("key", 0) & U32)
+    c = state.get("counters") or {}
+    off = 20
+    for name in COUNTERS:
+        struct.pack_into("<I", buf, off, int(c.get(name, 0)) & U32)
+        off += 4
+    struct.pack_into("<BBH", buf, off, len(modes), 0, nf)
+    off += 4
+    for updated, thr, mean, scale in modes:
+        if len(mean) != nf or len(scale) != nf:
+            raise ValueError("all modes must have the same number of features")
+        struct.pack_into("<BBBBf", buf, off, 1 if updated else 0, 0, 0, 0, thr)
+        off += 8
+        for v in mean:
+            struct.pack_into("<f", buf, off, v)
+            off += 4
+        for v in scale:
+            struct.pack_into("<f", buf, off, v)
+            off += 4
+    return memoryview(buf)[:size]
+
+
+def decode(data):
+    """Inverse of encode; raises ValueError on a malformed payload."""
+    if len(data) < _FIXED:
+        raise ValueError("state payload too short")
+    mid, key = struct.unpack_from("<16sI", data, 0)
+    mid = bytes(mid)
+    z = mid.find(b"\0")
+    if z >= 0:
+        mid = mid[:z]
+    off = 20
+    counters = {}
+    for name in COUNTERS:
+        counters[name] = struct.unpack_from("<I", data, off)[0]
+        off += 4
+    n_modes, _flags, nf = struct.unpack_from("<BBH", data, off)
+    off += 4
+    if len(data) < payload_size(n_modes, nf):
+        raise ValueError("state payload truncated")
+    modes = []
+    for _ in range(n_modes):
+        updated, _a, _b, _c, thr = struct.unpack_from("<BBBBf", data, off)
+        off += 8
+        mean = [struct.unpack_from("<f", data, off + 4 * j)[0] for j in range(nf)]
+        off += 4 * nf
+        scale = [struct.unpack_from("<f", data, off + 4 * j)[0] for j in range(nf)]
+        off += 4 * nf
+        modes.append((bool(updated), thr, mean, scale))
+    return {"model": mid.decode(), "key": key, "counters": counters, "modes": modes}
+
+
+def frame(payload, seq):
+    """Header + payload as one bytearray record."""
+    rec = bytearray(HEADER + len(payload))
+    rec[HEADER:] = payload
+    struct.pack_into(_HFMT, rec, 0, MAGIC, VERSION, 0, len(payload), seq & U32, 0)
+    struct.pack_into("<I", rec, 12, crc32(rec, 0, 12) ^ crc32(rec, HEADER))
+    return rec
+
+
+def unframe(rec):
+    """(seq, payload) of a valid record, or None."""
+    if rec is None or len(rec) < HEADER:
+        return None
+    magic, ver, _r, n, seq, crc = struct.unpack_from(_HFMT, rec, 0)
+    if bytes(magic) != MAGIC or ver != VERSION or HEADER + n > len(rec):
+        return None
+    if crc32(rec, 0, 12) ^ crc32(rec, HEADER, HEADER + n) != crc:
+        return None
+    return seq, bytes(rec[HEADER:HEADER + n])
+
+
+class NvmSlots:
+    """Two slots in a byte region (microcontroller.nvm): [offset, offset + 2*slot_size)."""
+
+    name = "nvm"
+
+    def __init__(self, nvm, offset=0, slot_size=None):
+        if slot_size is None:
+            slot_size = (len(nvm) - offset) // 2
+        if slot_size < HEADER + _FIXED or offset + 2 * slot_size > len(nvm):
+            raise ValueError("nvm region too small for the state record")
+        self.nvm = nvm
+        self.offset = offset
+        self.slot_size = slot_size
+
+    def capacity(self):
+        return self.slot_size
+
+    def read(self, slot):
+        a = self.offset + slot * self.slot_size
+        head = bytes(self.nvm[a:a + HEADER])
+        if head[:4] != MAGIC:
+            return None
+        n = struct.unpack_from("<H", head, 6)[0]
+        if HEADER + n > self.slot_size:
+            return None
+        return bytes(self.nvm[a:a + HEADER + n])
+
+    def write(self, slot, rec):
+        if len(rec) > self.slot_size:
+            raise ValueError("state record (%d bytes) does not fit an nvm slot (%d)" % (len(rec), self.slot_size))
+        a = self.offset + slot * self.slot_size
+        self.nvm[a:a + len(rec)] = rec
+
+
+class FileSlots:
+    """Two files `<base>.0` and `<base>.1` (needs a filesystem writable by code)."""
+
+    name = "file"
+
+    def __init__(self, base, opener=None, sync=None):
+        self.base = base
+        self._open = opener if opener is not None else open
+        self._sync = sync
+
+    def capacity(self):
+        return 1 << 20
+
+    def _path(self, slot):
+        return "%s.%d" % (self.base, slot)
+
+    def read(self, slot):
+        try:
+            with self._open(self._path(slot), "rb") as f:
+                return f.read()
+        except OSError:
+            return None
+
+    def write(self, slot, rec):
+        with self._open(self._path(slot), "wb") as f:
+            f.write(rec)
+            if hasattr(f, "flush"):
+                f.flush()
+        if self._sync is not None:
+            self._sync()
+
+
+class Store:
+    """The newest valid record across two slots; saves alternate between them."""
+
+    def __init__(self, slots):
+        self.slots = slots
+        self.seq = 0
+        self._next = 0
+        self.saves = 0
+        self.last_error = None
+
+    def load(self):
+        """Decoded state of the newest valid record, or None."""
+        best = None
+        best_slot = -1
+        for slot in (0, 1):
+            try:
+                r = unframe(self.slots.read(slot))
+            except (OSError, ValueError):
+                r = None
+            if r is None:
+                continue
+            if best is None or ((r[0] - best[0]) & U32) < 0x80000000:
+                best = r
+                best_slot = slot
+        if best is None:
+            self._next = 0
+            return None
+        self.seq = best[0]
+        self._next = 1 - best_slot
+        try:
+            return decode(best[1])
+        except (ValueError, IndexError):
+            return None
+
+    def save(self, state):
+        """Write state to the older slot. Returns True, or False (error in last_error)."""
+        try:
+            payload = encode(state)
+            rec = frame(payload, (self.seq + 1) & U32)
+            self.slots.write(self._next, rec)
+        except (OSError, ValueError) as e:
+            self.last_error = "%s: %s" % (type(e).__name__, e)
+            return False
+        self.seq = (self.seq + 1) & U32
+        self._next = 1 - self._next
+        self.saves += 1
+        return True

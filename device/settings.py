@@ -1,0 +1,250 @@
+"""Board configuration from settings.toml, read through a getenv function.
+
+Pure logic: `load(getenv)` takes CircuitPython's `os.getenv` (or a dict's `get` in tests)
+and returns a Settings object with one attribute per key, each converted and checked.
+CircuitPython's settings.toml holds only strings and integers, so decimals are accepted
+both as quoted strings ("0.1") and, where it makes sense, as integers.
+
+Every problem is collected: a wrong value or a missing required key raises one
+SettingsError that lists them all, each naming the key, what it got and what it expects.
+Keys that are not given take the documented default (settings.toml.example lists every key).
+"""
+
+ACCEL_DATA_RATES = (1.0, 1.95, 3.9, 7.81, 15.63, 31.25, 62.5, 125.0, 250.0, 500.0, 1000.0)
+ACCEL_BANDWIDTHS = (1.95, 3.9, 7.81, 15.63, 31.25, 62.5, 125.0, 250.0, 500.0)
+ACCEL_RANGES = (2, 4, 8, 16)
+MLX_REFRESH = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+SENSORS = ("msa301", "mlx90640", "replay")
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+# (key, kind, default, check) -- check: tuple of allowed values, or (lo, hi) range for
+# numbers given as a list [lo, hi]; None for no check. REQUIRED marks a key with no default.
+REQUIRED = object()
+SPEC = (
+    # what is attached and how it is sampled
+    ("SENSOR", "choice", REQUIRED, SENSORS),
+    ("DEVICE_ID", "str", None, None),
+    ("MODEL_PATH", "str", "model.json", None),
+    ("SAMPLE_RATE", "float", None, [0.1, 1000.0]),
+    ("WINDOW", "int", None, [8, 1024]),
+    ("ACCEL_RANGE", "int", 4, ACCEL_RANGES),
+    ("ACCEL_DATA_RATE", "float", 500.0, ACCEL_DATA_RATES),
+    ("ACCEL_BANDWIDTH", "float", 250.0, ACCEL_BANDWIDTHS),
+    ("ACCEL_READ", "choice", "raw", ("raw", "driver")),
+    ("MLX_REFRESH_HZ", "float", 2.0, MLX_REFRESH),
+    ("I2C_SCL", "str", "SCL", None),
+    ("I2C_SDA", "str", "SDA", None),
+    ("I2C_FREQUENCY", "int", 400000, [10000, 1000000]),
+    ("I2C_POWER_PIN", "pin", None, None),
+    ("I2C_POWER_ACTIVE_LOW", "bool", False, None),
+    ("REPLAY_PATH", "str", "replay", None),
+    ("REPLAY_KIND", "choice", "accel", ("accel", "thermal")),
+    ("REPLAY_LOOP", "bool", True, None),
+    ("REPLAY_REALTIME", "bool", True, None),
+    ("SENSOR_RETRIES", "int", 3, [0, 20]),
+    # alerts
+    ("BUZZER_PIN", "pin", None, None),
+    ("BUZZER_ANOMALY_HZ", "int", 2000, [100, 10000]),
+    ("BUZZER_FAULT_HZ", "int", 500, [100, 10000]),
+    ("BUZZER_SECONDS", "int", 10, [0, 3600]),
+    ("LED_PIN", "pin", "LED?", None),
+    ("LED_ACTIVE_LOW", "bool", False, None),
+    ("NEOPIXEL_PIN", "pin", "NEOPIXEL?", None),
+    ("NEOPIXEL_POWER_PIN", "pin", "NEOPIXEL_POWER?", None),
+    ("NEOPIXEL_BRIGHTNESS", "float", 0.1, [0.0, 1.0]),
+    # outputs
+    ("TELEMETRY", "choice", "console", ("console", "none")),
+    ("HEARTBEAT_WINDOWS", "int", 60, [0, 1000000]),
+    ("RECORD", "choice", "off", ("off", "serial", "file")),
+    ("RECORD_PATH", "str", "recordings", None),
+    ("RECORD_MAX_FILES", "int", 1000, [1, 100000]),
+    # robustness
+    ("WATCHDOG_TIMEOUT", "float", 10.0, [0.0, 3600.0]),
+    ("WATCHDOG_MODE", "choice", "reset", ("reset", "raise")),
+    ("COMMISSION_WINDOWS", "int", 0, [0, 100000]),
+    ("COMMISSION_MODE", "str", None, None),
+    ("COMMISSION_ID", "str", "", None),
+    ("PERSIST", "choice", "auto", ("auto", "nvm", "file", "off")),
+    ("PERSIST_PATH", "str", "state", None),
+    ("PERSIST_EVERY", "int", 300, [1, 1000000]),
+    ("MAX_WINDOWS", "int", 0, [0, 1000000000]),
+)
+
+# Telemetry transports that later firmware adds; named so the error can say so.
+_LATER = ("http", "mqtt", "lora")
+
+
+class SettingsError(ValueError):
+    """settings.toml has missing or invalid keys; the message lists every problem."""
+
+    def __init__(self, problems):
+        super().__init__("settings.toml: " + "; ".join(problems))
+        self.problems = list(problems)
+
+
+class Settings:
+    """One attribute per key (converted); `given` lists keys that settings.toml set."""
+
+    def __init__(self):
+        self.given = []
+        self.warnings = []
+
+    def is_given(self, key):
+        return key in self.given
+
+    def as_dict(self):
+        d = {}
+        for spec in SPEC:
+            d[spec[0]] = getattr(self, spec[0])
+        return d
+
+
+def _fmt(v):
+    return repr(v)
+
+
+def _to_float(v):
+    if isinstance(v, bool):
+        raise ValueError
+    if isinstance(v, (int, float)):
+        return float(v)
+    return float(str(v).strip())
+
+
+def _to_int(v):
+    if isinstance(v, bool):
+        raise ValueError
+    if isinstance(v, int):
+        return v
+    s = str(v).strip()
+    if s.lower().startswith("0x"):
+        return int(s[2:], 16)
+    return int(s)
+
+
+def _to_bool(v):
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        if v in (0, 1):
+            return v == 1
+        raise ValueError
+    s = str(v).strip().lower()
+    if s in _TRUE:
+        return True
+    if s in _FALSE:
+        return False
+    raise ValueError
+
+
+def _close(a, b):
+    return abs(a - b) <= 1e-6 * max(1.0, abs(b))
+
+
+def _convert(key, kind, raw, check):
+    """Returns the converted value or raises ValueError with an explanation."""
+    if kind == "str":
+        return str(raw)
+    if kind == "pin":
+        s = str(raw).strip()
+        return None if s.lower() in ("", "none", "off") else s
+    if kind == "choice":
+        s = str(raw).strip().lower()
+        if s not in check:
+            if key == "TELEMETRY" and s in _LATER:
+                raise ValueError("%r is not available in this firmware yet (use console or none)" % (raw,))
+            raise ValueError("got %s, expected one of %s" % (_fmt(raw), ", ".join(check)))
+        return s
+    if kind == "bool":
+        try:
+            return _to_bool(raw)
+        except ValueError:
+            raise ValueError("got %s, expected 1/0 (or true/false)" % _fmt(raw))
+    if kind == "int":
+        try:
+            v = _to_int(raw)
+        except ValueError:
+            raise ValueError("got %s, expected a whole number" % _fmt(raw))
+    elif kind == "float":
+        try:
+            v = _to_float(raw)
+        except ValueError:
+            raise ValueError("got %s, expected a number (write decimals in quotes: \"0.5\")" % _fmt(raw))
+        if not (v == v) or v in (float("inf"), float("-inf")):
+            raise ValueError("got %s, expected a finite number" % _fmt(raw))
+    else:
+        raise ValueError("unknown kind %s" % kind)
+    if isinstance(check, list):
+        if not check[0] <= v <= check[1]:
+            raise ValueError("got %s, expected %s..%s" % (_fmt(raw), check[0], check[1]))
+    elif isinstance(check, tuple):
+        for c in check:
+            if _close(v, c):
+                return c
+        raise ValueError("got %s, expected one of %s" % (_fmt(raw), ", ".join(str(c) for c in check)))
+    return v
+
+
+def load(getenv):
+    """Read every key through getenv(key) -> str, int or None. Raises SettingsError."""
+    s = Settings()
+    problems = []
+    for key, kind, default, check in SPEC:
+        try:
+            raw = getenv(key)
+        except Exception as e:  # CircuitPython raises on a malformed settings.toml line
+            problems.append("%s: cannot be read (%s)" % (key, e))
+            raw = None
+        if raw is None:
+            if default is REQUIRED:
+                problems.append("%s is required (%s)" % (key, ", ".join(check)))
+                setattr(s, key, None)
+            else:
+                setattr(s, key, default)
+            continue
+        s.given.append(key)
+        try:
+            setattr(s, key, _convert(key, kind, raw, check))
+        except ValueError as e:
+            problems.append("%s: %s" % (key, e))
+            setattr(s, key, None if default is REQUIRED else default)
+    if not problems:
+        _cross_checks(s, problems)
+    if problems:
+        raise SettingsError(problems)
+    return s
+
+
+def _cross_checks(s, problems):
+    if s.COMMISSION_WINDOWS and s.COMMISSION_WINDOWS < 3:
+        problems.append("COMMISSION_WINDOWS: got %d, expected 0 (off) or at least 3" % s.COMMISSION_WINDOWS)
+    if s.SENSOR == "msa301" and s.SAMPLE_RATE is not None and s.SAMPLE_RATE > s.ACCEL_DATA_RATE:
+        s.warnings.append("SAMPLE_RATE %s Hz is above ACCEL_DATA_RATE %s Hz: samples will repeat"
+                          % (s.SAMPLE_RATE, s.ACCEL_DATA_RATE))
+    if s.WATCHDOG_TIMEOUT and s.WATCHDOG_TIMEOUT < 2.0:
+        problems.append("WATCHDOG_TIMEOUT: got %s, expected 0 (off) or at least 2 seconds" % s.WATCHDOG_TIMEOUT)
+    if s.SENSOR == "mlx90640" and s.WATCHDOG_TIMEOUT:
+        need = 2.0 * 2.0 / s.MLX_REFRESH_HZ + 2.0  # a frame is two sub-pages
+        if s.WATCHDOG_TIMEOUT < need:
+            problems.append("WATCHDOG_TIMEOUT: %s s is shorter than one MLX90640 frame at %s Hz "
+                            "plus margin; use at least %d" % (s.WATCHDOG_TIMEOUT, s.MLX_REFRESH_HZ, int(need + 1)))
+
+
+def lenient_int(getenv, key, default=0):
+    """An integer setting read without validation (for loop bounds in error states)."""
+    try:
+        v = getenv(key)
+        return default if v is None else _to_int(v)
+    except Exception:
+        return default
+
+
+def defaults():
+    """A Settings object holding every default (SENSOR left None): used to light the
+    status outputs when settings.toml itself is wrong."""
+    s = Settings()
+    for key, kind, default, check in SPEC:
+        setattr(s, key, None if default is REQUIRED else default)
+    return s

@@ -1,0 +1,339 @@
+"""Sensor adapters (device/sensors.py).
+
+The MSA301 path runs the real Adafruit driver (adafruit_msa3xx, adafruit_register,
+adafruit_bus_device) against a simulated chip on a fake I2C bus (tests/fakes), so register
+configuration, chip-id probing and data decoding are exercised, not mocked. The MLX90640
+adapter runs against a fake driver object. CSV replay is checked against the host's own
+window cutting (host_tools.datasets), so the board replays exactly the simulator's windows.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+from board_harness import DATA, fake_hardware
+from device import sensors
+
+
+@pytest.fixture
+def hw():
+    with fake_hardware() as h:
+        yield h
+
+
+def _bus(hw, sim=None, frequency=400000):
+    if sim is None:
+        sim = hw.msa301_sim.MSA301Sim()
+    hw.busio.attach(0x26, sim)
+    bus = hw.busio.I2C(hw.board.SCL, hw.board.SDA, frequency=frequency)
+    return bus, sim
+
+
+def _sensor(hw, bus, **kw):
+    kw.setdefault("window", 64)
+    kw.setdefault("rate", 200.0)
+    return sensors.MSA301Sensor(bus=bus, ticks_ms=hw.supervisor.ticks_ms, **kw)
+
+
+# ---- MSA301 through the real driver ---------------------------------------------------
+
+def test_msa301_driver_configures_the_chip(hw):
+    bus, sim = _bus(hw)
+    s = _sensor(hw, bus, range_g=8, data_rate=250.0, bandwidth=125.0)
+    assert sim.power_mode == 3  # suspend until the driver wakes it
+    s.read()
+    assert sim.power_mode == 0
+    assert sim.range_g == 8
+    assert sim.odr_hz == 250.0
+    assert sim.bandwidth_code == 8  # BandWidth.WIDTH_125_HZ
+    assert s.inits == 1
+    assert not bus.locked  # every transaction released the lock
+
+
+def test_msa301_values_timing_and_rate(hw):
+    rows = np.loadtxt(os.path.join(DATA, "fan_0_low_0_weight", "0000.csv"), delimiter=",")
+    # played at 200 Hz; the chip at ODR 1000 Hz holds each row for 5 ms
+    sig = hw.msa301_sim.from_rows([tuple(r) for r in rows], 200.0)
+    bus, sim = _bus(hw, hw.msa301_sim.MSA301Sim(sig))
+    s = _sensor(hw, bus, window=100, range_g=2, data_rate=1000.0)
+    hw.supervisor.reset_clock(start_ms=0)
+    win = s.read()
+    assert win.shape == (3, 100)
+    assert win.dtype == np.float32
+    # sample i is taken at ~5 ms * i: the row the simulator was playing then
+    t = np.array(s.times, dtype=float)
+    assert np.all(np.diff(t) == 5.0)
+    assert s.rate_ok and abs(s.rate_measured - 200.0) < 1.0
+    start = int(hw.supervisor.clock.us // 1000 - t[-1]) // 5  # row index at the first sample
+    expect = np.array([rows[(start + i) % len(rows)] for i in range(100)]).T
+    # 14-bit data at +-2 g: one count is 1/4096 g
+    assert np.max(np.abs(win - expect)) <= 1.0 / 4096 + 1e-6
+    assert win is s.read()  # the same buffer, refilled
+
+
+def test_msa301_raw_and_driver_paths_agree(hw):
+    bus, sim = _bus(hw)
+    hw.supervisor.reset_clock()
+    a = _sensor(hw, bus, window=32, read="raw").read().copy()
+    hw.supervisor.reset_clock()
+    b = _sensor(hw, bus, window=32, read="driver").read().copy()
+    np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_msa301_range_scaling(hw):
+    bus, sim = _bus(hw, hw.msa301_sim.MSA301Sim(lambda t: (1.5 + 0.01 * (int(t * 500 + 0.5) % 2), -3.0, 0.25)))
+    win = _sensor(hw, bus, window=8, range_g=16).read()
+    np.testing.assert_allclose(win[1:, 0], [-3.0, 0.25], atol=1 / 512)
+    assert abs(win[0, 0] - 1.5) < 0.012
+
+
+def test_msa301_rate_shortfall_is_flagged(hw):
+    bus, sim = _bus(hw, frequency=10000)  # a slow bus: ~8 ms per sample
+    hw.busio.TRANSACTION_OVERHEAD_US = 2000
+    try:
+        s = _sensor(hw, bus, window=32, rate=200.0)
+        s.read()
+    finally:
+        hw.busio.TRANSACTION_OVERHEAD_US = 40
+    assert not s.rate_ok
+    assert s.rate_measured < 190
+    assert np.all(np.diff(np.array(s.times, dtype=float)) > 5)  # real times, not nominal
+
+
+def test_msa301_wrong_chip_id(hw):
+    sim = hw.msa301_sim.MSA301Sim()
+    sim.regs[0x01] = 0x00
+    bus, _ = _bus(hw, sim)
+    with pytest.raises(sensors.SensorError, match="Cannot find a MSA301"):
+        _sensor(hw, bus).read()
+
+
+def test_msa301_absent(hw):
+    bus = hw.busio.I2C(hw.board.SCL, hw.board.SDA)
+    with pytest.raises(sensors.SensorError, match="No I2C device at address: 0x26"):
+        _sensor(hw, bus).read()
+
+
+def test_msa301_bus_factory_error_and_recovery(hw):
+    hw.busio.init_error = "No pull up found on SDA or SCL; check your wiring"
+    sim = hw.msa301_sim.MSA301Sim()
+    hw.busio.attach(0x26, sim)
+
+    def make():
+        return hw.busio.I2C(hw.board.SCL, hw.board.SDA)
+
+    s = sensors.MSA301Sensor(bus_factory=make, window=16, ticks_ms=hw.supervisor.ticks_ms)
+    with pytest.raises(sensors.SensorError, match="No pull up"):
+        s.read()
+    hw.busio.init_error = None
+    s.recover()
+    assert s.read().shape == (3, 16)
+    # a second recover() must release the pins so the bus can be made again
+    s.recover()
+    assert s.read().shape == (3, 16)
+    assert s.inits == 2
+
+
+def test_msa301_transient_io_error_then_ok(hw):
+    bus, sim = _bus(hw)
+    s = _sensor(hw, bus, window=16)
+    s.read()
+    sim.fail_next = 1
+    with pytest.raises(OSError):
+        s.read()
+    assert not bus.locked  # the context manager released the lock on the error
+    assert s.read().shape == (3, 16)
+
+
+def test_msa301_stuck_after_power_glitch_is_detected_and_recovered(hw):
+    bus, sim = _bus(hw)
+    s = _sensor(hw, bus, window=16)
+    s.read()
+    sim.power_on()  # brown-out: registers back to defaults, chip in suspend, data frozen
+    with pytest.raises(sensors.SensorError, match="identical"):
+        s.read()
+    s.recover()
+    s.read()
+    assert sim.power_mode == 0 and s.inits == 2
+
+
+def test_msa301_idle_hook_runs_while_sampling(hw):
+    bus, sim = _bus(hw)
+    s = _sensor(hw, bus, window=200, rate=200.0)  # one second
+    calls = []
+    s.idle = lambda: calls.append(hw.supervisor.clock.us)
+    s.read()
+    assert len(calls) >= 40  # at least every ~20 ms
+    gaps = np.diff(calls) / 1000.0
+    assert gaps.max() < 30
+
+
+def test_alloc_rows_gives_views():
+    a, views = sensors.alloc_rows(3, 8)
+    assert views is not None
+    views[1][2] = 5.0
+    assert a[1, 2] == 5.0
+
+
+def test_ticks_diff_wraps():
+    m = sensors.TICKS_MASK
+    assert sensors.ticks_diff(3, m - 1) == 5
+    assert sensors.ticks_diff(m - 1, 3) == -5
+
+
+# ---- MLX90640 adapter --------------------------------------------------------------------
+
+def test_mlx90640_frames_and_too_many_retries(hw):
+    fake = hw.mlx_fake.FakeMLX90640(fail_on=(2,), hot=(5, 7, 15.0))
+    s = sensors.MLX90640Sensor(bus=object(), refresh_hz=4.0, driver_factory=lambda bus: fake,
+                               ticks_ms=hw.supervisor.ticks_ms)
+    f = s.read()
+    assert f.shape == (24, 32)
+    assert fake.refresh_rate == 3  # RefreshRate.REFRESH_4_HZ
+    assert f[5, 7] == pytest.approx(22.07 + 15.0, abs=1e-4)
+    assert f[0, 0] == pytest.approx(22.0)
+    with pytest.raises(RuntimeError, match="Too many retries"):
+        s.read()
+    assert s.read() is f
+    assert s.rate == 2.0  # two sub-pages per frame
+
+
+def test_mlx90640_old_driver_valueerror_and_nan(hw):
+    fake = hw.mlx_fake.FakeMLX90640(fail_on=(1,), error=ValueError)
+    s = sensors.MLX90640Sensor(bus=object(), driver_factory=lambda bus: fake)
+    with pytest.raises(ValueError, match="Too many retries"):
+        s.read()
+
+    class NanDriver(hw.mlx_fake.FakeMLX90640):
+        def getFrame(self, buf):
+            super().getFrame(buf)
+            buf[40] = float("nan")
+
+    s2 = sensors.MLX90640Sensor(bus=object(), driver_factory=lambda bus: NanDriver())
+    with pytest.raises(ValueError, match="non-finite pixel at row 1 col 8"):
+        s2.read()
+
+
+def test_mlx90640_bad_refresh():
+    with pytest.raises(ValueError, match="refresh rate"):
+        sensors.MLX90640Sensor(bus=object(), refresh_hz=3.0)
+
+
+# ---- CSV replay ----------------------------------------------------------------------------
+
+def test_csv_replay_matches_host_windows(tmp_path):
+    from device import features
+    from host_tools import datasets
+
+    folder = os.path.join(DATA, "fan_0_med_1_weight")
+    ex = features.AccelFeatures(64, 200.0)
+    host = [w for _, _, w in datasets.windows_of_paths([folder], ex)]
+    s = sensors.CsvReplaySensor(folder, window=64, rate=200.0, loop=False)
+    got = []
+    while True:
+        w = s.read()
+        if w is None:
+            break
+        got.append(w.copy())
+    assert len(got) == len(host) == 300  # 3 windows of 64 per 200-row file, remainder dropped
+    for a, b in zip(got, host):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_csv_replay_loops_header_and_errors(tmp_path):
+    d = tmp_path / "rec"
+    d.mkdir()
+    (d / "a.csv").write_text("x,y,z\n" + "".join("%d,0,1\n" % i for i in range(10)))
+    (d / "b.csv").write_text("1,2,3\n4,5\n")
+    s = sensors.CsvReplaySensor(str(d), window=4, rate=100.0, loop=True)
+    assert list(s.read()[0]) == [0, 1, 2, 3]
+    assert list(s.read()[0]) == [4, 5, 6, 7]
+    with pytest.raises(ValueError, match=r"b.csv line 2 has 2 values, expected 3"):
+        s.read()  # a.csv is used up (2 rows left < window), b.csv is malformed
+    assert list(s.read()[0]) == [0, 1, 2, 3]  # looped back to the first file
+
+
+def test_csv_replay_end_and_missing(tmp_path):
+    with pytest.raises(OSError, match="not found"):
+        sensors.CsvReplaySensor(str(tmp_path / "nope"), window=4).read()
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(OSError, match="no .csv files"):
+        sensors.CsvReplaySensor(str(tmp_path / "empty"), window=4).read()
+    d = tmp_path / "one"
+    d.mkdir()
+    (d / "a.csv").write_text("".join("%d,0,1\n" % i for i in range(8)))
+    s = sensors.CsvReplaySensor(str(d), window=4, loop=False)
+    assert s.read() is not None and s.read() is not None
+    assert s.read() is None
+
+
+def test_csv_replay_non_finite(tmp_path):
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / "a.csv").write_text("1,2,3\nnan,0,0\n")
+    with pytest.raises(ValueError, match="non-finite"):
+        sensors.CsvReplaySensor(str(d), window=2).read()
+
+
+def test_csv_replay_thermal_frames(tmp_path):
+    d = tmp_path / "t"
+    d.mkdir()
+    rows = [",".join("%.1f" % (20 + r + c / 100) for c in range(32)) for r in range(24)]
+    (d / "f.csv").write_text("\n".join(rows * 2) + "\n")
+    s = sensors.CsvReplaySensor(str(d), kind="thermal", rate=2.0, loop=False)
+    f = s.read()
+    assert f.shape == (24, 32)
+    assert f[3, 10] == pytest.approx(23.1)
+    assert s.read() is not None and s.read() is None
+
+
+def test_csv_replay_realtime_pacing(tmp_path, hw):
+    d = tmp_path / "r"
+    d.mkdir()
+    (d / "a.csv").write_text("".join("%d,0,1\n" % i for i in range(40)))
+    slept = []
+
+    def sleep(s):
+        slept.append(s)
+        hw.supervisor.sleep(s)
+
+    s = sensors.CsvReplaySensor(str(d), window=10, rate=100.0, realtime=True,
+                                ticks_ms=hw.supervisor.ticks_ms, sleep=sleep)
+    t0 = hw.supervisor.clock.us
+    for _ in range(4):
+        s.read()
+    # 4 windows of 0.1 s: the last three wait for their turn
+    assert (hw.supervisor.clock.us - t0) / 1000 >= 300
+    assert slept and max(slept) <= 0.02 + 1e-9
+
+
+# ---- thermal frame features (device/thermal.py) ------------------------------------------
+
+def test_thermal_features_hot_spot_blob_mask_centroid():
+    from device import thermal
+
+    rs = np.random.RandomState(0)
+    base = thermal.Baseline()
+    normal = [(22.0 + 0.2 * rs.randn(24, 32)).astype(np.float32) for _ in range(30)]
+    for f in normal:
+        base.update(f)
+    ref = np.stack(normal).astype(np.float64)
+    np.testing.assert_allclose(base.mean, ref.mean(axis=0), atol=1e-4)
+    np.testing.assert_allclose(base.scale(), ref.std(axis=0, ddof=1), rtol=1e-3)
+    mask = np.zeros((24, 32), dtype=np.float32)
+    mask[0:3, 0:3] = 1.0  # a heater that is allowed to be hot
+    tf = thermal.ThermalFeatures(base.mean.copy(), base.scale(), mask=mask)
+    quiet = tf.compute(normal[0]).copy()
+    assert quiet[0] == 0 and quiet[1] == 0 and quiet[3] == -1.0
+    f = normal[1].copy()
+    f[0:3, 0:3] += 30.0  # masked: ignored
+    f[10:13, 20:22] += 8.0  # a 3x2 hot blob
+    f[5, 5] += 5.0  # a single hot pixel
+    out = tf.compute(f)
+    assert out[0] == 7 and out[1] == 6
+    assert 7.5 < out[2] < 8.7
+    assert abs(out[3] - (11 * 48 + 5 * 5) / 53) < 0.2 and abs(out[4] - (20.5 * 48 + 5 * 5) / 53) < 0.3
+    assert tf.names == thermal.NAMES and tf.size == 5

@@ -28,6 +28,7 @@ class _Detector:
             self._thr.append(float(m["threshold"]))
         self.size = len(modes[0]["mean"])
         self.last_raw = 0.0
+        self._z = xp.zeros(self.size)  # standardised vector, reused for every mode
 
     def set_mode(self, i, mean=None, scale=None, threshold=None):
         """Replace one mode's location, scale and/or threshold (commissioning)."""
@@ -47,7 +48,12 @@ class _Detector:
         return self._thr[i]
 
     def standardise(self, x, i):
-        return (x - self._mean[i]) * self._inv_scale[i]
+        """(x - mean) / scale of mode i, written into a buffer the next call reuses."""
+        z = self._z
+        z[:] = x
+        z -= self._mean[i]
+        z *= self._inv_scale[i]
+        return z
 
     def raw(self, x, i):
         """Raw score of x against mode i (max |z| or d^2)."""

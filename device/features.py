@@ -6,6 +6,8 @@ Spectral power is summed over the axes before banding: the sum is unchanged by a
 of the sensor, which keeps the spectrum features stable when a board is remounted.
 """
 
+import math
+
 from device import xp
 
 EPS = 1e-9
@@ -60,6 +62,10 @@ class AccelFeatures:
         self.edges = edges
         self._band_matrix = xp.array(rows)
         self._pad = xp.zeros(self.n_fft)
+        self._centred = xp.zeros((self.axes, self.window))
+        self._rows = [self._centred[a] for a in range(self.axes)]
+        self._mag = xp.zeros(self.window)
+        self._power = xp.zeros(self.n_bins)
         self.names = self._names()
         self.size = len(self.names)
         self._out = xp.zeros(self.size)
@@ -86,34 +92,43 @@ class AccelFeatures:
 
     def compute(self, win):
         """Features of one window (axes x window array). Returns an internal buffer
-        that the next call overwrites: copy it if you keep it."""
+        that the next call overwrites: copy it if you keep it.
+
+        Written for the board's heap: the centred window, the envelope and the power
+        spectrum live in buffers allocated once; moments are np.dot of row views (scalars,
+        no arrays); the only per-window allocations left are the FFT's own outputs."""
         np = xp.np
         w = self.window
         nb = self.bands
         na = self.axes
         out = self._out
-        mean = np.mean(win, axis=1)
-        d = win - mean.reshape((na, 1))
-        d2 = d * d
-        ms = np.mean(d2, axis=1) + EPS
-        out[2 * nb:2 * nb + na] = 0.5 * np.log(ms)
-        out[2 * nb + na:2 * nb + 2 * na] = np.log(np.mean(d2 * d2, axis=1) / (ms * ms) + EPS)
-        mag = np.sqrt(np.sum(d2, axis=0))
-        mm = np.mean(mag) + EPS
-        out[2 * nb + 2 * na] = np.std(mag) / mm
+        rows = self._rows
+        mag = self._mag
+        power = self._power
         pad = self._pad
-        power = None
+        nbins = self.n_bins
+        mag[:] = 0.0
         for a in range(na):
-            pad[0:w] = d[a]
+            r = rows[a]
+            r[:] = win[a]
+            r -= np.mean(r)
+            ms = np.dot(r, r) / w + EPS
+            out[2 * nb + a] = 0.5 * math.log(ms)
+            pad[0:w] = r
+            r *= r  # r now holds d^2 of this axis
+            out[2 * nb + na + a] = math.log(np.dot(r, r) / w / (ms * ms) + EPS)
+            mag += r
             re, im = xp.fft(pad)
             re *= re
             im *= im
             re += im
-            if power is None:
-                power = re
+            if a == 0:
+                power[:] = re[0:nbins]
             else:
-                power += re
-        sums = np.dot(self._band_matrix, power[0:self.n_bins])
+                power += re[0:nbins]
+        mag **= 0.5  # in place: np.sqrt would allocate a new array
+        out[2 * nb + 2 * na] = np.std(mag) / (np.mean(mag) + EPS)
+        sums = np.dot(self._band_matrix, power)
         energy = sums[0:nb] + EPS
         out[0:nb] = np.log(energy)
         out[nb:2 * nb] = sums[nb:2 * nb] / energy

@@ -14,8 +14,6 @@ Prints, for a 3-axis window of 256 samples at 200 Hz with 16 spectral bands and 
   (CPython: NumPy frees temporaries at once, so this is the transient peak, a lower bound);
 - the heap used while loading the model file (board: allocated with the GC off, an upper
   bound of the peak; CPython: tracemalloc peak) and what stays allocated afterwards.
-It also times the feature code restructured as proposed in the final section (same
-results, fewer temporaries) so the two can be compared in one run.
 Targets: <= 10 FFT-equivalents (features + score + decide) and <= 12 KB per window.
 """
 
@@ -211,93 +209,6 @@ def make_sensor():
     return sensors_mod.MSA301Sensor(bus=object(), window=WINDOW, rate=1.0e7, driver_factory=MemDriver)
 
 
-# ---- the proposal: the same features with fewer temporaries ---------------------------
-
-class LeanAccelFeatures(features_mod.AccelFeatures):
-    """AccelFeatures.compute restructured for the board (same numbers):
-    - centred window into a preallocated buffer (in place, no d/d2/d2*d2 copies);
-    - second and fourth moments per axis as np.dot of views (scalars, no arrays);
-    - the envelope from one preallocated magnitude buffer (square root in place, **=);
-    - the power spectrum accumulated in place from the FFT tuple (the FFT's own two
-      output arrays are the only per-axis allocation left on ulab 6.5.3)."""
-
-    def __init__(self, *args, **kw):
-        features_mod.AccelFeatures.__init__(self, *args, **kw)
-        self._d = xp.zeros((self.axes, self.window))
-        self._rows = [self._d[a] for a in range(self.axes)]
-        self._mag = xp.zeros(self.window)
-        self._power = xp.zeros(self.n_bins)
-
-    def compute(self, win):
-        np = xp.np
-        import math
-
-        w = self.window
-        nb = self.bands
-        na = self.axes
-        out = self._out
-        eps = features_mod.EPS
-        rows = self._rows
-        mag = self._mag
-        power = self._power
-        pad = self._pad
-        nbins = self.n_bins
-        mag[:] = 0.0
-        for a in range(na):
-            r = rows[a]
-            r[:] = win[a]
-            r -= np.mean(r)
-            ss = np.dot(r, r)
-            ms = ss / w + eps
-            out[2 * nb + a] = 0.5 * math.log(ms)
-            pad[0:w] = r
-            r *= r  # r now holds d^2 for this axis
-            out[2 * nb + na + a] = math.log(np.dot(r, r) / w / (ms * ms) + eps)
-            mag += r
-            re, im = xp.fft(pad)
-            re *= re
-            im *= im
-            re += im
-            if a == 0:
-                power[:] = re[0:nbins]
-            else:
-                power += re[0:nbins]
-        mag **= 0.5  # in place: no new array (np.sqrt would allocate one)
-        mm = np.mean(mag) + eps
-        out[2 * nb + 2 * na] = np.std(mag) / mm
-        sums = np.dot(self._band_matrix, power)
-        energy = sums[0:nb] + eps
-        out[0:nb] = np.log(energy)
-        out[nb:2 * nb] = sums[nb:2 * nb] / energy
-        return out
-
-
-class LeanScore:
-    """MahalanobisDetector.score with one preallocated standardised vector per detector:
-    z[:] = x; z -= mean; z *= inv_scale in place, then one np.dot for P z (the only array
-    allocated per mode)."""
-
-    def __init__(self, det):
-        self.det = det
-        self.z = xp.zeros(det.size)
-
-    def score(self, x):
-        np = xp.np
-        det = self.det
-        z = self.z
-        best = -1.0
-        best_i = 0
-        for i in range(len(det._thr)):
-            z[:] = x
-            z -= det._mean[i]
-            z *= det._inv_scale[i]
-            r = float(np.dot(z, np.dot(det._prec[i], z))) / det._thr[i]
-            if best < 0 or r < best:
-                best = r
-                best_i = i
-        return best, best_i
-
-
 # ---- timing ---------------------------------------------------------------------------
 
 def best_time(f, reps, repeats=3):
@@ -397,25 +308,15 @@ def run(windows=60, warmup=5):
             mem.retained() - base))
 
     sensor = make_sensor()
-    lean = LeanAccelFeatures(WINDOW, RATE, BANDS)
-    lean_score = LeanScore(det)
     stages = (
         ("read", lambda: sensor.read()),
         ("features", lambda: feats.compute(sensor.win)),
         ("score", lambda: det.score(feats._out)),
         ("decide", lambda: dec.update(1.5)),
-        ("features (proposed)", lambda: lean.compute(sensor.win)),
-        ("score (proposed)", lambda: lean_score.score(feats._out)),
     )
     for _ in range(warmup):
         for _n, f in stages:
             f()
-    a = xp.tolist(feats.compute(sensor.win))
-    b = xp.tolist(lean.compute(sensor.win))
-    worst = max(abs(a[i] - b[i]) / (1.0 + abs(a[i])) for i in range(len(a)))
-    s1, m1 = det.score(feats._out)
-    s2, m2 = lean_score.score(feats._out)
-    worst = max(worst, abs(s1 - s2) / (1.0 + abs(s1)), 0.0 if m1 == m2 else 1.0)
 
     fft_us = time_fft(256, windows)
     times = {}
@@ -438,20 +339,14 @@ def run(windows=60, warmup=5):
     compute = ("features", "score", "decide")
     tot_t = sum(times[k] for k in compute)
     tot_b = sum(allocs[k] for k in compute)
-    prop_t = times["features (proposed)"] + times["score (proposed)"] + times["decide"]
-    prop_b = allocs["features (proposed)"] + allocs["score (proposed)"] + allocs["decide"]
     say("%-24s %12.1f %10.2f %14d   targets <= %.0f FFT-eq, <= %d bytes: %s" % (
         "total (f+s+d)", tot_t, tot_t / fft_us, tot_b, TARGET_FFT_EQ, TARGET_BYTES,
         "OK" if tot_t / fft_us <= TARGET_FFT_EQ and tot_b <= TARGET_BYTES else "OVER"))
-    say("%-24s %12.1f %10.2f %14d   %s" % (
-        "total with proposal", prop_t, prop_t / fft_us, prop_b,
-        "OK" if prop_t / fft_us <= TARGET_FFT_EQ and prop_b <= TARGET_BYTES else "OVER"))
-    say("read: %.2f us of CPU per sample (bus time excluded); proposal vs current: max rel. diff %.2g" % (
-        times["read"] / WINDOW, worst))
+    say("read: %.2f us of CPU per sample (bus time excluded)" % (times["read"] / WINDOW))
     say("bytes/window: %s" % mem.kind)
     for line in out:
         print(line)
-    return {"fft_us": fft_us, "times": times, "allocs": allocs, "peak_load": peak_load, "worst": worst}
+    return {"fft_us": fft_us, "times": times, "allocs": allocs, "peak_load": peak_load}
 
 
 if __name__ == "__main__":

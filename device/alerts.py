@@ -11,7 +11,7 @@ duration 0 means "until the state changes". Time comes from `ticks_ms` (wrap-saf
 integer milliseconds) when given, otherwise from `now` (seconds) passed to tick.
 """
 
-# State names (same strings as device.app; repeated so alerts import nothing).
+# State names, used by device.app and everything that reports status.
 NO_MODEL = "no_model"
 COMMISSIONING = "commissioning"
 NORMAL = "normal"

@@ -15,13 +15,9 @@ from device import detectors as detectors_mod
 from device import features as features_mod
 from device.commission import Commissioner
 
-# Status values shared by alerts, telemetry and the console.
-NO_MODEL = "no_model"
-COMMISSIONING = "commissioning"
-NORMAL = "normal"
-ANOMALY = "anomaly"
-FAULT = "fault"
-CONFIG = "config_error"
+# Status values shared by alerts, telemetry and the console (defined with the alerts,
+# which import nothing).
+from device.alerts import ANOMALY, COMMISSIONING, CONFIG, FAULT, NORMAL, NO_MODEL
 
 SENSOR_ERRORS = (OSError, ValueError, RuntimeError)
 _TICKS_MASK = (1 << 29) - 1

@@ -291,6 +291,17 @@ class CsvReplaySensor(_Paced):
             self._f = None
 
 
+def _forget_driver(sensor):
+    """Drop a sensor's driver, and release the bus when the sensor created it."""
+    sensor._drv = None
+    if sensor._bus_factory is not None and sensor._bus is not None:
+        try:
+            sensor._bus.deinit()
+        except Exception:
+            pass
+        sensor._bus = None
+
+
 class MSA301Sensor(_Paced):
     """Windows from an MSA301 through adafruit_msa3xx.
 
@@ -367,14 +378,8 @@ class MSA301Sensor(_Paced):
 
     def recover(self):
         """Forget the driver (and the bus if we made it): the next read re-probes."""
-        self._drv = None
         self._dev = None
-        if self._bus_factory is not None and self._bus is not None:
-            try:
-                self._bus.deinit()
-            except Exception:
-                pass
-            self._bus = None
+        _forget_driver(self)
 
     # ---- sampling ----------------------------------------------------------------
     def read(self):
@@ -500,13 +505,8 @@ class MLX90640Sensor(_Paced):
         self.inits += 1
 
     def recover(self):
-        self._drv = None
-        if self._bus_factory is not None and self._bus is not None:
-            try:
-                self._bus.deinit()
-            except Exception:
-                pass
-            self._bus = None
+        """Forget the driver (and the bus if we made it): the next read re-probes."""
+        _forget_driver(self)
 
     def read(self):
         self._ensure()

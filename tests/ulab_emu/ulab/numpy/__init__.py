@@ -303,7 +303,7 @@ def asarray(values, dtype=None):
 
 
 def frombuffer(buffer, dtype=None, count=-1, offset=0):
-    return _wrap(_np.frombuffer(buffer, dtype=_dt(dtype), count=count, offset=offset).copy())
+    return _wrap(_np.frombuffer(buffer, dtype=_dt(dtype), count=count, offset=offset))
 
 
 def arange(start, stop=None, step=1, dtype=None):

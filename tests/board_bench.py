@@ -593,6 +593,26 @@ def heap_estimate(mem, held):
 
 # ---- the run ------------------------------------------------------------------------------
 
+def pipeline(sensor, feats, det, dec):
+    """The app loop's four stages as (name, function) pairs; each hands its result to the
+    next through a dict whose keys exist from the start (so passing allocates nothing)."""
+    st = {"win": None, "x": None, "score": (0.0, 0)}
+
+    def read():
+        st["win"] = sensor.read()
+
+    def features():
+        st["x"] = feats.compute(st["win"])
+
+    def score():
+        st["score"] = det.score(st["x"])
+
+    def decide():
+        dec.update(st["score"][0])
+
+    return (("read", read), ("features", features), ("score", score), ("decide", decide))
+
+
 def _budget_text(key, value):
     op, lim = BUDGETS[key]
     if value is None or value < 0:
@@ -642,12 +662,7 @@ def run(windows=60, warmup=5):
             if k in m:
                 m[k] = None
     sensor = make_sensor()
-    stages = (
-        ("read", lambda: sensor.read()),
-        ("features", lambda: feats.compute(sensor.win)),
-        ("score", lambda: det.score(feats._out)),
-        ("decide", lambda: dec.update(1.5)),
-    )
+    stages = pipeline(sensor, feats, det, dec)
     for _ in range(warmup):
         for _n, f in stages:
             f()

@@ -15,6 +15,7 @@ import array
 import importlib
 import json
 import os
+import struct
 import sys
 
 import pytest
@@ -136,6 +137,29 @@ def test_frombuffer_shares_memory_both_ways(ulab):
     assert b.tolist() == [1, 5, 3] and b.dtype == np.int16
 
 
+def test_utils_from_int16_buffer_and_spectrogram(ulab):
+    np = ulab.numpy
+    raw = bytearray(struct.pack("<6h", 4, -8, 12, 16, -20, 24))
+    out = np.zeros(4)
+    assert _cost(ulab, lambda: ulab.utils.from_int16_buffer(raw, count=4, offset=4, out=out)) == 0
+    assert out.tolist() == [12.0, 16.0, -20.0, 24.0]
+    got = ulab.utils.from_int16_buffer(raw, byteswap=True)
+    assert got.tolist() == [float(v) for v in struct.unpack(">6h", raw)]
+    with pytest.raises(ValueError):
+        ulab.utils.from_int16_buffer(raw, count=4, out=np.zeros(2))
+    with pytest.raises(TypeError):  # 6.5.5 keywords, not on the board
+        ulab.utils.spectrogram(np.zeros(8), out=np.zeros(8))
+    with pytest.raises(AttributeError):
+        ulab.utils.from_intbuffer  # noqa: B018
+    x = np.array([float((i * 7) % 5) for i in range(256)])
+    y = np.array([float((i * 3) % 7) for i in range(256)])
+    s = ulab.utils.spectrogram(x, y)
+    re, im = np.fft.fft(x, y)
+    want = np.sqrt(re * re + im * im)
+    assert max(abs(s - want)) <= 1e-5 * max(want)
+    assert _cost(ulab, lambda: ulab.utils.spectrogram(x)) == 2208
+
+
 def test_live_bytes_follow_array_lifetimes(ulab):
     np = ulab.numpy
     before = ulab.EMU.live_bytes()
@@ -228,10 +252,9 @@ feats = features.from_recipe(doc["features"])
 det = detectors.from_model(doc)
 dec = decision.Decision.from_settings(doc["decision"])
 sensor = bb.make_sensor()
-stages = [("MSA301Sensor.read", lambda: sensor.read()),
-          ("features.compute", lambda: feats.compute(sensor.win)),
-          ("detector.score", lambda: det.score(feats._out)),
-          ("decision.update", lambda: dec.update(1.5))]
+names = {"read": "MSA301Sensor.read", "features": "features.compute",
+         "score": "detector.score", "decide": "decision.update"}
+stages = [(names[n], f) for n, f in bb.pipeline(sensor, feats, det, dec)]
 %s
 for _n, f in stages:  # warm-up: first calls may set things up
     f()
@@ -245,7 +268,7 @@ print(json.dumps(out))
 
 # A stage that stores element-wise, to show the probe itself sees stores and reads.
 STORING = r"""
-v = sensor.win[0]
+v = sensor.read()[0]
 def storing():
     for i in range(16):
         v[i] = v[i] + 1.0
@@ -270,3 +293,20 @@ def test_hot_path_has_no_element_wise_ndarray_access():
     got = _probe()
     bad = {k: v for k, v in got.items() if v != [0, 0]}
     assert not bad, "element-wise ndarray [stores, reads] per window: %r" % bad
+
+
+# ---- the model writer the lead switches to the sidecar format ----------------------------
+
+def test_write_model_uses_model_save_when_it_exists(tmp_path, monkeypatch):
+    import board_bench
+    from device import model as model_mod
+
+    doc = board_bench.synthetic_model(board_bench.recipe(), modes=2)
+    path = str(tmp_path / "m.json")
+    monkeypatch.delattr(model_mod, "save", raising=False)
+    board_bench.write_model(path, doc)
+    assert model_mod.load(path)["modes"][1]["name"] == "mode1"  # today's checksum-first JSON
+    calls = []
+    monkeypatch.setattr(model_mod, "save", lambda p, d: calls.append((p, d)), raising=False)
+    board_bench.write_model(path, doc)
+    assert calls == [(path, doc)]

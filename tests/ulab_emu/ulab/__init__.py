@@ -23,6 +23,7 @@ the ulab branch for every test. Tests use it in subprocesses (or import it under
 from ._emu import EMU  # noqa: F401
 from . import numpy  # noqa: F401
 from . import scipy  # noqa: F401
+from . import utils  # noqa: F401
 
 __version__ = "6.5.3-2D"
 EMULATED = True

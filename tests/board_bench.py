@@ -697,6 +697,7 @@ def run(windows=60, warmup=5):
         allocs[name] = best
         if EMU is not None:
             counts[name] = {"elem_stores": EMU.elem_stores, "elem_reads": EMU.elem_reads,
+                            "iter_items": EMU.iter_items,
                             "by_basis": dict(EMU.by_basis),
                             "top_ops": sorted(([k, v[0], v[1]] for k, v in EMU.ops.items()),
                                               key=lambda x: -x[2])[:6]}
@@ -718,8 +719,8 @@ def run(windows=60, warmup=5):
     if counts:
         for name in ("read",) + compute:
             c = counts[name]
-            say("%-8s element stores %d, reads %d; top ops %s" % (
-                name, c["elem_stores"], c["elem_reads"],
+            say("%-8s element stores %d, reads %d, iterated %d; top ops %s" % (
+                name, c["elem_stores"], c["elem_reads"], c["iter_items"],
                 ", ".join("%s x%d = %d" % (k, n, b) for k, n, b in c["top_ops"])))
     say("read: %.2f us of CPU per sample (bus time excluded)" % (times["read"] / WINDOW))
     for line in out:

@@ -77,7 +77,7 @@ NO_SLICE_OBJECT = 16
 
 class Accounting:
     """Counters; `ulab.EMU` is the one instance. Read `bytes`, `elem_stores`,
-    `elem_reads`, `by_basis`, `ops`; call `reset()` before a measured block."""
+    `elem_reads`, `iter_items`, `by_basis`, `ops`; call `reset()` before a measured block."""
 
     def __init__(self):
         self._live = {}
@@ -88,6 +88,7 @@ class Accounting:
         self.bytes = 0
         self.elem_stores = 0
         self.elem_reads = 0
+        self.iter_items = 0
         self.by_basis = {"measured": 0, "derived": 0, "estimate": 0}
         self.ops = {}
 
@@ -119,9 +120,15 @@ class Accounting:
         else:
             self.charge("elem_read", ELEM_READ_2D, "estimate")
 
+    def iterated(self, n):
+        """Items handed out by iterating an ndarray (`for v in a`, `a.flat`): no heap on the
+        board for a 1-D float array, but a Python-speed loop over elements."""
+        if not self._inside:
+            self.iter_items += n
+
     def snapshot(self):
         return {"bytes": self.bytes, "elem_stores": self.elem_stores,
-                "elem_reads": self.elem_reads, "by_basis": dict(self.by_basis),
+                "elem_reads": self.elem_reads, "iter_items": self.iter_items, "by_basis": dict(self.by_basis),
                 "ops": {k: list(v) for k, v in self.ops.items()}}
 
     # ---- live arrays

@@ -182,6 +182,7 @@ class ndarray(_np.ndarray):  # noqa: N801  (the board's name)
     @property
     def flat(self):
         _EMU.charge("iter", _emu.TUPLE, "estimate")
+        _EMU.iterated(_plain(self).size)
         return iter([_obj(v) for v in _plain(self).flat])
 
     def transpose(self):
@@ -281,6 +282,7 @@ class ndarray(_np.ndarray):  # noqa: N801  (the board's name)
     def __iter__(self):
         p = _plain(self)
         _EMU.charge("iter", _emu.TUPLE, "estimate")
+        _EMU.iterated(p.shape[0])
         if p.ndim == 1:
             return iter([_obj(v) for v in p])
         _EMU.charge("row_view", _emu.ROW_VIEW * p.shape[0], "estimate")

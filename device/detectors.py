@@ -28,6 +28,11 @@ def _inv(t):
     return 1.0 / t if t > 0 else 3.0e38
 
 
+def _rsqrt(t):
+    """1/sqrt(threshold), the factor that turns d^2 into its threshold ratio."""
+    return 1.0 / (t if t > 1e-12 else 1e-12) ** 0.5
+
+
 def _vec(v):
     return xp.array(v) if isinstance(v, list) else xp.np.array(v, dtype=xp.FLOAT)
 
@@ -159,6 +164,10 @@ class MahalanobisDetector(_Detector):
     what the host writes) or `inv_cov` (P itself: factored here). `stack`, if given, is
     one (n_modes * n, n) array holding every mode's U in order (a model's sidecar): it is
     turned into W in place, so a board never holds the factors twice.
+
+    W_i = U_i diag(1/scale_i) / sqrt(threshold_i), so |W_i (x - g) - c_i|^2 is already
+    the threshold ratio of mode i: scoring every mode is one product, a subtraction, a
+    square and a row sum.
     """
 
     kind = "mahalanobis"
@@ -168,15 +177,9 @@ class MahalanobisDetector(_Detector):
         np = xp.np
         n = self.size
         nm = self.n_modes
-        # Global centre and scale over all modes: x' = (x - g) / gs keeps W x' and c of
-        # the order of the standardised features, so float32 loses nothing to
-        # cancellation when a mode's mean is large compared to its spread.
-        g = np.mean(self._means, axis=0)
-        d = self._means - g
-        v = np.mean(self._scales * self._scales, axis=0) + np.mean(d * d, axis=0)
-        self._g = g
-        self._gs = np.sqrt(v)
-        self._ginv = 1.0 / self._gs
+        # x - g with g the centre of all modes: removes the large common offset before
+        # the product, so float32 loses nothing to cancellation.
+        self._g = np.mean(self._means, axis=0)
         if stack is not None:
             if stack.shape != (nm * n, n):
                 raise ValueError("precision stack has shape %r, expected %r" % (stack.shape, (nm * n, n)))
@@ -187,19 +190,18 @@ class MahalanobisDetector(_Detector):
                 w[i * n:(i + 1) * n, :] = self._factor(modes[i])
         self._w = w
         self._wv = [w[i * n:(i + 1) * n] for i in range(nm)]
+        self._k = [_rsqrt(t) for t in self._thr]
         for i in range(nm):
-            self._wv[i] *= self._gs * self._invs[i]
+            self._wv[i] *= self._invs[i]
+            self._wv[i] *= self._k[i]
         self._c = xp.zeros(nm * n)
         self._cv = [self._c[i * n:(i + 1) * n] for i in range(nm)]
         for i in range(nm):
             self._relocate(i)
-        sel = xp.zeros((nm, nm * n))
-        for i in range(nm):
-            sel[i, i * n:(i + 1) * n] = 1.0
-        self._sel = sel
         self._xs_buf = xp.fbuf(n)
         self._xs = xp.view(self._xs_buf)
         self._zero = xp.array([0.0])
+        self._thr_arr = xp.array(self._thr)
 
     @staticmethod
     def _factor(mode):
@@ -213,43 +215,70 @@ class MahalanobisDetector(_Detector):
             return xp.np.array(xp.np.linalg.cholesky((p64 + p64.T) / 2).T, dtype=xp.FLOAT)
         return xp.np.linalg.cholesky(_rows(p)).transpose()
 
+    def set_mode(self, i, mean=None, scale=None, threshold=None):
+        if threshold is not None:
+            k = _rsqrt(float(threshold))
+            self._wv[i] *= k / self._k[i]
+            self._k[i] = k
+            self._thr_arr[i] = float(threshold)
+            if mean is None and scale is None:
+                self._relocate(i)
+        _Detector.set_mode(self, i, mean, scale, threshold)
+
     def _rescale(self, i, ratio):
         self._wv[i] *= ratio  # columns of W_i scale with 1/scale_i
 
     def _relocate(self, i):
         np = xp.np
         m = self._means[i] - self._g
-        m *= self._ginv
         self._cv[i][:] = np.dot(self._wv[i], m)
 
-    def _standardise_global(self, x):
+    def _centred(self, x):
         xs = self._xs
         xs *= self._zero
         xs += x
         xs -= self._g
-        xs *= self._ginv
         return xs
 
-    def all_raw(self, x):
+    def _ratios(self, x):
         np = xp.np
-        y = np.dot(self._w, self._standardise_global(x))
+        y = np.dot(self._w, self._centred(x))
         y -= self._c
         y *= y
-        r = np.dot(self._sel, y)
-        if not xp.finite(np.sum(r)):
+        return np.sum(y.reshape((self.n_modes, self.size)), axis=1)
+
+    def score(self, x):
+        np = xp.np
+        r = self._ratios(x)
+        i = int(np.argmin(r))
+        best = float(np.min(r))
+        if not xp.finite(best):
             self._xs[:] = 0.0  # a NaN must not stay in the reused buffer
+            self.last_raw = best
+            return best, i
+        self.last_raw = best * self._thr[i]
+        return best, i
+
+    def all_raw(self, x):
+        r = self._ratios(x)
+        r *= self._thr_arr
+        if not xp.finite(float(xp.np.sum(r))):
+            self._xs[:] = 0.0
         return r
 
     def _u_z(self, x, i):
-        """U_i z_i of x (a new array)."""
+        """W_i (x - g) - c_i = U_i z_i / sqrt(threshold_i) (a new array)."""
         np = xp.np
-        y = np.dot(self._wv[i], self._standardise_global(x))
+        y = np.dot(self._wv[i], self._centred(x))
         y -= self._cv[i]
         return y
 
     def raw(self, x, i):
         y = self._u_z(x, i)
-        return float(xp.np.dot(y, y))
+        r = float(xp.np.dot(y, y)) * self._thr[i]
+        if not xp.finite(r):
+            self._xs[:] = 0.0
+        return r
 
     def contributions(self, x, i):
         """Per-feature share of d^2: z_k (P z)_k; they sum to d^2."""
@@ -257,7 +286,7 @@ class MahalanobisDetector(_Detector):
         y = self._u_z(x, i)
         q = np.dot(self._wv[i].transpose(), y)
         d = x - self._means[i]
-        d *= self._ginv
+        d *= self._thr[i]
         return d * q
 
 

@@ -59,29 +59,34 @@ class AccelFeatures:
             raise ValueError("more bands than frequency bins")
         self.bands = int(bands)
         self.n_bins = half + 1
-        # One matrix for both band sums: rows 0..bands-1 sum power, rows bands.. weight
-        # it by the bin offset from the band centre, so a single np.dot gives both. The
-        # folded spectrum it is applied to holds twice the power (hence 0.5).
         edges = [1 + (half * b) // bands for b in range(bands + 1)]
-        rows = []
-        for b in range(bands):
-            lo, hi = edges[b], edges[b + 1]
-            rows.append([0.5 if lo <= k < hi else 0.0 for k in range(self.n_bins)])
-        for b in range(bands):
-            lo, hi = edges[b], edges[b + 1]
-            centre = (lo + hi - 1) / 2.0
-            width = float(hi - lo)
-            rows.append([0.5 * (k - centre) / width if lo <= k < hi else 0.0 for k in range(self.n_bins)])
         self.edges = edges
-        self._band_matrix = xp.array(rows)
+        width = half // bands
+        # The folded spectrum holds twice the power (hence the 0.5s). Equal-width bands
+        # (the usual case: a power-of-two FFT and 2^k bands) are a reshape of the spectrum
+        # to (bands, width) and two reductions; otherwise one matrix gives both sums.
+        self._width = width if width * bands == half else 0
+        if self._width:
+            centre = (width - 1) / 2.0
+            self._offsets = xp.array([0.5 * (k - centre) / width for k in range(width)])
+            self._band_matrix = None
+        else:
+            rows = []
+            for b in range(bands):
+                lo, hi = edges[b], edges[b + 1]
+                rows.append([0.5 if lo <= k < hi else 0.0 for k in range(self.n_bins)])
+            for b in range(bands):
+                lo, hi = edges[b], edges[b + 1]
+                centre = (lo + hi - 1) / 2.0
+                w = float(hi - lo)
+                rows.append([0.5 * (k - centre) / w if lo <= k < hi else 0.0 for k in range(self.n_bins)])
+            self._band_matrix = xp.array(rows)
         self.names = self._names()
         self.size = len(self.names)
         w = self.window
         self._bufs = [xp.fbuf(self.n_fft) for _ in range(self.axes)]
         self._full = [xp.view(b) for b in self._bufs]
         self._head = [xp.view(b, w) for b in self._bufs]
-        self._mag_buf = xp.fbuf(w)
-        self._mag = xp.view(self._mag_buf)
         self._out_buf = xp.fbuf(self.size)
         self._out = xp.view(self._out_buf)
         self._oe = xp.view(self._out_buf, bands, 0)
@@ -124,7 +129,6 @@ class AccelFeatures:
         otherwise carry it into the next windows."""
         for v in self._full:
             v[:] = 0.0
-        self._mag[:] = 0.0
         self._out[:] = 0.0
 
     def compute(self, win):
@@ -141,7 +145,6 @@ class AccelFeatures:
         ob = self._out_buf
         k1 = self._k
         kb = self._k_buf
-        mag = self._mag
         if win is not head:  # a window from elsewhere (host, tests): copy it in
             for a in range(na):
                 head[a][:] = win[a]
@@ -175,9 +178,17 @@ class AccelFeatures:
         half = n // 2
         fold = acc[1:half + 1]
         fold += acc[n - 1:half - 1:-1]
-        sums = np.dot(self._band_matrix, acc[0:half + 1])
-        # Moments after the FFT: the buffers may now be squared in place.
-        mag *= self._zero
+        if self._width:
+            bins = fold.reshape((nb, self._width))
+            energy = np.sum(bins, axis=1)
+            energy *= self._half
+            centroid = np.dot(bins, self._offsets)
+        else:
+            sums = np.dot(self._band_matrix, acc[0:half + 1])
+            energy = sums[0:nb]
+            centroid = sums[nb:2 * nb]
+        # Moments after the FFT: the buffers may now be squared in place, and the first
+        # axis' buffer then sums the squares of all axes (the squared envelope).
         for a in range(na):
             r = head[a]
             r *= r  # d^2 of this axis
@@ -187,17 +198,18 @@ class AccelFeatures:
             ms = s2 / w + EPS
             ob[2 * nb + a] = 0.5 * math.log(ms)
             ob[2 * nb + na + a] = math.log(np.dot(r, r) / w / (ms * ms) + EPS)
-            mag += r
+        mag = head[0]
+        for a in range(1, na):
+            mag += head[a]
         mag **= self._half  # in place: np.sqrt would allocate a new array
         ob[2 * nb + 2 * na] = np.std(mag) / (np.mean(mag) + EPS)
-        energy = sums[0:nb]
         energy += self._eps
         oe = self._oe
         oe *= self._zero
         oe += np.log(energy)
         oc = self._oc
         oc *= self._zero
-        oc += sums[nb:2 * nb]
+        oc += centroid
         oc /= energy
         out = self._out
         if not xp.finite(np.sum(out)):

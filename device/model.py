@@ -84,12 +84,14 @@ def checksum_of(data):
 
 def dumps(doc):
     """Serialise a model dict with inline arrays (checksum placed first and filled in).
-    Returns bytes."""
-    body = {"checksum": "sha256:" + "0" * _HEXLEN}
+    Returns bytes. The checksum key is written by hand: MicroPython's json.dumps does
+    not keep key order."""
+    body = {}
     for k in doc:
         if k != "checksum" and not k.startswith("_"):
             body[k] = doc[k]
-    data = json.dumps(body).encode()
+    text = json.dumps(body)
+    data = (('{"checksum": "sha256:' + "0" * _HEXLEN + '"') + (", " if len(text) > 2 else "") + text[1:]).encode()
     digest = checksum_of(data)
     return data.replace(_MARK + b"0" * _HEXLEN, _MARK + digest.encode(), 1)
 

@@ -40,32 +40,50 @@ def cholesky_upper(p):
     return [[L[j][i] for j in range(n)] for i in range(n)]
 
 
-def npy_bytes(rows):
-    """A float32 C-order .npy (format 1.0) of a list of equal-length rows."""
-    r = len(rows)
-    c = len(rows[0]) if r else 0
+def npy_header(r, c):
+    """The header of a float32 C-order .npy (format 1.0) of shape (r, c)."""
     header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%d, %d), }" % (r, c)
     pad = 64 - (10 + len(header) + 1) % 64
     header = header + " " * (pad % 64) + "\n"
-    head = b"\x93NUMPY\x01\x00" + bytes([len(header) & 0xFF, len(header) >> 8]) + header.encode()
-    data = array.array("f")
-    for row in rows:
-        for v in row:
-            data.append(v)
+    return b"\x93NUMPY\x01\x00" + bytes([len(header) & 0xFF, len(header) >> 8]) + header.encode()
+
+
+def _row_bytes(row):
+    data = array.array("f", row)
     if _big_endian():
         data.byteswap()
-    return head + bytes(data)
+    return bytes(data)
+
+
+def npy_bytes(rows):
+    """A float32 C-order .npy (format 1.0) of a list of equal-length rows."""
+    out = [npy_header(len(rows), len(rows[0]) if rows else 0)]
+    for row in rows:
+        out.append(_row_bytes(row))
+    return b"".join(out)
+
+
+def _write_npy(path, rows):
+    """Stream rows into a .npy file (row by row: a board never holds the whole file)
+    and return the sha256 hex of what was written."""
+    h = model_mod._sha256()
+
+    def put(f):
+        head = npy_header(len(rows), len(rows[0]))
+        f.write(head)
+        h.update(head)
+        for row in rows:
+            b = _row_bytes(row)
+            f.write(b)
+            h.update(b)
+
+    _atomic_write(path, put)
+    return model_mod._hex(h.digest())
 
 
 def _big_endian():
     a = array.array("H", [1])
     return bytes(a)[0] == 0
-
-
-def _sha256_hex(data):
-    h = model_mod._sha256()
-    h.update(data)
-    return model_mod._hex(h.digest())
 
 
 def _g8(v):
@@ -116,9 +134,8 @@ def save(path, doc, sidecar=None):
                 else:
                     m[k] = {"row": len(rows)}
                 rows.extend(block)
-        data = npy_bytes(rows)
-        body["arrays"] = {"file": stem + ".npy", "sha256": _sha256_hex(data), "shape": [len(rows), n]}
-        _atomic_write(npy_path, data)
+        digest = _write_npy(npy_path, rows)
+        body["arrays"] = {"file": stem + ".npy", "sha256": digest, "shape": [len(rows), n]}
         written.append(npy_path)
     else:
         for m in modes:
@@ -143,10 +160,14 @@ def _split(path):
 
 
 def _atomic_write(path, data):
+    """Write bytes (or call data(f)) to a temporary name, then rename over path."""
     tmp = path + ".tmp"
     try:
         with open(tmp, "wb") as f:
-            f.write(data)
+            if callable(data):
+                data(f)
+            else:
+                f.write(data)
             f.flush()
             if hasattr(os, "fsync"):
                 os.fsync(f.fileno())

@@ -60,7 +60,7 @@ def window_buffers(axes, n, buffers=None):
         bufs, views = buffers
         if len(bufs) != axes or len(views[0]) != n:
             raise ValueError("window buffers do not fit %d x %d samples" % (axes, n))
-        return list(bufs), list(views)
+        return bufs, views
     bufs = [xp.fbuf(n) for _ in range(axes)]
     if xp.np is None:
         return bufs, bufs

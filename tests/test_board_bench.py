@@ -253,7 +253,7 @@ doc = bb.synthetic_model(bb.recipe())
 feats = features.from_recipe(doc["features"])
 det = detectors.from_model(doc)
 dec = decision.Decision.from_settings(doc["decision"])
-sensor = bb.make_sensor()
+sensor = bb.make_sensor(feats)
 names = {"read": "MSA301Sensor.read", "features": "features.compute",
          "score": "detector.score", "decide": "decision.update"}
 stages = [(names[n], f) for n, f in bb.pipeline(sensor, feats, det, dec)]
@@ -290,7 +290,6 @@ def test_probe_sees_element_stores_and_reads():
     assert got["decision.update"] == [0, 0, 0]
 
 
-@pytest.mark.xfail(strict=True, reason="device/ rewrite pending")
 def test_hot_path_has_no_element_wise_ndarray_access():
     got = _probe()
     bad = {k: v for k, v in got.items() if v[:2] != [0, 0]}

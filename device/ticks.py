@@ -22,3 +22,21 @@ def default_ticks():
     if hasattr(time, "monotonic_ns"):
         return lambda: (time.monotonic_ns() // 1000000) & TICKS_MASK
     return lambda: int(time.monotonic() * 1000) & TICKS_MASK
+
+
+class Uptime:
+    """Seconds since start from a wrapping ticks_ms (supervisor.ticks_ms on the board)."""
+
+    def __init__(self, ticks_ms):
+        self._ticks = ticks_ms
+        self._last = ticks_ms()
+        self._ms = 0
+
+    def ms(self):
+        t = self._ticks()
+        self._ms += (t - self._last) & TICKS_MASK
+        self._last = t
+        return self._ms
+
+    def __call__(self):
+        return self.ms() / 1000.0

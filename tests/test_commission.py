@@ -1,8 +1,9 @@
-"""On-device commissioning recovers a shifted location/scale and sets the conformal threshold.
+"""On-device commissioning recovers a shifted location/scale and sets an honest threshold.
 
 Tolerances: Welford in float32 vs NumPy batch float64 -> mean within 1e-4 of a standard
-deviation, std rtol 1e-4. The threshold is compared exactly: it is, by construction, an
-order statistic of the threshold-phase raw scores (stored as float32 by the board code).
+deviation, std rtol 1e-4. The threshold is compared exactly: it is device.threshold.choose
+of the threshold-phase raw scores (stored as float32 by the board code), a deterministic
+function of them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import pytest
 
 from conftest import synthetic_modes
 from device import detectors, xp
-from device.commission import Commissioner, threshold_from_scores
+from device.commission import Commissioner
+from device.threshold import choose
 
 
 def _detector(n=6, n_modes=1, detector="mahalanobis", seed=0):
@@ -47,10 +49,12 @@ def test_commissioning_recovers_shifted_location_and_scale(detector):
     np.testing.assert_array_less(np.abs(np.asarray(mean) - want_mean), 1e-4 * want_std)
     np.testing.assert_allclose(scale, want_std, rtol=1e-4)
 
-    # the threshold is the conformal order statistic of the threshold-phase raw scores,
-    # which were scored against the commissioned location (float32, as the board keeps them)
+    # the threshold is chosen from the threshold-phase raw scores, which were scored
+    # against the commissioned location (float32, as the board keeps them)
     raws = np.array([det.raw(x, 0) for x in data[n_fit:]], dtype=np.float32)
-    assert thr == threshold_from_scores(list(raws), fa)
+    want_thr, want_sup, want_how = choose(list(raws), fa)
+    assert thr == want_thr and com.fa_supported == [want_sup] and com.methods == [want_how]
+    assert com.refused is None and com.warnings == [] and want_sup <= fa
     # and the commissioned model no longer calls the installed normal data anomalous
     ratios = [det.score(x)[0] for x in data[n_fit:]]
     assert np.mean(np.array(ratios) > 1.0) <= fa + 0.02
@@ -93,7 +97,8 @@ def test_nearest_mode_assignment_and_min_windows():
     assert det.mode_params(2) == trained[2]  # untouched
     np.testing.assert_allclose(det.mode_params(1)[0], near1[:20].astype(np.float64).mean(axis=0), atol=1e-4)
     raws1 = np.array([det.raw(x, 1) for x in thr[20:]], dtype=np.float32)
-    assert det.threshold(1) == threshold_from_scores(list(raws1), 0.1)
+    assert det.threshold(1) == choose(list(raws1), 0.1)[0]
+    assert com.fa_supported[2] is None and com.fa_supported[1] is not None
 
 
 def test_scale_floor_keeps_a_fraction_of_the_trained_scale():

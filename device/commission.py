@@ -12,8 +12,8 @@ Commissioning only helps if its windows are steady normal operation. When they f
 three guards run; if one fails nothing is adopted (the trained values stay) and `refused`
 says why:
 - distance: more than half of a mode's first-half windows score over `max_ratio` times
-  the mode's trained threshold -- farther than a remount moves a mode (REMOUNT_ALLOWANCE
-  is measured on the ceiling fan's remounted sessions, see docs/board.md);
+  the mode's typical score (model "typical_raw") -- farther than a remount moves a mode
+  (REMOUNT_ALLOWANCE is measured on the ceiling fan's remounted sessions, docs/board.md);
 - mode change: a mode has enough windows in one half and not in the other;
 - halves: the mean of a mode's second-half windows, scored against the location fitted on
   the first half, is over `halves_limit` times the median score of those windows (steady
@@ -24,19 +24,34 @@ from device import xp
 from device.stats import Welford  # noqa: F401  (re-exported: the one Welford)
 from device.threshold import choose, differs, threshold_from_scores  # noqa: F401
 
-# Median raw/threshold ratio (squared for max|z|) of a genuine remount against its trained
-# mode, with headroom. On the ceiling fan (docs/board.md), over every 15% block of the
-# remounted sessions: fan_0_low-deploy 5.5-7.6 and fan_0_low_0_weight-moving 7-39 (z-score:
-# up to 43) against the low-speed mode; the fan at high speed, with or without the coin,
-# scores 67-73 (z-score: 118-121) against the "off" mode.
-REMOUNT_ALLOWANCE = 50.0
+# How far a genuine remount moves a mode: the median raw score of the commissioning
+# windows over the mode's typical raw score (the median of its calibration windows; both
+# squared distances: d^2, or max|z| squared), with headroom. On the ceiling fan
+# (docs/board.md), over every 15% block of the remounted sessions against the low-speed
+# mode: fan_0_low-deploy 8-15 (z-score 8-19), fan_0_low_0_weight-moving 9-78 (z-score
+# 17-206); the fan at high speed, with or without the coin, against the "off" mode:
+# 165-228 (z-score 484-936). Models trained on 25 or 117 calibration windows a mode agree.
+REMOUNT_ALLOWANCE = {"mahalanobis": 115.0, "zscore": 300.0}
+# Without a typical score in the model (files from before it was stored): the threshold
+# over this factor stands in for it (thresholds are 2-6 x the typical score).
+TYPICAL_PER_THRESHOLD = 0.4
 HALVES_LIMIT = 0.5
+
+
+def from_model(detector, doc, n_fit, n_threshold, mode=None, **kw):
+    """A Commissioner with the model's false-alarm rate, drift margins and typical scores."""
+    modes = doc["modes"]
+    return Commissioner(detector, n_fit, n_threshold, doc.get("fa_rate", 0.01), mode=mode,
+                        margins=[m.get("drift_margin", 1.0) for m in modes],
+                        typical=[m.get("typical_raw") for m in modes], **kw)
 
 
 class Commissioner:
     """Feeds on feature vectors; when done, the detector carries the installed values.
 
     margins: per-mode factors (>= 1) applied to the commissioned thresholds.
+    typical: per mode, the median raw score of its calibration windows (the model's
+    "typical_raw"), the unit of the distance guard; None: threshold x TYPICAL_PER_THRESHOLD.
 
     mode: index of the one mode being commissioned, or None to assign every window to the
     nearest mode (by the model as trained) — fine when modes are far apart, as fan speeds are.
@@ -44,13 +59,14 @@ class Commissioner:
 
     After the last window: done = True; refused = None (adopted) or the reason nothing was
     adopted; updated = names of the modes replaced; fa_supported[i] / methods[i] = the
-    rate mode i's new threshold supports and how it was chosen (None if not replaced);
+    rate mode i's new threshold supports and how it was chosen, typical[i] its new typical
+    raw score (None / unchanged if not replaced);
     warnings = one line per mode whose supported rate is worse than fa_rate.
     guard=False skips the guards (the host's drift-margin replays).
     """
 
     def __init__(self, detector, n_fit, n_threshold, fa_rate, mode=None, min_windows=8,
-                 min_scale_ratio=0.1, margins=None, max_ratio=REMOUNT_ALLOWANCE,
+                 min_scale_ratio=0.1, margins=None, typical=None, max_ratio=None,
                  halves_limit=HALVES_LIMIT, guard=True):
         if n_fit < 2 or n_threshold < 1:
             raise ValueError("commissioning needs n_fit >= 2 and n_threshold >= 1")
@@ -61,7 +77,8 @@ class Commissioner:
         self.mode = mode
         self.min_windows = int(min_windows)
         self.min_scale_ratio = float(min_scale_ratio)
-        self.max_ratio = float(max_ratio)
+        self.max_ratio = float(max_ratio if max_ratio is not None
+                               else REMOUNT_ALLOWANCE.get(detector.kind, REMOUNT_ALLOWANCE["mahalanobis"]))
         self.halves_limit = float(halves_limit)
         self.guard = guard
         # A threshold learned from a short run right after installation under-covers the
@@ -69,6 +86,11 @@ class Commissioner:
         # (the mode's "drift_margin") and it is applied here.
         n_modes = len(detector.mode_names)
         self.margins = list(margins) if margins else [1.0] * n_modes
+        typ = list(typical) if typical else [None] * n_modes
+        self.typical = [float(typ[i]) if typ[i] else detector.threshold(i) * TYPICAL_PER_THRESHOLD
+                        for i in range(n_modes)]
+        # squared distance over which a window is farther than a remount explains
+        self._far_raw = [self._squared(t) * self.max_ratio for t in self.typical]
         self._stats = [Welford(detector.size) for _ in range(n_modes)]
         self._sum2 = [xp.zeros(detector.size) for _ in range(n_modes)]  # second-half sums
         self._n2 = [0] * n_modes
@@ -91,6 +113,10 @@ class Commissioner:
     def progress(self):
         return self.seen / self.total
 
+    def _squared(self, raw):
+        """Raw score in squared-distance units (max|z| is a distance, d^2 a squared one)."""
+        return raw * raw if self.detector.kind == "zscore" else raw
+
     def _mode_of(self, x):
         return self.mode if self.mode is not None else self.detector.nearest(x)
 
@@ -103,12 +129,8 @@ class Commissioner:
         i = self._mode_of(x)
         if self.seen < self.n_fit:
             self._stats[i].update(x)
-            if self.guard:
-                r = det.raw(x, i) / det.threshold(i)
-                if det.kind == "zscore":  # max|z| is a distance, d^2 a squared one
-                    r *= r
-                if r > self.max_ratio:
-                    self._far[i] += 1
+            if self.guard and self._squared(det.raw(x, i)) > self._far_raw[i]:
+                self._far[i] += 1
             self.seen += 1
             if self.seen == self.n_fit:
                 self._apply_location()
@@ -159,6 +181,7 @@ class Commissioner:
                     continue  # guard=False only: the guards refuse this case
                 thr, sup, how = choose(mine, self.fa_rate, self.margins[i])
                 det.set_mode(i, threshold=thr)
+                self.typical[i] = mine[len(mine) // 2]
                 self.fa_supported[i] = sup
                 self.methods[i] = how
                 if differs(sup, self.fa_rate):
@@ -176,10 +199,9 @@ class Commissioner:
         for i in range(len(self._stats)):
             n1 = self._stats[i].n
             if n1 >= mw and 2 * self._far[i] > n1:
-                return ("mode %s: %d of %d windows score over %g x its trained threshold%s, "
+                return ("mode %s: %d of %d windows are over %g x its typical score from it, "
                         "farther than remounting explains (another mode, or not normal "
-                        "operation)" % (det.mode_names[i], self._far[i], n1, self.max_ratio,
-                                        " (squared)" if det.kind == "zscore" else ""))
+                        "operation)" % (det.mode_names[i], self._far[i], n1, self.max_ratio))
         for i in range(len(self._stats)):
             n1, n2 = self._stats[i].n, self._n2[i]
             if (n1 >= mw) != (n2 >= mw):
@@ -192,9 +214,8 @@ class Commissioner:
             med = mine[len(mine) // 2]
             s = self._sum2[i]
             s /= float(self._n2[i])  # the second half's mean (the sum is not needed again)
-            h = det.raw(s, i)
-            if det.kind == "zscore":  # max|z| is a distance, d^2 a squared one
-                h, med = h * h, med * med
+            h = self._squared(det.raw(s, i))
+            med = self._squared(med)
             # (a negligible h: the windows were all identical, e.g. a quiet test rig)
             if h > self.halves_limit * med and h > 1e-4:
                 return ("mode %s: the second half of the windows differs from the first "

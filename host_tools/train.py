@@ -17,6 +17,7 @@ import numpy as np
 
 from device import detectors as detectors_mod
 from device import model as model_mod
+from device import commission as commission_mod
 from device import threshold as threshold_mod
 from device.commission import Commissioner, threshold_from_scores
 from host_tools.datasets import DataError
@@ -105,6 +106,8 @@ def choose_thresholds(det, modes: list[dict], calib: list[tuple[np.ndarray, int 
         m["threshold"] = float(np.float32(thr))
         m["fa_supported"] = _num(supported)
         m["threshold_method"] = method
+        # the upper median, as the board's Commissioner takes it
+        m["typical_raw"] = _num(sorted(per_mode[i])[len(per_mode[i]) // 2])
         m["n_threshold"] = len(per_mode[i])
         m["threshold_source"] = source
         det.set_mode(i, threshold=m["threshold"])
@@ -230,8 +233,7 @@ def commission_model(doc: dict, feats: np.ndarray, fit_share: float = 0.5,
         if mode not in det.mode_names:
             raise DataError(f"mode {mode!r} is not in the model (modes: {', '.join(det.mode_names)})")
         idx = det.mode_names.index(mode)
-    com = Commissioner(det, n_fit, n_thr, doc["fa_rate"], mode=idx,
-                       margins=[m.get("drift_margin", 1.0) for m in doc["modes"]])
+    com = commission_mod.from_model(det, doc, n_fit, n_thr, mode=idx)
     for x in feats:
         com.update(x)
     if com.refused:
@@ -245,7 +247,8 @@ def commission_model(doc: dict, feats: np.ndarray, fit_share: float = 0.5,
             m.update(mean=_f32(mean), scale=_f32(scale), threshold=float(np.float32(thr)),
                      threshold_source="commissioning", n_threshold=com.threshold_counts()[i])
             if com.fa_supported[i] is not None:
-                m.update(fa_supported=_num(com.fa_supported[i]), threshold_method=com.methods[i])
+                m.update(fa_supported=_num(com.fa_supported[i]), threshold_method=com.methods[i],
+                         typical_raw=_num(com.typical[i]))
         new["modes"].append(m)
     new["commissioning"] = {"windows": n, "fit_windows": n_fit, "threshold_windows": n_thr,
                             "per_mode": dict(zip(det.mode_names, com.counts())),

@@ -148,16 +148,17 @@ class Commissioner:
     def _apply_location(self):
         np = xp.np
         det = self.detector
-        # the trained arrays are replaced, never written into: keeping them restores them
-        self._trained = [(det._mean[i], det._inv_scale[i], det._thr[i])
-                         for i in range(len(self._stats))]
+        # the trained values of the modes about to change, to restore them on refusal
+        self._trained = []
         for i in range(len(self._stats)):
             st = self._stats[i]
             if st.n < self.min_windows:
                 continue
-            trained_scale = 1.0 / det._inv_scale[i]
-            scale = np.maximum(st.std(), trained_scale * self.min_scale_ratio)
-            det.set_mode(i, mean=st.mean, scale=scale)
+            mean, scale, thr = det.mode_params(i)
+            self._trained.append((i, mean, scale, thr))
+            floor = xp.array(scale)
+            floor *= self.min_scale_ratio
+            det.set_mode(i, mean=st.mean, scale=np.maximum(st.std(), floor))
             self.updated.append(det.mode_names[i])
 
     def _mine(self, i):
@@ -167,8 +168,8 @@ class Commissioner:
         det = self.detector
         why = self._check() if self.guard else None
         if why is not None:
-            for i in range(len(self._trained)):
-                det._mean[i], det._inv_scale[i], det._thr[i] = self._trained[i]
+            for i, mean, scale, thr in self._trained:
+                det.set_mode(i, mean=mean, scale=scale, threshold=thr)
             self.updated = []
             self.refused = why
         else:

@@ -19,7 +19,7 @@ ANOMALY = "anomaly"
 FAULT = "fault"
 CONFIG = "config_error"
 
-_MASK = (1 << 29) - 1  # supervisor.ticks_ms wraps at 2**29
+from device.ticks import TICKS_MASK as _MASK
 _OFF = ((0, 1000, ()),)
 _STEADY = ((0, 1000, ((0, 1000),)),)
 

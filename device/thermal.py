@@ -3,7 +3,7 @@
 Not wired into the app yet: the model file (device/model.py) has no thermal schema, so the
 MLX90640 path runs in the no-model state. This is the feature side a thermal model needs:
 
-- `Baseline` learns the per-pixel mean and spread of normal frames (Welford, in place);
+- `Baseline` learns the per-pixel mean and spread of normal frames (device.stats.Welford);
 - `ThermalFeatures.compute(frame)` standardises each pixel against the baseline, ignores
   pixels the mask allows to be hot, and returns
   [hot_pixels, largest_blob, max_excess, centroid_row, centroid_col]:
@@ -18,6 +18,7 @@ ms on a board, fine at the MLX90640's frame rates) with a preallocated flood-fil
 import array
 
 from device import xp
+from device.stats import Welford
 
 ROWS = 24
 COLS = 32
@@ -25,31 +26,14 @@ N = ROWS * COLS
 NAMES = ["hot_pixels", "largest_blob", "max_excess", "centroid_row", "centroid_col"]
 
 
-class Baseline:
-    """Per-pixel running mean and spread of normal frames."""
+class Baseline(Welford):
+    """Per-pixel running mean and spread of normal frames (device.stats.Welford)."""
 
     def __init__(self, rows=ROWS, cols=COLS):
-        self.n = 0
-        self.mean = xp.zeros((rows, cols))
-        self.m2 = xp.zeros((rows, cols))
-        self._d = xp.zeros((rows, cols))
-
-    def update(self, frame):
-        self.n += 1
-        d = self._d
-        d[:] = frame
-        d -= self.mean
-        self.mean += d / self.n
-        # m2 += d * (frame - new mean)
-        e = frame - self.mean
-        e *= d
-        self.m2 += e
+        Welford.__init__(self, (rows, cols))
 
     def scale(self, floor=0.05):
-        if self.n < 2:
-            raise ValueError("need at least two frames for a spread")
-        s = xp.np.sqrt(self.m2 / (self.n - 1))
-        return xp.np.maximum(s, floor)
+        return xp.np.maximum(self.std(), floor)
 
 
 class ThermalFeatures:

@@ -67,7 +67,9 @@ def cmd_train(a: argparse.Namespace) -> int:
           f"fa_rate {a.fa_rate}")
     for m in doc["modes"]:
         print(f"  mode {m['name']}: {m['n_fit']} fit windows, threshold {m['threshold']:.4g} "
-              f"from {m['n_threshold']} windows")
+              f"from {m['n_threshold']} windows, supports fa {m['fa_supported']:.2%} ({m['threshold_method']})")
+    for w in train.threshold_warnings(doc):
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 
@@ -102,7 +104,10 @@ def cmd_commission(a: argparse.Namespace) -> int:
     print(f"wrote {a.out}: commissioned on {len(ws)} windows of {a.data}")
     for m_old, m_new in zip(doc["modes"], new["modes"]):
         tag = "updated" if m_new["name"] in com.updated else "kept (too few windows)"
-        print(f"  mode {m_new['name']}: threshold {m_old['threshold']:.4g} -> {m_new['threshold']:.4g} {tag}")
+        sup = f", supports fa {m_new['fa_supported']:.2%}" if "fa_supported" in m_new else ""
+        print(f"  mode {m_new['name']}: threshold {m_old['threshold']:.4g} -> {m_new['threshold']:.4g} {tag}{sup}")
+    for w in com.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 

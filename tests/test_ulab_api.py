@@ -302,11 +302,12 @@ x = ex.compute(wins[4])
 out["explain"] = det.explain(x, 0, ex.names, 3)
 out["score"] = det.score(x)
 out["nearest"] = det.nearest(x)
-# Welford + Commissioner on the emulated board (normal windows repeated, slightly scaled)
+# Welford + Commissioner on the emulated board (normal windows repeated, slightly scaled;
+# steady: a trend would be refused as halves that disagree)
 com = commission.Commissioner(det, 8, 8, 0.1, mode=0, min_windows=4)
 k = 0
 while not com.done:
-    w = wins[k % 2] * (1.0 + 0.01 * k)
+    w = wins[k % 2] * (1.0 + 0.01 * (k % 3))
     com.update(ex.compute(w).copy())
     k += 1
 out["commissioned"] = [com.updated, det.mode_params(0)[2]]

@@ -103,7 +103,7 @@ class App:
             self.detector = detectors_mod.from_model(model)
             self.decision = decision_mod.Decision.from_settings(model.get("decision", {}))
             if commission_windows and commission_windows > 0:
-                from device.commission import Commissioner
+                from device import commission
 
                 n_fit = max(2, commission_windows // 2)
                 n_thr = max(1, commission_windows - n_fit)
@@ -112,9 +112,7 @@ class App:
                     if commission_mode not in self.detector.mode_names:
                         raise ValueError("commission mode %r is not in the model" % commission_mode)
                     mode = self.detector.mode_names.index(commission_mode)
-                self.commissioner = Commissioner(
-                    self.detector, n_fit, n_thr, self.fa_rate, mode=mode,
-                    margins=[m.get("drift_margin", 1.0) for m in model["modes"]])
+                self.commissioner = commission.from_model(self.detector, model, n_fit, n_thr, mode=mode)
         restored = False
         if restore is not None:
             from device import appstate
@@ -399,12 +397,15 @@ class App:
     def _mode_summary(self):
         c = self.commissioner
         counts = c.counts() if c is not None else None
+        supported = getattr(c, "fa_supported", None)
         modes = []
         for i in range(len(self.detector.mode_names)):
             m = {"name": self.detector.mode_names[i],
                  "raw_threshold": num(self.detector.threshold(i))}
             if counts is not None:
                 m["windows"] = counts[i]
+            if supported is not None and supported[i] is not None:
+                m["fa_supported"] = num(supported[i], 5)
             modes.append(m)
         return modes
 
@@ -421,6 +422,8 @@ class App:
             self._emit({"type": "status", "state": "commissioned", "modes": self._mode_summary(),
                         "updated": list(c.updated)})
             self.log("# commissioned: %s" % (", ".join(c.updated) or "no mode had enough windows"))
+        for w in getattr(c, "warnings", ()):
+            self.log("# commissioning: %s" % w)
         if self.store is not None:
             self.save()
         if self.on_commissioned is not None:

@@ -44,14 +44,15 @@ def restore(app, st):
 
 
 def snapshot(app):
-    """The state record to persist (see device.persist.encode)."""
+    """The state record to persist (see device.persist.encode). A refused commissioning
+    leaves no modes record: the next start commissions again."""
     st = {"model": app.model_id[:16], "key": persist.key_of(app.commission_key),
           "counters": {"boots": app.boots, "windows": app.windows,
                        "anomalies": app.anomalies, "faults": app.faults,
                        "errors": app.errors, "seq": app.seq},
           "modes": []}
     c = app.commissioner
-    if app.model is not None and c is not None and c.done:
+    if app.model is not None and c is not None and c.done and not getattr(c, "refused", None):
         for i in range(len(app.detector.mode_names)):
             mean, scale, thr = app.detector.mode_params(i)
             st["modes"].append((app.detector.mode_names[i] in c.updated, thr, mean, scale))

@@ -201,6 +201,10 @@ class AccelFeatures:
         mag = head[0]
         for a in range(1, na):
             mag += head[a]
+        # One sample beyond MAX_G (after the mean is removed) is a broken reading, not a
+        # vibration. With every sample finite and bounded, every feature below is finite.
+        if not np.max(mag) <= _MAX_MS:
+            return self._invalid()
         mag **= self._half  # in place: np.sqrt would allocate a new array
         ob[2 * nb + 2 * na] = np.std(mag) / (np.mean(mag) + EPS)
         energy += self._eps
@@ -211,11 +215,8 @@ class AccelFeatures:
         oc *= self._zero
         oc += centroid
         oc /= energy
-        out = self._out
-        if not xp.finite(np.sum(out)):
-            return self._invalid()
         self.ok = True
-        return out
+        return self._out
 
     def _invalid(self):
         self.ok = False

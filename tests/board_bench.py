@@ -553,9 +553,10 @@ def _device_imports(root):
     return sorted(found)
 
 
-def mpy_sizes(root):
-    """{module: bytes} of device/ modules compiled with mpy-cross (None if unavailable).
-    On an ESP32-S3 without PSRAM an imported .mpy's bytecode and constants live in RAM."""
+def mpy_sizes(root, modules=None):
+    """{module: bytes} of device/ modules (`modules`, default: all code.py can import)
+    compiled with mpy-cross (None if unavailable). On an ESP32-S3 without PSRAM an
+    imported .mpy's bytecode and constants live in RAM."""
     import shutil
     import subprocess
     import tempfile
@@ -572,7 +573,7 @@ def mpy_sizes(root):
     out = {}
     tmp = tempfile.mkdtemp(prefix="board_bench_mpy_")
     try:
-        for mod in _device_imports(root):
+        for mod in (sorted(modules) if modules is not None else _device_imports(root)):
             dst = os.path.join(tmp, mod + ".mpy")
             r = subprocess.run([tool, "-o", dst, os.path.join(root, "device", mod + ".py")],
                                capture_output=True)
@@ -582,6 +583,28 @@ def mpy_sizes(root):
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out
+
+
+# What the running app imports besides the pipeline's modules, and what code.py drops
+# after setup (device.wiring.SETUP_MODULES, plus the bench's own model writer).
+APP_MODULES = ("app", "outbox", "persist", "alerts", "ticks")
+SETUP_MODULES = ("wiring", "settings", "model", "modelwrite", "chips", "appstate")
+
+
+def drop_setup_modules():
+    """Import the loop's modules and drop the setup-only ones, as code.py does, so the
+    heap after warm-up is the running app's."""
+    for name in APP_MODULES:
+        try:
+            __import__("device." + name)
+        except ImportError:
+            pass
+    pkg = sys.modules.get("device")
+    for name in SETUP_MODULES:
+        sys.modules.pop("device." + name, None)
+        if pkg is not None and name in pkg.__dict__:
+            delattr(pkg, name)
+    gc.collect()
 
 
 def heap_estimate(mem, held):
@@ -601,7 +624,8 @@ def heap_estimate(mem, held):
     objs = mp_size(list(held) + mods, False)
     if EMU is None:  # NumPy arrays at board sizes: the walk with arrays minus the one without
         arrays = mp_size(list(held) + mods, True) - objs
-    sizes = mpy_sizes(_root) if _root else None
+    resident = [n.split(".", 1)[1] for n in sys.modules if n.startswith("device.")]
+    sizes = mpy_sizes(_root, resident) if _root else None
     code = sum(sizes.values()) if sizes else 0
     free = HEAP - arrays - code - objs
     return free, {"arrays": arrays, "mpy": code, "mpy_modules": sizes, "python_objects": objs}
@@ -683,6 +707,7 @@ def run(windows=60, warmup=5):
         for _n, f in stages:
             f()
 
+    drop_setup_modules()
     gc.collect()
     if mem.board:
         heap_free = gc.mem_free()

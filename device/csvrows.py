@@ -7,7 +7,8 @@ the board's replay sensor, so both accept and refuse the same files with the sam
   is a number ("x,y,z", "timestamp,value").
 - Every other line has exactly the kind's number of cells, each a finite number inside
   the kind's physical range (accel: |g| <= 1000; thermal: -60..400 deg C; scalar: any
-  finite value, the timestamp column included).
+  value finite as a 32-bit float, which the board and the features compute in; the
+  timestamp column only needs to be finite).
 A bad line raises RowError(message), the message naming the file and the line.
 
 Pure Python for CPython, MicroPython and CircuitPython: no typing, % formatting, no
@@ -20,6 +21,9 @@ KINDS = {
     "scalar": (2, None, None, 1, "", "timestamp,value scalar data"),
     "thermal": (32, -60.0, 400.0, 0, " deg C", "thermal frame rows of 32 pixels"),
 }
+
+
+FLOAT32_MAX = 3.4028234e38
 
 
 class RowError(ValueError):
@@ -83,7 +87,12 @@ def parse_line(line, kind, lineno, path="", header_ok=False, first_row=False, ou
             raise RowError("%s: line %d has a non-numeric value %r" % (path, lineno, c.strip()))
         if v - v != 0.0:  # NaN or +-inf (inf - inf is NaN; NaN compares unequal to all)
             raise RowError("%s: line %d has a non-finite value %r" % (path, lineno, c.strip()))
-        if lo is not None and i >= ranged and not lo <= v <= hi:
+        if i < ranged:  # a timestamp: finite is enough
+            pass
+        elif lo is None:
+            if not -FLOAT32_MAX <= v <= FLOAT32_MAX:
+                raise RowError("%s: line %d has %s, too large for a 32-bit float" % (path, lineno, c.strip()))
+        elif not lo <= v <= hi:
             raise RowError("%s: line %d has %s, outside the physical range of %s data (%g..%g%s)" % (
                 path, lineno, c.strip(), kind, lo, hi, unit))
         row[i] = v

@@ -69,7 +69,8 @@ def read_csv(path: str, kind: str, expect: str | None = None) -> np.ndarray:
         head = lines[first].strip().split(",")
         body = [ln for ln in lines[first + csvrows.is_header(head):] if ln.strip()]
         text = "\n".join(body)
-        if body and text.count(",") == (columns - 1) * len(body):
+        commas = columns - 1  # per line: equal totals could hide a short line next to a long one
+        if body and all(ln.count(",") == commas for ln in body):
             try:
                 data = np.array(text.replace(",", " ").split(), dtype=np.float64)
             except ValueError:
@@ -77,8 +78,9 @@ def read_csv(path: str, kind: str, expect: str | None = None) -> np.ndarray:
             if data is not None and data.size == columns * len(body):
                 data = data.reshape(len(body), columns)
                 checked = data[:, ranged:]
-                ok = np.isfinite(checked).all() if lo is None else \
-                    ((checked >= lo) & (checked <= hi)).all()  # NaN fails both comparisons
+                if lo is None:
+                    lo, hi = -csvrows.FLOAT32_MAX, csvrows.FLOAT32_MAX
+                ok = ((checked >= lo) & (checked <= hi)).all()  # NaN fails both comparisons
                 if ok and np.isfinite(data).all():
                     return data
     # Not clean (or empty): the shared per-line rules find and name the first bad line.

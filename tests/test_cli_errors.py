@@ -415,6 +415,8 @@ def test_scalar_range_is_finite_only_unless_given():
     assert csvrows.parse_line("1700000000,1e30", "scalar", 1) == [1.7e9, 1e30]
     with pytest.raises(csvrows.RowError, match="non-finite"):
         csvrows.parse_line("1,-inf", "scalar", 3, "t.csv")
+    with pytest.raises(csvrows.RowError, match="too large for a 32-bit float"):
+        csvrows.parse_line("1,-1e39", "scalar", 3, "t.csv")
     with pytest.raises(csvrows.RowError, match="outside"):
         csvrows.parse_line("1,50", "scalar", 3, "t.csv", limits=(-40.0, 45.0))
 
@@ -426,28 +428,78 @@ def test_column_count_message_names_expected_and_got():
         csvrows.parse_line("1,2", "accel", 1, "r.csv", first_row=True)
 
 
-def test_host_fast_path_and_shared_rules_agree(tmp_path):
+EDITS = {"accel": ["", "  ", "x,y,z", "1,2", "1,2,3,4", "1,,2", "nan,0,0", "0,0,1001", "0,0,-1000",
+                   "1e3,0,0", " 0.5 , 0.5 ,0.5", "0x1,0,0", "1_0,0,0"],
+         "scalar": ["", "t,v", "5,1e38", "5,-3.5e38", "1e39,1", "5,inf", "5", "5,6,7", "1,2,3"]}
+
+
+@pytest.mark.parametrize("kind", ["accel", "scalar"])
+def test_host_fast_path_and_shared_rules_agree(tmp_path, kind):
     """Random edits of a clean file: the NumPy reader accepts exactly what the per-line
     rules accept, with the same rows, and otherwise names the same line."""
     rs = np.random.RandomState(0)
-    base = _accel_text(30).splitlines()
-    edits = ["", "  ", "x,y,z", "1,2", "1,2,3,4", "1,,2", "nan,0,0", "0,0,1001", "0,0,-1000",
-             "1e3,0,0", " 0.5 , 0.5 ,0.5", "0x1,0,0", "1_0,0,0"]
+    base = (_accel_text(30) if kind == "accel" else _scalar_text(30)).splitlines()
+    edits = EDITS[kind]
     for trial in range(60):
         lines = list(base)
         for _ in range(rs.randint(1, 3)):
             lines.insert(rs.randint(0, len(lines) + 1), edits[rs.randint(len(edits))])
         f = tmp_path / f"t{trial}.csv"
         f.write_text("\n".join(lines) + "\n")
-        rows = csvrows.Rows("accel", str(f))
+        rows = csvrows.Rows(kind, str(f))
         try:
             want = np.array([r for r in map(rows.feed, f.read_text().split("\n")) if r is not None])
             want_err = None
         except csvrows.RowError as e:
             want_err = str(e)
         try:
-            got = datasets.read_csv(str(f), "accel")
+            got = datasets.read_csv(str(f), kind)
             assert want_err is None, (lines, want_err)
             np.testing.assert_array_equal(got, want)
         except datasets.DataError as e:
             assert str(e) == want_err, lines
+
+
+ROW_CASES = [("accel", ["x,y,z", "", "0.1,-0.2,1.0", " 0.5 , 0.5 ,0.5", "1e3,0,-1000", "0,0,1001"]),
+             ("accel", ["1,2", "1,2,3"]),
+             ("accel", ["1,2,3", "1,2,3,4"]),
+             ("accel", ["1,2,3", "nan,0,0"]),
+             ("accel", ["1,2,3", "1,inf,0"]),
+             ("accel", ["1,2,3", "1,n/a,0"]),
+             ("scalar", ["timestamp,value", "1700000000,21.5", "1700000001,-1e30", "1700000002,1e39"]),
+             ("scalar", ["1,2", "2,-3.5e38"]),
+             ("thermal", [",".join(["25.5"] * 32), ",".join(["-61"] + ["20"] * 31)])]
+
+
+def _run_rows(kind, lines):
+    rows = csvrows.Rows(kind, "r.csv")
+    out = []
+    try:
+        for ln in lines:
+            out.append(rows.feed(ln))
+    except csvrows.RowError as e:
+        out.append("error: " + str(e))
+    return out
+
+
+def test_csvrows_under_micropython_gives_the_same_rows_and_messages(tmp_path):
+    """The board runs this same file: rows and error messages must match CPython's."""
+    from test_micropython import run_mp
+
+    script = ("import json\nfrom device import csvrows\n"
+              "def run(kind, lines):\n"
+              "    rows = csvrows.Rows(kind, 'r.csv')\n"
+              "    out = []\n"
+              "    try:\n"
+              "        for ln in lines:\n"
+              "            out.append(rows.feed(ln))\n"
+              "    except csvrows.RowError as e:\n"
+              "        out.append('error: ' + str(e))\n"
+              "    return out\n"
+              "cases = json.loads(%r)\n"
+              "print(json.dumps([run(k, ls) for k, ls in cases]))\n") % json.dumps(ROW_CASES)
+    r = run_mp(script, tmp_path)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    want = json.loads(json.dumps([_run_rows(k, ls) for k, ls in ROW_CASES]))
+    assert got == want

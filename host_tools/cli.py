@@ -79,6 +79,19 @@ def _opt(dest: str) -> str:
 
 def check_options(a: argparse.Namespace) -> None:
     """Range checks argparse's types cannot express; raises DataError naming the option."""
+    bands = getattr(a, "bands", None)
+    if bands is not None and getattr(a, "sensor", "accel") == "accel":  # evaluate, bench: accel
+        many = isinstance(getattr(a, "windows", None), list)  # bench: several window lengths
+        for w in (a.windows if many else [getattr(a, "window", None)]):
+            if w is None:
+                continue
+            opt = "--windows" if many else "--window"
+            if w < 8:
+                raise DataError(f"{opt} {w}: accelerometer features need at least 8 samples per window")
+            bins = datasets.spectrum_bins(w)
+            if bands > bins:
+                raise DataError(f"--bands {bands}: a {w}-sample window has only {bins} frequency "
+                                f"bins to split into bands")
     v: Any
     for dest, (lo, what) in _AT_LEAST.items():
         v = getattr(a, dest, None)
@@ -97,18 +110,6 @@ def check_options(a: argparse.Namespace) -> None:
     k, n = getattr(a, "k", None), getattr(a, "n", None)
     if k is not None and n is not None and k > n:
         raise DataError(f"--k {k} --n {n}: an alarm needs k of the last n windows, so k <= n")
-    bands = getattr(a, "bands", None)
-    if bands is not None and getattr(a, "sensor", "accel") == "accel":
-        windows = a.windows if isinstance(getattr(a, "windows", None), list) else [getattr(a, "window", None)]
-        for w in windows:
-            if w is None:
-                continue
-            if w < 8:
-                raise DataError(f"--window {w}: accelerometer features need at least 8 samples per window")
-            bins = datasets.spectrum_bins(w)
-            if bands > bins:
-                raise DataError(f"--bands {bands}: a {w}-sample window has only {bins} frequency "
-                                f"bins to split into bands")
 
 
 def _nearest_existing(path: str) -> str:

@@ -11,6 +11,7 @@ A folder is one recording session; its CSV files are taken in name order (time o
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass
@@ -211,6 +212,9 @@ def load_model(path: str) -> tuple[dict, Any]:
     try:
         doc = model_mod.load(path)
     except model_mod.ModelError as e:
+        if _json_but_not_a_model(path):
+            raise DataError(f"{path}: is JSON but not a model file (no 'schema' field; "
+                            f"models are written by `python -m host_tools train`)") from None
         raise DataError(f"{path}: {e}") from None
     except OSError as e:
         raise DataError(f"{path}: cannot read the model ({e.strerror or e})") from None
@@ -227,6 +231,15 @@ def load_model(path: str) -> tuple[dict, Any]:
                         f"lists {len(names)} names (first difference at #{diff + 1}): the file was edited "
                         f"or written by another version")
     return doc, ex
+
+
+def _json_but_not_a_model(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return not (isinstance(doc, dict) and "schema" in doc)
 
 
 def model_expect(path: str, extractor) -> str:

@@ -12,6 +12,7 @@ import html
 import json
 import math
 import os
+import sys
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -253,18 +254,54 @@ def _timeline(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> N
     _save(fig, path)
 
 
+_DRAW = {"roc": _roc, "hist": _hist, "timeline": _timeline}
+
+
+def _draw(job: tuple) -> None:
+    kind, path, r, data = job
+    _DRAW[kind](path, r, data)
+
+
+def _workers(jobs: int) -> int:
+    """Processes to draw figures in: forked copies of this one (Linux only: fork keeps the
+    imported matplotlib and the data, and is safe there for this drawing-only work)."""
+    if not sys.platform.startswith("linux"):
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, jobs, 4))
+
+
 def write_figures(out_dir: str, results: Sequence[dict],
-                  series: dict[str, dict[str, dict[str, np.ndarray]]]) -> dict[str, list[str]]:
-    """Three PNGs per scenario; returns scenario name -> file names (relative)."""
+                  series: dict[str, dict[str, dict[str, np.ndarray]]],
+                  workers: int | None = None) -> dict[str, list[str]]:
+    """Three PNGs per scenario; returns scenario name -> file names (relative). The
+    figures are independent, so they are drawn in parallel where there are cores."""
     os.makedirs(out_dir, exist_ok=True)
     out: dict[str, list[str]] = {}
+    jobs = []
     for r in results:
         ser = series[r["name"]]
         files = [f"{r['name']}_hist.png", f"{r['name']}_roc.png", f"{r['name']}_timeline.png"]
-        _hist(os.path.join(out_dir, files[0]), r, ser[r["primary"]])
-        _roc(os.path.join(out_dir, files[1]), r, ser)
-        _timeline(os.path.join(out_dir, files[2]), r, ser)
+        jobs.append(("roc", os.path.join(out_dir, files[1]), r, ser))  # the slow ones first
+        jobs.append(("hist", os.path.join(out_dir, files[0]), r, ser[r["primary"]]))
+        jobs.append(("timeline", os.path.join(out_dir, files[2]), r, ser))
         out[r["name"]] = files
+    jobs.sort(key=lambda j: j[0] != "roc")
+    n = _workers(len(jobs)) if workers is None else workers
+    _figure(1, 1)  # import matplotlib once, before any fork
+    if n <= 1:
+        for job in jobs:
+            _draw(job)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
+            for _ in pool.map(_draw, jobs):  # re-raises a worker's exception here
+                pass
     return out
 
 

@@ -511,3 +511,14 @@ def test_csvrows_under_micropython_gives_the_same_rows_and_messages(tmp_path):
     got = json.loads(r.stdout.strip().splitlines()[-1])
     want = json.loads(json.dumps([_run_rows(k, ls) for k, ls in ROW_CASES]))
     assert got == want
+
+
+def test_unforeseen_file_system_error_is_one_line(capsys, monkeypatch, fan_model_path):
+    """A failure no check could foresee (the disk fills while the report is written) is
+    still one `error:` line naming the file."""
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device", "reports/x/coin_roc.png")
+
+    monkeypatch.setattr(datasets, "list_csv", full)
+    line = _error(capsys, ["score", "--model", fan_model_path, LOW])
+    assert line == "error: reports/x/coin_roc.png: No space left on device"

@@ -75,7 +75,7 @@ def parse_line(line, kind, lineno, path="", header_ok=False, first_row=False, ou
         other = describe(len(cells))
         if first_row and other is not None:
             raise RowError("%s but %s has %d columns (%s) on line %d" % (
-                expect or "the data should be for a '%s' sensor" % kind, path, len(cells), other, lineno))
+                expect or "expected '%s' sensor data" % kind, path, len(cells), other, lineno))
         raise RowError("%s: line %d has %d columns, expected %d (%s)" % (
             path, lineno, len(cells), columns, what))
     row = out if out is not None else [0.0] * columns

@@ -244,7 +244,8 @@ def _json_but_not_a_model(path: str) -> bool:
 
 def model_expect(path: str, extractor) -> str:
     """How a kind mismatch between a model and a recording starts its message."""
-    return f"{path} is a model for a '{extractor.kind}' sensor"
+    kind = extractor.kind
+    return f"{path} is a model for {'an' if kind[0] in 'aeiou' else 'a'} '{kind}' sensor"
 
 
 def make_extractor(sensor: str, window: int, rate: float, bands: int = 16):

@@ -297,7 +297,7 @@ def test_scalar_model_on_accelerometer_data(capsys, scalar_model):
 def test_accelerometer_model_on_scalar_data(capsys, tmp_path, fan_model_path):
     f = _csv(tmp_path / "t" / "0000.csv", "timestamp,value\n" + _scalar_text())
     line = _error(capsys, ["score", "--model", fan_model_path, str(f)])
-    assert "is a model for a 'accel' sensor but" in line
+    assert "is a model for an 'accel' sensor but" in line
     assert "has 2 columns (timestamp,value scalar data) on line 2" in line
 
 
@@ -432,7 +432,7 @@ def test_scalar_range_is_finite_only_unless_given():
 def test_column_count_message_names_expected_and_got():
     with pytest.raises(csvrows.RowError, match=r"^r.csv: line 9 has 4 columns, expected 3 \(x,y,z"):
         csvrows.parse_line("1,2,3,4", "accel", 9, "r.csv")
-    with pytest.raises(csvrows.RowError, match=r"'accel' sensor but r.csv has 2 columns \(timestamp,value"):
+    with pytest.raises(csvrows.RowError, match=r"^expected 'accel' sensor data but r.csv has 2 columns \(timestamp,value"):
         csvrows.parse_line("1,2", "accel", 1, "r.csv", first_row=True)
 
 

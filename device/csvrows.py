@@ -11,8 +11,10 @@ the board's replay sensor, so both accept and refuse the same files with the sam
   timestamp column only needs to be finite).
 A bad line raises RowError(message), the message naming the file and the line.
 
-Pure Python for CPython, MicroPython and CircuitPython: no typing, % formatting, no
-allocation beyond float() and split() per line; `out` lets the board fill a buffer.
+Pure Python for CPython, MicroPython and CircuitPython: no typing, % formatting. Per
+line it allocates only what strip(), split() and float() must; with `out` the values go
+into the caller's buffer instead of a new list. (On a board with 30-bit floats the
+float32 bound may round to infinity; values are still checked to be finite.)
 """
 
 # kind -> (columns, lowest, highest, first column the range applies to, unit, what a row is)

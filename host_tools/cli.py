@@ -208,6 +208,12 @@ def cmd_train(a: argparse.Namespace) -> int:
     return 0
 
 
+def _remove_folders(folders: list[str]) -> None:
+    for f in folders:  # deepest first; a folder something else has filled stays
+        with contextlib.suppress(OSError):
+            os.rmdir(f)
+
+
 def _write(path: str, doc: dict) -> None:
     """The model file, atomically: a temporary file in the same folder, renamed over
     `path` once complete, removed on any failure (device.model.save where it exists)."""
@@ -219,10 +225,16 @@ def _write(path: str, doc: dict) -> None:
             raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
         return
     d = os.path.dirname(os.path.abspath(path))
+    made = []  # folders this write creates, removed again if it fails
+    p = d
+    while not os.path.exists(p) and os.path.dirname(p) != p:
+        made.append(p)
+        p = os.path.dirname(p)
     try:
         os.makedirs(d, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     except OSError as e:
+        _remove_folders(made)
         raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
     try:
         with os.fdopen(fd, "wb") as f:
@@ -236,6 +248,7 @@ def _write(path: str, doc: dict) -> None:
     except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        _remove_folders(made)
         if isinstance(e, OSError):
             raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
         raise

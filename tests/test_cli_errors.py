@@ -191,10 +191,10 @@ def test_write_failure_leaves_no_temporary_file(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(model_mod, "dumps", full)
-    out = tmp_path / "m.json"
+    out = tmp_path / "new" / "deeper" / "m.json"
     with pytest.raises(datasets.DataError, match="No space left on device"):
         cli._write(str(out), {"x": 1})
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path) == []  # neither the .tmp nor the folders made for it
 
 
 def test_write_is_atomic_and_readable(tmp_path, monkeypatch):

@@ -142,10 +142,11 @@ class CsvReplaySensor(_Paced):
     accel: rows of `x,y,z` in g (the ceiling-fan format), `window` rows per window;
     thermal: rows of 32 values in degrees C, 24 rows per frame. Files are taken in name
     order; a window never spans two files (the host cuts windows the same way), so a
-    replay on the board sees the same windows as `host_tools simulate`. A header line is
-    skipped; a malformed line raises ValueError naming the file and line (the app counts
-    it and the next read goes on with the next window). realtime=True spaces windows at
-    the recording's rate.
+    replay on the board sees the same windows as `host_tools simulate`. Lines follow
+    device.csvrows, as on the host: a header allowed on the first line, blank lines
+    skipped, values finite and physically possible; a bad line raises ValueError naming
+    the file and line (the app counts it and the next read goes on with the next
+    window). realtime=True spaces windows at the recording's rate.
     """
 
     def __init__(self, folder, kind="accel", window=200, rate=200.0, axes=3, loop=True,
@@ -172,10 +173,13 @@ class CsvReplaySensor(_Paced):
         else:
             self._buf, self._flat = frame_buffer(self.rows_n, self.cols_n)
             self.win, self._shared = frame_of(self._flat, self.rows_n, self.cols_n, self._buf)
+        from device import csvrows
+
+        self._rows = csvrows.Rows(kind)
+        self._row = array.array("f", [0.0] * self.cols_n)
         self.files = None
         self._fi = 0
         self._f = None
-        self._line = 0
         self._last = None
         self.windows = 0
         self.rate_measured = self.rate
@@ -206,48 +210,36 @@ class CsvReplaySensor(_Paced):
         self._fi += 1
         self._f = self._open(path, "r")
         self._path = path
-        self._line = 0
+        self._rows.start(path)
         return True
 
     def _fill(self):
-        """Fill the window from the current file; False if the file ended first."""
+        """Fill the window from the current file; False if the file ended first. Rows
+        follow device.csvrows (the host's rules): a bad line raises ValueError naming the
+        file and the line as an editor numbers it."""
         f = self._f
         n = self.rows_n
         cols = self.cols_n
         transpose = self.transpose
         bufs = self._bufs if transpose else None
         flat = None if transpose else self._buf
-        inf = float("inf")
+        rows = self._rows
+        row = self._row
         r = 0
         while r < n:
             line = f.readline()
             if not line:
                 return False
-            self._line += 1
-            line = line.strip()
-            if not line:
+            if rows.feed(line, row) is None:
                 continue
-            cells = line.split(",")
-            if len(cells) != cols:
-                if self._line == 1 and r == 0:
-                    continue  # header
-                raise ValueError("%s line %d has %d values, expected %d" % (self._path, self._line, len(cells), cols))
-            for c in range(cols):
-                try:
-                    v = float(cells[c])
-                except ValueError:
-                    if self._line == 1 and r == 0:
-                        v = None
-                        break
-                    raise ValueError("%s line %d: %r is not a number" % (self._path, self._line, cells[c].strip()))
-                if v != v or v == inf or v == -inf:
-                    raise ValueError("%s line %d: non-finite value" % (self._path, self._line))
-                if transpose:
-                    bufs[c][r] = v
-                else:
-                    flat[r * cols + c] = v
+            if transpose:
+                for c in range(cols):
+                    bufs[c][r] = row[c]
             else:
-                r += 1
+                base = r * cols
+                for c in range(cols):
+                    flat[base + c] = row[c]
+            r += 1
         return True
 
     def read(self):

@@ -220,18 +220,20 @@ def _write(path: str, doc: dict) -> None:
     """The model file, atomically: a temporary file in the same folder, renamed over
     `path` once complete, removed on any failure (device.model.save where it exists)."""
     save = getattr(model_mod, "save", None)
-    if save is not None:
-        try:
-            save(path, doc)
-        except OSError as e:
-            raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
-        return
     d = os.path.dirname(os.path.abspath(path))
     made = []  # folders this write creates, removed again if it fails
     p = d
     while not os.path.exists(p) and os.path.dirname(p) != p:
         made.append(p)
         p = os.path.dirname(p)
+    if save is not None:
+        try:
+            os.makedirs(d, exist_ok=True)
+            save(path, doc)
+        except OSError as e:
+            _remove_folders(made)
+            raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
+        return
     try:
         os.makedirs(d, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")

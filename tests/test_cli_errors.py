@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import numpy as np
 import pytest
@@ -260,6 +261,8 @@ def test_recipe_no_longer_matches_feature_names(capsys, tmp_path, fan_model_path
     doc["features"]["bands"] = 8  # 8 bands give 23 features; the model has 39 names
     edited = tmp_path / "edited.json"
     edited.write_bytes(model_mod.dumps(doc))
+    for f in model_mod.files_of(fan_model_path)[1:]:  # its .npy sidecar goes along
+        shutil.copy(f, tmp_path / os.path.basename(f))
     line = _error(capsys, ["score", "--model", str(edited), LOW])
     assert "feature recipe" in line and "23 features" in line and "39 names" in line
     line = _error(capsys, ["simulate", "--model", str(edited), "--data", LOW, "--quiet"])

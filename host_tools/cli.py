@@ -21,6 +21,8 @@ import numpy as np
 
 from device import model as model_mod
 from host_tools import datasets, train
+from host_tools.argtypes import fraction as _fraction
+from host_tools.argtypes import shrinkage as _shrinkage
 from host_tools.datasets import DataError
 
 EXIT_BAD_INPUT = 2
@@ -35,29 +37,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
-
-
-def _fraction(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {s!r}") from None
-    if not 0 < v < 1:
-        raise argparse.ArgumentTypeError(f"{s} is not between 0 and 1 (exclusive)")
-    return v
-
-
-def _shrinkage(s: str) -> float | str:
-    if s == "auto":
-        return s
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is neither 'auto' nor a number") from None
-    if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError(f"{s} is not between 0 and 1 (the weight of the "
-                                         f"diagonal target; 'auto' chooses it from the data)")
-    return v
 
 
 # ---- option checks, by option name, for every command ---------------------------------

@@ -4,11 +4,19 @@ the board's replay sensor, so both accept and refuse the same files with the sam
 - Lines are numbered as an editor shows them: from 1, counting blank lines and a header.
 - Blank lines are skipped.
 - The first non-blank line of a file may be a header: it is one when none of its cells
-  is a number ("x,y,z", "timestamp,value").
-- Every other line has exactly the kind's number of cells, each a finite number inside
-  the kind's physical range (accel: |g| <= 1000; thermal: -60..400 deg C; scalar: any
-  value finite as a 32-bit float, which the board and the features compute in; the
-  timestamp column only needs to be finite).
+  is a number ("x,y,z", "timestamp,value", Edge Impulse's "timestamp,accX,accY,accZ").
+- Which cells are the values and which is the time stamp (the layout) is settled by the
+  header and the first data row, once per file (Rows.layout):
+  * `columns` given (names from the header, or 1-based positions): those are the values;
+  * otherwise a header's time column is the one named like a time (timestamp, time, t,
+    date, datetime, ts, ...) and the other columns are the values;
+  * without a header, a row of the kind's value count is values only (x,y,z), one more
+    cell is a leading time stamp (t,x,y,z; the scalar kind's timestamp,value).
+- Every data line has the layout's number of cells; each value a finite number inside
+  the kind's physical range after the unit `scale` (accel: |g| <= 1000; thermal:
+  -60..400 deg C; scalar: any value finite as a 32-bit float, which the board and the
+  features compute in); a time stamp a finite number or an ISO-8601 date (its full
+  parsing is the host's: host_tools.timeaxis).
 A bad line raises RowError(message), the message naming the file and the line.
 
 Pure Python for CPython, MicroPython and CircuitPython: no typing, % formatting. Per
@@ -26,6 +34,9 @@ KINDS = {
 
 
 FLOAT32_MAX = 3.4028234e38
+VALUES = {"accel": 3, "scalar": 1, "thermal": 32}  # value cells per row (time stamp not counted)
+TIME_NAMES = ("timestamp", "time", "t", "ts", "date", "datetime", "time_s", "time_ms", "timestamp_ms",
+              "ms", "seconds", "epoch", "time (s)", "time (ms)")
 
 
 class RowError(ValueError):
@@ -101,17 +112,37 @@ def parse_line(line, kind, lineno, path="", header_ok=False, first_row=False, ou
     return row
 
 
+def is_time_name(name):
+    n = name.strip().strip('"').lower()
+    return n in TIME_NAMES or n.startswith("timestamp") or n.startswith("datetime")
+
+
+def is_date(cell):
+    """A cell that looks like an ISO-8601 date (2013-12-02, 2013-12-02 21:15:00, ...T...Z)."""
+    c = cell.strip().strip('"')
+    return len(c) >= 10 and c[0:4].isdigit() and c[4] == "-" and c[5:7].isdigit() and c[7] == "-"
+
+
 class Rows:
     """Line-by-line reader state for one file at a time: numbers the lines, allows the
-    header only on the first non-blank line. feed(line) -> the row, or None to skip."""
+    header only on the first non-blank line. feed(line) -> the row, or None to skip.
 
-    def __init__(self, kind, path="", limits=None, expect=None):
+    The row is the kind's values (accel x,y,z in g; thermal 32 pixels) or, for the scalar
+    kind, [time stamp, value] (the time 0.0 when the file has none or it is a date). The
+    time stamp cell as written is in `time_text` (None without a time column).
+    `columns`: value columns by header name or 1-based position (strings or ints);
+    `scale` multiplies every value (e.g. 1/9.80665 for m/s^2 -> g) before the range check.
+    """
+
+    def __init__(self, kind, path="", limits=None, expect=None, columns=None, scale=1.0):
         if kind not in KINDS:
             raise ValueError("unknown sensor kind %r" % (kind,))
         self.kind = kind
         self.columns = KINDS[kind][0]
         self.limits = limits
         self.expect = expect
+        self.pick = columns
+        self.scale = float(scale)
         self.start(path)
 
     def start(self, path):
@@ -120,14 +151,162 @@ class Rows:
         self.lineno = 0
         self.seen = 0  # non-blank lines so far (header included)
         self.rows = 0
+        self.names = None  # header cells, if the file has a header
+        self.width = 0  # cells per row once the layout is known
+        self.values = None  # value column indexes (None: the default layout)
+        self.time = -1  # time stamp column index, -1 if none
+        self.time_text = None
 
     def feed(self, line, out=None):
         self.lineno += 1
-        row = parse_line(line, self.kind, self.lineno, self.path, self.seen == 0, self.rows == 0,
-                         out, self.limits, self.expect)
-        if row is not None:
+        s = line.strip()
+        if not s:
+            return None
+        cells = s.split(",")
+        if self.seen == 0:
+            self.seen = 1
+            if is_header(cells):
+                self.names = cells
+                return None
+        if self.width == 0:
+            self.layout(len(cells))
+        if self.values is None:  # the default layout: the long-standing per-line rules
+            row = parse_line(line, self.kind, self.lineno, self.path, False, self.rows == 0,
+                             out, self.limits, self.expect)
+            if self.time >= 0:
+                self.time_text = cells[0].strip()
             self.rows += 1
-            self.seen += 1
-        elif self.seen == 0 and line.strip():
-            self.seen = 1  # that was the header
+            return row
+        row = self._pick(cells, out)
+        self.rows += 1
+        return row
+
+    def _fail(self, msg):
+        raise RowError("%s: %s" % (self.path, msg))
+
+    def _index(self, c):
+        """Column index of a `columns` entry: a header name or a 1-based position."""
+        if isinstance(c, int) or (isinstance(c, str) and c.strip().isdigit()):
+            i = int(c) - 1
+            if not 0 <= i < self.width:
+                self._fail("has no column %s (rows have %d columns)" % (c, self.width))
+            return i
+        if self.names is not None:
+            want = c.strip().lower()
+            for i in range(len(self.names)):
+                if self.names[i].strip().strip('"').lower() == want:
+                    return i
+            self._fail("has no column named %r (its header: %s)" % (c, ",".join(n.strip() for n in self.names)))
+        self._fail("has no header, so column %r cannot be found by name: give its position (1, 2, ...)" % (c,))
+
+    def layout(self, width):
+        """Settle which cells are values and which is the time stamp (see module doc)."""
+        n = VALUES[self.kind]
+        names = self.names
+        self.width = width
+        if names is not None and len(names) != width:
+            self._fail("line %d has %d columns but the header has %d" % (self.lineno, width, len(names)))
+        if self.pick is not None:
+            idx = [self._index(c) for c in self.pick]
+            if len(idx) != n:
+                self._fail("%d columns chosen (%s), a %s row needs %d" % (
+                    len(idx), ",".join(str(c) for c in self.pick), self.kind, n))
+            self.values = idx
+            self.time = -1
+            if names is not None:
+                for i in range(width):
+                    if i not in idx and is_time_name(names[i]):
+                        self.time = i
+                        break
+            elif width == n + 1 and 0 not in idx:
+                self.time = 0
+            return
+        if names is not None:
+            t = -1
+            for i in range(width):
+                if is_time_name(names[i]):
+                    t = i
+                    break
+            idx = [i for i in range(width) if i != t]
+            if len(idx) == n:
+                self.time = t
+                if (t < 0 and width == self.columns) or (t == 0 and self.kind == "scalar"):
+                    self._default()
+                else:
+                    self.values = idx
+                return
+            if describe(width) is None or width == self.columns:
+                self._fail("header has %d columns (%s) and %s of them can be values, a %s row has %d: "
+                           "choose them with --columns" % (width, ",".join(c.strip() for c in names),
+                                                            len(idx), self.kind, n))
+            # another kind's data: the default rules say so on the first data row
+        if self.kind != "scalar" and width == n + 1:
+            self.time = 0
+            self.values = [1 + i for i in range(n)]
+            return
+        self.time = 0 if self.kind == "scalar" else -1
+        self._default()
+
+    def _default(self):
+        """The kind's own layout (x,y,z / timestamp,value / 32 pixels): the per-line
+        rules of parse_line, or explicit columns when the values need scaling."""
+        self.width = self.columns
+        self.values = None
+        if self.scale != 1.0:
+            first = 1 if self.kind == "scalar" else 0
+            self.values = [first + i for i in range(VALUES[self.kind])]
+
+    def _pick(self, cells, out):
+        if len(cells) != self.width:
+            if self.rows == 0:
+                other = describe(len(cells))
+                if other is not None:
+                    raise RowError("%s but %s has %d columns (%s) on line %d" % (
+                        self.expect or "expected '%s' sensor data" % self.kind, self.path, len(cells),
+                        other, self.lineno))
+            self._fail("line %d has %d columns, expected %d (%s)" % (
+                self.lineno, len(cells), self.width, ",".join(c.strip() for c in self.names)
+                if self.names is not None else "time stamp and %s" % KINDS[self.kind][5]))
+        columns, lo, hi, ranged, unit, what = KINDS[self.kind]
+        if self.limits is not None:
+            lo, hi = self.limits
+        lineno = self.lineno
+        path = self.path
+        if self.time >= 0:
+            c = cells[self.time]
+            self.time_text = c.strip()
+            if not is_date(c):
+                try:
+                    t = float(c)
+                except ValueError:
+                    raise RowError("%s: line %d has a time stamp %r that is neither a number nor an "
+                                   "ISO-8601 date" % (path, lineno, c.strip()))
+                if t - t != 0.0:
+                    raise RowError("%s: line %d has a non-finite time stamp %r" % (path, lineno, c.strip()))
+        row = out if out is not None else [0.0] * columns
+        first = 0
+        if self.kind == "scalar":
+            row[0] = 0.0
+            if self.time >= 0 and not is_date(cells[self.time]):
+                row[0] = float(cells[self.time])
+            first = 1
+        idx = self.values
+        scale = self.scale
+        for j in range(len(idx)):
+            c = cells[idx[j]]
+            try:
+                v = float(c)
+            except ValueError:
+                raise RowError("%s: line %d has a non-numeric value %r" % (path, lineno, c.strip()))
+            if v - v != 0.0:
+                raise RowError("%s: line %d has a non-finite value %r" % (path, lineno, c.strip()))
+            v *= scale
+            if lo is None:
+                if not -FLOAT32_MAX <= v <= FLOAT32_MAX:
+                    raise RowError("%s: line %d has %s, too large for a 32-bit float" % (path, lineno, c.strip()))
+            elif not lo <= v <= hi:
+                raise RowError("%s: line %d has %s%s, outside the physical range of %s data (%g..%g%s)" % (
+                    path, lineno, c.strip(), "" if scale == 1.0 else " (%g%s)" % (v, unit), self.kind,
+                    lo, hi, unit))
+            row[first + j] = v
         return row

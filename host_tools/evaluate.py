@@ -234,6 +234,7 @@ class _RawTap:
         self.inner = inner
         self.kind = inner.kind
         self.window = inner.window
+        self.rate = inner.rate
         self.samples = samples
         self.heads: list[np.ndarray] = []
 
@@ -493,12 +494,8 @@ class Evaluator:
 
     def _part_mask(self, p: str, part: int) -> np.ndarray:
         """Boolean mask of folder p's windows in split part (0 fit, 1 threshold, 2 test),
-        the same files WindowSet.split_time picks."""
-        order = self.folders[p].ws.file_order
-        n_files = int(order.max()) + 1
-        edges = np.cumsum([0.0, *SPLIT])
-        lo, hi = int(round(edges[part] * n_files)), int(round(edges[part + 1] * n_files))
-        return (order >= lo) & (order < hi)
+        the same windows WindowSet.split_time picks."""
+        return self.folders[p].ws.part_masks(*SPLIT)[part]
 
     def _mad_sets(self, sc: Scenario, extras: list[str]) -> dict[str, np.ndarray]:
         f = self.folders

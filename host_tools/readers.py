@@ -1,0 +1,348 @@
+"""One recording file -> a Table: values (in the sensor's unit: g for accel), time stamps,
+and the line each row came from, so later messages can name the line.
+
+Formats:
+- CSV, with or without a header, by device.csvrows' rules (the board's replay reads rows
+  the same way): columns picked by name or position (`columns`), values scaled from the
+  file's unit (`units`: g or m/s2 for accel), time stamps as numbers (s or ms) or
+  ISO-8601 dates. Edge Impulse's data-acquisition CSV (`timestamp,accX,accY,accZ`, the
+  timestamp in ms) is such a CSV.
+- Edge Impulse's data-acquisition JSON (payload.interval_ms, payload.sensors with names
+  and units, payload.values): the file states its units, so m/s2 is converted to g.
+write_edge_impulse_csv / _json write those two formats, so recordings move both ways.
+
+A clean CSV takes a NumPy fast path that checks the same rules as csvrows; anything else
+goes through csvrows line by line, which names the first bad line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from device import csvrows
+from host_tools import timeaxis
+
+STANDARD_GRAVITY = 9.80665
+UNITS = ("g", "m/s2")
+EI_AXES = ("accx", "accy", "accz")
+
+
+class ReadError(ValueError):
+    """A file cannot be read as a recording; str(e) names the file (and line)."""
+
+
+@dataclass
+class ReadOptions:
+    """How to read the files of a command: value columns and the values' unit."""
+
+    columns: list[str] | None = None
+    units: str = "g"
+
+    def scale(self, kind: str) -> float:
+        if self.units in ("m/s2", "m/s^2", "ms2"):
+            if kind != "accel":
+                raise ReadError(f"--units {self.units}: only accelerometer data has a unit to convert")
+            return 1.0 / STANDARD_GRAVITY
+        if self.units != "g":
+            raise ReadError(f"--units {self.units}: expected g or m/s2")
+        return 1.0
+
+
+DEFAULT = ReadOptions()
+
+
+@dataclass
+class Table:
+    path: str
+    values: np.ndarray  # (rows, value columns) float64, in g for accel
+    lines: np.ndarray  # (rows,) the line (CSV) or entry (JSON, from 1) of each row
+    times: np.ndarray | None = None  # (rows,) seconds, None without time stamps
+    absolute: bool = False  # times are calendar times (seconds since 1970, UTC)
+    time_name: str | None = None
+    where: str = "line"  # what `lines` counts
+    edge_impulse: bool = False  # Edge Impulse's CSV: its "timestamp" is in ms
+
+    @property
+    def t0(self) -> float:
+        return float(self.times[0]) if self.times is not None else math.nan
+
+    @property
+    def t1(self) -> float:
+        return float(self.times[-1]) if self.times is not None else math.nan
+
+
+def read_text(path: str) -> str:
+    what = "JSON" if path.lower().endswith(".json") else "CSV"
+    try:
+        # utf-8-sig: a byte-order mark (Excel's CSV export) is not part of the first cell
+        with open(path, "r", encoding="utf-8-sig") as f:
+            return f.read()
+    except UnicodeDecodeError:
+        raise ReadError(f"{path}: not a text {what} file (not UTF-8)") from None
+    except IsADirectoryError:
+        raise ReadError(f"{path}: is a folder, expected a {what} file") from None
+    except OSError as e:
+        raise ReadError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+def read(path: str, kind: str, rate: float, expect: str | None = None,
+         opts: ReadOptions = DEFAULT) -> Table:
+    """A recording file of any supported format as a Table (time stamps checked)."""
+    if path.lower().endswith(".json"):
+        t = read_edge_impulse_json(path, kind, opts)
+    else:
+        t = read_csv(path, kind, expect, opts)
+    if t.times is not None:
+        check_times(t, rate)
+    return t
+
+
+# ---- CSV ------------------------------------------------------------------------------
+
+def _probe(lines: list[str], kind: str, path: str, expect: str | None, opts: ReadOptions):
+    """A Rows reader that has seen the header and first data row (layout settled), or
+    None when those lines break a rule (the slow path then names it)."""
+    rows = csvrows.Rows(kind, path, expect=expect, columns=opts.columns, scale=opts.scale(kind))
+    try:
+        for ln in lines:
+            if rows.feed(ln) is not None:
+                return rows
+    except csvrows.RowError:
+        return None
+    return rows
+
+
+def read_csv(path: str, kind: str, expect: str | None = None, opts: ReadOptions = DEFAULT) -> Table:
+    if kind not in csvrows.KINDS:
+        raise ReadError(f"unknown sensor kind {kind!r}")
+    columns, lo, hi = csvrows.KINDS[kind][:3]
+    nv = csvrows.VALUES[kind]
+    lines = read_text(path).split("\n")  # text mode: \r\n and \r are already \n
+    keep = [i for i, ln in enumerate(lines) if ln.strip()]
+    probe = _probe([lines[i] for i in keep[:2]], kind, path, expect, opts) if keep else None
+    if probe is not None and probe.rows == 1:
+        body_at = keep[1:] if probe.names is not None else keep
+        width = probe.width
+        idx = probe.values if probe.values is not None else (
+            [1] if kind == "scalar" else list(range(nv)))
+        t_col = probe.time
+        dated = t_col >= 0 and csvrows.is_date(probe.time_text or "")
+        body = [lines[i] for i in body_at]
+        if not dated and all(ln.count(",") == width - 1 for ln in body):
+            try:
+                data = np.array(" ".join(body).replace(",", " ").split(), dtype=np.float64)
+            except ValueError:
+                data = None
+            if data is not None and data.size == width * len(body):
+                data = data.reshape(len(body), width)
+                vals = data[:, idx]
+                if probe.values is not None and probe.scale != 1.0:
+                    vals = vals * probe.scale
+                l, h = (lo, hi) if lo is not None else (-csvrows.FLOAT32_MAX, csvrows.FLOAT32_MAX)
+                if probe.limits is not None:
+                    l, h = probe.limits
+                ok = ((vals >= l) & (vals <= h)).all() and np.isfinite(data).all()
+                if ok:
+                    times = data[:, t_col] if t_col >= 0 else None
+                    return _finish(path, probe, vals, np.array(body_at) + 1, times, None)
+    # Not clean (or empty): the shared per-line rules find and name the first bad line.
+    rows = csvrows.Rows(kind, path, expect=expect, columns=opts.columns, scale=opts.scale(kind))
+    out: list[list[float]] = []
+    texts: list[str | None] = []
+    at: list[int] = []
+    first = 1 if kind == "scalar" else 0
+    try:
+        for i, ln in enumerate(lines):
+            r = rows.feed(ln)
+            if r is not None:
+                out.append(r[first:])
+                texts.append(rows.time_text)
+                at.append(i + 1)
+    except csvrows.RowError as e:
+        raise ReadError(str(e)) from None
+    if not out:
+        raise ReadError(f"{path}: file has no data rows")
+    vals = np.array(out, dtype=np.float64).reshape(len(out), nv)
+    return _finish(path, rows, vals, np.array(at), None, texts if rows.time >= 0 else None)
+
+
+def _finish(path: str, rows, vals: np.ndarray, at: np.ndarray, times: np.ndarray | None,
+            texts: list | None) -> Table:
+    name = rows.names[rows.time].strip().strip('"') if rows.names is not None and rows.time >= 0 else None
+    if len(vals) == 0:
+        raise ReadError(f"{path}: file has no data rows")
+    t = Table(path, vals, at, time_name=name)
+    if texts is not None:
+        if csvrows.is_date(texts[0] or ""):
+            bad = [i for i, c in enumerate(texts) if not csvrows.is_date(c or "")]
+            if bad:
+                raise ReadError(f"{path}: line {int(at[bad[0]])} has a time stamp {texts[bad[0]]!r} "
+                                f"but line {int(at[0])} has a date: one kind of time stamp per file")
+            try:
+                t.times = timeaxis.parse_dates(texts, path, at)
+            except ValueError as e:
+                raise ReadError(str(e)) from None
+            t.absolute = True
+            return t
+        times = np.array([float(c) for c in texts], dtype=np.float64)  # csvrows checked them
+    if times is not None:
+        names = [c.strip().strip('"').lower() for c in (rows.names or [])]
+        t.times = times
+        t.time_name = name
+        t.edge_impulse = (name or "").lower() == "timestamp" and any(n in EI_AXES for n in names)
+    return t
+
+
+def check_times(t: Table, rate: float) -> None:
+    """Settle a numeric time column's unit (s or ms), and check that time goes forward
+    and steps about one sample period: a wrong --rate is said here, not found later as
+    'every sample is a gap'."""
+    times = t.times
+    steps = np.diff(times)
+    if not t.absolute:
+        unit = timeaxis.numeric_unit(t.time_name, steps, rate, t.edge_impulse)
+        if unit != 1.0:
+            times = times * unit
+            steps = steps * unit
+        t.times = times
+        t.absolute = bool(times[0] >= timeaxis.ABSOLUTE_S)
+    back = np.flatnonzero(steps <= 0)
+    if len(back):
+        i = int(back[0])
+        raise ReadError(f"{t.path}: {t.where} {int(t.lines[i + 1])} has a time stamp that is not after "
+                        f"{t.where} {int(t.lines[i])}'s ({_show(t, i + 1)} after {_show(t, i)}): time "
+                        f"stamps must increase within a file")
+    if len(steps) == 0:
+        return
+    d = float(np.median(steps))
+    period = 1.0 / rate
+    if not 0.5 <= d / period <= 2.0:
+        raise ReadError(f"{t.path}: its time stamps step by {timeaxis.describe_period(d)} (median, "
+                        f"{1 / d:.4g} Hz) but the sample rate is {rate:g} Hz: give the rate that "
+                        f"matches, e.g. --rate {_period_arg(d)}")
+
+
+def _period_arg(d: float) -> str:
+    for unit, s in (("h", 3600.0), ("min", 60.0), ("s", 1.0), ("ms", 1e-3)):
+        if d >= s:
+            return f"{d / s:.4g}{unit}"
+    return f"{1 / d:.4g}"
+
+
+def _show(t: Table, i: int) -> str:
+    return str(timeaxis.format_time(float(t.times[i]), t.absolute))
+
+
+# ---- Edge Impulse JSON ------------------------------------------------------------------
+
+def read_edge_impulse_json(path: str, kind: str, opts: ReadOptions = DEFAULT) -> Table:
+    """Edge Impulse's data-acquisition format: payload.sensors [{name, units}],
+    payload.values (one list per sample, or numbers for one sensor), payload.interval_ms."""
+    try:
+        doc = json.loads(read_text(path))
+    except ValueError as e:
+        raise ReadError(f"{path}: not valid JSON ({e})") from None
+    p = doc.get("payload") if isinstance(doc, dict) else None
+    if not isinstance(p, dict) or not isinstance(p.get("values"), list) or not isinstance(p.get("sensors"), list):
+        raise ReadError(f"{path}: not an Edge Impulse data-acquisition file (needs payload.sensors "
+                        f"and payload.values)")
+    sensors = [s for s in p["sensors"] if isinstance(s, dict)]
+    names = [str(s.get("name", "")) for s in sensors]
+    units = [str(s.get("units", "")) for s in sensors]
+    nv = csvrows.VALUES[kind]
+    if opts.columns:
+        idx = []
+        for c in opts.columns:
+            if str(c).isdigit() and 1 <= int(c) <= len(names):
+                idx.append(int(c) - 1)
+            elif str(c).lower() in [n.lower() for n in names]:
+                idx.append([n.lower() for n in names].index(str(c).lower()))
+            else:
+                raise ReadError(f"{path}: has no sensor {c!r} (its sensors: {', '.join(names)})")
+    elif kind == "accel" and all(a in [n.lower() for n in names] for a in EI_AXES):
+        idx = [[n.lower() for n in names].index(a) for a in EI_AXES]
+    else:
+        idx = list(range(len(names)))
+    if len(idx) != nv:
+        raise ReadError(f"{path}: {len(idx)} sensors ({', '.join(names[i] for i in idx)}), a {kind} "
+                        f"recording needs {nv}: choose them with --columns")
+    try:
+        raw = np.array(p["values"], dtype=np.float64)
+    except (ValueError, TypeError):
+        raw = None
+    if raw is None or raw.ndim not in (1, 2) or len(raw) == 0:
+        for i, v in enumerate(p["values"]):
+            row = v if isinstance(v, list) else [v]
+            if len(row) != len(names) or not all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                 for x in row):
+                raise ReadError(f"{path}: payload.values entry {i + 1} is {json.dumps(v)[:60]}, "
+                                f"expected {len(names)} numbers")
+        raise ReadError(f"{path}: payload.values is empty")
+    if raw.ndim == 1:
+        raw = raw[:, None]
+    if raw.shape[1] != len(names):
+        raise ReadError(f"{path}: payload.values rows have {raw.shape[1]} numbers, payload.sensors "
+                        f"names {len(names)}")
+    vals = raw[:, idx].copy()
+    if kind == "accel":
+        for j, i in enumerate(idx):
+            u = units[i].replace(" ", "").lower()
+            if u in ("m/s2", "m/s^2", "ms2", "m/s²"):
+                vals[:, j] /= STANDARD_GRAVITY
+            elif u not in ("g", ""):
+                raise ReadError(f"{path}: sensor {names[i]} is in {units[i]!r}, expected m/s2 or g")
+    lo, hi = csvrows.KINDS[kind][1:3]
+    lo, hi = (lo, hi) if lo is not None else (-csvrows.FLOAT32_MAX, csvrows.FLOAT32_MAX)
+    bad = np.flatnonzero(~(np.isfinite(vals) & (vals >= lo) & (vals <= hi)).all(axis=1))
+    if len(bad):
+        raise ReadError(f"{path}: payload.values entry {int(bad[0]) + 1} has a value that is not finite "
+                        f"or outside the physical range of {kind} data")
+    t = Table(path, vals, np.arange(1, len(vals) + 1), where="entry")
+    iv = p.get("interval_ms")
+    if isinstance(iv, (int, float)) and not isinstance(iv, bool) and iv > 0:
+        t.times = np.arange(len(vals)) * (float(iv) / 1000.0)
+        t.time_name = "interval_ms"
+        t.absolute = False
+    return t
+
+
+def _ei_series(values: np.ndarray, kind: str) -> tuple[list[str], list[str], np.ndarray]:
+    if kind == "accel":
+        return ["accX", "accY", "accZ"], ["m/s2"] * 3, values * STANDARD_GRAVITY
+    return ["value"], ["N/A"], values
+
+
+def write_edge_impulse_json(path: str, values: np.ndarray, rate: float, kind: str = "accel",
+                            device: str = "circuitpython-anomaly") -> None:
+    """values (rows, axes) in g (accel) -> Edge Impulse JSON (m/s2, unsigned)."""
+    names, units, v = _ei_series(np.asarray(values, dtype=np.float64), kind)
+    doc = {"protected": {"ver": "v1", "alg": "none"}, "signature": "0" * 64,
+           "payload": {"device_name": device, "device_type": "CIRCUITPYTHON", "interval_ms": 1000.0 / rate,
+                       "sensors": [{"name": n, "units": u} for n, u in zip(names, units)],
+                       "values": [[float("%.7g" % x) for x in row] for row in v]}}
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(doc, f)
+
+
+def write_edge_impulse_csv(path: str, values: np.ndarray, rate: float, kind: str = "accel") -> None:
+    """values (rows, axes) in g (accel) -> `timestamp,accX,accY,accZ` (ms, m/s2)."""
+    names, _, v = _ei_series(np.asarray(values, dtype=np.float64), kind)
+    period_ms = 1000.0 / rate
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("timestamp," + ",".join(names) + "\n")
+        for i, row in enumerate(v):
+            f.write("%.6g," % (i * period_ms) + ",".join("%.7g" % x for x in row) + "\n")
+
+
+def is_recording(name: str) -> bool:
+    n = name.lower()
+    return (n.endswith(".csv") or n.endswith(".json")) and not name.startswith(".")
+
+
+def file_label(path: str) -> str:
+    return os.path.basename(path)

@@ -170,7 +170,8 @@ class Rows:
                 return None
         if self.width == 0:
             self.layout(len(cells))
-        if self.values is None:  # the default layout: the long-standing per-line rules
+        if self.values is None and not (self.time >= 0 and is_date(cells[self.time])):
+            # the default layout with numbers only: the long-standing per-line rules
             row = parse_line(line, self.kind, self.lineno, self.path, False, self.rows == 0,
                              out, self.limits, self.expect)
             if self.time >= 0:
@@ -266,7 +267,8 @@ class Rows:
                         other, self.lineno))
             self._fail("line %d has %d columns, expected %d (%s)" % (
                 self.lineno, len(cells), self.width, ",".join(c.strip() for c in self.names)
-                if self.names is not None else "time stamp and %s" % KINDS[self.kind][5]))
+                if self.names is not None else (KINDS[self.kind][5] if self.values is None
+                                                else "time stamp and %s" % KINDS[self.kind][5])))
         columns, lo, hi, ranged, unit, what = KINDS[self.kind]
         if self.limits is not None:
             lo, hi = self.limits
@@ -290,7 +292,7 @@ class Rows:
             if self.time >= 0 and not is_date(cells[self.time]):
                 row[0] = float(cells[self.time])
             first = 1
-        idx = self.values
+        idx = self.values if self.values is not None else [1]  # scalar: timestamp,value
         scale = self.scale
         for j in range(len(idx)):
             c = cells[idx[j]]

@@ -1,4 +1,5 @@
-"""Anomaly scores against one or more operating modes: z-score and Mahalanobis.
+"""Anomaly scores against one or more operating modes: z-score and Mahalanobis (and,
+from device.adaptive, a z-score against a baseline that follows drift).
 
 Each mode carries the training mean and scale of its features and a threshold on the raw
 score (max |z| or d^2) chosen for a stated false-alarm rate. A window is scored against
@@ -310,4 +311,9 @@ def from_model(doc):
         return MahalanobisDetector(doc["modes"])
     if kind == "zscore":
         return ZScoreDetector(doc["modes"])
+    if kind == "adaptive":  # a drifting baseline for scalar streams (device.adaptive)
+        from device.adaptive import AdaptiveDetector
+
+        return AdaptiveDetector(doc["modes"], doc.get("adaptive") or {},
+                                off=(doc.get("decision") or {}).get("off", 0.8))
     raise ValueError("unknown detector kind: %r" % (kind,))

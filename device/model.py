@@ -33,7 +33,7 @@ SCHEMA = "circuitpython-anomaly-model"
 VERSION = 2
 READS = (1, 2)  # schema versions this code reads (1: inline inv_cov only)
 SENSORS = ("accel", "scalar")
-DETECTORS = ("zscore", "mahalanobis")
+DETECTORS = ("zscore", "mahalanobis", "adaptive")
 _MARK = b'"checksum": "sha256:'
 _HEXLEN = 64
 _HEAD = 256
@@ -440,6 +440,8 @@ def validate(doc, arrays=True):
                     _fail("mode %r %s refers to rows outside the arrays file" % (name, k))
         if det == "mahalanobis" and m.get("prec_chol") is None and m.get("inv_cov") is None:
             _fail("mode %r needs prec_chol (or inv_cov) for a mahalanobis detector" % (name,))
+    if det == "adaptive":
+        _check_adaptive(doc, len(modes))
     dec = doc.get("decision", {})
     if not isinstance(dec, dict):
         _fail("decision settings must be an object")
@@ -457,6 +459,28 @@ def validate(doc, arrays=True):
     if arrays:
         validate_arrays(doc)
     return doc
+
+
+_ADAPTIVE = (("tau", 1.0), ("spread_tau", 1.0), ("profile_tau", 0.0), ("floor", 0.0))
+
+
+def _check_adaptive(doc, n_modes):
+    """The adaptive detector's parameters (device.adaptive): time constants in windows."""
+    if n_modes != 1:
+        _fail("an adaptive detector has exactly one mode, the model has %d" % n_modes)
+    p = doc.get("adaptive")
+    if not isinstance(p, dict):
+        _fail("an adaptive detector needs its 'adaptive' parameters (tau, ...)")
+    for k, lo in _ADAPTIVE:
+        v = p.get(k, lo + 1.0)
+        if not (_finite(v) and v >= lo):
+            _fail("adaptive.%s must be a number >= %g, got %r" % (k, lo, v))
+    for k in ("cycle", "slots", "warmup"):
+        v = p.get(k, 0)
+        if not (isinstance(v, int) and not isinstance(v, bool) and v >= 0):
+            _fail("adaptive.%s must be an integer >= 0, got %r" % (k, v))
+    if p.get("slots", 0) > 0 and p.get("slots", 0) > p.get("cycle", 0):
+        _fail("adaptive.slots (%r) must not exceed adaptive.cycle (%r windows)" % (p.get("slots"), p.get("cycle")))
 
 
 def validate_arrays(doc):

@@ -22,6 +22,8 @@ import numpy as np
 from device import model as model_mod
 from host_tools import datasets, train
 from host_tools.argtypes import fraction as _fraction
+from host_tools.argtypes import period as _period
+from host_tools.argtypes import rate as _rate
 from host_tools.argtypes import shrinkage as _shrinkage
 from host_tools.datasets import DataError
 
@@ -81,7 +83,7 @@ def check_options(a: argparse.Namespace) -> None:
         raise DataError(f"--modes {a.modes}: must be at least 1")
     rate = getattr(a, "rate", None)
     if rate is not None and not (math.isfinite(rate) and rate > 0):
-        raise DataError(f"--rate {rate}: the sample rate must be a number > 0 (Hz)")
+        raise DataError(f"--rate {rate}: the sample rate must be > 0 (Hz, or a period such as 5min)")
     off = getattr(a, "off", None)
     if off is not None and not 0 < off <= 1:
         raise DataError(f"--off {off}: an alarm clears below this ratio to the threshold, "
@@ -138,24 +140,58 @@ def check_out_dir(path: str, option: str) -> None:
     _check_can_create_in(_nearest_existing(path), option, path)
 
 
+def _read_opts(a: argparse.Namespace) -> datasets.ReadOptions:
+    """--columns / --units of a command that reads recordings."""
+    cols = getattr(a, "columns", None)
+    columns = [c.strip() for c in cols.split(",")] if cols else None
+    if columns is not None and not all(columns):
+        raise DataError(f"--columns {cols}: an empty column name; give names or positions, e.g. accX,accY,accZ or 2,3,4")
+    return datasets.ReadOptions(columns, getattr(a, "units", "g") or "g")
+
+
+def _notes(sets: list, quiet: bool) -> None:
+    if not quiet:
+        for s in sets:
+            for line in s.notes:
+                print(f"note: {line}", file=sys.stderr)
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     check_out_file(a.out)
+    if a.detector is None:  # scalar means z-score (README); accel the Mahalanobis detector
+        a.detector = "zscore" if a.sensor == "scalar" else "mahalanobis"
+    if a.detector == "adaptive" and a.sensor != "scalar":
+        raise DataError("--detector adaptive follows a drifting scalar stream: use it with --sensor scalar")
+    if a.holdout + a.test >= 1:
+        raise DataError(f"--holdout {a.holdout} --test {a.test}: together they leave nothing to fit on")
     try:
         ex = datasets.make_extractor(a.sensor, a.window, a.rate, a.bands)
     except ValueError as e:
         raise DataError(f"--sensor {a.sensor} --window {a.window} --bands {a.bands}: {e}") from None
+    opts = _read_opts(a)
+    adaptive = None
+    if a.detector == "adaptive":
+        adaptive = train.adaptive_params(a.window / a.rate, a.tau, a.cycle or None, a.slots)
     expect = f"--sensor {a.sensor} was given" + (" (the default)" if a.sensor == "accel" else "")
-    sets = [datasets.load_folder(d, ex, not a.quiet, expect) for d in a.normal]
+    sets = [datasets.load_folder(d, ex, not a.quiet, expect, opts) for d in a.normal]
+    _notes(sets, a.quiet)
+    tests: list = []
+    if a.test:
+        parts = [s.split_time(1 - a.test, a.test) for s in sets]
+        sets = [p[0] for p in parts]
+        tests = [(s, p[0], p[1]) for s, p in zip(a.normal, parts)]
     calib: list[tuple[np.ndarray, int | None]] = []
     margin_windows = None
+    starts = None
     if a.modes == "auto":
         # Clusters have no folder labels: calibration windows go to their nearest mode.
         if a.calibrate:
             fit_sets = train.cluster_modes([s.features for s in sets])
-            calib = [(datasets.load_folder(d, ex, not a.quiet, expect).features, None) for d in a.calibrate]
+            calib = [(datasets.load_folder(d, ex, not a.quiet, expect, opts).features, None) for d in a.calibrate]
             source = "calibration"
         else:
-            parts = [s.split_time(1 - a.holdout, a.holdout) for s in sets]
+            h = a.holdout / (1 - a.test)  # of what the test part leaves
+            parts = [s.split_time(1 - h, h) for s in sets]
             fit_sets = train.cluster_modes([fit.features for fit, _ in parts])
             calib = [(hold.features, None) for _, hold in parts]
             source = f"time-ordered hold-out ({a.holdout:.0%} of each folder), nearest mode"
@@ -165,25 +201,37 @@ def cmd_train(a: argparse.Namespace) -> int:
             if a.calibrate:
                 fit_sets.append((s.name, s.features))
             else:
-                fit, hold = s.split_time(1 - a.holdout, a.holdout)
+                h = a.holdout / (1 - a.test)  # of what the test part leaves
+                fit, hold = s.split_time(1 - h, h)
                 fit_sets.append((s.name, fit.features))
                 calib.append((hold.features, i))
+                if not a.quiet:
+                    print(f"{s.name}: fit {len(fit)} windows {fit.span()}".rstrip(), file=sys.stderr)
+                    print(f"{s.name}: calibration {len(hold)} windows {hold.span()}".rstrip(), file=sys.stderr)
         if a.calibrate:
-            calib = [(datasets.load_folder(d, ex, not a.quiet, expect).features, None) for d in a.calibrate]
+            calib = [(datasets.load_folder(d, ex, not a.quiet, expect, opts).features, None) for d in a.calibrate]
             source = "calibration"
         else:
             source = f"time-ordered hold-out ({a.holdout:.0%} of each folder)"
         margin_windows = [s.features for s in sets]
+        if a.detector == "adaptive" and len(fit_sets) == 1 and not a.calibrate:
+            starts = [fit.starts, hold.starts]
     decision = {"k": a.k, "n": a.n, "on": 1.0, "off": a.off, "cooldown": a.cooldown}
     doc = train.build_model(ex, a.detector, fit_sets, calib, a.fa_rate, a.shrinkage, decision,
                             sessions=[os.path.basename(os.path.normpath(d)) for d in a.normal + (a.calibrate or [])],
-                            threshold_source=source, margin_windows=margin_windows)
+                            threshold_source=source, margin_windows=margin_windows, adaptive=adaptive,
+                            starts=starts)
+    if tests:
+        doc["training"]["test"] = [train.test_summary(doc, name, before, after) for name, before, after in tests]
     _write(a.out, doc)
     print(f"wrote {a.out}: {a.detector}, {len(doc['modes'])} mode(s), {len(ex.names)} features, "
           f"fa_rate {a.fa_rate}")
     for m in doc["modes"]:
         print(f"  mode {m['name']}: {m['n_fit']} fit windows, threshold {m['threshold']:.4g} "
               f"from {m['n_threshold']} windows, supports fa {m['fa_supported']:.2%} ({m['threshold_method']})")
+    for t in doc["training"].get("test", []):
+        print(f"  test {t['session']}: {t['windows']} windows {t['span']}: {t['over']} over the line "
+              f"({t['fa_rate']:.2%}), {t['alarms']} alarm(s) after the decision".replace("  :", ":"))
     for w in train.threshold_warnings(doc):
         print(f"warning: {w}", file=sys.stderr)
     return 0
@@ -243,7 +291,7 @@ def cmd_commission(a: argparse.Namespace) -> int:
     if a.mode is not None and a.mode not in names:
         raise DataError(f"--mode {a.mode}: not a mode of {a.model} (modes: {', '.join(names)})")
     check_out_file(a.out)
-    ws = datasets.load_folder(a.data, ex, not a.quiet, datasets.model_expect(a.model, ex))
+    ws = datasets.load_folder(a.data, ex, not a.quiet, datasets.model_expect(a.model, ex), _read_opts(a))
     if a.fraction is not None:
         ws = ws.split_time(a.fraction)[0]
     if a.windows is not None:
@@ -261,33 +309,93 @@ def cmd_commission(a: argparse.Namespace) -> int:
 
 
 def cmd_score(a: argparse.Namespace) -> int:
+    """One line per window (--json: one object, with the window's start time and first
+    line), the raw per-window verdict: score > 1.0, without the model's decision stage.
+    --events runs the board's App (debounce, hysteresis, cooldown) over the same windows
+    and prints only its events, as the board would send them."""
     doc, ex = datasets.load_model(a.model)
     from device import detectors as detectors_mod
 
-    det = detectors_mod.from_model(doc)
     expect = datasets.model_expect(a.model, ex)
-    files = [f for path in a.paths for f in datasets.list_csv(path)]  # every path checked first
+    wins, notes = datasets.located_windows(a.paths, ex, expect, _read_opts(a))
+    if not getattr(a, "quiet", False):
+        for line in notes:
+            print(f"note: {line}", file=sys.stderr)
+    if a.events:
+        return _score_events(a, doc, ex, wins)
+    det = detectors_mod.from_model(doc)
     n = flagged = 0
-    for f in files:
-        rec = datasets.read_recording(f, ex.kind, expect)
-        for wi, w in enumerate(datasets.cut_windows(rec, ex.window, f)):
-            x = ex.compute(w)
-            score, mode = det.score(x)
-            anomaly = score > 1.0
-            top = det.explain(x, mode, ex.names, a.top)
-            n += 1
-            flagged += anomaly
-            if a.json:
-                print(json.dumps({"file": f, "window": wi, "score": round(score, 5),
-                                  "mode": det.mode_names[mode], "anomaly": bool(anomaly),
-                                  "raw": round(det.last_raw, 5),
-                                  "top": [[k, round(v, 4)] for k, v in top]}))
-            else:
-                tops = " ".join(f"{k}={v:.2f}" for k, v in top)
-                print(f"{f}\t{wi}\t{score:.4f}\t{det.mode_names[mode]}\t"
-                      f"{'ANOMALY' if anomaly else 'ok'}\t{tops}")
-    print(f"{flagged}/{n} windows over threshold", file=sys.stderr)
+    skips = train.gap_skips(np.array([r.t for r, _ in wins]), len(wins), ex.window / ex.rate)
+    for (ref, w), k in zip(wins, skips):
+        if k and hasattr(det, "skip"):  # a gap: the adaptive detector's cycle moves on
+            det.skip(int(k))
+        x = ex.compute(w)
+        score, mode = det.score(x)
+        anomaly = score > 1.0
+        top = det.explain(x, mode, ex.names, a.top)
+        n += 1
+        flagged += anomaly
+        if a.json:
+            rec = {"file": ref.file, "window": ref.index, "line": ref.line}
+            if ref.start is not None:
+                rec["start"] = ref.start
+            rec.update({"score": round(score, 5), "mode": det.mode_names[mode], "anomaly": bool(anomaly),
+                        "raw": round(det.last_raw, 5), "top": [[k, round(v, 4)] for k, v in top]})
+            if getattr(det, "learning", False):
+                rec["learning"] = True
+            print(json.dumps(rec))
+        else:
+            tops = " ".join(f"{k}={v:.2f}" for k, v in top)
+            when = f"\t{ref.start}" if ref.start is not None else ""
+            print(f"{ref.file}\t{ref.index}{when}\t{score:.4f}\t{det.mode_names[mode]}\t"
+                  f"{'ANOMALY' if anomaly else 'ok'}\t{tops}")
+    print(f"{flagged}/{n} windows over threshold (per window, no debounce; --events applies the "
+          f"model's decision)", file=sys.stderr)
     return 0
+
+
+def _score_events(a: argparse.Namespace, doc: dict, ex, wins: list) -> int:
+    """The board's App over the windows; its event payloads, with where each window is."""
+    from device import app as app_mod
+    from device.sensors import ReplaySensor
+
+    events: list[dict] = []
+
+    class Box:
+        def put(self, p: dict) -> bool:
+            if p.get("type") == "event":
+                events.append(dict(p))
+            return True
+
+    app = app_mod.App(ReplaySensor([w for _, w in wins]), doc, outbox=Box(), device_id="score",
+                      heartbeat_every=0, features=ex)
+    app.run()
+    for p in events:
+        ref = wins[p["window"] - 1][0]  # the app counts windows from 1
+        p.pop("seq", None)
+        p.pop("t", None)
+        p.pop("device", None)
+        out = {"event": p.pop("event"), "file": ref.file, "window": ref.index, "line": ref.line}
+        if ref.start is not None:
+            out["start"] = ref.start
+        p.pop("type", None)
+        p.pop("window", None)
+        out.update(p)
+        if a.json:
+            print(json.dumps(out))
+        else:
+            when = f" {ref.start}" if ref.start is not None else ""
+            print(f"{out['event']}\t{ref.file}\t{ref.index}{when}\tscore {out['score']}\tmode {out['mode']}")
+    starts = sum(1 for p in events if p.get("event") == "anomaly_start" or p.get("anomaly"))
+    print(f"{starts} alarm(s) in {len(wins)} windows (decision k={app.decision.k} of n={app.decision.n}, "
+          f"off {app.decision.off}, cooldown {app.decision.cooldown})", file=sys.stderr)
+    return 0
+
+
+def cmd_drift_bench(a: argparse.Namespace) -> int:
+    from host_tools import driftbench
+
+    return driftbench.main(a)
 
 
 def cmd_simulate(a: argparse.Namespace) -> int:
@@ -309,13 +417,29 @@ def cmd_bench(a: argparse.Namespace) -> int:
     return bench.main(a)
 
 
+def _fraction_or_zero(s: str) -> float:
+    return 0.0 if s.strip() in ("0", "0.0") else _fraction(s)
+
+
+def _period_or_none(s: str) -> float:
+    return 0.0 if s.strip().lower() in ("none", "0", "off") else _period(s)
+
+
+def _reading_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--columns", metavar="A,B,C",
+                   help="value columns by header name or position from 1 (e.g. accX,accY,accZ or 2,3,4)")
+    p.add_argument("--units", choices=["g", "m/s2"], default="g", help="unit of accelerometer values")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m host_tools", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="fit a model on normal recordings")
     t.add_argument("--sensor", choices=["accel", "scalar"], default="accel")
-    t.add_argument("--detector", choices=["zscore", "mahalanobis"], default="mahalanobis")
+    t.add_argument("--detector", choices=["zscore", "mahalanobis", "adaptive"], default=None,
+                   help="default: mahalanobis for accel, zscore for scalar; adaptive: a baseline "
+                        "that follows drift (scalar)")
     t.add_argument("--normal", nargs="+", required=True, metavar="DIR",
                    help="one folder per operating mode (or all normal data with --modes auto)")
     t.add_argument("--calibrate", nargs="+", metavar="DIR",
@@ -324,8 +448,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--fa-rate", type=_fraction, default=0.01)
     t.add_argument("--holdout", type=_fraction, default=0.25,
                    help="without --calibrate: last fraction of each folder (time order) for thresholds")
+    t.add_argument("--test", type=_fraction_or_zero, default=0.0,
+                   help="last fraction of each folder (time order) kept out as a test, scored at the end")
     t.add_argument("--window", type=int, default=200, help="samples per window")
-    t.add_argument("--rate", type=float, default=200.0, help="sample rate in Hz")
+    t.add_argument("--rate", type=_rate, default=200.0, help="sample rate in Hz, or a period (5min, 10ms)")
+    t.add_argument("--tau", type=_period, default=6 * 3600.0,
+                   help="adaptive: time constant of the baseline (e.g. 6h)")
+    t.add_argument("--cycle", type=_period_or_none, default=86400.0,
+                   help="adaptive: period of the cycle profile (24h), or none")
+    t.add_argument("--slots", type=int, default=48, help="adaptive: parts of the cycle profile")
     t.add_argument("--bands", type=int, default=16, help="spectral bands (accel)")
     t.add_argument("--shrinkage", type=_shrinkage, default="auto", help="'auto' (Ledoit-Wolf) or a fixed 0..1")
     t.add_argument("--k", type=int, default=3, help="decision: alarms need k of the last n windows")
@@ -334,6 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--cooldown", type=int, default=30, help="decision: windows between alarms")
     t.add_argument("--out", required=True)
     t.add_argument("--quiet", action="store_true")
+    _reading_options(t)
     t.set_defaults(func=cmd_train)
 
     c = sub.add_parser("commission", help="re-learn location/scale/thresholds on an installed sensor")
@@ -346,13 +478,19 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of the windows for location/scale; the rest choose thresholds")
     c.add_argument("--mode", help="commission this mode only (default: nearest mode per window)")
     c.add_argument("--quiet", action="store_true")
+    _reading_options(c)
     c.set_defaults(func=cmd_commission)
 
     s = sub.add_parser("score", help="score recordings with a model, one line per window")
     s.add_argument("--model", required=True)
     s.add_argument("paths", nargs="+", metavar="PATH")
-    s.add_argument("--json", action="store_true")
+    s.add_argument("--json", action="store_true", help="one JSON object per window (or event), "
+                   "with the start time when the recording has time stamps")
+    s.add_argument("--events", action="store_true",
+                   help="apply the model's decision (debounce) and print only the events, as the board does")
     s.add_argument("--top", type=int, default=3)
+    s.add_argument("--quiet", action="store_true", help="no notes on file order and gaps")
+    _reading_options(s)
     s.set_defaults(func=cmd_score)
 
     e = sub.add_parser("evaluate", help="leave-session-out evaluation with baselines and a report")
@@ -366,6 +504,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate.add_arguments(m)
     m.set_defaults(func=cmd_simulate)
+
+    d = sub.add_parser("drift-bench", help="fixed vs adaptive baseline on synthetic drifting streams")
+    from host_tools import driftbench
+
+    driftbench.add_arguments(d)
+    d.set_defaults(func=cmd_drift_bench)
 
     b = sub.add_parser("bench", help="host speed of the device code path")
     from host_tools import bench

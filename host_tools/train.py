@@ -11,6 +11,7 @@ lists the modes whose supported rate is worse than the one asked for.
 from __future__ import annotations
 
 import datetime
+import os
 from typing import Sequence
 
 import numpy as np
@@ -73,10 +74,51 @@ def fit_mode(name: str, feats: np.ndarray, detector: str, shrinkage: float | str
     return mode
 
 
-def make_detector(detector: str, modes: list[dict]):
+class _Replay:
+    """Stands in for a stateful detector in choose_thresholds: each 'window' is its raw
+    score, already computed in time order."""
+
+    def raw(self, x, i):
+        return float(x[0])
+
+    def set_mode(self, i, threshold=None):
+        pass
+
+
+def make_detector(detector: str, modes: list[dict], adaptive: dict | None = None):
     """The device detector over fitted modes (threshold 1.0 until chosen)."""
     ms = [dict(m, threshold=m.get("threshold", 1.0)) for m in modes]
-    return detectors_mod.from_model({"detector": detector, "modes": ms})
+    return detectors_mod.from_model({"detector": detector, "modes": ms, "adaptive": adaptive or {}})
+
+
+def adaptive_params(window_seconds: float, tau: float, cycle: float | None, slots: int,
+                    warmup: float | None = None) -> dict:
+    """device.adaptive's parameters in windows, from times in seconds: the level's time
+    constant `tau`, the cycle of the profile (None: no profile) split into `slots`."""
+    tau_w = max(1.0, tau / window_seconds)
+    p: dict = {"tau": round(tau_w, 3), "spread_tau": round(4 * tau_w, 3), "profile_tau": 5.0, "floor": 0.1}
+    if cycle:
+        cyc = int(round(cycle / window_seconds))
+        if cyc < 2:
+            raise DataError(f"--cycle: a cycle of {cycle:g} s is under two windows of {window_seconds:g} s")
+        p.update(cycle=cyc, slots=max(1, min(int(slots), cyc)))
+    else:
+        p.update(cycle=0, slots=0)
+    w = warmup if warmup is not None else (2 * cycle if cycle else 3 * tau)
+    p["warmup"] = int(round(w / window_seconds))
+    p["seconds"] = {"window": window_seconds, "tau": tau, "cycle": cycle or 0}
+    return p
+
+
+def gap_skips(starts: np.ndarray | None, n: int, window_seconds: float) -> np.ndarray:
+    """Windows missing before each window (gaps in the recording), from start times."""
+    if starts is None or window_seconds <= 0:
+        return np.zeros(n, dtype=int)
+    t = np.asarray(starts, dtype=np.float64)
+    d = np.diff(t, prepend=t[:1]) / window_seconds
+    k = np.round(d) - 1
+    k[~np.isfinite(k) | (k < 0)] = 0
+    return k.astype(int)
 
 
 def raw_scores(det, feats: np.ndarray, mode: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -147,19 +189,43 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
                 calib: list[tuple[np.ndarray, int | None]], fa_rate: float,
                 shrinkage: float | str = "auto", decision: dict | None = None,
                 sessions: Sequence[str] = (), threshold_source: str = "calibration",
-                margin_windows: Sequence[np.ndarray] | None = None) -> dict:
+                margin_windows: Sequence[np.ndarray] | None = None,
+                adaptive: dict | None = None,
+                starts: Sequence[np.ndarray | None] | None = None) -> dict:
     """Fit every mode, choose thresholds, and return the model dict (not yet written).
 
     margin_windows: per mode, its windows in time order (fit + hold-out) on which the
     commissioning drift margin is measured; None leaves the margin at 1.
+    adaptive: device.adaptive's parameters (detector "adaptive"); starts: for it, the
+    start times of the fit windows and of each calibration set (gaps move its cycle on).
     """
     if not 0 < fa_rate < 1:
         raise DataError(f"--fa-rate must be between 0 and 1, got {fa_rate}")
     modes = [fit_mode(name, f, detector, shrinkage) for name, f in fit_sets]
-    det = make_detector(detector, modes)
+    det = make_detector(detector, modes, adaptive)
+    if detector == "adaptive":
+        # Stateful: learn the fit windows in time order (with a line no window reaches,
+        # so nothing freezes), then score the calibration windows that follow them.
+        if len(modes) != 1:
+            raise DataError(f"the adaptive detector follows one stream: give one --normal folder, "
+                            f"not {len(modes)}")
+        det.set_mode(0, threshold=3.0e38)
+        spw = float((adaptive or {}).get("seconds", {}).get("window", 0.0))
+        st = list(starts) if starts is not None else [None] * (1 + len(calib))
+        for x, k in zip(fit_sets[0][1], gap_skips(st[0], len(fit_sets[0][1]), spw)):
+            det.skip(k)
+            det.step(x)
+        raws = []
+        for (f, _), t in zip(calib, st[1:]):
+            for x, k in zip(f, gap_skips(t, len(f), spw)):
+                det.skip(k)
+                raws.append(det.step(x))
+        # choose_thresholds scores in order: hand it the raw scores just computed
+        calib = [(np.asarray(raws, dtype=np.float32)[:, None], 0)]
+        det = _Replay()
     choose_thresholds(det, modes, calib, fa_rate, threshold_source)
     for i, m in enumerate(modes):
-        span = margin_windows[i] if margin_windows is not None else None
+        span = margin_windows[i] if margin_windows is not None and detector != "adaptive" else None
         if span is not None and len(span) >= 2 * MIN_WINDOWS:
             m["drift_margin"] = round(drift_margin(det, i, span, fa_rate), 4)
     doc = {
@@ -171,6 +237,7 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
         "fa_rate": fa_rate,
         "modes": modes,
         "decision": dict(decision or DEFAULT_DECISION),
+        **({"adaptive": dict(adaptive or {})} if detector == "adaptive" else {}),
         "training": {
             "sessions": list(sessions),
             "fit_windows": {m["name"]: m["n_fit"] for m in modes},
@@ -256,3 +323,31 @@ def commission_model(doc: dict, feats: np.ndarray, fit_share: float = 0.5,
                             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     model_mod.validate(new)
     return new, com
+
+
+def test_summary(doc: dict, path: str, before, after) -> dict:
+    """The model on a folder's held-out test part (the last windows in time): windows over
+    the line and alarms from the board's Decision. A stateful (adaptive) detector first
+    runs over the windows before the test, as it would have on the board."""
+    from device.decision import START, Decision
+
+    det = detectors_mod.from_model(doc)
+    spw = doc["features"]["window"] / doc["features"]["rate"]
+    if doc["detector"] == "adaptive":
+        for x, k in zip(before.features, gap_skips(before.starts, len(before), spw)):
+            det.skip(k)
+            det.score(x)
+    d = Decision.from_settings(doc["decision"])
+    over = alarms = 0
+    skips = gap_skips(np.r_[before.starts[-1:], after.starts] if before.starts is not None and len(before)
+                      else after.starts, len(after) + (1 if before.starts is not None and len(before) else 0), spw)
+    skips = skips[-len(after):] if len(after) else skips
+    for x, k in zip(after.features, skips):
+        if k and hasattr(det, "skip"):
+            det.skip(k)
+        r = det.score(x)[0]
+        over += r > 1.0
+        alarms += d.update(r) == START
+    n = len(after)
+    return {"session": os.path.basename(os.path.normpath(path)), "windows": n, "span": after.span(),
+            "over": int(over), "fa_rate": over / n if n else 0.0, "alarms": int(alarms)}

@@ -1,0 +1,238 @@
+"""A scalar detector whose baseline follows slow drift: score the residual, not the level.
+
+Per feature k, the prediction is level[k] + profile[slot][k]:
+- level: an exponentially weighted mean with a time constant of `tau` windows (follows
+  seasonal drift; the daily cycle is taken out first, so it does not chase the cycle);
+- profile (optional, `slots` > 0): the mean deviation from the level in each of `slots`
+  equal parts of a cycle of `cycle` windows (a daily profile: cycle = windows per day),
+  each slot an exponentially weighted mean with a time constant of `profile_tau` cycles;
+- spread: the exponentially weighted root mean square of the residual x - prediction,
+  time constant `spread_tau` windows, never below `floor` times the trained scale.
+The raw score is max_k |residual_k| / spread_k; its ratio to the threshold is the score.
+
+While an anomaly lasts the baseline is frozen, so an incident is not learned as normal:
+a window whose ratio is over the line (1.0) freezes it, and it stays frozen until a
+window's ratio falls below `off` (the decision's clearing line). A lasting change of the
+machine therefore keeps alarming until the model is retrained or the board restarted.
+The first `warmup` windows only learn (ratio 0.0, `learning` True): the trained level is
+from another time, and the profile starts empty (its slots count windows from the start,
+so no clock is needed).
+
+Board memory: the state is array('f') buffers of n (level, spread^2, last residual) and
+slots x n (profile) floats, allocated once; per window O(n) float arithmetic on Python
+floats (30-bit on the board: updates are formed as small increments a * (x - m) on
+values of the data's own magnitude, which a 21-bit mantissa carries) and two in-place
+array operations to copy the feature vector into an array('f') (no ndarray element reads
+or stores).
+"""
+
+import array
+
+from device import xp
+
+
+def _fbuf(n, v=0.0):
+    a = array.array("f")
+    for _ in range(n):
+        a.append(v)
+    return a
+
+
+class AdaptiveDetector:
+    kind = "adaptive"
+
+    def __init__(self, modes, params, off=0.8):
+        if len(modes) != 1:
+            raise ValueError("an adaptive detector has exactly one mode")
+        m = modes[0]
+        self.mode_names = [m["name"]]
+        self.n_modes = 1
+        mean = [float(v) for v in m["mean"]]
+        scale = [float(v) for v in m["scale"]]
+        n = len(mean)
+        self.size = n
+        self._thr = float(m["threshold"])
+        self.tau = float(params.get("tau", 36))
+        self.spread_tau = float(params.get("spread_tau", 4 * self.tau))
+        self.cycle = int(params.get("cycle", 0))
+        self.slots = int(params.get("slots", 0)) if self.cycle > 0 else 0
+        self.profile_tau = float(params.get("profile_tau", 5.0))
+        self.warmup = int(params.get("warmup", 0))
+        self.floor = float(params.get("floor", 0.1))
+        self.off = float(off)
+        self._a = 1.0 / self.tau if self.tau > 1.0 else 1.0
+        self._as = 1.0 / self.spread_tau if self.spread_tau > 1.0 else 1.0
+        # a slot is updated cycle/slots times per cycle: profile_tau cycles of updates
+        self._ap = (float(self.slots) / (self.profile_tau * self.cycle)) if self.slots else 0.0
+        if self._ap > 1.0:
+            self._ap = 1.0
+        self._mean0 = mean
+        self._scale0 = scale
+        self._level = _fbuf(n)
+        self._var = _fbuf(n)
+        self._min_var = _fbuf(n)
+        self._res = _fbuf(n)
+        self._prof = _fbuf(self.slots * n)
+        self._xb = _fbuf(n)
+        self._xv = xp.view(self._xb) if xp.np is not None else None
+        self._zero = xp.array([0.0]) if xp.np is not None else None
+        for k in range(n):
+            self._min_var[k] = (self.floor * scale[k]) ** 2
+        self.last_raw = 0.0
+        self.reset()
+
+    def reset(self):
+        """Back to the trained level and spread, profile empty, warm-up again."""
+        for k in range(self.size):
+            self._level[k] = self._mean0[k]
+            self._var[k] = self._scale0[k] * self._scale0[k]
+            self._res[k] = 0.0
+        for j in range(len(self._prof)):
+            self._prof[j] = 0.0
+        self.count = 0
+        self.frozen = False
+        self.learning = self.warmup > 0
+        self.last_raw = 0.0
+
+    # ---- the interface the app, training and commissioning use -------------------------
+    def threshold(self, i=0):
+        return self._thr
+
+    def mode_params(self, i=0):
+        return (list(self._mean0), list(self._scale0), self._thr)
+
+    def set_mode(self, i, mean=None, scale=None, threshold=None):
+        if mean is not None:
+            self._mean0 = [float(v) for v in mean]
+        if scale is not None:
+            self._scale0 = [float(v) for v in scale]
+            for k in range(self.size):
+                self._min_var[k] = (self.floor * self._scale0[k]) ** 2
+        if threshold is not None:
+            self._thr = float(threshold)
+        if mean is not None or scale is not None:
+            self.reset()
+
+    def skip(self, windows):
+        """Windows that were never seen (a gap in a recording): the cycle's phase moves on,
+        the level and spread stay."""
+        if windows > 0:
+            self.count += int(windows)
+            if self.learning and self.count >= self.warmup:
+                self.learning = False
+
+    def nearest(self, x):
+        return 0
+
+    def _load(self, x):
+        """x (an ndarray, list or array('f')) into the array('f') _xb, without ndarray
+        element reads: two in-place array operations."""
+        if self._xv is not None and not isinstance(x, (list, array.array)):
+            xv = self._xv
+            xv *= self._zero
+            xv += x
+        else:
+            for k in range(self.size):
+                self._xb[k] = x[k]
+        return self._xb
+
+    def step(self, x):
+        """Score x against the baseline, then learn it unless frozen; returns the raw
+        score (max |residual| / spread). Windows are taken in time order: this is the
+        only method that moves the baseline."""
+        xb = self._load(x)
+        n = self.size
+        prof = self._prof
+        base = 0
+        if self.slots:
+            base = ((self.count % self.cycle) * self.slots // self.cycle) * n
+        level = self._level
+        var = self._var
+        res = self._res
+        raw = 0.0
+        for k in range(n):
+            v = xb[k]
+            p = prof[base + k] if self.slots else 0.0
+            r = v - level[k] - p
+            res[k] = r
+            s2 = var[k]
+            if s2 < self._min_var[k]:
+                s2 = self._min_var[k]
+            z = r * r / s2
+            if z > raw:
+                raw = z
+        raw = raw ** 0.5
+        if not raw - raw == 0.0:  # NaN/inf: never learned, never normal
+            self.last_raw = raw
+            return raw
+        ratio = raw / self._thr if self._thr > 0 else raw
+        if self.learning:
+            ratio = 0.0
+        if self.frozen:
+            if ratio < self.off:
+                self.frozen = False
+        elif ratio > 1.0:
+            self.frozen = True
+        if not self.frozen:
+            # A running mean until the time constant is reached (the trained level is
+            # from another time), then exponential weighting.
+            c1 = self.count + 1.0
+            a = self._a if self._a * c1 >= 1.0 else 1.0 / c1
+            aS = self._as if self._as * c1 >= 1.0 else 1.0 / c1
+            ap = self._ap
+            if self.slots:
+                seen = (self.count // self.cycle) * (self.cycle // self.slots) + 1.0
+                if ap * seen < 1.0:
+                    ap = 1.0 / seen
+            for k in range(n):
+                r = res[k]
+                # level learns the de-cycled value, the slot the deviation from the level
+                level[k] = level[k] + a * r
+                if self.slots:
+                    prof[base + k] = prof[base + k] + ap * (r - a * r)
+                var[k] = var[k] + aS * (r * r - var[k])
+        self.count += 1
+        if self.learning and self.count >= self.warmup:
+            self.learning = False
+        self.last_raw = raw
+        return raw
+
+    def score(self, x):
+        """(ratio, 0): the residual's ratio to the threshold (0.0 while warming up)."""
+        raw = self.step(x)
+        if not raw - raw == 0.0:
+            return raw, 0
+        if self.learning or self.count <= self.warmup:
+            return 0.0, 0
+        return raw / self._thr, 0
+
+    def raw(self, x, i=0):
+        """The raw score of x (stateful: it learns x, as score does)."""
+        return self.step(x)
+
+    def all_raw(self, x):
+        return xp.array([self.step(x)])
+
+    def contributions(self, x, i=0):
+        """|residual| / spread per feature, of the window scored last."""
+        out = []
+        for k in range(self.size):
+            s2 = self._var[k]
+            if s2 < self._min_var[k]:
+                s2 = self._min_var[k]
+            out.append(abs(self._res[k]) / s2 ** 0.5)
+        return out
+
+    def explain(self, x, i, names, top=3):
+        c = self.contributions(x, i)
+        order = sorted(range(len(c)), key=lambda k: -c[k])
+        return [(names[k], c[k]) for k in order[:top]]
+
+    def baseline(self):
+        """(level, spread) of feature 0 as the next window would see them (plots, tests)."""
+        base = 0
+        if self.slots:
+            base = ((self.count % self.cycle) * self.slots // self.cycle) * self.size
+        p = self._prof[base] if self.slots else 0.0
+        s2 = self._var[0] if self._var[0] > self._min_var[0] else self._min_var[0]
+        return self._level[0] + p, s2 ** 0.5

@@ -66,6 +66,7 @@ class Table:
     time_name: str | None = None
     where: str = "line"  # what `lines` counts
     edge_impulse: bool = False  # Edge Impulse's CSV: its "timestamp" is in ms
+    in_seconds: bool = False  # times are already seconds (not a column to settle the unit of)
 
     @property
     def t0(self) -> float:
@@ -204,7 +205,7 @@ def check_times(t: Table, rate: float) -> None:
     'every sample is a gap'."""
     times = t.times
     steps = np.diff(times)
-    if not t.absolute:
+    if not t.absolute and not t.in_seconds:
         unit = timeaxis.numeric_unit(t.time_name, steps, rate, t.edge_impulse)
         if unit != 1.0:
             times = times * unit
@@ -307,7 +308,7 @@ def read_edge_impulse_json(path: str, kind: str, opts: ReadOptions = DEFAULT) ->
     if isinstance(iv, (int, float)) and not isinstance(iv, bool) and iv > 0:
         t.times = np.arange(len(vals)) * (float(iv) / 1000.0)
         t.time_name = "interval_ms"
-        t.absolute = False
+        t.in_seconds = True
     return t
 
 

@@ -201,14 +201,14 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
     """
     if not 0 < fa_rate < 1:
         raise DataError(f"--fa-rate must be between 0 and 1, got {fa_rate}")
+    if detector == "adaptive" and len(fit_sets) != 1:
+        raise DataError(f"the adaptive detector follows one stream: give one --normal folder, "
+                        f"not {len(fit_sets)}")
     modes = [fit_mode(name, f, detector, shrinkage) for name, f in fit_sets]
     det = make_detector(detector, modes, adaptive)
     if detector == "adaptive":
         # Stateful: learn the fit windows in time order (with a line no window reaches,
         # so nothing freezes), then score the calibration windows that follow them.
-        if len(modes) != 1:
-            raise DataError(f"the adaptive detector follows one stream: give one --normal folder, "
-                            f"not {len(modes)}")
         det.set_mode(0, threshold=3.0e38)
         spw = float((adaptive or {}).get("seconds", {}).get("window", 0.0))
         st = list(starts) if starts is not None else [None] * (1 + len(calib))

@@ -40,6 +40,7 @@ from device import features as features_mod
 from device import threshold as threshold_mod
 from device.decision import START, Decision
 from host_tools.argtypes import fraction as _fraction
+from host_tools.argtypes import rate as _rate
 from host_tools.argtypes import shrinkage as _shrinkage
 from host_tools import baselines as baselines_mod
 from host_tools import datasets, train
@@ -456,6 +457,7 @@ class Evaluator:
             "primary": primary,
             "timeline_methods": [primary] + ([f"{primary}-uncommissioned"] if sc.commission else []),
             "decision": dict(doc["decision"]),
+            "seconds_per_window": cfg.seconds_per_window,
             "methods": methods,
         }
         return result, series
@@ -553,7 +555,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fa-rate", type=_fraction, default=0.01,
                    help="false-alarm rate the thresholds are chosen for")
     p.add_argument("--window", type=int, default=200, help="samples per window")
-    p.add_argument("--rate", type=float, default=200.0, help="sample rate in Hz")
+    p.add_argument("--rate", type=_rate, default=200.0, help="sample rate in Hz, or a period (5ms)")
     p.add_argument("--bands", type=int, default=16, help="spectral bands")
     p.add_argument("--shrinkage", type=_shrinkage, default="auto", help="'auto' (Ledoit-Wolf) or 0..1")
     p.add_argument("--k", type=int, default=train.DEFAULT_DECISION["k"],
@@ -622,6 +624,7 @@ def main(a: argparse.Namespace) -> int:
 
     meta = {
         "data": os.path.abspath(a.data),
+        "evaluated": [os.path.abspath(p) for p in folders],
         "folders": {os.path.basename(p): len(f.ws) for p, f in folders.items()},
         "window": a.window, "rate": a.rate, "bands": a.bands,
         "seconds_per_window": cfg.seconds_per_window, "features": len(extractor.names),

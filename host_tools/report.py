@@ -69,7 +69,8 @@ def _delay(a: dict) -> tuple[str, str]:
 def summary_text(results: Sequence[dict], meta: dict) -> str:
     """Per scenario: rows = normal false alarms and each anomaly folder, columns = methods,
     cells 'AUC det%'."""
-    lines = [f"fa-rate {meta['fa_rate']}, window {meta['window']} @ {meta['rate']:g} Hz, "
+    lines = [f"data: {_evaluated(meta)}",
+             f"fa-rate {meta['fa_rate']}, window {meta['window']} @ {meta['rate']:g} Hz, "
              f"* = headline detector; cells: AUC / detection rate at the threshold; "
              f"extra = normal sessions never used (informational); 'pooled AUC vs' = all anomaly "
              f"windows against that unseen normal session"]
@@ -82,8 +83,14 @@ def summary_text(results: Sequence[dict], meta: dict) -> str:
         lines.append(f"== {r['name']}: {r['title']} (normal test: {nt} windows)")
         lines.append("".ljust(w0) + "".join(short_method(k, r["primary"]).rjust(w) for k in order))
         lines.append("normal FA%".ljust(w0) + "".join(pct(ms[k]["normal"]["fa_rate"]).rjust(w) for k in order))
-        lines.append("normal alarms/h".ljust(w0) + "".join(num(ms[k]["normal"]["alarms_per_hour"], ".1f").rjust(w)
-                                                          for k in order))
+        hours = ms[order[0]]["normal"]["hours"] if order else 0.0
+        lines.append(f"normal alarms in {_duration(hours)}".ljust(w0) +
+                     "".join(str(ms[k]["normal"]["alarms"]).rjust(w) for k in order))
+        lines.append("normal alarm on (time)".ljust(w0) +
+                     "".join(pct(ms[k]["normal"]["alarm_on_share"]).rjust(w) for k in order))
+        if hours >= 1.0:  # a rate per hour from minutes of data says more about the data than the method
+            lines.append("normal alarms/h".ljust(w0) +
+                         "".join(num(ms[k]["normal"]["alarms_per_hour"], ".1f").rjust(w) for k in order))
         for an in r["anomalies"] + ["pooled"]:
             cells = []
             for k in order:
@@ -100,6 +107,11 @@ def summary_text(results: Sequence[dict], meta: dict) -> str:
             if "error" in m:
                 lines.append(f"  {k}: failed ({m['error']})")
     return "\n".join(lines)
+
+
+def _duration(hours: float) -> str:
+    s = hours * 3600.0
+    return f"{s:.0f} s" if s < 120 else (f"{s / 60:.0f} min" if s < 7200 else f"{hours:.1f} h")
 
 
 def timing_text(timing: dict, labels: dict) -> str:
@@ -158,26 +170,89 @@ def roc_points(normal: np.ndarray, anomaly: np.ndarray) -> tuple[np.ndarray, np.
     return (np.r_[0.0, fp / max(len(normal), 1)], np.r_[0.0, tp / max(len(anomaly), 1)])
 
 
-def _hist(path: str, r: dict, ratios: dict[str, np.ndarray]) -> None:
+def _hist(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> None:
+    """Score distributions of every method side by side (one panel each, same axes):
+    the normal test windows against each anomaly folder, all as ratios to the method's
+    own threshold, so the panels show where each method puts the line."""
     sets = ["normal"] + r["anomalies"]
-    allv = np.concatenate([np.maximum(ratios[s], LOG_FLOOR) for s in sets])
-    bins = np.logspace(np.log10(allv.min()), np.log10(max(allv.max(), 1.01)), 60)
-    fig = _figure(9, 4.5)
-    ax = fig.add_subplot()
-    for s in sets:
-        v = np.maximum(ratios[s], LOG_FLOOR)
-        lab = "normal test" if s == "normal" else s
-        ax.hist(v, bins=bins, weights=np.full(len(v), 1.0 / len(v)), histtype="step",
-                linewidth=2.2 if s == "normal" else 1.3, label=f"{lab} ({len(v)})")
-    ax.axvline(1.0, color="k", linestyle="--", label="threshold")
-    ax.set_xscale("log")
-    _log_axis(ax.xaxis)
-    ax.set_xlabel(f"score / threshold ({r['methods'][r['primary']]['label']})")
-    ax.set_ylabel("share of windows")
-    ax.set_title(f"{r['name']}: score distributions", y=1.0)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # beside the bars
-    fig.subplots_adjust(left=0.08, right=0.74, bottom=0.12, top=0.92)  # tight_layout is slow
+    order = [k for k in method_order(r["methods"], r["primary"]) if k in series]
+    allv = np.concatenate([np.maximum(series[k][s], LOG_FLOOR) for k in order for s in sets])
+    bins = np.logspace(np.log10(allv.min()), np.log10(max(allv.max(), 1.01)), 50)
+    cols = min(4, len(order))
+    rows = (len(order) + cols - 1) // cols
+    h = 2.6 * rows + 0.9
+    fig = _figure(3.4 * cols + 1.8, h)
+    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+    handles = []
+    for ax, k in zip(axes.flat, order):
+        for j, s in enumerate(sets):
+            v = np.maximum(series[k][s], LOG_FLOOR)
+            _, _, patches = ax.hist(v, bins=bins, weights=np.full(len(v), 1.0 / len(v)), histtype="step",
+                                    linewidth=2.0 if s == "normal" else 1.1, color=f"C{j}")
+            if len(handles) < len(sets):
+                handles.append(patches[0])
+        ax.axvline(1.0, color="k", linestyle="--", linewidth=1)
+        ax.set_xscale("log")
+        _log_axis(ax.xaxis)
+        ax.set_title(short_method(k, r["primary"]), fontsize=9, y=1.0)
+        ax.tick_params(labelsize=7)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(order):
+            ax.axis("off")
+    fig.suptitle(f"{r['name']}: score / threshold of every method (dashed: the line)", y=1 - 0.1 / h)
+    fig.legend(handles, ["normal test" if s == "normal" else short_folder(s) for s in sets],
+               loc="center right", fontsize=7, frameon=False)
+    fig.subplots_adjust(left=0.05, right=1 - 1.6 / (3.4 * cols + 1.8), bottom=0.5 / h, top=1 - 0.7 / h,
+                        wspace=0.15, hspace=0.45)
     _save(fig, path)
+
+
+def _alarms(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> None:
+    """False alarms over time, per normal session (the test windows and every extra
+    session) and method: the board's Decision over the scores in time order, its alarm
+    starts counted as they happen. A flat line is a quiet method; the slope is its rate."""
+    from device.decision import START, Decision
+
+    dec = r.get("decision") or {"k": 3, "n": 5, "off": 0.8, "cooldown": 30}
+    spw = float(r.get("seconds_per_window", 1.0))
+    sessions = ["normal"] + list(r.get("extras", []))
+    order = [k for k in method_order(r["methods"], r["primary"]) if k in series]
+    fig = _figure(4.2 * len(sessions) + 1.8, 3.6)
+    axes = fig.subplots(1, len(sessions), squeeze=False)[0]
+    lines = []
+    for ax, s in zip(axes, sessions):
+        for j, k in enumerate(order):
+            if s not in series[k]:
+                continue
+            d = Decision.from_settings(dec)
+            starts = np.cumsum([d.update(float(v)) == START for v in series[k][s]])
+            t = np.arange(1, len(starts) + 1) * spw / 60.0
+            line, = ax.step(t, starts, where="post", linewidth=2 if k == r["primary"] else 1, color=f"C{j}")
+            if len(lines) < len(order):
+                lines.append(line)
+        ax.set_title("normal test" if s == "normal" else short_folder(s), fontsize=9, y=1.0)
+        ax.set_xlabel("minutes of data", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].set_ylabel("false alarms so far", fontsize=8)
+    fig.suptitle(f"{r['name']}: false alarms over time (decision k={dec.get('k')} of n={dec.get('n')})",
+                 y=0.97)
+    fig.legend(lines, [short_method(k, r["primary"]) for k in order], loc="center right", fontsize=7,
+               frameon=False)
+    fig.subplots_adjust(left=0.06, right=1 - 1.6 / (4.2 * len(sessions) + 1.8), bottom=0.16, top=0.82,
+                        wspace=0.25)
+    _save(fig, path)
+
+
+def roc_informative(r: dict) -> bool:
+    """Is an ROC figure worth drawing? Not when every method separates every anomaly
+    folder perfectly (identical curves along the axes say nothing the tables do not)."""
+    for m in r["methods"].values():
+        if "error" in m:
+            continue
+        aucs = [m.get("pooled", {}).get("auc")] + [a.get("auc") for a in m.get("anomalies", {}).values()]
+        if any(a is not None and not (isinstance(a, float) and math.isnan(a)) and a < 0.999 for a in aucs):
+            return True
+    return False
 
 
 def _roc(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> None:
@@ -254,7 +329,7 @@ def _timeline(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> N
     _save(fig, path)
 
 
-_DRAW = {"roc": _roc, "hist": _hist, "timeline": _timeline}
+_DRAW = {"roc": _roc, "hist": _hist, "timeline": _timeline, "alarms": _alarms}
 
 
 def _draw(job: tuple) -> None:
@@ -277,17 +352,22 @@ def _workers(jobs: int) -> int:
 def write_figures(out_dir: str, results: Sequence[dict],
                   series: dict[str, dict[str, dict[str, np.ndarray]]],
                   workers: int | None = None) -> dict[str, list[str]]:
-    """Three PNGs per scenario; returns scenario name -> file names (relative). The
-    figures are independent, so they are drawn in parallel where there are cores."""
+    """PNGs per scenario: every method's score distributions, false alarms over time,
+    the score timeline, and the ROC curves when they say something (roc_informative);
+    returns scenario name -> file names (relative). The figures are independent, so they
+    are drawn in parallel where there are cores."""
     os.makedirs(out_dir, exist_ok=True)
     out: dict[str, list[str]] = {}
     jobs = []
     for r in results:
         ser = series[r["name"]]
-        files = [f"{r['name']}_hist.png", f"{r['name']}_roc.png", f"{r['name']}_timeline.png"]
-        jobs.append(("roc", os.path.join(out_dir, files[1]), r, ser))  # the slow ones first
-        jobs.append(("hist", os.path.join(out_dir, files[0]), r, ser[r["primary"]]))
-        jobs.append(("timeline", os.path.join(out_dir, files[2]), r, ser))
+        files = [f"{r['name']}_hist.png", f"{r['name']}_alarms.png", f"{r['name']}_timeline.png"]
+        if roc_informative(r):
+            files.insert(1, f"{r['name']}_roc.png")
+            jobs.append(("roc", os.path.join(out_dir, f"{r['name']}_roc.png"), r, ser))  # the slow ones first
+        jobs.append(("hist", os.path.join(out_dir, files[0]), r, ser))
+        jobs.append(("alarms", os.path.join(out_dir, f"{r['name']}_alarms.png"), r, ser))
+        jobs.append(("timeline", os.path.join(out_dir, files[-1]), r, ser))
         out[r["name"]] = files
     jobs.sort(key=lambda j: j[0] != "roc")
     n = _workers(len(jobs)) if workers is None else workers
@@ -307,11 +387,21 @@ def write_figures(out_dir: str, results: Sequence[dict],
 
 # ---- documents ----------------------------------------------------------------------
 
+def _evaluated(meta: dict) -> str:
+    """What was evaluated: the folders actually loaded (not the default root)."""
+    folders = meta.get("evaluated")
+    if not folders:
+        return str(meta.get("data", "?"))
+    roots = sorted({os.path.dirname(f) for f in folders})
+    names = ", ".join(os.path.basename(f) for f in folders)
+    return f"{len(folders)} folders ({names}) in {', '.join(roots)}"
+
+
 def blocks(results: Sequence[dict], meta: dict, timing: dict, labels: dict,
            figures: dict[str, list[str]]) -> list[Block]:
     b: list[Block] = [("h1", "Detection quality: evaluation report")]
     dec = meta["decision"]
-    b.append(("p", f"Data: {meta['data']}. Window {meta['window']} samples at {meta['rate']:g} Hz "
+    b.append(("p", f"Data: {_evaluated(meta)}. Window {meta['window']} samples at {meta['rate']:g} Hz "
                    f"({meta['seconds_per_window']:g} s per window), {meta['features']} device features, "
                    f"thresholds for a false-alarm rate of {meta['fa_rate']}. "
                    f"Normal folders are split in time order: {meta['split'][0]:.0%} fit, "

@@ -39,8 +39,14 @@ def test_evaluate_writes_report(full_run):
     for f in ("metrics.json", "report.md", "report.html"):
         assert (out / f).stat().st_size > 0
     pngs = sorted(p.name for p in out.glob("*.png"))
+    from host_tools import report
+
+    scen = json.loads((out / "metrics.json").read_text())["scenarios"]
+    # every method's distributions, false alarms over time, the timeline; ROC only where a
+    # method does not separate perfectly (seven identical perfect curves say nothing)
     assert pngs == sorted(f"{s}_{k}.png" for s in ("state", "remount", "coin")
-                          for k in ("hist", "roc", "timeline"))
+                          for k in ("hist", "alarms", "timeline") + (("roc",) if report.roc_informative(scen[s]) else ()))
+    assert "coin_roc.png" in pngs
     for p in out.glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (out / "report.md").read_text()
@@ -252,7 +258,7 @@ def test_report_figures_serial_and_in_worker_processes(tmp_path, workers):
 
     results, series = _tiny_report_input()
     files = report.write_figures(str(tmp_path), results, series, workers=workers)
-    assert files == {"s": ["s_hist.png", "s_roc.png", "s_timeline.png"]}
+    assert files == {"s": ["s_hist.png", "s_roc.png", "s_alarms.png", "s_timeline.png"]}
     for f in files["s"]:
         assert (tmp_path / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

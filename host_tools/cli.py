@@ -367,8 +367,24 @@ def _score_events(a: argparse.Namespace, doc: dict, ex, wins: list) -> int:
                 events.append(dict(p))
             return True
 
-    app = app_mod.App(ReplaySensor([w for _, w in wins]), doc, outbox=Box(), device_id="score",
+    skips = train.gap_skips(np.array([r.t for r, _ in wins]), len(wins), ex.window / ex.rate)
+    holder: list = []
+
+    class GapAwareReplay(ReplaySensor):
+        """The windows in order; at a gap in the recording the adaptive detector's cycle
+        moves on by the missing windows, as a board with a clock would do."""
+
+        def read(self):  # type: ignore[override]
+            i = self._i
+            w = ReplaySensor.read(self)
+            if w is not None and holder and i is not None and i < len(skips) and skips[i] \
+                    and hasattr(holder[0].detector, "skip"):
+                holder[0].detector.skip(int(skips[i]))
+            return w
+
+    app = app_mod.App(GapAwareReplay([w for _, w in wins]), doc, outbox=Box(), device_id="score",
                       heartbeat_every=0, features=ex)
+    holder.append(app)
     app.run()
     for p in events:
         ref = wins[p["window"] - 1][0]  # the app counts windows from 1

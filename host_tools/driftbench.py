@@ -174,10 +174,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(a: argparse.Namespace) -> int:
+    from host_tools.datasets import DataError
+
+    if a.days < 30:
+        raise DataError(f"--days {a.days}: a stream needs at least 30 days ({FIT_DAYS} fit, {CAL_DAYS} "
+                        f"thresholds, then incidents)")
     print(f"synthetic streams: {a.days} days every {PERIOD_S / 60:g} min, daily cycle +-3, seasonal "
           f"drift +8, noise 0.3 (deg C); fit {FIT_DAYS} d, thresholds {CAL_DAYS} d at fa 1%, test the "
           f"rest; decision {train.DEFAULT_DECISION['k']} of {train.DEFAULT_DECISION['n']}; adaptive: "
-          f"tau 6 h, daily profile of 48 slots")
+          f"tau 6 h, daily profile of 48 slots; hit = an alarm starts during the incident (or "
+          f"{GRACE} windows after it; an alarm already on does not count)")
     text, _ = table(a.seeds, a.days)
     print(text)
     return 0

@@ -185,3 +185,14 @@ def test_adaptive_needs_scalar_and_one_stream(capsys, tmp_path):
         from device.features import ScalarFeatures
         train.build_model(ScalarFeatures(1, 1.0), "adaptive", [("a", f), ("b", f + 1)], [(f, 0)], 0.01,
                           adaptive=train.adaptive_params(1.0, 10, None, 0))
+
+
+def test_drift_bench_command_prints_the_table(capsys):
+    assert cli.main(["drift-bench", "--seeds", "1", "--days", "40"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[1].split()[:2] == ["seed", "detector"]
+    rows = {ln.split()[1]: ln.split() for ln in out[2:] if ln.split()[0] == "all"}
+    assert set(rows) == {"zscore", "adaptive"}
+    assert rows["adaptive"][2:5] == ["3/3", "3/3", "3/3"]
+    assert cli.main(["drift-bench", "--days", "10"]) == 2
+    assert "--days 10: a stream needs at least 30 days" in capsys.readouterr().err

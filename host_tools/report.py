@@ -171,39 +171,44 @@ def roc_points(normal: np.ndarray, anomaly: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _hist(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> None:
-    """Score distributions of every method side by side (one panel each, same axes):
-    the normal test windows against each anomaly folder, all as ratios to the method's
-    own threshold, so the panels show where each method puts the line."""
+    """Score distributions of every method side by side, on one axis: for each method
+    the normal test windows and each anomaly folder as a bar from the 5th to the 95th
+    percentile, a thick bar over the middle half and a dot at the median, all as ratios
+    to the method's own threshold (1.0, dashed), so one sees where each method puts its
+    line between normal and anomalous windows. (Drawn with a few vlines/scatter calls:
+    one axis, not a panel per method, keeps it fast.)"""
     sets = ["normal"] + r["anomalies"]
     order = [k for k in method_order(r["methods"], r["primary"]) if k in series]
-    allv = np.concatenate([np.maximum(series[k][s], LOG_FLOOR) for k in order for s in sets])
-    bins = np.logspace(np.log10(allv.min()), np.log10(max(allv.max(), 1.01)), 50)
-    cols = min(4, len(order))
-    rows = (len(order) + cols - 1) // cols
-    h = 2.6 * rows + 0.9
-    fig = _figure(3.4 * cols + 1.8, h)
-    axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
+    width = 0.8 / len(sets)
+    fig = _figure(max(7.0, 1.2 * len(order) + 2.5), 4.2)
+    ax = fig.add_subplot()
     handles = []
-    for ax, k in zip(axes.flat, order):
-        for j, s in enumerate(sets):
-            v = np.maximum(series[k][s], LOG_FLOOR)
-            _, _, patches = ax.hist(v, bins=bins, weights=np.full(len(v), 1.0 / len(v)), histtype="step",
-                                    linewidth=2.0 if s == "normal" else 1.1, color=f"C{j}")
-            if len(handles) < len(sets):
-                handles.append(patches[0])
-        ax.axvline(1.0, color="k", linestyle="--", linewidth=1)
-        ax.set_xscale("log")
-        _log_axis(ax.xaxis)
-        ax.set_title(short_method(k, r["primary"]), fontsize=9, y=1.0)
-        ax.tick_params(labelsize=7)
-    for i, ax in enumerate(axes.flat):
-        if i >= len(order):
-            ax.axis("off")
-    fig.suptitle(f"{r['name']}: score / threshold of every method (dashed: the line)", y=1 - 0.1 / h)
-    fig.legend(handles, ["normal test" if s == "normal" else short_folder(s) for s in sets],
-               loc="center right", fontsize=7, frameon=False)
-    fig.subplots_adjust(left=0.05, right=1 - 1.6 / (3.4 * cols + 1.8), bottom=0.5 / h, top=1 - 0.7 / h,
-                        wspace=0.15, hspace=0.45)
+    for j, s in enumerate(sets):
+        xs, q = [], []
+        for i, k in enumerate(order):
+            v = np.maximum(np.asarray(series[k][s], dtype=np.float64), LOG_FLOOR)
+            if len(v):
+                xs.append(i - 0.4 + width * (j + 0.5))
+                q.append(np.percentile(v, [5, 25, 50, 75, 95]))
+        if not xs:
+            continue
+        q = np.array(q)
+        c = f"C{j}"
+        ax.vlines(xs, q[:, 0], q[:, 4], color=c, linewidth=1)
+        ax.vlines(xs, q[:, 1], q[:, 3], color=c, linewidth=5 if len(sets) < 6 else 3)
+        ax.scatter(xs, q[:, 2], color="k", s=6, zorder=3)
+        handles.append(ax.vlines([], [], [], color=c, linewidth=5))  # the legend's swatch
+    ax.axhline(1.0, color="k", linestyle="--", linewidth=1)
+    ax.set_yscale("log")
+    _log_axis(ax.yaxis)
+    ax.set_xticks(range(len(order)))
+    ax.set_xticklabels([short_method(k, r["primary"]) for k in order], fontsize=8)
+    ax.set_ylabel("score / threshold", fontsize=8)
+    ax.set_title(f"{r['name']}: score distributions of every method (5-95%, middle half, median)",
+                 fontsize=10, y=1.0)
+    ax.legend(handles, ["normal test" if s == "normal" else short_folder(s) for s in sets],
+              fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    fig.subplots_adjust(left=0.08, right=0.82, bottom=0.1, top=0.9)
     _save(fig, path)
 
 

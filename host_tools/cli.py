@@ -1,4 +1,5 @@
-"""Command line: `python -m host_tools {train,commission,score,evaluate,simulate,bench}`.
+"""Command line: `python -m host_tools {train,commission,score,evaluate,simulate,bench,
+export,drift-bench}`.
 
 Every bad input ends in one line `error: <what, which file or option>` on stderr and exit
 code 2, before any long work where it can be known early (options, output paths, model
@@ -408,6 +409,19 @@ def _score_events(a: argparse.Namespace, doc: dict, ex, wins: list) -> int:
     return 0
 
 
+def cmd_export(a: argparse.Namespace) -> int:
+    """Recordings -> Edge Impulse data-acquisition files, one per input file."""
+    from host_tools import readers
+
+    check_out_dir(a.out, "--out")
+    opts = _read_opts(a)
+    files = [f for p in a.paths for f in datasets.list_csv(p)]  # every path checked first
+    tables = [datasets.read_table(f, a.sensor, a.rate, None, opts) for f in files]
+    written = readers.export(tables, a.sensor, a.rate, a.to, a.out)
+    print(f"wrote {len(written)} {a.to} file(s) to {a.out}")
+    return 0
+
+
 def cmd_drift_bench(a: argparse.Namespace) -> int:
     from host_tools import driftbench
 
@@ -520,6 +534,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate.add_arguments(m)
     m.set_defaults(func=cmd_simulate)
+
+    x = sub.add_parser("export", help="write recordings as Edge Impulse data-acquisition files")
+    x.add_argument("paths", nargs="+", metavar="PATH")
+    x.add_argument("--to", choices=["ei-json", "ei-csv"], default="ei-json")
+    x.add_argument("--sensor", choices=["accel", "scalar"], default="accel")
+    x.add_argument("--rate", type=_rate, default=200.0, help="sample rate in Hz, or a period (5min, 10ms)")
+    x.add_argument("--out", required=True, metavar="DIR")
+    _reading_options(x)
+    x.set_defaults(func=cmd_export)
 
     d = sub.add_parser("drift-bench", help="fixed vs adaptive baseline on synthetic drifting streams")
     from host_tools import driftbench

@@ -340,6 +340,22 @@ def write_edge_impulse_csv(path: str, values: np.ndarray, rate: float, kind: str
             f.write("%.6g," % (i * period_ms) + ",".join("%.7g" % x for x in row) + "\n")
 
 
+def export(tables: list[Table], kind: str, rate: float, fmt: str, out_dir: str) -> list[str]:
+    """Write each table as an Edge Impulse file (fmt 'ei-json' or 'ei-csv') in out_dir,
+    named after its source; returns the paths written."""
+    os.makedirs(out_dir, exist_ok=True)
+    written = []
+    for t in tables:
+        stem = os.path.splitext(os.path.basename(t.path))[0]
+        path = os.path.join(out_dir, stem + (".json" if fmt == "ei-json" else ".csv"))
+        if fmt == "ei-json":
+            write_edge_impulse_json(path, t.values, rate, kind)
+        else:
+            write_edge_impulse_csv(path, t.values, rate, kind)
+        written.append(path)
+    return written
+
+
 def is_recording(name: str) -> bool:
     n = name.lower()
     return (n.endswith(".csv") or n.endswith(".json")) and not name.startswith(".")

@@ -296,3 +296,18 @@ def test_csvrows_layouts_keep_the_board_api():
     assert rows.time_text == "0"
     with pytest.raises(csvrows.RowError, match=r"r.csv: line 3 has 3 columns, expected 4 \(timestamp,accX,accY,accZ\)"):
         rows.feed("1,2,3")
+
+
+def test_export_to_edge_impulse_and_back(capsys, tmp_path):
+    from conftest import fan
+
+    src = fan("fan_0_low_0_weight")
+    assert cli.main(["export", src, "--out", str(tmp_path / "ei"), "--to", "ei-json"]) == 0
+    assert "wrote 100 ei-json file(s)" in capsys.readouterr().out
+    first = datasets.list_csv(src)[0]
+    back = readers.read(str(tmp_path / "ei" / (first.rsplit("/", 1)[1][:-4] + ".json")), "accel", 200.0)
+    np.testing.assert_allclose(back.values, datasets.read_recording(first, "accel").T, atol=1e-5)
+    assert cli.main(["export", first, "--out", str(tmp_path / "c"), "--to", "ei-csv"]) == 0
+    again = readers.read(str(tmp_path / "c" / first.rsplit("/", 1)[1]), "accel", 200.0,
+                         opts=readers.ReadOptions(units="m/s2"))
+    np.testing.assert_allclose(again.values, back.values, atol=1e-5)

@@ -226,7 +226,7 @@ def session_notes(s: Session) -> list[str]:
     out = [head]
     out.extend(s.notes[:MAX_NOTES])
     if len(s.notes) > MAX_NOTES:
-        out.append(f"{s.name}: ... and {len(s.notes) - MAX_NOTES} more gaps")
+        out.append(f"{s.name}: ... and {len(s.notes) - MAX_NOTES} more notes")
     return out
 
 

@@ -311,3 +311,53 @@ def test_export_to_edge_impulse_and_back(capsys, tmp_path):
     again = readers.read(str(tmp_path / "c" / first.rsplit("/", 1)[1]), "accel", 200.0,
                          opts=readers.ReadOptions(units="m/s2"))
     np.testing.assert_allclose(again.values, back.values, atol=1e-5)
+
+
+LAYOUT_CASES = [
+    ("accel", None, 1.0, ["timestamp,accX,accY,accZ", "0,0.1,0.2,0.3", "10,0.1,0.2", "20,1,2,3"]),
+    ("accel", ["ax", "ay", "az"], 1.0, ["t,temp,ax,ay,az", "0,20,0.1,0.2,0.3", "1,20,a,0,0"]),
+    ("accel", ["3", "4", "5"], 0.5, ["0,20,0.1,0.2,0.3", "1,20,0,0,2500"]),
+    ("accel", None, 1.0, ["0.005,0.1,0.2,0.3", "0.010,1,2,3"]),
+    ("scalar", None, 1.0, ["timestamp,value", "2013-12-02 21:15:00,73.5", "nonsense,1"]),
+    ("accel", ["bx"], 1.0, ["x,y,z", "1,2,3"]),
+]
+
+
+def _layout_rows(kind, columns, scale, lines):
+    rows = csvrows.Rows(kind, "r.csv", columns=columns, scale=scale)
+    out = []
+    try:
+        for ln in lines:
+            out.append(rows.feed(ln))
+            out.append(rows.time_text)
+    except csvrows.RowError as e:
+        out.append("error: " + str(e))
+    return out
+
+
+def test_csvrows_layouts_under_micropython(tmp_path):
+    """The board runs csvrows: header layouts, picked columns and scaling give the same
+    rows and messages under MicroPython."""
+    from test_micropython import run_mp
+
+    script = ("import json\nfrom device import csvrows\n"
+              "def run(kind, columns, scale, lines):\n"
+              "    rows = csvrows.Rows(kind, 'r.csv', columns=columns, scale=scale)\n"
+              "    out = []\n"
+              "    try:\n"
+              "        for ln in lines:\n"
+              "            out.append(rows.feed(ln))\n"
+              "            out.append(rows.time_text)\n"
+              "    except csvrows.RowError as e:\n"
+              "        out.append('error: ' + str(e))\n"
+              "    return out\n"
+              "cases = json.loads(%r)\n"
+              "print(json.dumps([run(*c) for c in cases]))\n") % json.dumps(LAYOUT_CASES)
+    r = run_mp(script, tmp_path)
+    assert r.returncode == 0, r.stderr
+    got = json.loads(r.stdout.strip().splitlines()[-1])
+    want = json.loads(json.dumps([_layout_rows(*c) for c in LAYOUT_CASES]))
+    assert got == want
+    assert want[0][-1].startswith("error: r.csv: line 3 has 3 columns, expected 4")
+    assert want[2][-1].startswith("error: r.csv: line 2 has 2500 (1250 g), outside the physical range")
+    assert want[5][-1] == "error: r.csv: has no column named 'bx' (its header: x,y,z)"

@@ -28,6 +28,10 @@ def _fraction(s: str) -> float:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    if a.sensor == "thermal":
+        from host_tools import thermal_train
+
+        return thermal_train.cmd_train(a)
     ex = datasets.make_extractor(a.sensor, a.window, a.rate, a.bands)
     sets = [datasets.load_folder(d, ex, progress=not a.quiet) for d in a.normal]
     calib: list[tuple[np.ndarray, int | None]] = []
@@ -93,7 +97,7 @@ def cmd_commission(a: argparse.Namespace) -> int:
     doc = _load_model(a.model)
     from device import features as features_mod
 
-    ex = features_mod.from_recipe(doc["features"])
+    ex = features_mod.from_recipe(doc["features"], doc)
     ws = datasets.load_folder(a.data, ex, progress=not a.quiet)
     if a.fraction is not None:
         ws = ws.split_time(a.fraction)[0]
@@ -116,7 +120,7 @@ def cmd_score(a: argparse.Namespace) -> int:
     from device import detectors as detectors_mod
     from device import features as features_mod
 
-    ex = features_mod.from_recipe(doc["features"])
+    ex = features_mod.from_recipe(doc["features"], doc)
     det = detectors_mod.from_model(doc)
     n = flagged = 0
     for path in a.paths:
@@ -165,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="fit a model on normal recordings")
-    t.add_argument("--sensor", choices=["accel", "scalar"], default="accel")
+    t.add_argument("--sensor", choices=["accel", "scalar", "thermal"], default="accel")
     t.add_argument("--detector", choices=["zscore", "mahalanobis"], default="mahalanobis")
     t.add_argument("--normal", nargs="+", required=True, metavar="DIR",
                    help="one folder per operating mode (or all normal data with --modes auto)")

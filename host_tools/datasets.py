@@ -79,11 +79,18 @@ def read_recording(path: str, kind: str) -> np.ndarray:
         return read_csv(path, 3).T
     if kind == "scalar":
         return read_csv(path, 2)[:, 1:].T
+    if kind == "thermal":  # (frames, 24, 32): one frame per row, see host_tools.thermal_data
+        from host_tools import thermal_data
+
+        return thermal_data.read_frames(path)[0]
     raise DataError(f"unknown sensor kind {kind!r}")
 
 
 def cut_windows(rec: np.ndarray, window: int, path: str = "") -> list[np.ndarray]:
-    """Non-overlapping windows of `window` samples, as float32 (axes, window) arrays."""
+    """Non-overlapping windows of `window` samples, as float32 (axes, window) arrays
+    (thermal recordings: each frame is a window)."""
+    if rec.ndim == 3:
+        return list(rec.astype(np.float32))
     n = rec.shape[1]
     if n < window:
         raise DataError(f"{path}: has {n} samples, shorter than the window of {window}")

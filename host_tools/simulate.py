@@ -69,7 +69,7 @@ def run(model_path: str, data: list[str], commission: int = 0, heartbeat: int = 
         doc = model_mod.load(model_path)
     except model_mod.ModelError as e:
         raise DataError(f"{model_path}: {e}") from None
-    ex = features_mod.from_recipe(doc["features"])
+    ex = features_mod.from_recipe(doc["features"], doc)
     windows = [w for _, _, w in datasets.windows_of_paths(data, ex)]
     box = ListOutbox(echo)
     alert = LoggingAlert(echo)

@@ -132,13 +132,30 @@ def _fit_features(name: str, feats: np.ndarray, detector: str, shrinkage="auto")
     return mode
 
 
+class _TooFewFrames(DataError):
+    """A clustered mode got too few frames to fit or to choose its threshold."""
+
+
 def build(sessions: list[tuple[str, np.ndarray]], auto: bool = False, fa_rate: float = 0.01,
           holdout: float = 0.25, detector: str = "mahalanobis", rate: float = 1.0,
           z_hot: float = 4.0, min_excess: float = 1.5, decision: dict | None = None,
-          max_modes: int = 5, mask: np.ndarray | None = None) -> dict:
+          max_modes: int = 4, mask: np.ndarray | None = None) -> dict:
     """The thermal model dict (pixel maps as arrays; write it with device.model.save).
     sessions: (name, frames (n, 24, 32)) in time order; with auto=True the names are
-    ignored and modes come from clustering."""
+    ignored and modes come from clustering (at most max_modes: each mode's two maps cost
+    the board 6 KB; fewer when a clustered mode gets too few frames to be fitted or
+    calibrated)."""
+    while True:
+        try:
+            return _build(sessions, auto, fa_rate, holdout, detector, rate, z_hot, min_excess,
+                          decision, max_modes, mask)
+        except _TooFewFrames as e:
+            if not auto or e.args[1] <= 1:
+                raise DataError(e.args[0]) from None
+            max_modes = e.args[1] - 1
+
+
+def _build(sessions, auto, fa_rate, holdout, detector, rate, z_hot, min_excess, decision, max_modes, mask):
     if not 0 < fa_rate < 1:
         raise DataError(f"--fa-rate must be between 0 and 1, got {fa_rate}")
     fit_parts, hold_parts, names = [], [], []
@@ -200,15 +217,18 @@ def build(sessions: list[tuple[str, np.ndarray]], auto: bool = False, fa_rate: f
     for k in range(nm):
         sel = ffit[fmode == k]
         if len(sel) < train.MIN_WINDOWS:
-            raise DataError(f"mode {mode_names[k]!r}: only {len(sel)} frames fall to it; "
-                            f"need at least {train.MIN_WINDOWS} (record it longer, or fewer modes)")
+            raise _TooFewFrames(f"mode {mode_names[k]!r}: only {len(sel)} frames fall to it; "
+                                f"need at least {train.MIN_WINDOWS} (record it longer, or fewer modes)", nm)
         fit_sets.append((mode_names[k], sel))
     modes = [_fit_features(nmk, f, detector) for nmk, f in fit_sets]
     hold = np.concatenate(hold_parts).astype(np.float32)
     fhold, _, _ = features_of(ex, hold)
     det = train.make_detector(detector, modes)
-    train.choose_thresholds(det, modes, [(fhold, None)], fa_rate,
-                            f"hold-out: every {every}th {BLOCK_S / 60:.0f}-minute block of each session, nearest mode")
+    try:
+        train.choose_thresholds(det, modes, [(fhold, None)], fa_rate,
+                                f"hold-out: every {every}th {BLOCK_S / 60:.0f}-minute block of each session, nearest mode")
+    except DataError as e:
+        raise _TooFewFrames(str(e), nm) from None
     for k, m in enumerate(modes):
         m["pixel_mean"] = means[k].astype(np.float32)
         m["pixel_scale"] = scales[k].astype(np.float32)

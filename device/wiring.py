@@ -222,6 +222,10 @@ def build_app(s, hw, pins=None):
 
         if s.RECORD == "serial":
             recorder = recorder_mod.SerialRecorder(kind, hw.write, sensor, hw.ticks_ms)
+        elif kind == "thermal" and getattr(hw, "fs_writable", False):
+            from device import thermal  # frames as rows: the thermal recording format
+
+            recorder = thermal.FrameRowRecorder(s.RECORD_PATH, sensor, hw.ticks_ms, s.RECORD_MAX_FILES)
         elif getattr(hw, "fs_writable", False):
             recorder = recorder_mod.FileRecorder(s.RECORD_PATH, kind, s.RECORD_MAX_FILES)
         else:

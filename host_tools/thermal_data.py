@@ -11,6 +11,9 @@ Format (what the board's recording mode writes, and what `train`/`evaluate`/`sco
   (`label` or `anomaly`: 1 where the frame shows an anomaly) for evaluation;
 - every pixel a finite number within -60..400 deg C, else the file and line are named.
 
+Files of blocks of 24 rows of 32 values (no header: what `device.recorder` makes of a
+serial capture, one frame per file) are read too.
+
 A folder is one session; its CSV files are taken in name order (time order).
 """
 
@@ -54,6 +57,8 @@ def read_frames(path: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         if not numbered:
             raise DataError(f"{path}: file has a header but no frames")
     width = len(header) if header else len(numbered[0][1].split(","))
+    if width == COLS and len(numbered) % ROWS == 0 and header is None:
+        return _blocks(path, numbered)  # 24 rows of 32 per frame: the serial capture's files
     lead = width - N
     if lead < 0:
         raise DataError(f"{path}: line {numbered[0][0]} has {width} columns; a thermal frame row "
@@ -85,6 +90,21 @@ def read_frames(path: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
                         f"is {pix[r, k]!r}: not a temperature between {MIN_C:g} and {MAX_C:g} C")
     extra = {names[j]: data[:, j] for j in range(lead)}
     return pix.astype(np.float32).reshape(rows, ROWS, COLS), extra
+
+
+def _blocks(path: str, numbered: list[tuple[int, str]]) -> tuple[np.ndarray, dict]:
+    """Frames written as blocks of 24 rows of 32 values (device.recorder's window files)."""
+    try:
+        data = np.array([[float(c) for c in ln.split(",")] for _, ln in numbered], dtype=np.float64)
+    except ValueError:
+        for ln_no, ln in numbered:
+            cells = ln.split(",")
+            if len(cells) != COLS or not all(_is_number(c) for c in cells):
+                raise DataError(f"{path}: line {ln_no}: not {COLS} numbers") from None
+        raise DataError(f"{path}: malformed CSV") from None
+    if not np.all(np.isfinite(data)) or data.min() < MIN_C or data.max() > MAX_C:
+        raise DataError(f"{path}: a pixel is not a temperature between {MIN_C:g} and {MAX_C:g} C")
+    return data.astype(np.float32).reshape(-1, ROWS, COLS), {}
 
 
 def column(extra: dict[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray | None:

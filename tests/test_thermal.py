@@ -442,3 +442,28 @@ def test_thermal_bench_under_the_emulator():
         assert fr["elem_stores"] == 0 and fr["elem_reads"] <= 1  # the p90 read only
     assert doc["frames"]["hot_spot"]["hotspot"]["area"] == 4
     assert doc["frame_bytes"] <= 8192 and doc["model_load_peak_bytes"] <= 65536
+
+
+def test_board_records_frames_as_rows_the_host_reads(tmp_path, monkeypatch):
+    """RECORD = "file" with the camera writes the frame-per-row format; the host reads it
+    back with the ambient column; a serial capture's block files are read too."""
+    sc = scene.normal(41, 12)
+    frames = [list(map(float, f.ravel())) for f in sc["frames"]]
+    root = tmp_path / "CIRCUITPY"
+    root.mkdir()
+    with fake_hardware() as hw:
+        hw.storage.fresh(readonly=False)  # boot.py gave the board the drive
+        fake = hw.mlx_fake.FakeMLX90640(frames=frames, ta=29.5, frame_us=1000000)
+        _install_camera(monkeypatch, fake)
+        write_settings(str(root), SENSOR="mlx90640", MLX_REFRESH_HZ=2, MAX_WINDOWS=12, RECORD="file")
+        r = run_code_py(str(root), hw)
+    files = sorted(os.listdir(root / "recordings"))
+    assert files == ["000000.csv"], r.lines
+    got, extra = thermal_data.read_frames(str(root / "recordings" / files[0]))
+    assert got.shape == (12, 24, 32)
+    np.testing.assert_allclose(got, sc["frames"], atol=0.006)
+    assert np.all(extra["ambient"] == 29.5) and np.all(np.diff(extra["t_ms"]) > 0)
+    blocks = tmp_path / "blocks.csv"
+    blocks.write_text("\n".join(",".join("%.2f" % v for v in row) for f in sc["frames"][:2] for row in f) + "\n")
+    b, _ = thermal_data.read_frames(str(blocks))
+    np.testing.assert_allclose(b, sc["frames"][:2], atol=0.006)

@@ -153,13 +153,11 @@ class ThermalFeatures:
         self._g = np.mean(m, axis=0) if nm > 1 else np.array(m[0], dtype=xp.FLOAT)
         for v in self._mv:
             v -= self._g
-        # buffers: excess, z and a temporary map, each an array('f') with a flat view
+        # buffers: the excess and z maps, each an array('f') with a flat view
         self._eb = xp.fbuf(N)
         self._zb = xp.fbuf(N)
-        self._tb = xp.fbuf(N)
         self._e = xp.view(self._eb)
         self._z = xp.view(self._zb)
-        self._t = xp.view(self._tb)
         self._allow = xp.view(xp.fbuf(N))
         self._allow += xp.array([1.0])
         if mask is not None:
@@ -228,7 +226,6 @@ class ThermalFeatures:
         if fmax > MAX_C or float(np.min(f)) < MIN_C:
             return self._invalid()
         e = self._e
-        t = self._t
         z = self._z
         kb = self._k_buf
         k1 = self._k
@@ -278,12 +275,12 @@ class ThermalFeatures:
                 off -= c[m] * self._rm[m]
         self.mode = best
         self.offset = off
-        for m in range(nm):
+        for m in range(nm):  # z is free until the z-map: the temporary of the mix
             kb[0] = c[m]
-            t *= zero
-            t += self._mv[m]
-            t *= k1
-            e -= t
+            z *= zero
+            z += self._mv[m]
+            z *= k1
+            e -= z
         z *= zero
         z += self._iv[best]
         kb[0] = off

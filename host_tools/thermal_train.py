@@ -323,3 +323,70 @@ def cmd_train(a: argparse.Namespace) -> int:
     for w in train.threshold_warnings(doc):
         print(f"warning: {w}", file=sys.stderr)
     return 0
+
+
+# ---- editing the allowed-hot mask of a trained model ---------------------------------------
+
+def edit_mask(path: str, out: str, allow: list[tuple[int, int, int, int]] = (), forbid=(),
+              clear: bool = False) -> dict:
+    """Allow heat in (or forbid it again for) rectangles rows r0..r1-1, cols c0..c1-1 of a
+    trained model's mask, and write the model again (checksums renewed). The thresholds
+    were chosen with the old mask: a warning says so (train again to re-calibrate)."""
+    try:
+        doc = model_mod.load(path)
+    except model_mod.ModelError as e:
+        raise DataError(f"{path}: {e}") from None
+    if doc.get("sensor") != "thermal":
+        raise DataError(f"{path}: not a thermal model (sensor {doc.get('sensor')!r})")
+    rec = doc["features"]
+    grid = np.zeros((24, 32), dtype=bool)
+    if rec.get("mask") and not clear:
+        grid = np.array([[ch == "#" for ch in row] for row in rec["mask"]])
+    for rects, value in ((allow, True), (forbid, False)):
+        for r0, r1, c0, c1 in rects:
+            if not (0 <= r0 < r1 <= 24 and 0 <= c0 < c1 <= 32):
+                raise DataError(f"rectangle rows {r0}:{r1}, cols {c0}:{c1} is not inside 24 x 32")
+            grid[r0:r1, c0:c1] = value
+    if grid.all():
+        raise DataError("the mask would allow heat everywhere: nothing left to watch")
+    rec["mask"] = thermal.grid_lines(grid.ravel()) if grid.any() else None
+    if rec["mask"] is None:
+        del rec["mask"]
+    body = {k: v for k, v in doc.items() if not k.startswith("_")}
+    return save(out, body)
+
+
+def _rect(s: str) -> tuple[int, int, int, int]:
+    try:
+        rows, cols = s.split(",")
+        r0, r1 = (int(v) for v in rows.split(":"))
+        c0, c1 = (int(v) for v in cols.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{s!r} is not ROW0:ROW1,COL0:COL1") from None
+    return r0, r1, c0, c1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m host_tools.thermal_train --model m.json --allow 12:16,10:15 --out m2.json`"""
+    p = argparse.ArgumentParser(prog="python -m host_tools.thermal_train",
+                                description="edit the allowed-hot mask of a thermal model")
+    p.add_argument("--model", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--allow", nargs="*", type=_rect, default=[], metavar="R0:R1,C0:C1")
+    p.add_argument("--forbid", nargs="*", type=_rect, default=[], metavar="R0:R1,C0:C1")
+    p.add_argument("--clear", action="store_true", help="start from an empty mask")
+    a = p.parse_args(argv)
+    try:
+        doc = edit_mask(a.model, a.out, a.allow, a.forbid, a.clear)
+    except (DataError, OSError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    n = sum(row.count("#") for row in doc["features"].get("mask") or [])
+    print(f"wrote {a.out}: {n} pixels allowed hot")
+    print("warning: the thresholds were chosen with the previous mask; train again to re-calibrate them",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

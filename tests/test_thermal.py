@@ -467,3 +467,21 @@ def test_board_records_frames_as_rows_the_host_reads(tmp_path, monkeypatch):
     blocks.write_text("\n".join(",".join("%.2f" % v for v in row) for f in sc["frames"][:2] for row in f) + "\n")
     b, _ = thermal_data.read_frames(str(blocks))
     np.testing.assert_allclose(b, sc["frames"][:2], atol=0.006)
+
+
+def test_mask_is_editable_in_a_trained_model(scene_model, tmp_path, capsys):
+    path, doc = scene_model
+    out = str(tmp_path / "edited.json")
+    assert thermal_train.main(["--model", path, "--out", out, "--clear", "--allow", "2:6,24:30"]) == 0
+    assert "24 pixels allowed hot" in capsys.readouterr().out
+    new = model_mod.load(out)
+    assert new["features"]["mask"][3] == "." * 24 + "#" * 6 + ".." and new["features"]["mask"][0] == "." * 32
+    tf = thermal.from_model(new)
+    sc = scene.Scene(seed=61, anomalies=[scene.Anomaly("spot", 0, 10, row=3, col=26, excess=8.0)]).frames(5)
+    tf.compute(sc["frames"][2])
+    assert tf.hot_pixels == 0  # the spot is where heat is now allowed
+    before = thermal.from_model(doc)
+    before.compute(sc["frames"][2])
+    assert before.hot_pixels == 4  # the trained mask did not allow it
+    assert thermal_train.main(["--model", path, "--out", out, "--allow", "0:24,0:32"]) == 2
+    assert capsys.readouterr().err.startswith("error: the mask would allow heat everywhere")

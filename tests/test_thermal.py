@@ -485,3 +485,39 @@ def test_mask_is_editable_in_a_trained_model(scene_model, tmp_path, capsys):
     assert before.hot_pixels == 4  # the trained mask did not allow it
     assert thermal_train.main(["--model", path, "--out", out, "--allow", "0:24,0:32"]) == 2
     assert capsys.readouterr().err.startswith("error: the mask would allow heat everywhere")
+
+
+def test_thermal_model_and_recorder_under_micropython(scene_model, tmp_path):
+    """The board's pure-Python side of the thermal path on MicroPython: the model (both
+    sidecars hashed) verifies, the grids parse, a frame row is written in the format the
+    host reads."""
+    from test_micropython import _json_lines, run_mp
+
+    path, doc = scene_model
+    script = (
+        "import json\n"
+        "from device import model, thermal\n"
+        "c = model.verify(%r)\n"
+        "d = model._read_json(%r)[0]\n"
+        "ref = thermal.parse_grid(d['features']['reference'])\n"
+        "print(json.dumps([c, sum(ref), len(model.files_of(%r))]))\n"
+        "class W:\n"
+        "    def __init__(self): self.parts = []\n"
+        "    def write(self, s): self.parts.append(s)\n"
+        "    def flush(self): pass\n"
+        "    def close(self): pass\n"
+        "w = W()\n"
+        "class S: ambient = 28.25\n"
+        "rec = thermal.FrameRowRecorder('x', S(), lambda: 1234, opener=lambda p, m: w, mkdir=lambda p: None,\n"
+        "                               listdir=lambda p: [])\n"
+        "rec.record([20.0 + k / 1000 for k in range(768)])\n"
+        "print(json.dumps([''.join(w.parts)]))\n" % (path, path, path))
+    r = run_mp(script, tmp_path)
+    (checksum, nref, nfiles), (text,) = _json_lines(r)
+    assert checksum == model_mod.verify(path) and nfiles == 2
+    assert nref == sum(row.count("#") for row in doc["features"]["reference"])
+    p = tmp_path / "rec.csv"
+    p.write_text(text)
+    frames, extra = thermal_data.read_frames(str(p))
+    assert extra["ambient"][0] == 28.25 and extra["t_ms"][0] == 1234
+    assert frames[0, 23, 31] == pytest.approx(20.77, abs=1e-4)  # two decimals

@@ -187,7 +187,7 @@ class MahalanobisDetector(_Detector):
         else:
             w = xp.zeros((nm * n, n))
             for i in range(nm):
-                w[i * n:(i + 1) * n, :] = self._factor(modes[i])
+                w[i * n:(i + 1) * n, :] = self._factor(modes[i])  # a copy: the model stays as it was
         self._w = w
         self._wv = [w[i * n:(i + 1) * n] for i in range(nm)]
         self._k = [_rsqrt(t) for t in self._thr]
@@ -291,9 +291,23 @@ class MahalanobisDetector(_Detector):
 
 
 def from_model(doc):
+    """The detector a model describes. On the board the precision factors of a sidecar
+    model are turned into the detector's matrix in place (no second 24 KB copy): the
+    document's arrays are then spent, and a second detector from the same document
+    raises instead of silently using them. On a host they are copied."""
     kind = doc["detector"]
     if kind == "mahalanobis":
-        return MahalanobisDetector(doc["modes"], stack=doc.get("_prec_stack"))
+        stack = doc.get("_prec_stack")
+        if stack is not None and xp.ULAB:
+            det = MahalanobisDetector(doc["modes"], stack=stack)
+            doc["_prec_stack"] = None
+            for m in doc["modes"]:
+                m["prec_chol"] = None
+            doc["_spent"] = True
+            return det
+        if doc.get("_spent"):
+            raise ValueError("this model's arrays went to a detector already: load the model again")
+        return MahalanobisDetector(doc["modes"])
     if kind == "zscore":
         return ZScoreDetector(doc["modes"])
     raise ValueError("unknown detector kind: %r" % (kind,))

@@ -143,10 +143,11 @@ class CsvReplaySensor(_Paced):
     thermal: one frame per row (768 values in degrees C after any leading columns, the
     recording format of device/thermal.py), or blocks of 24 rows of 32 values. Files are taken in name
     order; a window never spans two files (the host cuts windows the same way), so a
-    replay on the board sees the same windows as `host_tools simulate`. A header line is
-    skipped; a malformed line raises ValueError naming the file and line (the app counts
-    it and the next read goes on with the next window). realtime=True spaces windows at
-    the recording's rate.
+    replay on the board sees the same windows as `host_tools simulate`. Lines follow
+    device.csvrows, as on the host: a header allowed on the first line, blank lines
+    skipped, values finite and physically possible; a bad line raises ValueError naming
+    the file and line (the app counts it and the next read goes on with the next
+    window). realtime=True spaces windows at the recording's rate.
     """
 
     def __init__(self, folder, kind="accel", window=200, rate=200.0, axes=3, loop=True,
@@ -173,13 +174,17 @@ class CsvReplaySensor(_Paced):
         else:
             self._buf, self._flat = frame_buffer(self.rows_n, self.cols_n)
             self.win, self._shared = frame_of(self._flat, self.rows_n, self.cols_n, self._buf)
+        from device import csvrows
+
+        self._rows = csvrows.Rows(kind)
+        self._row = array.array("f", [0.0] * self.cols_n)
         self.files = None
         self._fi = 0
         self._f = None
         self._pending = None
         self._amb_col = None
-        self.ambient = None
         self._line = 0
+        self.ambient = None
         self._last = None
         self.windows = 0
         self.rate_measured = self.rate
@@ -210,39 +215,41 @@ class CsvReplaySensor(_Paced):
         self._fi += 1
         self._f = self._open(path, "r")
         self._path = path
+        self._rows.start(path)
         self._line = 0
         self._amb_col = None
         self._pending = None
         return True
 
     def _fill(self):
-        """Fill the window from the current file; False if the file ended first."""
+        """Fill the window from the current file; False if the file ended first. Rows
+        follow device.csvrows (the host's rules): a bad line raises ValueError naming the
+        file and the line as an editor numbers it."""
         if not self.transpose:
             return self._fill_frame()
         return self._fill_rows()
 
     def _fill_frame(self):
         """One thermal frame: a row of 768 values after any leading columns (the
-        recording format, device/thermal.py; a header names the leading columns, and one
-        named `ambient` or `ta` gives `ambient`), or the older block of 24 rows of 32."""
+        recording format of device/thermal.py; a header names the leading columns, and
+        one named `ambient` or `ta` gives `ambient`), or a block of 24 rows of 32
+        (device.csvrows' thermal rows)."""
         f = self._f
         n = MLX_ROWS * MLX_COLS
         flat = self._buf
-        inf = float("inf")
         while True:
             line = f.readline()
             if not line:
                 return False
             self._line += 1
-            line = line.strip()
-            if line:
+            s = line.strip()
+            if s:
                 break
-        cells = line.split(",")
-        if len(cells) == MLX_COLS:  # a block of rows
-            self._pending = cells
+            self._rows.feed(line)  # keeps the block reader's line numbers right
+        cells = s.split(",")
+        if len(cells) < n:  # a block of rows: the first line goes to the row reader
+            self._pending = line
             return self._fill_rows()
-        if len(cells) < n:
-            raise ValueError("%s line %d has %d values; a frame row needs %d" % (self._path, self._line, len(cells), n))
         lead = len(cells) - n
         try:
             float(cells[lead])
@@ -254,19 +261,24 @@ class CsvReplaySensor(_Paced):
                     if nm == "ambient" or nm == "ta":
                         self._amb_col = k
                 return self._fill_frame()
-            raise ValueError("%s line %d: %r is not a number" % (self._path, self._line, cells[lead].strip()))
+            raise ValueError("%s: line %d has a non-numeric value %r" % (self._path, self._line, cells[lead].strip()))
         for k in range(n):
+            c = cells[lead + k]
             try:
-                v = float(cells[lead + k])
+                v = float(c)
             except ValueError:
-                raise ValueError("%s line %d: %r is not a number" % (self._path, self._line, cells[lead + k].strip()))
-            if v != v or v == inf or v == -inf:
-                raise ValueError("%s line %d: non-finite value" % (self._path, self._line))
+                raise ValueError("%s: line %d has a non-numeric value %r" % (self._path, self._line, c.strip()))
+            if not -60.0 <= v <= 400.0:  # NaN fails too
+                raise ValueError("%s: line %d has %s, outside the physical range of thermal data "
+                                 "(-60..400 deg C)" % (self._path, self._line, c.strip()))
             flat[k] = v
-        if self._line == 1 or self._amb_col is None:
+        if self._amb_col is None:
             self._amb_col = -1
         if 0 <= self._amb_col < lead:
-            self.ambient = float(cells[self._amb_col])
+            try:
+                self.ambient = float(cells[self._amb_col])
+            except ValueError:
+                self.ambient = None
         return True
 
     def _fill_rows(self):
@@ -276,41 +288,27 @@ class CsvReplaySensor(_Paced):
         transpose = self.transpose
         bufs = self._bufs if transpose else None
         flat = None if transpose else self._buf
-        inf = float("inf")
+        rows = self._rows
+        row = self._row
         r = 0
         while r < n:
-            if self._pending is not None:  # the block's first row, read by _fill_frame
-                cells = self._pending
+            if self._pending is not None:  # a block's first line, read by _fill_frame
+                line = self._pending
                 self._pending = None
             else:
                 line = f.readline()
                 if not line:
                     return False
-                self._line += 1
-                line = line.strip()
-                if not line:
-                    continue
-                cells = line.split(",")
-            if len(cells) != cols:
-                if self._line == 1 and r == 0:
-                    continue  # header
-                raise ValueError("%s line %d has %d values, expected %d" % (self._path, self._line, len(cells), cols))
-            for c in range(cols):
-                try:
-                    v = float(cells[c])
-                except ValueError:
-                    if self._line == 1 and r == 0:
-                        v = None
-                        break
-                    raise ValueError("%s line %d: %r is not a number" % (self._path, self._line, cells[c].strip()))
-                if v != v or v == inf or v == -inf:
-                    raise ValueError("%s line %d: non-finite value" % (self._path, self._line))
-                if transpose:
-                    bufs[c][r] = v
-                else:
-                    flat[r * cols + c] = v
+            if rows.feed(line, row) is None:
+                continue
+            if transpose:
+                for c in range(cols):
+                    bufs[c][r] = row[c]
             else:
-                r += 1
+                base = r * cols
+                for c in range(cols):
+                    flat[base + c] = row[c]
+            r += 1
         return True
 
     def read(self):

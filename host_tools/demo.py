@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -21,11 +20,17 @@ MODES = ["fan_0_off_0_weight", "fan_0_low_0_weight", "fan_0_med_0_weight", "fan_
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m host_tools.demo", description=__doc__)
+    p = cli.Parser(prog="python -m host_tools.demo", description=__doc__)
     p.add_argument("--data", default="data/ceiling-fan")
     p.add_argument("--out", default="out/demo")
     p.add_argument("--commission", type=int, default=30, help="windows the board commissions on")
-    a = p.parse_args(argv)
+    try:
+        a = p.parse_args(argv)
+        if a.commission < 0:
+            raise cli.UsageError(f"--commission {a.commission}: windows to commission on must be at least 0")
+    except cli.UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return cli.EXIT_BAD_INPUT
     model = os.path.join(a.out, "model.json")
     report = os.path.join(a.out, "report")
 

@@ -39,6 +39,8 @@ from device import detectors as detectors_mod
 from device import features as features_mod
 from device import threshold as threshold_mod
 from device.decision import START, Decision
+from host_tools.argtypes import fraction as _fraction
+from host_tools.argtypes import shrinkage as _shrinkage
 from host_tools import baselines as baselines_mod
 from host_tools import datasets, train
 from host_tools.datasets import DataError, WindowSet
@@ -541,25 +543,6 @@ class Evaluator:
 
 
 # ---- command line -------------------------------------------------------------------
-
-def _shrinkage(s: str) -> float | str:
-    if s == "auto":
-        return s
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is neither 'auto' nor a number") from None
-    if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError(f"{s} is not between 0 and 1")
-    return v
-
-
-def _fraction(s: str) -> float:
-    v = float(s)
-    if not 0 < v < 1:
-        raise argparse.ArgumentTypeError(f"{s} is not between 0 and 1")
-    return v
-
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sensor", choices=["accel", "thermal"], default="accel",

@@ -37,7 +37,10 @@ def hw():
 def root(tmp_path, fan_model_path):
     r = tmp_path / "CIRCUITPY"
     r.mkdir()
-    shutil.copy(fan_model_path, r / "model.json")
+    from device import model as model_mod
+
+    for f in model_mod.files_of(fan_model_path):  # model.json and its model.npy
+        shutil.copy(f, r / os.path.basename(f))
     return str(r)
 
 

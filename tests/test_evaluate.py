@@ -215,6 +215,57 @@ def test_detection_rate_and_auc():
     assert evaluate.roc_auc(np.array([0.1, 0.4]), np.array([0.3, 0.5])) == 0.75
 
 
+def test_report_roc_points_match_sklearn_with_ties():
+    """The report's NumPy ROC (sorted scores, cumulative sums) is sklearn's roc_curve with
+    every threshold kept, ties included, and its area is roc_auc_score."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    from host_tools import report
+
+    rs = np.random.RandomState(3)
+    normal = np.round(rs.rand(57), 1)  # rounding makes many ties, within and across sets
+    anomaly = np.round(rs.rand(41) + 0.3, 1)
+    fpr, tpr = report.roc_points(normal, anomaly)
+    y = np.r_[np.zeros(len(normal)), np.ones(len(anomaly))]
+    f_ref, t_ref, _ = roc_curve(y, np.r_[normal, anomaly], drop_intermediate=False)
+    np.testing.assert_allclose(fpr, f_ref)
+    np.testing.assert_allclose(tpr, t_ref)
+    assert np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2) == pytest.approx(roc_auc_score(y, np.r_[normal, anomaly]))
+    assert (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0.0, 0.0, 1.0, 1.0)
+
+
+def _tiny_report_input(name="s"):
+    rs = np.random.RandomState(1)
+    an = ["fan_0_low_1_weight", "fan_0_med_1_weight"]
+    ser = {k: {"normal": rs.rand(30), an[0]: rs.rand(20) + 1, an[1]: rs.rand(20) + 0.5}
+           for k in ("mahalanobis", "zscore")}
+    methods = {k: {"label": k, "family": "ours", "pooled": {"auc": 0.9},
+                   "anomalies": {a: {"auc": 0.8} for a in an}} for k in ser}
+    r = {"name": name, "anomalies": an, "primary": "mahalanobis", "methods": methods,
+         "timeline_methods": ["mahalanobis"]}
+    return [r], {name: ser}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_report_figures_serial_and_in_worker_processes(tmp_path, workers):
+    from host_tools import report
+
+    results, series = _tiny_report_input()
+    files = report.write_figures(str(tmp_path), results, series, workers=workers)
+    assert files == {"s": ["s_hist.png", "s_roc.png", "s_timeline.png"]}
+    for f in files["s"]:
+        assert (tmp_path / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_figure_error_in_a_worker_reaches_the_caller(tmp_path):
+    from host_tools import report
+
+    results, series = _tiny_report_input()
+    (tmp_path / "s_roc.png").mkdir()  # a folder where a figure goes: the save fails
+    with pytest.raises(OSError):
+        report.write_figures(str(tmp_path), results, series, workers=2)
+
+
 def test_part_mask_matches_split_time():
     order = np.repeat(np.arange(17), 2)  # 17 files, two windows each
     ws = WindowSet("x", np.arange(34, dtype=np.float32).reshape(34, 1), ["f"] * 34,

@@ -255,9 +255,26 @@ def test_csv_replay_loops_header_and_errors(tmp_path):
     s = sensors.CsvReplaySensor(str(d), window=4, rate=100.0, loop=True)
     assert list(s.read()[0]) == [0, 1, 2, 3]
     assert list(s.read()[0]) == [4, 5, 6, 7]
-    with pytest.raises(ValueError, match=r"b.csv line 2 has 2 values, expected 3"):
+    with pytest.raises(ValueError, match=r"b.csv: line 2 has 2 columns, expected 3"):
         s.read()  # a.csv is used up (2 rows left < window), b.csv is malformed
     assert list(s.read()[0]) == [0, 1, 2, 3]  # looped back to the first file
+
+
+def test_csv_replay_follows_the_hosts_row_rules(tmp_path):
+    """One definition of a CSV row (device.csvrows): the board's replay and the host's
+    reader refuse the same line with the same words, counting lines as an editor does."""
+    from host_tools import datasets
+
+    d = tmp_path / "rec"
+    d.mkdir()
+    (d / "a.csv").write_text("x,y,z\n\n0,0,1\n0,0,1\n1500,0,1\n0,0,1\n")
+    s = sensors.CsvReplaySensor(str(d), window=4, rate=100.0, loop=False)
+    with pytest.raises(ValueError) as board:
+        s.read()
+    with pytest.raises(datasets.DataError) as host:
+        datasets.read_recording(str(d / "a.csv"), "accel")
+    assert "line 5" in str(board.value) and "physical range" in str(board.value)
+    assert str(board.value).split("line 5", 1)[1] == str(host.value).split("line 5", 1)[1]
 
 
 def test_csv_replay_end_and_missing(tmp_path):

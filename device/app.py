@@ -97,7 +97,7 @@ class App:
         self.fa_rate = 0.01
         if model is not None:
             self.fa_rate = model.get("fa_rate", 0.01)
-            self.features = features if features is not None else features_mod.from_recipe(model["features"])
+            self.features = features if features is not None else features_mod.from_recipe(model["features"], model)
             if self.features.names != model["features"]["names"]:
                 raise ValueError("model feature names do not match this code's recipe")
             self.detector = detectors_mod.from_model(model)
@@ -368,6 +368,9 @@ class App:
              "anomaly": ev == decision_mod.START}
         if top is not None:
             p["top"] = top  # complete before it is handed over: the outbox may send at once
+            hs = getattr(self.features, "hotspot", None)
+            if hs is not None:  # thermal: where, how big, how hot
+                p["hotspot"] = hs()
         return self._emit(p)
 
     def _heartbeat(self):

@@ -264,9 +264,16 @@ class ScalarFeatures:
         return self._out
 
 
-def from_recipe(recipe):
-    """Build the feature extractor a model file describes."""
+def from_recipe(recipe, model=None):
+    """Build the feature extractor a model file describes (a thermal one also needs the
+    loaded model: its per-pixel baselines are not part of the recipe)."""
     kind = recipe.get("kind")
+    if kind == "thermal":
+        if model is None:
+            raise ValueError("thermal features need the model's pixel baselines")
+        from device import thermal
+
+        return thermal.from_model(model)
     if kind == "accel":
         return AccelFeatures(recipe["window"], recipe["rate"], recipe.get("bands", 16),
                              recipe.get("axes", 3))

@@ -14,6 +14,19 @@ and array-valued mode fields refer to rows of that array: {"row": r} for a vecto
 {"rows": [start, stop]} for a matrix. The JSON checksum covers the sidecar's sha256, so
 the two files are verified together. Small models keep inline lists.
 
+Thermal models (sensor "thermal") also carry per-pixel maps: each mode's "pixel_mean"
+and "pixel_scale" (24 x 32 deg C). They always live in a SECOND sidecar of width 32,
+
+    "pixels": {"file": "model.pixels.npy", "sha256": "<hex>", "shape": [rows, 32]}
+
+each map a block of 24 rows ({"rows": [start, start + 24]}), all means first, then all
+scales, so the board reads each kind as one contiguous (modes x 24, 32) view. A second
+file rather than one shared array: feature arrays have the width of the feature vector
+(n), pixel maps the width of an image row (32); one file would have to pad one of them.
+The thermal recipe holds the mask of pixels allowed to be hot and the reference pixels
+of the ambient offset as 24 strings of 32 characters ('#' or '.'): readable and editable
+(re-save the model afterwards: the checksum covers them; see host_tools.thermal_train).
+
 Every problem raises ModelError with a message that names what is wrong. Validation
 formats a message only when something is wrong: on a board every string costs heap.
 """
@@ -32,7 +45,7 @@ except ImportError:
 SCHEMA = "circuitpython-anomaly-model"
 VERSION = 2
 READS = (1, 2)  # schema versions this code reads (1: inline inv_cov only)
-SENSORS = ("accel", "scalar")
+SENSORS = ("accel", "scalar", "thermal")
 DETECTORS = ("zscore", "mahalanobis", "adaptive")
 _MARK = b'"checksum": "sha256:'
 _HEXLEN = 64
@@ -110,8 +123,9 @@ def loads(data):
         raise ModelError("model file is not valid JSON (truncated?): %s" % (e,))
     if actual != claimed:
         raise ModelError("checksum mismatch: file says %s..., content gives %s..." % (claimed[:12], actual[:12]))
-    if "arrays" in doc:
-        raise ModelError("this model keeps its arrays in %r: load it from its file" % (doc["arrays"].get("file"),))
+    for key in _SIDECARS:
+        if key in doc:
+            raise ModelError("this model keeps its arrays in %r: load it from its file" % (doc[key].get("file"),))
     validate(doc)
     return doc
 
@@ -121,8 +135,8 @@ def _folder(path):
     return path[:i + 1] if i >= 0 else ""
 
 
-def _sidecar_path(path, doc):
-    return _folder(path) + doc["arrays"]["file"]
+def _sidecar_path(path, doc, key="arrays"):
+    return _folder(path) + doc[key]["file"]
 
 
 def _open(path, what):
@@ -174,9 +188,9 @@ def _read_json(path, chunk=512):
     return doc, claimed
 
 
-def _check_sidecar(path, doc, chunk=512):
-    arr = doc["arrays"]
-    sp = _sidecar_path(path, doc)
+def _check_sidecar(path, doc, chunk=512, key="arrays"):
+    arr = doc[key]
+    sp = _sidecar_path(path, doc, key)
     f = _open(sp, "model arrays file (named in %s)" % (path,))
     try:
         h = _sha256()
@@ -194,17 +208,20 @@ def verify(path, chunk=512):
     Returns the JSON checksum hex."""
     doc, claimed = _read_json(path, chunk)
     validate(doc, arrays=False)
-    if "arrays" in doc:
-        _check_sidecar(path, doc, chunk)
+    for key in _SIDECARS:
+        if key in doc:
+            _check_sidecar(path, doc, chunk, key)
     return claimed
 
 
 def files_of(path):
     """The files a model consists of: the JSON, and its sidecar if it names one."""
     doc, _ = _read_json(path)
-    if isinstance(doc, dict) and isinstance(doc.get("arrays"), dict) and doc["arrays"].get("file"):
-        return [path, _sidecar_path(path, doc)]
-    return [path]
+    out = [path]
+    for key in _SIDECARS:
+        if isinstance(doc, dict) and isinstance(doc.get(key), dict) and doc[key].get("file"):
+            out.append(_sidecar_path(path, doc, key))
+    return out
 
 
 def load(path, chunk=512):
@@ -215,6 +232,9 @@ def load(path, chunk=512):
     if "arrays" in doc:
         sp = _check_sidecar(path, doc, chunk)
         _attach(doc, _load_npy(sp, doc["arrays"]["shape"]))
+    if "pixels" in doc:
+        sp = _check_sidecar(path, doc, chunk, "pixels")
+        _attach_pixels(doc, _load_npy(sp, doc["pixels"]["shape"]))
     validate_arrays(doc)
     return doc
 
@@ -250,6 +270,10 @@ def _ref(v):
 
 
 _ARRAY_KEYS = ("mean", "scale", "prec_chol", "inv_cov")
+_PIXEL_KEYS = ("pixel_mean", "pixel_scale")
+_SIDECARS = ("arrays", "pixels")
+PIXEL_ROWS = 24
+PIXEL_COLS = 32
 
 
 def _attach(doc, a):
@@ -272,6 +296,29 @@ def _attach(doc, a):
     if doc.get("detector") == "mahalanobis" and contiguous and all("prec_chol" in m for m in modes):
         doc["_prec_stack"] = a[0:len(modes) * n]
     doc["_arrays"] = a
+
+
+def _attach_pixels(doc, a):
+    """Pixel-map references -> (24, 32) views of the pixel sidecar; note the mean maps'
+    and the scale maps' blocks when each kind is stored contiguously in mode order (the
+    writer's layout), so the thermal features work in that memory."""
+    modes = doc["modes"]
+    firsts = {}
+    contiguous = True
+    for i in range(len(modes)):
+        m = modes[i]
+        for k in _PIXEL_KEYS:
+            lo, hi, _ = _ref(m.get(k))
+            m[k] = a[lo:hi]
+            if i == 0:
+                firsts[k] = lo
+            elif lo != firsts[k] + i * PIXEL_ROWS:
+                contiguous = False
+    if contiguous:
+        n = len(modes) * PIXEL_ROWS
+        doc["_pixel_means"] = a[firsts["pixel_mean"]:firsts["pixel_mean"] + n]
+        doc["_pixel_scales"] = a[firsts["pixel_scale"]:firsts["pixel_scale"] + n]
+    doc["_pixels"] = a
 
 
 # ---- validation -------------------------------------------------------------------
@@ -407,6 +454,14 @@ def validate(doc, arrays=True):
                 and len(arr["sha256"]) == _HEXLEN and isinstance(arr.get("shape"), list)
                 and len(arr["shape"]) == 2):
             _fail("arrays must name a file beside the model, its sha256 and its shape [rows, cols]")
+    pix = doc.get("pixels")
+    if sensor == "thermal":
+        _check_thermal_recipe(feats)
+        if not (isinstance(pix, dict) and isinstance(pix.get("file"), str) and pix["file"]
+                and "/" not in pix["file"] and isinstance(pix.get("sha256"), str)
+                and len(pix["sha256"]) == _HEXLEN and isinstance(pix.get("shape"), list)
+                and len(pix["shape"]) == 2 and pix["shape"][1] == PIXEL_COLS):
+            _fail("a thermal model needs pixels: a file beside the model, its sha256 and its shape [rows, 32]")
     modes = doc.get("modes")
     if not (isinstance(modes, list) and len(modes) > 0):
         _fail("model has no modes")
@@ -438,6 +493,14 @@ def validate(doc, arrays=True):
                 lo, hi, _ = ref
                 if not (0 <= lo < hi <= arr["shape"][0]):
                     _fail("mode %r %s refers to rows outside the arrays file" % (name, k))
+        if sensor == "thermal":
+            for k in _PIXEL_KEYS:
+                ref = _ref(m.get(k))
+                if ref is None or not ref[2]:
+                    _fail("mode %r %s must refer to 24 rows of the pixels file" % (name, k))
+                lo, hi, _ = ref
+                if not (0 <= lo and hi - lo == PIXEL_ROWS and hi <= pix["shape"][0]):
+                    _fail("mode %r %s must refer to 24 rows of the pixels file" % (name, k))
         if det == "mahalanobis" and m.get("prec_chol") is None and m.get("inv_cov") is None:
             _fail("mode %r needs prec_chol (or inv_cov) for a mahalanobis detector" % (name,))
     if det == "adaptive":
@@ -483,12 +546,49 @@ def _check_adaptive(doc, n_modes):
         _fail("adaptive.slots (%r) must not exceed adaptive.cycle (%r windows)" % (p.get("slots"), p.get("cycle")))
 
 
+def _grid(lines, what):
+    """24 strings of 32 characters, each '#' or '.' (a thermal mask / reference grid)."""
+    if not (isinstance(lines, list) and len(lines) == PIXEL_ROWS):
+        _fail("%s must be a list of %d strings" % (what, PIXEL_ROWS))
+    for r in range(PIXEL_ROWS):
+        s = lines[r]
+        if not (isinstance(s, str) and len(s) == PIXEL_COLS):
+            _fail("%s row %d must be a string of %d characters" % (what, r, PIXEL_COLS))
+        for ch in s:
+            if ch != "#" and ch != ".":
+                _fail("%s row %d: %r is not '#' or '.'" % (what, r, ch))
+
+
+def _check_thermal_recipe(feats):
+    if feats.get("rows", PIXEL_ROWS) != PIXEL_ROWS or feats.get("cols", PIXEL_COLS) != PIXEL_COLS:
+        _fail("thermal features must be 24 x 32 frames")
+    if feats.get("window") != 1:
+        _fail("thermal features.window must be 1 (one frame per window)")
+    for k in ("z_hot", "min_excess"):
+        v = feats.get(k, 1.0)
+        if not (_finite(v) and v >= 0):
+            _fail("thermal features.%s must be a number >= 0, got %r" % (k, v))
+    for k in ("mask", "reference"):
+        if feats.get(k) is not None:
+            _grid(feats[k], "thermal features." + k)
+    mask = feats.get("mask")
+    if mask is not None and all(row == "#" * PIXEL_COLS for row in mask):
+        _fail("thermal features.mask allows heat everywhere: nothing left to watch")
+
+
 def validate_arrays(doc):
     """Shapes and values of every mode's arrays (inline lists or sidecar views)."""
     n = len(doc["features"]["names"])
     det = doc["detector"]
+    thermal = doc.get("sensor") == "thermal"
     for m in doc["modes"]:
         what = "mode %r" % m["name"]
+        if thermal:
+            for k in _PIXEL_KEYS:
+                v = m.get(k)
+                if not hasattr(v, "shape"):
+                    _fail("%s %s must be a (24, 32) map from the pixels file" % (what, k))
+                _check_array(v, (PIXEL_ROWS, PIXEL_COLS), "%s %s" % (what, k), k == "pixel_scale")
         for k, positive in (("mean", False), ("scale", True)):
             v = m.get(k)
             if not hasattr(v, "shape"):

@@ -124,6 +124,26 @@ def save(path, doc, sidecar=None):
     stem = base[:-5] if base.lower().endswith(".json") else base
     npy_path = folder + stem + ".npy"
     written = []
+    body.pop("pixels", None)
+    if any(m.get("pixel_mean") is not None for m in modes):
+        # per-pixel maps: always a sidecar of their own, rows of 32 (see device/model.py)
+        rows = []
+        for k in model_mod._PIXEL_KEYS:  # all means, then all scales: one block each
+            for m in modes:
+                block = _rows(m[k])
+                if len(block) * len(block[0]) != model_mod.PIXEL_ROWS * model_mod.PIXEL_COLS:
+                    raise ValueError("mode %r %s is not a 24 x 32 map" % (m.get("name"), k))
+                if len(block) != model_mod.PIXEL_ROWS:
+                    flat = block[0]
+                    c = model_mod.PIXEL_COLS
+                    block = [flat[r * c:(r + 1) * c] for r in range(model_mod.PIXEL_ROWS)]
+                m[k] = {"rows": [len(rows), len(rows) + len(block)]}
+                rows.extend(block)
+        px_path = folder + stem + ".pixels.npy"
+        digest = _write_npy(px_path, rows)
+        body["pixels"] = {"file": stem + ".pixels.npy", "sha256": digest,
+                          "shape": [len(rows), model_mod.PIXEL_COLS]}
+        written.append(px_path)
     if sidecar:
         rows = []
         for k in keys:  # precision factors first, in mode order: the detector's stack

@@ -140,7 +140,8 @@ class CsvReplaySensor(_Paced):
     """Plays CSV recordings from a folder on the drive, window by window.
 
     accel: rows of `x,y,z` in g (the ceiling-fan format), `window` rows per window;
-    thermal: rows of 32 values in degrees C, 24 rows per frame. Files are taken in name
+    thermal: one frame per row (768 values in degrees C after any leading columns, the
+    recording format of device/thermal.py), or blocks of 24 rows of 32 values. Files are taken in name
     order; a window never spans two files (the host cuts windows the same way), so a
     replay on the board sees the same windows as `host_tools simulate`. Lines follow
     device.csvrows, as on the host: a header allowed on the first line, blank lines
@@ -180,6 +181,10 @@ class CsvReplaySensor(_Paced):
         self.files = None
         self._fi = 0
         self._f = None
+        self._pending = None
+        self._amb_col = None
+        self._line = 0
+        self.ambient = None
         self._last = None
         self.windows = 0
         self.rate_measured = self.rate
@@ -211,12 +216,72 @@ class CsvReplaySensor(_Paced):
         self._f = self._open(path, "r")
         self._path = path
         self._rows.start(path)
+        self._line = 0
+        self._amb_col = None
+        self._pending = None
         return True
 
     def _fill(self):
         """Fill the window from the current file; False if the file ended first. Rows
         follow device.csvrows (the host's rules): a bad line raises ValueError naming the
         file and the line as an editor numbers it."""
+        if not self.transpose:
+            return self._fill_frame()
+        return self._fill_rows()
+
+    def _fill_frame(self):
+        """One thermal frame: a row of 768 values after any leading columns (the
+        recording format of device/thermal.py; a header names the leading columns, and
+        one named `ambient` or `ta` gives `ambient`), or a block of 24 rows of 32
+        (device.csvrows' thermal rows)."""
+        f = self._f
+        n = MLX_ROWS * MLX_COLS
+        flat = self._buf
+        while True:
+            line = f.readline()
+            if not line:
+                return False
+            self._line += 1
+            s = line.strip()
+            if s:
+                break
+            self._rows.feed(line)  # keeps the block reader's line numbers right
+        cells = s.split(",")
+        if len(cells) < n:  # a block of rows: the first line goes to the row reader
+            self._pending = line
+            return self._fill_rows()
+        lead = len(cells) - n
+        try:
+            float(cells[lead])
+        except ValueError:
+            if self._line == 1:  # a header: find the ambient column
+                self._amb_col = -1
+                for k in range(lead):
+                    nm = cells[k].strip().lower()
+                    if nm == "ambient" or nm == "ta":
+                        self._amb_col = k
+                return self._fill_frame()
+            raise ValueError("%s: line %d has a non-numeric value %r" % (self._path, self._line, cells[lead].strip()))
+        for k in range(n):
+            c = cells[lead + k]
+            try:
+                v = float(c)
+            except ValueError:
+                raise ValueError("%s: line %d has a non-numeric value %r" % (self._path, self._line, c.strip()))
+            if not -60.0 <= v <= 400.0:  # NaN fails too
+                raise ValueError("%s: line %d has %s, outside the physical range of thermal data "
+                                 "(-60..400 deg C)" % (self._path, self._line, c.strip()))
+            flat[k] = v
+        if self._amb_col is None:
+            self._amb_col = -1
+        if 0 <= self._amb_col < lead:
+            try:
+                self.ambient = float(cells[self._amb_col])
+            except ValueError:
+                self.ambient = None
+        return True
+
+    def _fill_rows(self):
         f = self._f
         n = self.rows_n
         cols = self.cols_n
@@ -227,9 +292,13 @@ class CsvReplaySensor(_Paced):
         row = self._row
         r = 0
         while r < n:
-            line = f.readline()
-            if not line:
-                return False
+            if self._pending is not None:  # a block's first line, read by _fill_frame
+                line = self._pending
+                self._pending = None
+            else:
+                line = f.readline()
+                if not line:
+                    return False
             if rows.feed(line, row) is None:
                 continue
             if transpose:
@@ -465,6 +534,7 @@ class MLX90640Sensor(_Paced):
         self.rate_ok = True
         self._last = None
         self.inits = 0
+        self.ambient = None  # the chip's ambient temperature (deg C) of the last frame
 
     def _ensure(self):
         if self._drv is not None:
@@ -483,8 +553,42 @@ class MLX90640Sensor(_Paced):
             raise SensorError("MLX90640: %s" % (e,))
         except RuntimeError as e:
             raise SensorError("MLX90640 / I2C bus: %s" % (e,))
+        self._hook(drv)
         self._drv = drv
         self.inits += 1
+
+    def _hook(self, drv):
+        """Two instance-level wrappers around adafruit_mlx90640's internals (when the
+        driver has them): `_GetTa` so the sensor keeps the chip's own ambient reading
+        (`ambient`, deg C: the scalar channel "ambient"), and `_I2CReadWords` so the
+        driver's busy-wait for a sub-page (it polls the status register 0x8000 for up to
+        a refresh period, twice per frame) calls idle(): the watchdog is fed and the alert
+        patterns advance during the wait instead of after it."""
+        get_ta = getattr(drv, "_GetTa", None)
+        if get_ta is not None:
+            def ta(frame_data, _f=get_ta):
+                v = _f(frame_data)
+                self.ambient = v
+                return v
+
+            drv._GetTa = ta
+        read_words = getattr(drv, "_I2CReadWords", None)
+        if read_words is not None:
+            ticks = self._ticks
+            last = [ticks()]
+
+            def poll(addr, buffer, end=None, _f=read_words):
+                if end is None:
+                    _f(addr, buffer)
+                else:
+                    _f(addr, buffer, end=end)
+                if addr == 0x8000:
+                    now = ticks()
+                    if ticks_diff(now, last[0]) >= IDLE_MS:
+                        last[0] = now
+                        self._idle_call()
+
+            drv._I2CReadWords = poll
 
     def recover(self):
         """Forget the driver (and the bus if we made it): the next read re-probes."""

@@ -25,10 +25,10 @@ def _slim(doc):
     """Drop what the running app does not need once the detector holds the arrays (the
     parsed JSON lists take several times the memory of float32 arrays on a board)."""
     for m in doc.get("modes", []):
-        for k in ("mean", "scale", "inv_cov", "prec_chol", "baseline"):
+        for k in ("mean", "scale", "inv_cov", "prec_chol", "baseline", "pixel_mean", "pixel_scale"):
             if k in m:
                 m[k] = None
-    for k in ("training", "commissioning", "_arrays", "_prec_stack"):
+    for k in ("training", "commissioning", "_arrays", "_prec_stack", "_pixels", "_pixel_means", "_pixel_scales"):
         if k in doc:
             del doc[k]
 
@@ -108,7 +108,8 @@ def _load_model(s, log):
     except MemoryError:
         return None, "model file %s is too large for this board's memory" % s.MODEL_PATH
     kind = "thermal" if s.SENSOR == "mlx90640" or (s.SENSOR == "replay" and s.REPLAY_KIND == "thermal") else "accel"
-    if doc.get("sensor") != kind:
+    camera_scalar = kind == "thermal" and doc.get("sensor") == "scalar"  # frame max/mean/ambient
+    if doc.get("sensor") != kind and not camera_scalar:
         return None, "model %s is for a %r sensor but this board reads %r (SENSOR = %s)" % (
             s.MODEL_PATH, doc.get("sensor"), kind, s.SENSOR)
     rec = doc["features"]
@@ -189,7 +190,7 @@ def build_app(s, hw, pins=None):
         try:  # the big buffers first, while the heap is still in one piece
             from device import features as features_mod
 
-            feats = features_mod.from_recipe(doc["features"])
+            feats = features_mod.from_recipe(doc["features"], doc)
         except (ValueError, KeyError, MemoryError) as e:
             model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
             doc = None
@@ -200,6 +201,15 @@ def build_app(s, hw, pins=None):
         log("# sampling continues (RECORD = serial streams windows for training)")
     buffers = feats.input_views() if feats is not None and hasattr(feats, "input_views") else None
     sensor = make_sensor(s, hw, pins, window, rate, buffers)
+    if doc is not None and doc.get("sensor") == "scalar" and getattr(sensor, "kind", None) == "thermal":
+        from device import thermal  # a scalar model on the camera: one value per frame
+
+        try:
+            sensor = thermal.FrameScalars(sensor, doc["features"].get("channel", "max"), window)
+        except ValueError as e:
+            model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
+            log("# NO MODEL: %s" % model_error)
+            doc = None
     alerts = make_alerts(s, hw, pins, log)
     from device import outbox as outbox_mod
 
@@ -212,6 +222,10 @@ def build_app(s, hw, pins=None):
 
         if s.RECORD == "serial":
             recorder = recorder_mod.SerialRecorder(kind, hw.write, sensor, hw.ticks_ms)
+        elif kind == "thermal" and getattr(hw, "fs_writable", False):
+            from device import thermal  # frames as rows: the thermal recording format
+
+            recorder = thermal.FrameRowRecorder(s.RECORD_PATH, sensor, hw.ticks_ms, s.RECORD_MAX_FILES)
         elif getattr(hw, "fs_writable", False):
             recorder = recorder_mod.FileRecorder(s.RECORD_PATH, kind, s.RECORD_MAX_FILES)
         else:
@@ -239,7 +253,7 @@ def build_app(s, hw, pins=None):
                   heartbeat_every=s.HEARTBEAT_WINDOWS, retries=s.SENSOR_RETRIES, recorder=recorder,
                   log=log, sleep=hw.sleep, store=store, persist_every=s.PERSIST_EVERY,
                   commission_key=commission_key, restore=restore, boot_info=boot_info, guard=True)
-    if doc is not None and kind == "accel":
+    if doc is not None:
         try:
             app = App(sensor, doc, commission_windows=s.COMMISSION_WINDOWS,
                       commission_mode=s.COMMISSION_MODE, model_id=_model_id(doc), features=feats, **common)

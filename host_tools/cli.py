@@ -163,6 +163,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         a.detector = "zscore" if a.sensor == "scalar" else "mahalanobis"
     if a.detector == "adaptive" and a.sensor != "scalar":
         raise DataError("--detector adaptive follows a drifting scalar stream: use it with --sensor scalar")
+    if a.sensor == "thermal":
+        from host_tools import thermal_train
+
+        return thermal_train.cmd_train(a)
     if a.holdout + a.test >= 1:
         raise DataError(f"--holdout {a.holdout} --test {a.test}: together they leave nothing to fit on")
     try:
@@ -466,10 +470,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="fit a model on normal recordings")
-    t.add_argument("--sensor", choices=["accel", "scalar"], default="accel")
+    t.add_argument("--sensor", choices=["accel", "scalar", "thermal"], default="accel")
     t.add_argument("--detector", choices=["zscore", "mahalanobis", "adaptive"], default=None,
-                   help="default: mahalanobis for accel, zscore for scalar; adaptive: a baseline "
-                        "that follows drift (scalar)")
+                   help="default: mahalanobis for accel and thermal, zscore for scalar; adaptive: a "
+                        "baseline that follows drift (scalar)")
     t.add_argument("--normal", nargs="+", required=True, metavar="DIR",
                    help="one folder per operating mode (or all normal data with --modes auto)")
     t.add_argument("--calibrate", nargs="+", metavar="DIR",

@@ -85,6 +85,10 @@ def read_recording(path: str, kind: str, expect: str | None = None, opts: ReadOp
     """A recording as (axes, samples): 3 rows for accel, 1 row (the values) for scalar."""
     if kind not in csvrows.KINDS:
         raise DataError(f"unknown sensor kind {kind!r}")
+    if kind == "thermal":  # (frames, 24, 32): one frame per row, see host_tools.thermal_data
+        from host_tools import thermal_data
+
+        return thermal_data.read_frames(path)[0]
     if rate is None:
         try:
             t = (readers.read_edge_impulse_json(path, kind, opts or readers.DEFAULT) if path.lower().endswith(".json")
@@ -97,7 +101,10 @@ def read_recording(path: str, kind: str, expect: str | None = None, opts: ReadOp
 
 
 def cut_windows(rec: np.ndarray, window: int, path: str = "") -> list[np.ndarray]:
-    """Non-overlapping windows of `window` samples, as float32 (axes, window) arrays."""
+    """Non-overlapping windows of `window` samples, as float32 (axes, window) arrays
+    (thermal recordings: each frame is a window)."""
+    if rec.ndim == 3:
+        return list(rec.astype(np.float32))
     n = rec.shape[1]
     if n < window:
         raise DataError(f"{path}: has {n} samples, shorter than the window of {window}")
@@ -347,6 +354,14 @@ class Progress:
 def load_folder(folder: str, extractor, progress: bool = True, expect: str | None = None,
                 opts: ReadOptions | None = None) -> WindowSet:
     """Every window of a session through the device feature code."""
+    if extractor.kind == "thermal":
+        wins, _ = located_windows([folder], extractor, expect, opts)
+        refs0 = [r for r, _ in wins]
+        files0 = list_csv(folder)
+        pos0 = {f: i for i, f in enumerate(files0)}
+        return WindowSet(folder, np.stack([np.array(extractor.compute(w), dtype=np.float32) for _, w in wins]),
+                         [r.file for r in refs0], [r.index for r in refs0], np.array([pos0[r.file] for r in refs0]),
+                         [0] * len(refs0), np.full(len(refs0), math.nan))
     s = load_session(folder, extractor.kind, extractor.rate, expect, opts, progress)
     feats: list[np.ndarray] = []
     refs: list[WindowRef] = []
@@ -384,7 +399,7 @@ def load_model(path: str) -> tuple[dict, Any]:
         raise DataError(f"{path}: cannot read the model ({e.strerror or e})") from None
     recipe = doc["features"]
     try:
-        ex = features_mod.from_recipe(recipe)
+        ex = features_mod.from_recipe(recipe, doc)
     except (ValueError, KeyError, TypeError) as e:
         raise DataError(f"{path}: its feature recipe cannot be built ({e})") from None
     names = list(recipe["names"])
@@ -435,6 +450,12 @@ def located_windows(paths: Iterable[str], extractor, expect: str | None = None,
         list_csv(p)  # every path checked first
     out: list[tuple[WindowRef, np.ndarray]] = []
     notes: list[str] = []
+    if extractor.kind == "thermal":  # frame files (host_tools.thermal_data): a frame per window
+        for p in paths:
+            for f in list_csv(p):
+                for wi, w in enumerate(cut_windows(read_recording(f, "thermal", expect), extractor.window, f)):
+                    out.append((WindowRef(f, 0, wi, None, math.nan), w))
+        return out, notes
     loose = [p for p in paths if os.path.isfile(p)]
     for p in paths:
         if os.path.isfile(p):

@@ -3,7 +3,8 @@
 1. train a four-mode Mahalanobis model (fan off/low/med/high, no coin) on data/ceiling-fan;
 2. evaluate it with the leave-session-out protocol against the baselines (report + plots);
 3. simulate the board: installed on the remounted fan (fan_0_low-deploy), it commissions on
-   its first windows, watches normal running, then the coin is taped on at high speed.
+   its first windows, watches normal running, then the coin is taped on at high speed;
+4. the thermal camera on a simulated boiler (host_tools/thermal_demo.py).
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"coin detected at window {min([w for w in starts if w > n_deploy], default=None)} "
           f"(coin started at window {n_deploy + 1})")
     print(f"\nmodel: {model}\nreport: {os.path.join(report, 'report.html')}")
-    return 0
+    from host_tools import thermal_demo  # the thermal camera part (host_tools/thermal_demo.py)
+
+    return thermal_demo.run(os.path.join(a.out, "thermal"))
 
 
 if __name__ == "__main__":

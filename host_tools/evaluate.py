@@ -544,6 +544,9 @@ class Evaluator:
 # ---- command line -------------------------------------------------------------------
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sensor", choices=["accel", "thermal"], default="accel",
+                   help="thermal: MLX90640 frame CSVs (--normal and --anomaly folders; "
+                        "host_tools.thermal_report)")
     p.add_argument("--data", default=os.path.join("data", "ceiling-fan"), metavar="DIR",
                    help="dataset root with one folder per session (default: data/ceiling-fan)")
     p.add_argument("--scenario", choices=["state", "remount", "coin", "all"], default="all")
@@ -588,6 +591,10 @@ def _scenarios(a: argparse.Namespace) -> list[Scenario]:
 def main(a: argparse.Namespace) -> int:
     from host_tools import report as report_mod
 
+    if getattr(a, "sensor", "accel") == "thermal":
+        from host_tools import thermal_report
+
+        return thermal_report.main_eval(a)
     t_start = time.perf_counter()
     if a.window < 8 or a.rate <= 0:
         raise DataError("--window must be >= 8 and --rate > 0")

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import array
-import importlib
 import json
 import os
 import struct
@@ -26,23 +25,6 @@ BENCH = os.path.join(TESTS, "board_bench.py")
 EMU_PATH = {"PYTHONPATH": os.pathsep.join([ULAB_EMU, ROOT, TESTS])}
 KEYS = {"fft_us": float, "read_bytes": int, "window_bytes": int, "window_fft_eq": float,
         "model_load_peak_bytes": int, "heap_free_after_warmup": int}
-
-
-@pytest.fixture(scope="module")
-def ulab():
-    """The emulator imported in-process under a guard (device.xp is already bound to NumPy)."""
-    from device import xp
-
-    assert not xp.ULAB
-    sys.path.insert(0, ULAB_EMU)
-    try:
-        mod = importlib.import_module("ulab")
-        assert getattr(mod, "EMULATED", False)
-        yield mod
-    finally:
-        sys.path.remove(ULAB_EMU)
-        for name in [m for m in sys.modules if m == "ulab" or m.startswith("ulab.")]:
-            del sys.modules[name]
 
 
 def _cost(ulab, f):

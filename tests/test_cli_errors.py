@@ -11,7 +11,7 @@ import shutil
 import numpy as np
 import pytest
 
-from conftest import fan, run_py
+from conftest import fan, run_py, cli_error
 from device import csvrows
 from device import model as model_mod
 from host_tools import cli, datasets
@@ -20,14 +20,7 @@ LOW = fan("fan_0_low_0_weight")
 
 
 def _error(capsys, argv) -> str:
-    """Run the CLI, expect exit 2 and exactly one stderr line starting with 'error: '."""
-    rc = cli.main(argv)
-    err = capsys.readouterr().err
-    assert rc == 2, err
-    lines = [ln for ln in err.replace("\r", "\n").split("\n") if ln.strip()]
-    assert len(lines) == 1, f"expected one line on stderr, got {err!r}"
-    assert lines[0].startswith("error: ") and "Traceback" not in err, err
-    return lines[0]
+    return cli_error(capsys, argv)
 
 
 def _train(tmp_path, *extra, out=None):

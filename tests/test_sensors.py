@@ -331,30 +331,4 @@ def test_csv_replay_realtime_pacing(tmp_path, hw):
     assert slept and max(slept) <= 0.02 + 1e-9
 
 
-# ---- thermal frame features (device/thermal.py) ------------------------------------------
-
-def test_thermal_features_hot_spot_blob_mask_centroid():
-    from device import thermal
-
-    rs = np.random.RandomState(0)
-    base = thermal.Baseline()
-    normal = [(22.0 + 0.2 * rs.randn(24, 32)).astype(np.float32) for _ in range(30)]
-    for f in normal:
-        base.update(f)
-    ref = np.stack(normal).astype(np.float64)
-    np.testing.assert_allclose(base.mean, ref.mean(axis=0), atol=1e-4)
-    np.testing.assert_allclose(base.scale(), ref.std(axis=0, ddof=1), rtol=1e-3)
-    mask = np.zeros((24, 32), dtype=np.float32)
-    mask[0:3, 0:3] = 1.0  # a heater that is allowed to be hot
-    tf = thermal.ThermalFeatures(base.mean.copy(), base.scale(), mask=mask)
-    quiet = tf.compute(normal[0]).copy()
-    assert quiet[0] == 0 and quiet[1] == 0 and quiet[3] == -1.0
-    f = normal[1].copy()
-    f[0:3, 0:3] += 30.0  # masked: ignored
-    f[10:13, 20:22] += 8.0  # a 3x2 hot blob
-    f[5, 5] += 5.0  # a single hot pixel
-    out = tf.compute(f)
-    assert out[0] == 7 and out[1] == 6
-    assert 7.5 < out[2] < 8.7
-    assert abs(out[3] - (11 * 48 + 5 * 5) / 53) < 0.2 and abs(out[4] - (20.5 * 48 + 5 * 5) / 53) < 0.3
-    assert tf.names == thermal.NAMES and tf.size == 5
+# (thermal frame features: tests/test_thermal.py)

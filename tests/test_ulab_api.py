@@ -12,7 +12,6 @@ Three layers:
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import sys
@@ -29,23 +28,6 @@ XP_HOST_ONLY = {"float32", "real", "imag", "astype"}
 # NumPy ndarray attributes that ulab's ndarray does not have (unambiguous names only).
 NUMPY_ONLY_ATTRS = {"astype", "ndim", "real", "imag", "item", "ravel", "squeeze", "nbytes",
                     "cumsum", "prod", "var", "conj", "swapaxes", "keepdims", "matmul", "outer"}
-
-
-@pytest.fixture(scope="module")
-def ulab():
-    """The emulator imported in-process under a guard (device.xp is already bound to NumPy)."""
-    from device import xp
-
-    assert not xp.ULAB
-    sys.path.insert(0, ULAB_EMU)
-    try:
-        mod = importlib.import_module("ulab")
-        assert getattr(mod, "EMULATED", False)
-        yield mod
-    finally:
-        sys.path.remove(ULAB_EMU)
-        for name in [m for m in sys.modules if m == "ulab" or m.startswith("ulab.")]:
-            del sys.modules[name]
 
 
 # ---- 1. the emulator ------------------------------------------------------------------------

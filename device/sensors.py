@@ -197,7 +197,9 @@ class CsvReplaySensor(_Paced):
             names = self._listdir(self.folder)
         except OSError:
             raise OSError(2, "replay folder %r not found" % self.folder)
-        files = sorted(n for n in names if n.lower().endswith(".csv") and not n.startswith("."))
+        from device.csvrows import natural_key
+
+        files = sorted([n for n in names if n.lower().endswith(".csv") and not n.startswith(".")], key=natural_key)
         if not files:
             raise OSError(2, "replay folder %r has no .csv files" % self.folder)
         self.files = files

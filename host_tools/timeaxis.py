@@ -15,6 +15,8 @@ import re
 
 import numpy as np
 
+from device.csvrows import natural_key  # noqa: F401  (one definition, shared with the board)
+
 GAP_PERIODS = 3.0  # a step longer than this many sample periods is a gap
 ABSOLUTE_S = 1e8  # numeric time stamps from here on are calendar (Unix epoch) times
 
@@ -61,9 +63,6 @@ def describe_period(seconds: float) -> str:
     return f"{s * 1000:.3g} ms"
 
 
-def natural_key(name: str) -> list:
-    """'H2' before 'H10': digit runs compare as numbers."""
-    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", name) if t]
 
 
 def parse_dates(cells: list[str], path: str, lines: np.ndarray) -> np.ndarray:

@@ -277,6 +277,16 @@ def test_csv_replay_follows_the_hosts_row_rules(tmp_path):
     assert str(board.value).split("line 5", 1)[1] == str(host.value).split("line 5", 1)[1]
 
 
+def test_csv_replay_takes_files_in_natural_order(tmp_path):
+    """H2 before H10, as the host orders a session's files."""
+    d = tmp_path / "rec"
+    d.mkdir()
+    for name, v in (("H10.csv", 10), ("H2.csv", 2), ("H1.csv", 1)):
+        (d / name).write_text("".join("%d,0,1\n" % v for _ in range(4)))
+    s = sensors.CsvReplaySensor(str(d), window=4, loop=False)
+    assert [float(s.read()[0][0]) for _ in range(3)] == [1.0, 2.0, 10.0]
+
+
 def test_csv_replay_end_and_missing(tmp_path):
     with pytest.raises(OSError, match="not found"):
         sensors.CsvReplaySensor(str(tmp_path / "nope"), window=4).read()

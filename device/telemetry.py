@@ -118,6 +118,10 @@ class HttpTransport:
             r = self.session.post(self.url, data=payloads.dumps(payload),
                                   headers=self.headers, timeout=self.timeout)
             code = r.status_code
+            # read the (tiny) body: Response.close() hands the socket back for reuse
+            # without draining it, and the next request would read these bytes as its
+            # status line, fail, and be sent again (a duplicate at the receiver)
+            r.content
         except Exception as e:  # noqa: BLE001 - OSError, OutOfRetries, MemoryError...
             self.last_error = "%s: %s" % (type(e).__name__, e)
             self._reset()

@@ -5,7 +5,10 @@
   already stored (the board may drop it), 400/413 = never acceptable, 401 = wrong token.
   `GET /` is the dashboard, `GET /api/devices` and `/api/events` the data behind it.
 - MQTT: subscribes (QoS 1, persistent session) to `<topic>/+/+`, or to
-  `$share/<group>/<topic>/+/+` so several receivers share one broker's traffic.
+  `$share/<group>/<topic>/+/+` so several receivers share one broker's traffic. Caveat
+  (measured with mosquitto 2.0): a broker queues for an offline plain persistent session
+  but not for a shared group with every member offline, so across a broker restart a
+  group can miss what a board publishes before the first receiver is back.
 - LoRa: reads the gateway board's serial lines `LORA <hex> <rssi> <snr>`, checks length,
   tag and freshness (device.payloads.Unpacker).
 

@@ -1,6 +1,14 @@
 """The board's MQTT transport (adafruit_minimqtt on CPython's socket module) through a real
 mosquitto broker on loopback to the receiver; socket hygiene across broker outages; two
-receivers sharing a subscription; the outage test on SQLite and PostgreSQL."""
+receivers sharing a subscription; the outage test on SQLite and PostgreSQL.
+
+Found here: mosquitto queues QoS 1 messages for an offline persistent session with a plain
+subscription, but not for a shared-subscription group whose members are all offline. After
+a broker restart, a board that reconnects before any receiver of a group loses what it
+publishes in between (the broker acknowledged it). The outage test therefore uses a plain
+subscription; run one receiver per broker with a plain subscription when no loss is
+acceptable, or keep a group's receivers up across broker restarts.
+"""
 
 from __future__ import annotations
 
@@ -39,8 +47,11 @@ def _board(m, user="board", pw="b-pass"):
     return host_transport("mqtt://%s:%s@127.0.0.1:%d/anomaly" % (user, pw, m.port), timeout=2)
 
 
+logs = []
+
+
 def _receiver(m, st, group=None, cid=None):
-    rx = receiver.Receiver(st, log=lambda line: None)
+    rx = receiver.Receiver(st, log=logs.append)
     inp = rx.serve_mqtt("mqtt://rx:r-pass@127.0.0.1:%d" % m.port, "anomaly", group, cid)
     assert inp.connected.wait(10)
     time.sleep(0.2)  # SUBACK
@@ -158,12 +169,23 @@ def test_outage_every_alert_arrives_exactly_once(backend, broker, tmp_path, requ
         st = store.open_store(pgs.url)
     else:
         st = store.open_store(str(tmp_path / "o.db"))
-    rx = _receiver(broker, st, group="rx", cid="rx-outage")
+    # a plain persistent subscription: mosquitto queues for it while the receiver is away
+    # (for a shared group it does not, see the module docstring)
+    rx = _receiver(broker, st, group=None, cid="rx-outage")
     tr = _board(broker)
     # the board's outbox: 8 in RAM, alerts beyond that spill to a file (board owns its drive)
     spill = outbox_mod.FileSpill(str(tmp_path / "outbox.jsonl"), 1 << 20)
     box = outbox_mod.Outbox(tr, capacity=8, per_pump=4, budget_ms=250, spill=spill,
                             backoff_ms=100, backoff_max_ms=500)
+    trace = []
+    real_send = tr.send
+
+    def traced(p):
+        r = real_send(p)
+        trace.append((p["seq"], r, outage, tr.last_error))
+        return r
+
+    tr.send = traced
     seq = 0
     alerts = []
     during = 0
@@ -198,7 +220,8 @@ def test_outage_every_alert_arrives_exactly_once(backend, broker, tmp_path, requ
     _wait(lambda: sum(r["kind"] == "event" for r in st.events()) >= len(alerts), 20)
     time.sleep(0.3)  # a late duplicate would show up now
     keys = [(r["device"], r["seq"]) for r in st.events() if r["kind"] == "event"]
-    assert sorted(s for _, s in keys) == alerts  # every alert, once
+    missing = sorted(set(alerts) - {s for _, s in keys})
+    assert not missing, (missing, [t for t in trace if t[0] in missing or not t[1]], box.sent, box.failed)
     assert len(keys) == len(set(keys))
     assert box.dropped_events == 0 and box.spilled > 0
     print("outage %s: %d alerts produced during %.1f s outage, %d alerts total, %d stored, 0 duplicates; "

@@ -123,10 +123,13 @@ def loads(data):
         except UnicodeError:
             raise PayloadError("body is not UTF-8")
     try:
-        d = json.loads(data, parse_constant=_reject_constant)
+        try:
+            d = json.loads(data, parse_constant=_reject_constant)
+        except TypeError:  # MicroPython's json takes no keywords; validate checks numbers
+            d = json.loads(data)
     except PayloadError:
         raise
-    except (ValueError, RecursionError) as e:
+    except (ValueError, RuntimeError) as e:  # RecursionError is a RuntimeError
         raise PayloadError("not valid JSON: %s" % (e,))
     return validate(d)
 

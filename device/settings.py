@@ -80,7 +80,7 @@ SPEC = (
     ("LORA_RESET", "str", "D6", None),
     ("LORA_NODE", "int", 1, [1, 254]),
     ("LORA_GATEWAY", "int", 2, [1, 254]),
-    ("LORA_RETRIES", "int", 2, [0, 10]),
+    ("LORA_RETRIES", "int", 1, [1, 5]),
     ("SEND_TIMEOUT", "int", 3, [1, 30]),
     ("SEND_BUDGET_MS", "int", 250, [10, 10000]),
     ("OUTBOX_CAPACITY", "int", 16, [1, 256]),

@@ -7,6 +7,7 @@ adafruit_rfm9x) are passed in already built, so tests run the real libraries on 
 against loopback servers; `make_transport(settings, hw, log)` builds them on the board.
 
 Known failures handled here:
+- adafruit_rfm9x send_with_ack sleeps after every missed ACK: see LoraTransport.
 - Wi-Fi: `wifi.radio.connect` is called only while disconnected (calling it again drops a
   working link), with a back-off, one socket pool for the whole run and no exception
   objects kept (repeated ConnectionErrors plus reloads ran CircuitPython out of memory,
@@ -115,8 +116,9 @@ class HttpTransport:
             return False
         r = None
         try:
+            # adafruit_requests tries twice when a socket fails: half the time each
             r = self.session.post(self.url, data=payloads.dumps(payload),
-                                  headers=self.headers, timeout=self.timeout)
+                                  headers=self.headers, timeout=self.timeout / 2)
             code = r.status_code
             # read the (tiny) body: Response.close() hands the socket back for reuse
             # without draining it, and the next request would read these bytes as its
@@ -216,22 +218,39 @@ class MqttTransport:
 
 
 class LoraTransport:
-    """Send each payload as one signed 49-byte packet; confirmed by the gateway's ACK
-    (RadioHead reliable datagram, adafruit_rfm9x send_with_ack)."""
+    """Send each payload as one signed 49-byte packet, confirmed by the gateway's ACK.
+
+    The RadioHead reliable-datagram exchange is done here with the driver's send() and
+    receive(), not with send_with_ack(): that one sleeps a random 1-2 ACK waits after every
+    missed ACK (also after the last), which at SF12 kept the loop 20 s. Here one send costs
+    `tries` x (airtime + ack_wait) and further retries are the outbox's, with back-off."""
 
     name = "lora"
 
-    def __init__(self, radio, key, names=None, modes=None):
+    def __init__(self, radio, key, names=None, modes=None, ack_wait=0.3, tries=1):
         self.radio = radio
         self.key = key
         self.names = names  # the model's feature names: top features travel as indexes
         self.modes = modes
+        self.ack_wait = ack_wait
+        self.tries = tries
+        self._id = 0
         self.last_error = None
 
     def send(self, payload):
         try:
             pkt = payloads.pack(payload, self.key, self.names, self.modes)
-            return bool(self.radio.send_with_ack(pkt))
+            r = self.radio
+            for i in range(self.tries):
+                self._id = (self._id + 1) & 0xFF
+                if not r.send(pkt, keep_listening=True, identifier=self._id, flags=0):
+                    continue
+                if r.destination == 0xFF:  # broadcast: nobody acknowledges
+                    return True
+                ack = r.receive(timeout=self.ack_wait, with_header=True)
+                if ack is not None and len(ack) >= 4 and ack[3] & 0x80 and ack[2] == self._id:
+                    return True
+            return False
         except Exception as e:  # noqa: BLE001
             self.last_error = "%s: %s" % (type(e).__name__, e)
             return False
@@ -299,11 +318,11 @@ def _setup_radio(radio, s):
     radio.tx_power = s.LORA_POWER
     radio.node = s.LORA_NODE
     radio.destination = s.LORA_GATEWAY
-    radio.ack_retries = s.LORA_RETRIES
-    # an ACK at SF12 takes about 1 s on air; wait a little longer than that
-    radio.ack_wait = 0.2 + 0.1 * (1 << (s.LORA_SF - 7))
     radio.xmit_timeout = 4.0
-    return LoraTransport(radio, payloads.parse_key(s.LORA_KEY))
+    # the gateway's 5-byte ACK takes ~26 ms on air at SF7 (125 kHz), doubling per SF step
+    ack_wait = 0.15 + 1.5 * 0.026 * (1 << (s.LORA_SF - 7))
+    return LoraTransport(radio, payloads.parse_key(s.LORA_KEY), ack_wait=ack_wait,
+                         tries=s.LORA_RETRIES)
 
 
 def make_outbox(s, hw, transport, log=None):

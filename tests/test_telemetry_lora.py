@@ -65,7 +65,7 @@ def test_lora_link_with_loss_duplicates_and_corruption(tmp_path):
            LORA_GATEWAY=2, LORA_RETRIES=3)
     tr = telemetry._setup_radio(board, s)
     assert board.enable_crc and board.spreading_factor == 7 and board.tx_power == 14
-    board.ack_wait = 0.05
+    tr.ack_wait = 0.05
     gw = FakeRFM9x(link, node=2)
     gw.receive_timeout = 0.05
 
@@ -168,7 +168,7 @@ def test_dead_lora_link_costs_bounded_time():
     board = FakeRFM9x(link)
     s = _S(TELEMETRY="lora", LORA_KEY=KEY.hex(), LORA_SF=7, LORA_RETRIES=2)
     tr = telemetry._setup_radio(board, s)
-    board.ack_wait = 0.01
+    tr.ack_wait = 0.01
     assert tr.send(_p(1, "event")) is False
     # a dead link costs LORA_RETRIES transmissions and ACK waits, no more
     assert link.stats["sent"] == 2

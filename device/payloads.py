@@ -181,15 +181,21 @@ def validate(d):
 
 # ---- HMAC-SHA256 (CircuitPython has no hmac module) -----------------------------------
 
+_PADS = [None, None, None]  # the last key and its inner/outer pads: a board has one key
+
+
 def hmac_sha256(key, msg):
     if hashlib is None:
         raise PayloadError("this build has no hashlib: LoRa packets cannot be signed")
-    if len(key) > 64:
-        key = hashlib.sha256(key).digest()
-    key = bytes(key) + bytes(64 - len(key))
-    inner = hashlib.sha256(bytes([b ^ 0x36 for b in key]))
+    if _PADS[0] != key:
+        k = hashlib.sha256(key).digest() if len(key) > 64 else bytes(key)
+        k = k + bytes(64 - len(k))
+        _PADS[1] = bytes([b ^ 0x36 for b in k])
+        _PADS[2] = bytes([b ^ 0x5C for b in k])
+        _PADS[0] = bytes(key)
+    inner = hashlib.sha256(_PADS[1])
     inner.update(msg)
-    outer = hashlib.sha256(bytes([b ^ 0x5C for b in key]))
+    outer = hashlib.sha256(_PADS[2])
     outer.update(inner.digest())
     return outer.digest()
 

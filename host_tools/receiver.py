@@ -10,7 +10,7 @@
   but not for a shared group with every member offline, so across a broker restart a
   group can miss what a board publishes before the first receiver is back.
 - LoRa: reads the gateway board's serial lines `LORA <hex> <rssi> <snr>`, checks length,
-  tag and freshness (device.payloads.Unpacker).
+  tag and freshness (device.payload_check.Unpacker).
 
 Every payload goes through `Receiver.ingest`: validate -> store (unique by device and
 seq) -> alert routes for a newly stored anomaly start. Bad input is counted by reason and
@@ -28,14 +28,14 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 
-from device import payloads
+from device import payload_check, payloads
 from host_tools.routes import Routes
 from host_tools.store import Store
 
 
 class Receiver:
     def __init__(self, store: Store, token: str | None = None, routes: Routes | None = None,
-                 unpacker: payloads.Unpacker | None = None, max_body: int = 8192,
+                 unpacker: payload_check.Unpacker | None = None, max_body: int = 8192,
                  log: Callable[[str], None] | None = None) -> None:
         self.store = store
         self.token = token
@@ -72,7 +72,7 @@ class Receiver:
 
     def ingest_json(self, body: bytes, source: str) -> tuple[bool, str]:
         try:
-            p = payloads.loads(body)
+            p = payload_check.loads(body)
         except payloads.PayloadError as e:
             self.reject(source, str(e))
             return False, str(e)
@@ -278,7 +278,7 @@ class MqttInput:
             if len(parts) < 3:
                 return self.rx.reject("mqtt", f"topic {msg.topic!r} is not <topic>/<device>/<type>")
             try:
-                p = payloads.loads(msg.payload)
+                p = payload_check.loads(msg.payload)
             except payloads.PayloadError as e:
                 return self.rx.reject("mqtt", str(e))
             if p["device"] != parts[-2] or p["type"] != parts[-1]:

@@ -21,7 +21,7 @@ import threading
 import time
 import urllib.parse
 
-from device import payloads
+from device import payload_check, payloads
 from host_tools.datasets import DataError
 
 
@@ -162,7 +162,7 @@ def cmd_receive(a: argparse.Namespace) -> int:
     if a.lora_serial and keys is None:
         raise DataError("--lora-serial needs --lora-key (or --lora-keys FILE)")
     names, modes = _names(a.model)
-    unpacker = payloads.Unpacker(keys, names, modes) if keys is not None else None
+    unpacker = payload_check.Unpacker(keys, names, modes) if keys is not None else None
     rx = receiver.Receiver(st, token, r, unpacker, a.max_body)
     if a.http:
         try:

@@ -8,6 +8,7 @@ import struct
 
 import pytest
 
+from device import payload_check as pc
 from device import payloads as pl
 
 KEY = bytes(range(16))
@@ -32,7 +33,7 @@ def test_packet_fits_51_bytes_and_round_trips():
     names = ["rms", "kurtosis", "band_3"]
     pkt = pl.pack(_event(), KEY, names=names, modes=["off", "low", "high"])
     assert len(pkt) == pl.PACKET_LEN
-    p = pl.Unpacker(KEY, names=names, modes=["off", "low", "high"]).unpack(pkt)
+    p = pc.Unpacker(KEY, names=names, modes=["off", "low", "high"]).unpack(pkt)
     assert p["device"] == "fan-1" and p["seq"] == 7 and p["t"] == 123.4
     assert p["type"] == "event" and p["event"] == "anomaly_start" and p["anomaly"] is True
     assert p["score"] == 2.345 and p["mode"] == "high"
@@ -43,19 +44,19 @@ def test_packet_fits_51_bytes_and_round_trips():
 def test_heartbeat_and_hotspot_and_long_id():
     hb = pl.heartbeat("normal", 600, 0, 1, dropped=4, score=0.31, mode="low", anomaly=False)
     hb.update(device="a-very-long-device-name", seq=9, t=5.0)
-    p = pl.Unpacker(KEY).unpack(pl.pack(hb, KEY))
+    p = pc.Unpacker(KEY).unpack(pl.pack(hb, KEY))
     assert p["type"] == "heartbeat" and p["state"] == "normal" and p["score"] == 0.31
     assert p["device"] == pl.lora_id("a-very-long-device-name") and len(p["device"]) == 12
     ev = _event(top=None, hotspot={"row": 5, "col": 30, "excess": 12.5})
-    p = pl.Unpacker(KEY).unpack(pl.pack(ev, KEY))
+    p = pc.Unpacker(KEY).unpack(pl.pack(ev, KEY))
     assert p["hotspot"] == {"row": 5, "col": 30, "excess": 12.5}
     big = _event(score=1e9)
-    assert pl.Unpacker(KEY).unpack(pl.pack(big, KEY))["score"] == 65.535  # saturates
+    assert pc.Unpacker(KEY).unpack(pl.pack(big, KEY))["score"] == 65.535  # saturates
 
 
 def test_rejections_have_reasons():
     pkt = pl.pack(_event(), KEY)
-    u = pl.Unpacker(KEY)
+    u = pc.Unpacker(KEY)
     with pytest.raises(pl.PayloadError, match="short packet"):
         u.unpack(pkt[:-1])
     with pytest.raises(pl.PayloadError, match="long packet"):
@@ -75,12 +76,12 @@ def test_rejections_have_reasons():
         u.unpack(pl.pack(_event(seq=100), KEY))
     assert u.unpack(pl.pack(_event(seq=150), KEY))["seq"] == 150  # late but new: fine
     with pytest.raises(pl.PayloadError, match="unknown device"):
-        pl.Unpacker({"other": KEY}).unpack(pkt)
+        pc.Unpacker({"other": KEY}).unpack(pkt)
 
 
 def test_json_validation():
     good = _event()
-    assert pl.loads(pl.dumps(good)) == json.loads(json.dumps(good))
+    assert pc.loads(pl.dumps(good)) == json.loads(json.dumps(good))
     cases = [
         (b"\xff\xfe", "UTF-8"), (b"{", "not valid JSON"), (b"[]", "JSON object"),
         (json.dumps({**good, "device": ""}), "device"),
@@ -98,7 +99,7 @@ def test_json_validation():
     ]
     for body, why in cases:
         with pytest.raises(pl.PayloadError, match=why):
-            pl.loads(body)
+            pc.loads(body)
 
 
 def test_parse_key():

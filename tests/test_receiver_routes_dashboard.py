@@ -12,7 +12,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from device import payloads
+from device import payload_check, payloads
 from host_tools import receiver, routes, store
 from host_tools.telemetry_cli import host_transport
 from netparts import chromium, free_port, wait_port
@@ -65,7 +65,7 @@ def test_routes_fire_once_per_anomaly_start(tmp_path):
     evs = [_ev(1, "anomaly_start", 2.5), _ev(2, "anomaly_end", 0.7), _ev(3, "anomaly_start", 1.9)]
     for p in evs + evs:  # every event delivered to both receivers, twice
         for rx in rxs:
-            rx.ingest(payloads.validate(json.loads(json.dumps(p))), "http")
+            rx.ingest(payload_check.validate(json.loads(json.dumps(p))), "http")
     for rx in rxs:
         rx.routes.wait()
     assert [b["seq"] for _, b in hook.bodies] == [1, 3] or sorted(b["seq"] for _, b in hook.bodies) == [1, 3]

@@ -15,7 +15,7 @@ import tty
 import pytest
 
 from device import outbox as outbox_mod
-from device import payloads, telemetry
+from device import payload_check, payloads, telemetry
 from fakes.rfm9x_sim import FakeRFM9x, SimLink
 from gateway.gateway import run as gateway_run
 from host_tools import receiver, store
@@ -78,7 +78,7 @@ def test_lora_link_with_loss_duplicates_and_corruption(tmp_path):
         os.write(master, (line + "\n").encode())
 
     st = store.open_store(str(tmp_path / "l.db"))
-    rx = receiver.Receiver(st, unpacker=payloads.Unpacker(KEY), log=lambda line: None)
+    rx = receiver.Receiver(st, unpacker=payload_check.Unpacker(KEY), log=lambda line: None)
     name = os.ttyname(slave)
     rx.serve_lora(receiver.serial_lines(name))
     # pyserial flushes the input when it opens the port: start the gateway after that

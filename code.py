@@ -49,13 +49,9 @@ try:
 except ImportError:
     neopixel = None
 
-from device import app as app_mod
+from device import wiring
 
 
-def _fallback_ticks():
-    if hasattr(time, "ticks_ms"):
-        return time.ticks_ms
-    return lambda: int(time.monotonic() * 1000) & ((1 << 29) - 1)
 
 
 class Hardware:
@@ -67,7 +63,9 @@ class Hardware:
         if supervisor is not None and hasattr(supervisor, "ticks_ms"):
             self.ticks_ms = supervisor.ticks_ms
         else:
-            self.ticks_ms = _fallback_ticks()
+            from device.ticks import default_ticks
+
+            self.ticks_ms = default_ticks()
         mc = microcontroller
         self.watchdog = getattr(mc, "watchdog", None) if mc is not None else None
         self.nvm = getattr(mc, "nvm", None) if mc is not None else None
@@ -118,4 +116,30 @@ class Hardware:
         return watchdog.WatchDogMode.RAISE if name == "raise" else watchdog.WatchDogMode.RESET
 
 
-app = app_mod.main(os.getenv, Hardware())
+def _main():
+    hw = Hardware()
+    app = wiring.setup(os.getenv, hw)
+    if app is None:
+        return None
+    # Setup-only code (settings, model loader, wiring) is dropped before the loop: on a
+    # board its bytecode would otherwise hold heap the network stack needs.
+    import sys
+
+    from device import app as app_mod
+
+    pkg = sys.modules.get("device")
+    for name in wiring.SETUP_MODULES:
+        sys.modules.pop(name, None)
+        short = name.split(".")[-1]
+        if pkg is not None and short in pkg.__dict__:
+            delattr(pkg, short)  # the package holds its submodules too
+    try:
+        import gc
+
+        gc.collect()
+    except ImportError:
+        pass
+    return app_mod.run_board(app, hw.write)
+
+
+app = _main()

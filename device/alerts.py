@@ -18,8 +18,9 @@ NORMAL = "normal"
 ANOMALY = "anomaly"
 FAULT = "fault"
 CONFIG = "config_error"
+BAD_DATA = "bad_data"  # the sensor delivered non-finite or impossible values
 
-_MASK = (1 << 29) - 1  # supervisor.ticks_ms wraps at 2**29
+from device.ticks import TICKS_MASK as _MASK
 _OFF = ((0, 1000, ()),)
 _STEADY = ((0, 1000, ((0, 1000),)),)
 
@@ -45,6 +46,7 @@ LED_PATTERNS = {
     COMMISSIONING: _blink(200, 1000),
     NORMAL: ((0, 5000, ((0, 100),)),),  # a short blip: alive
     CONFIG: _blink(100, 200),
+    BAD_DATA: ((0, 1000, ((0, 100), (200, 300))),),
 }
 
 # NeoPixel: (colour, pattern). Colours at full scale; brightness is set on the strip.
@@ -54,6 +56,7 @@ RED = (255, 0, 0)
 ORANGE = (255, 90, 0)
 PURPLE = (160, 0, 255)
 MAGENTA = (255, 0, 160)
+YELLOW = (255, 200, 0)
 BLACK = (0, 0, 0)
 PIXEL_PATTERNS = {
     NORMAL: (GREEN, _STEADY),
@@ -62,6 +65,7 @@ PIXEL_PATTERNS = {
     FAULT: (ORANGE, _blink(500, 1000)),
     NO_MODEL: (PURPLE, ((0, 2000, ((0, 150), (300, 450))),)),
     CONFIG: (MAGENTA, _blink(100, 200)),
+    BAD_DATA: (YELLOW, _blink(250, 500)),
 }
 
 

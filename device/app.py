@@ -4,41 +4,21 @@ No hardware imports: the sensor, alert outputs, outbox, clock and watchdog are p
 so code.py on the board and `host_tools simulate` / the tests on a PC drive this same
 object. Every step is bounded: a sensor that raises is retried a fixed number of times,
 then the window is counted as a fault, the sensor is asked to recover, and the loop goes
-on after a short back-off (during which the watchdog is still fed).
+on after a short back-off (during which the watchdog is still fed). A window whose
+samples, features or score are not finite is bad data: counted, shown with its own
+status, never scored as normal.
 
-`build_app(settings, hw)` wires an App from validated settings and a hardware object
-(code.py's `Hardware`, or the fakes in tests), and `main(getenv, hw)` is what code.py runs.
+Wiring from settings lives in device.wiring; state persistence in device.appstate.
 """
 
 from device import decision as decision_mod
 from device import detectors as detectors_mod
 from device import features as features_mod
-from device.commission import Commissioner
-
-# Status values shared by alerts, telemetry and the console (defined with the alerts,
-# which import nothing).
-from device.alerts import ANOMALY, COMMISSIONING, CONFIG, FAULT, NORMAL, NO_MODEL
+from device import xp
+from device.alerts import ANOMALY, BAD_DATA, COMMISSIONING, CONFIG, FAULT, NO_MODEL, NORMAL  # noqa: F401
+from device.ticks import Uptime  # noqa: F401  (re-exported for callers of the app)
 
 SENSOR_ERRORS = (OSError, ValueError, RuntimeError)
-_TICKS_MASK = (1 << 29) - 1
-
-
-class Uptime:
-    """Seconds since start from a wrapping ticks_ms (supervisor.ticks_ms on the board)."""
-
-    def __init__(self, ticks_ms):
-        self._ticks = ticks_ms
-        self._last = ticks_ms()
-        self._ms = 0
-
-    def ms(self):
-        t = self._ticks()
-        self._ms += (t - self._last) & _TICKS_MASK
-        self._last = t
-        return self._ms
-
-    def __call__(self):
-        return self.ms() / 1000.0
 
 
 def _print_exception(e):
@@ -55,13 +35,20 @@ def _print_exception(e):
         print("%s: %s" % (type(e).__name__, e))
 
 
+def num(v, digits=4):
+    """A float for a JSON payload: rounded, and None when not finite (JSON has no NaN)."""
+    if v is None or not xp.finite(v):
+        return None
+    return round(v, digits)
+
+
 class App:
     def __init__(self, sensor, model=None, outbox=None, alerts=(), clock=None,
                  watchdog=None, device_id="board", heartbeat_every=60, retries=3,
                  commission_windows=0, commission_mode=None, model_error=None,
                  recorder=None, on_commissioned=None, top=3, log=None, sleep=None,
                  store=None, persist_every=0, model_id="", commission_key="",
-                 restore=None, boot_info=None, guard=False):
+                 restore=None, boot_info=None, guard=False, features=None):
         self.sensor = sensor
         self.outbox = outbox
         self._pump = getattr(outbox, "pump", None)
@@ -81,15 +68,19 @@ class App:
         self.model_id = model_id
         self.commission_key = commission_key
         self.guard = guard
-        self.watchdog_mode = None  # set by build_app: lets a RAISE-mode watchdog be re-armed
+        self.watchdog_mode = None  # set by the wiring: the mode to re-arm a stopped watchdog with
+        self.watchdog_rearms = 0
+        self.max_windows = 0
         self.seq = 0
         self.windows = 0
         self.faults = 0
         self.errors = 0
+        self.bad = 0  # windows with non-finite or impossible values
         self.crashes = 0
         self.boots = 1
         self.consecutive_faults = 0
         self.consecutive_errors = 0
+        self.consecutive_bad = 0
         self._consecutive_crashes = 0
         self.anomalies = 0
         self.last_score = 0.0
@@ -103,13 +94,17 @@ class App:
         self.detector = None
         self.decision = None
         self.commissioner = None
+        self.fa_rate = 0.01
         if model is not None:
-            self.features = features_mod.from_recipe(model["features"])
+            self.fa_rate = model.get("fa_rate", 0.01)
+            self.features = features if features is not None else features_mod.from_recipe(model["features"], model)
             if self.features.names != model["features"]["names"]:
                 raise ValueError("model feature names do not match this code's recipe")
             self.detector = detectors_mod.from_model(model)
             self.decision = decision_mod.Decision.from_settings(model.get("decision", {}))
             if commission_windows and commission_windows > 0:
+                from device import commission
+
                 n_fit = max(2, commission_windows // 2)
                 n_thr = max(1, commission_windows - n_fit)
                 mode = None
@@ -117,10 +112,12 @@ class App:
                     if commission_mode not in self.detector.mode_names:
                         raise ValueError("commission mode %r is not in the model" % commission_mode)
                     mode = self.detector.mode_names.index(commission_mode)
-                self.commissioner = Commissioner(
-                    self.detector, n_fit, n_thr, model.get("fa_rate", 0.01), mode=mode,
-                    margins=[m.get("drift_margin", 1.0) for m in model["modes"]])
-        restored = self._restore(restore) if restore is not None else False
+                self.commissioner = commission.from_model(self.detector, model, n_fit, n_thr, mode=mode)
+        restored = False
+        if restore is not None:
+            from device import appstate
+
+            restored = appstate.restore(self, restore)
         self.state = NO_MODEL if model is None else (
             COMMISSIONING if self.commissioner is not None and not self.commissioner.done else NORMAL)
         if hasattr(sensor, "idle"):
@@ -140,57 +137,11 @@ class App:
         if store is not None:
             self.save()
 
-    # ---- persistence ---------------------------------------------------------------
-    def _restore(self, st):
-        """Apply a state record (device.persist.decode). Returns True if the commissioned
-        modes were applied."""
-        c = st.get("counters") or {}
-        self.boots = int(c.get("boots", 0)) + 1
-        self.windows = int(c.get("windows", 0))
-        self.anomalies = int(c.get("anomalies", 0))
-        self.faults = int(c.get("faults", 0))
-        self.errors = int(c.get("errors", 0))
-        # Payloads sent after the last save were not counted: jump past them so a
-        # receiver never sees a sequence number twice.
-        self.seq = int(c.get("seq", 0)) + 4 * max(self.persist_every, 1) + 100
-        modes = st.get("modes") or []
-        if not modes:
-            return False
-        same = (st.get("model") == self.model_id[:16] and
-                st.get("key") == _key(self.commission_key))
-        if self.model is None or not same:
-            if self.model is None:
-                self._kept = st  # keep it for when the model comes back
-            return False
-        if self.commissioner is None or len(modes) != len(self.detector.mode_names):
-            return False
-        updated = []
-        for i in range(len(modes)):
-            upd, thr, mean, scale = modes[i]
-            if upd:
-                self.detector.set_mode(i, mean=mean, scale=scale, threshold=thr)
-                updated.append(self.detector.mode_names[i])
-        self.commissioner.done = True
-        self.commissioner.updated = updated
-        return True
-
+    # ---- persistence (device.appstate) -----------------------------------------------
     def snapshot(self):
-        """The state record to persist (see device.persist.encode)."""
-        st = {"model": self.model_id[:16], "key": _key(self.commission_key),
-              "counters": {"boots": self.boots, "windows": self.windows,
-                           "anomalies": self.anomalies, "faults": self.faults,
-                           "errors": self.errors, "seq": self.seq},
-              "modes": []}
-        c = self.commissioner
-        if self.model is not None and c is not None and c.done:
-            for i in range(len(self.detector.mode_names)):
-                mean, scale, thr = self.detector.mode_params(i)
-                st["modes"].append((self.detector.mode_names[i] in c.updated, thr, mean, scale))
-        elif self._kept is not None:
-            st["model"] = self._kept.get("model", "")
-            st["key"] = self._kept.get("key", 0)
-            st["modes"] = self._kept.get("modes") or []
-        return st
+        from device import appstate
+
+        return appstate.snapshot(self)
 
     def save(self):
         if self.store is None:
@@ -223,28 +174,31 @@ class App:
 
     def _idle(self):
         """Feed the watchdog and advance alert patterns (also called by sensors while
-        they sample, and during back-off pauses)."""
-        if self.watchdog is not None:
-            try:
-                self.watchdog.feed()
-            except Exception as e:  # a RAISE-mode watchdog that fired is stopped: re-arm it
-                self._rearm_watchdog(e)
+        they sample, and during back-off pauses).
+
+        CircuitPython's feed() silently does nothing on a stopped watchdog, and a
+        RAISE-mode watchdog that fired is stopped (mode None): so the mode is checked
+        here and set again, rather than waiting for feed() to complain."""
+        wd = self.watchdog
+        if wd is not None:
+            if self.watchdog_mode is not None and wd.mode is None:
+                wd.mode = self.watchdog_mode
+                self.watchdog_rearms += 1
+                self.log("# watchdog re-armed (%d)" % self.watchdog_rearms)
+            wd.feed()
         if self.alerts:
             now = self._now()
             for a in self.alerts:
                 a.tick(now)
 
-    def _rearm_watchdog(self, err):
-        mode = self.watchdog_mode
-        try:
-            if mode is None:
-                raise err
-            self.watchdog.mode = mode
-            self.watchdog.feed()
-            self.log("# watchdog re-armed after: %s" % (err,))
-        except Exception as e:
-            self.log("# watchdog lost (%s): running without it" % (e,))
-            self.watchdog = None
+    def stop_watchdog(self):
+        """Stop the watchdog (CircuitPython 10 has no deinit: mode None stops it)."""
+        wd = self.watchdog
+        if wd is not None:
+            try:
+                wd.mode = None
+            except Exception as e:  # a board whose watchdog cannot be stopped: say so
+                self.log("# watchdog not stopped: %s" % (e,))
 
     def _pause(self, seconds):
         """Sleep in short slices, still feeding the watchdog (no-op without sleep)."""
@@ -302,6 +256,37 @@ class App:
         k = self.consecutive_faults - 1
         self._pause(0.25 * (1 << (k if k < 5 else 5)))  # 0.25 s .. 8 s
 
+    def _bad_window(self, why):
+        """Non-finite or impossible values: a sensor fault of its own kind. The window is
+        neither scored nor fed to the decision (garbage must not look normal, nor be
+        allowed to trigger or clear an alarm); many in a row escalate to FAULT."""
+        self.bad += 1
+        self.consecutive_bad += 1
+        if self.consecutive_bad > self.retries:
+            self.last_error = "bad data: %s" % why
+            if self.state != FAULT:
+                self._emit({"type": "status", "state": FAULT, "error": self.last_error,
+                            "bad": self.bad, "faults": self.faults})
+                self.log("# FAULT: %d bad windows in a row (%s)" % (self.consecutive_bad, why))
+                self.state = FAULT
+                self._set_alerts(FAULT)
+            return
+        if self.state not in (BAD_DATA, FAULT):
+            self._emit({"type": "status", "state": BAD_DATA, "error": why, "bad": self.bad})
+            self.log("# bad data: %s (window %d)" % (why, self.windows))
+            self.state = BAD_DATA
+            self._set_alerts(BAD_DATA)
+
+    def _good_window(self):
+        if self.state in (FAULT, BAD_DATA):
+            self._emit({"type": "status", "state": "recovered", "faults": self.faults,
+                        "errors": self.errors, "bad": self.bad})
+            self.log("# sensor recovered")
+            self.state = self._resume_state()
+            self._set_alerts(self.state)
+        self.consecutive_faults = 0
+        self.consecutive_bad = 0
+
     def _check_rate(self):
         s = self.sensor
         if getattr(s, "rate_ok", True):
@@ -326,19 +311,14 @@ class App:
         if win is False:
             self._fault()
             return True
-        if self.state == FAULT:
-            self._emit({"type": "status", "state": "recovered", "faults": self.faults,
-                        "errors": self.errors})
-            self.log("# sensor recovered")
-            self.state = self._resume_state()
-            self._set_alerts(self.state)
-        self.consecutive_faults = 0
         self.windows += 1
         self._check_rate()
         if self.recorder is not None:
             self.recorder.record(win)
         if self.model is not None:
             self._detect(win)
+        else:
+            self._good_window()
         if self.heartbeat_every and self.windows % self.heartbeat_every == 0:
             self._heartbeat()
         if self._pump is not None:
@@ -349,11 +329,19 @@ class App:
 
     def _detect(self, win):
         x = self.features.compute(win)
+        if not self.features.ok:
+            self._bad_window("non-finite or out-of-range samples")
+            return
         if self.commissioner is not None and not self.commissioner.done:
+            self._good_window()
             if self.commissioner.update(x):
                 self._commissioned()
             return
         score, mode = self.detector.score(x)
+        if not xp.finite(score):
+            self._bad_window("score is not a finite number")
+            return
+        self._good_window()
         self.last_score = score
         self.last_mode = mode
         ev = self.decision.update(score)
@@ -361,7 +349,7 @@ class App:
             self.anomalies += 1
             self.state = ANOMALY
             self._set_alerts(ANOMALY)
-            top = [[n, round(v, 3)] for n, v in
+            top = [[n, num(v, 3)] for n, v in
                    self.detector.explain(x, mode, self.features.names, self.top)]
             self._event(ev, score, mode, top)
         elif ev == decision_mod.END:
@@ -370,12 +358,19 @@ class App:
             self._event(ev, score, mode)
 
     def _event(self, ev, score, mode, top=None):
+        # "threshold" is always the alarm line on the scale of "score" (1.0 unless the
+        # model's decision says otherwise); "raw" and "raw_threshold" are the detector's
+        # own numbers for the mode.
         p = {"type": "event", "event": ev, "window": self.windows,
-             "mode": self.detector.mode_names[mode], "score": round(score, 4),
-             "threshold": self.decision.on, "raw": round(self.detector.last_raw, 4),
+             "mode": self.detector.mode_names[mode], "score": num(score),
+             "threshold": self.decision.on, "raw": num(self.detector.last_raw),
+             "raw_threshold": num(self.detector.threshold(mode)),
              "anomaly": ev == decision_mod.START}
         if top is not None:
             p["top"] = top  # complete before it is handed over: the outbox may send at once
+            hs = getattr(self.features, "hotspot", None)
+            if hs is not None:  # thermal: where, how big, how hot
+                p["hotspot"] = hs()
         return self._emit(p)
 
     def _heartbeat(self):
@@ -383,38 +378,63 @@ class App:
              "faults": self.faults, "anomalies": self.anomalies}
         if self.errors:
             p["errors"] = self.errors
+        if self.bad:
+            p["bad"] = self.bad
+        if self.crashes:
+            p["crashes"] = self.crashes
+        if self.watchdog_rearms:
+            p["watchdog_rearms"] = self.watchdog_rearms
+        dropped = getattr(self.outbox, "dropped", 0)
+        if dropped:
+            p["dropped"] = dropped
         rate = getattr(self.sensor, "rate_measured", None)
         if rate is not None:
-            p["rate"] = round(rate, 1)
-        if self.model is not None and self.state not in (COMMISSIONING,):
+            p["rate"] = num(rate, 1)
+        if self.model is not None and self.state != COMMISSIONING:
             p["mode"] = self.detector.mode_names[self.last_mode] if self.last_mode is not None else None
-            p["score"] = round(self.last_score, 4)
+            p["score"] = num(self.last_score)
+            p["threshold"] = self.decision.on
             p["anomaly"] = bool(self.decision.active)
         self._emit(p)
 
     def _mode_summary(self):
         c = self.commissioner
+        counts = c.counts() if c is not None else None
+        supported = getattr(c, "fa_supported", None)
         modes = []
         for i in range(len(self.detector.mode_names)):
-            modes.append({"name": self.detector.mode_names[i],
-                          "threshold": round(self.detector.threshold(i), 4),
-                          "windows": c.counts()[i]})
+            m = {"name": self.detector.mode_names[i],
+                 "raw_threshold": num(self.detector.threshold(i))}
+            if counts is not None:
+                m["windows"] = counts[i]
+            if supported is not None and supported[i] is not None:
+                m["fa_supported"] = num(supported[i], 5)
+            modes.append(m)
         return modes
 
     def _commissioned(self):
         c = self.commissioner
         self.state = NORMAL
         self._set_alerts(NORMAL)
-        self._emit({"type": "status", "state": "commissioned", "modes": self._mode_summary(),
-                    "updated": list(c.updated)})
-        self.log("# commissioned: %s" % (", ".join(c.updated) or "no mode had enough windows"))
+        refused = getattr(c, "refused", None)
+        if refused:
+            self._emit({"type": "status", "state": "commission_refused", "error": refused,
+                        "modes": self._mode_summary()})
+            self.log("# commissioning NOT adopted: %s (the trained values stay)" % refused)
+        else:
+            self._emit({"type": "status", "state": "commissioned", "modes": self._mode_summary(),
+                        "updated": list(c.updated)})
+            self.log("# commissioned: %s" % (", ".join(c.updated) or "no mode had enough windows"))
+        for w in getattr(c, "warnings", ()):
+            self.log("# commissioning: %s" % w)
         if self.store is not None:
             self.save()
         if self.on_commissioned is not None:
             self.on_commissioned(self)
 
     def _crash(self, e):
-        """An unexpected exception in step() (guard=True): report, count, back off."""
+        """An unexpected exception in step() (guard=True): report, count, back off. A
+        RAISE-mode watchdog's timeout lands here too; the next _idle re-arms it."""
         self.crashes += 1
         self._consecutive_crashes += 1
         self.last_error = "%s: %s" % (type(e).__name__, e)
@@ -454,304 +474,14 @@ class App:
         return n
 
 
-def _key(text):
-    from device import persist
-
-    return persist.key_of(text)
-
-
-# ---- wiring: settings + hardware -> App ---------------------------------------------
-
-def _model_id(doc):
-    c = doc.get("checksum", "") if doc else ""
-    return c[7:23] if c.startswith("sha256:") else ""
-
-
-def _slim(doc):
-    """Drop the big per-mode lists once the detector holds them as arrays (the parsed
-    JSON lists take several times the memory of the float32 arrays on a board)."""
-    for m in doc.get("modes", []):
-        for k in ("mean", "scale", "inv_cov", "baseline"):
-            if k in m:
-                m[k] = None
-
-
-def _pin(hw, name, problems, key):
-    """Resolve a pin name; names ending in '?' are optional (None when the board lacks it)."""
-    if name is None:
-        return None
-    optional = name.endswith("?")
-    base = name[:-1] if optional else name
+def run_board(app, write):
+    """What code.py runs once the app is built: the loop, then a clean stop."""
     try:
-        return hw.pin(base)
-    except (AttributeError, ValueError, KeyError):
-        if not optional:
-            problems.append("%s: this board has no pin %r" % (key, base))
-        return None
-
-
-_KEEP = []  # pins driven once and left on (power enables): keep the objects alive
-
-
-def make_alerts(s, hw, pins, log):
-    """Buzzer, LED and NeoPixel from settings; a part that cannot be set up is skipped
-    with a message (the board keeps running without it)."""
-    from device import alerts as alerts_mod
-
-    out = []
-    ticks = hw.ticks_ms
-    if pins.get("NEOPIXEL_POWER_PIN") is not None:
-        try:
-            _KEEP.append(hw.digital_out(pins["NEOPIXEL_POWER_PIN"], True))
-        except Exception as e:
-            log("# NeoPixel power pin: %s" % (e,))
-    if pins.get("NEOPIXEL_PIN") is not None:
-        try:
-            out.append(alerts_mod.StatusPixel(hw.neopixel(pins["NEOPIXEL_PIN"], s.NEOPIXEL_BRIGHTNESS), ticks))
-        except Exception as e:
-            log("# NeoPixel not available: %s" % (e,))
-    if pins.get("LED_PIN") is not None:
-        try:
-            out.append(alerts_mod.Led(hw.digital_out(pins["LED_PIN"], s.LED_ACTIVE_LOW), s.LED_ACTIVE_LOW, ticks))
-        except Exception as e:
-            log("# LED not available: %s" % (e,))
-    if pins.get("BUZZER_PIN") is not None:
-        try:
-            out.append(alerts_mod.Buzzer(hw.pwm(pins["BUZZER_PIN"], s.BUZZER_ANOMALY_HZ), s.BUZZER_ANOMALY_HZ,
-                                         s.BUZZER_FAULT_HZ, s.BUZZER_SECONDS, ticks))
-        except Exception as e:
-            log("# buzzer not available: %s" % (e,))
-    return out
-
-
-def resolve_pins(s, hw):
-    """All pin settings -> pin objects; raises SettingsError naming unknown pins."""
-    from device.settings import SettingsError
-
-    problems = []
-    pins = {}
-    for key in ("BUZZER_PIN", "LED_PIN", "NEOPIXEL_PIN", "NEOPIXEL_POWER_PIN", "I2C_POWER_PIN"):
-        pins[key] = _pin(hw, getattr(s, key), problems, key)
-    if s.SENSOR in ("msa301", "mlx90640"):
-        pins["I2C_SCL"] = _pin(hw, s.I2C_SCL, problems, "I2C_SCL")
-        pins["I2C_SDA"] = _pin(hw, s.I2C_SDA, problems, "I2C_SDA")
-    if problems:
-        raise SettingsError(problems)
-    return pins
-
-
-def _load_model(s, log):
-    """(doc, error) for the model file, checked against the settings."""
-    from device import model as model_mod
-
-    try:
-        doc = model_mod.load(s.MODEL_PATH)
-    except model_mod.ModelError as e:
-        return None, str(e)
-    except MemoryError:
-        return None, "model file %s is too large for this board's memory" % s.MODEL_PATH
-    kind = "thermal" if s.SENSOR == "mlx90640" or (s.SENSOR == "replay" and s.REPLAY_KIND == "thermal") else "accel"
-    if doc.get("sensor") != kind:
-        return None, "model %s is for a %r sensor but this board reads %r (SENSOR = %s)" % (
-            s.MODEL_PATH, doc.get("sensor"), kind, s.SENSOR)
-    rec = doc["features"]
-    if s.WINDOW is not None and s.WINDOW != rec["window"]:
-        return None, "model %s expects windows of %d samples; settings.toml has WINDOW = %d" % (
-            s.MODEL_PATH, rec["window"], s.WINDOW)
-    if s.SAMPLE_RATE is not None and abs(s.SAMPLE_RATE - rec["rate"]) > 1e-3 * rec["rate"]:
-        return None, "model %s expects %s Hz; settings.toml has SAMPLE_RATE = %s" % (
-            s.MODEL_PATH, rec["rate"], s.SAMPLE_RATE)
-    return doc, None
-
-
-def make_sensor(s, hw, pins, window, rate):
-    from device import sensors as sensors_mod
-
-    if s.SENSOR == "replay":
-        return sensors_mod.CsvReplaySensor(s.REPLAY_PATH, kind=s.REPLAY_KIND, window=window, rate=rate,
-                                           loop=s.REPLAY_LOOP, realtime=s.REPLAY_REALTIME,
-                                           ticks_ms=hw.ticks_ms, sleep=hw.sleep)
-    if pins.get("I2C_POWER_PIN") is not None:
-        _KEEP.append(hw.digital_out(pins["I2C_POWER_PIN"], not s.I2C_POWER_ACTIVE_LOW))
-    bus_factory = hw.i2c_factory(pins["I2C_SCL"], pins["I2C_SDA"], s.I2C_FREQUENCY)
-    if s.SENSOR == "msa301":
-        return sensors_mod.MSA301Sensor(window=window, rate=rate, range_g=s.ACCEL_RANGE,
-                                        data_rate=s.ACCEL_DATA_RATE, bandwidth=s.ACCEL_BANDWIDTH,
-                                        read=s.ACCEL_READ, ticks_ms=hw.ticks_ms, bus_factory=bus_factory)
-    return sensors_mod.MLX90640Sensor(refresh_hz=s.MLX_REFRESH_HZ, bus_factory=bus_factory,
-                                      ticks_ms=hw.ticks_ms)
-
-
-def make_store(s, hw, log):
-    from device import persist
-
-    mode = s.PERSIST
-    if mode == "off":
-        return None
-    nvm = getattr(hw, "nvm", None)
-    if mode in ("auto", "nvm") and nvm is not None and len(nvm) >= 2 * 512:
-        try:
-            return persist.Store(persist.NvmSlots(nvm))
-        except ValueError as e:
-            log("# state in nvm not possible: %s" % (e,))
-    if mode in ("auto", "file"):
-        if getattr(hw, "fs_writable", False):
-            return persist.Store(persist.FileSlots(s.PERSIST_PATH, sync=getattr(hw, "sync", None)))
-        if mode == "file":
-            log("# PERSIST = file, but the USB host owns the filesystem (see boot.py): state is not kept")
-    elif mode == "nvm":
-        log("# PERSIST = nvm, but this board has no usable microcontroller.nvm: state is not kept")
-    return None
-
-
-def build_app(s, hw, pins=None):
-    """An App wired from validated settings `s` and hardware `hw` (see code.py's Hardware
-    for the interface). Raises SettingsError for pins the board does not have; every other
-    problem (model, sensor, outputs) leaves a running app in a clear state."""
-    log = hw.write
-    if pins is None:
-        pins = resolve_pins(s, hw)
-    for w in s.warnings:
-        log("# settings: %s" % w)
-    clock = Uptime(hw.ticks_ms)
-    try:
-        import gc
-    except ImportError:
-        gc = None
-    doc, model_error = _load_model(s, log)
-    if gc is not None:
-        gc.collect()
-    if doc is not None:
-        window = doc["features"]["window"]
-        rate = float(doc["features"]["rate"])
-    else:
-        window = s.WINDOW or 200
-        rate = s.SAMPLE_RATE or 200.0
-        log("# NO MODEL: %s" % model_error)
-        log("# sampling continues (RECORD = serial streams windows for training)")
-    sensor = make_sensor(s, hw, pins, window, rate)
-    alerts = make_alerts(s, hw, pins, log)
-    from device import outbox as outbox_mod
-
-    transport = outbox_mod.ConsoleTransport(hw.write) if s.TELEMETRY == "console" else outbox_mod.NullTransport()
-    box = outbox_mod.Outbox(transport)
-    recorder = None
-    kind = getattr(sensor, "kind", "accel")
-    if s.RECORD != "off":
-        from device import recorder as recorder_mod
-
-        if s.RECORD == "serial":
-            recorder = recorder_mod.SerialRecorder(kind, hw.write, sensor, hw.ticks_ms)
-        elif getattr(hw, "fs_writable", False):
-            recorder = recorder_mod.FileRecorder(s.RECORD_PATH, kind, s.RECORD_MAX_FILES)
-        else:
-            log("# RECORD = file, but the USB host owns the filesystem (see boot.py): not recording")
-    wd = None
-    wd_mode = None
-    if s.WATCHDOG_TIMEOUT and getattr(hw, "watchdog", None) is not None:
-        try:
-            wd = hw.watchdog
-            wd.timeout = s.WATCHDOG_TIMEOUT
-            wd_mode = hw.watchdog_mode(s.WATCHDOG_MODE)
-            wd.mode = wd_mode
-        except Exception as e:
-            log("# watchdog not available: %s" % (e,))
-            wd = None
-    store = make_store(s, hw, log)
-    restore = store.load() if store is not None else None
-    device_id = s.DEVICE_ID or getattr(hw, "uid", None) or "board"
-    commission_key = "%d|%s|%s" % (s.COMMISSION_WINDOWS, s.COMMISSION_MODE, s.COMMISSION_ID)
-    boot_info = {"sensor": s.SENSOR, "window": window, "rate": rate,
-                 "model": _model_id(doc) if doc is not None else None}
-    if getattr(hw, "reset_reason", None):
-        boot_info["reset_reason"] = hw.reset_reason
-    common = dict(outbox=box, alerts=alerts, clock=clock, watchdog=wd, device_id=device_id,
-                  heartbeat_every=s.HEARTBEAT_WINDOWS, retries=s.SENSOR_RETRIES, recorder=recorder,
-                  log=log, sleep=hw.sleep, store=store, persist_every=s.PERSIST_EVERY,
-                  commission_key=commission_key, restore=restore, boot_info=boot_info, guard=True)
-    if doc is not None and kind == "accel":
-        try:
-            app = App(sensor, doc, commission_windows=s.COMMISSION_WINDOWS,
-                      commission_mode=s.COMMISSION_MODE, model_id=_model_id(doc), **common)
-            app.watchdog_mode = wd_mode
-            _slim(doc)
-            if gc is not None:
-                gc.collect()
-            log("# model %s: %s, %d mode(s), %d features, window %d at %s Hz" % (
-                s.MODEL_PATH, doc["detector"], len(app.detector.mode_names), app.features.size, window, rate))
-            return app
-        except (ValueError, KeyError, MemoryError) as e:
-            model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
-            log("# NO MODEL: %s" % model_error)
-            doc = None
-            boot_info["model"] = None
-    app = App(sensor, None, model_error=model_error, **common)
-    app.watchdog_mode = wd_mode
-    return app
-
-
-def config_error(err, hw, max_loops=0):
-    """settings.toml is wrong: say so on the console every 30 s and show it on the
-    NeoPixel (default pin); no sensing until it is fixed (the board reloads on save)."""
-    from device import settings as settings_mod
-
-    msg = str(err)
-    hw.write("# CONFIG ERROR: " + msg)
-    d = settings_mod.defaults()
-    alerts = []
-    try:
-        pins = {"NEOPIXEL_PIN": _pin(hw, d.NEOPIXEL_PIN, [], ""),
-                "NEOPIXEL_POWER_PIN": _pin(hw, d.NEOPIXEL_POWER_PIN, [], ""),
-                "LED_PIN": _pin(hw, d.LED_PIN, [], "")}
-        alerts = make_alerts(d, hw, pins, hw.write)
-    except Exception:
-        pass
-    for a in alerts:
-        a.set_state(CONFIG)
-    hw.write('{"type": "status", "state": "%s", "error": %s}' % (CONFIG, _json_str(msg)))
-    n = 0
-    t = 0.0
-    while not max_loops or n < max_loops:
-        for a in alerts:
-            a.tick()
-        hw.sleep(0.05)
-        t += 0.05
-        if t >= 30.0:
-            t = 0.0
-            hw.write("# CONFIG ERROR: " + msg)
-        n += 1
-    return None
-
-
-def _json_str(s):
-    import json
-
-    return json.dumps(s)
-
-
-def main(getenv, hw):
-    """What code.py runs: settings -> app -> loop. Returns the app (None on a settings
-    error) when the loop ends (replay finished or MAX_WINDOWS reached)."""
-    from device import settings as settings_mod
-
-    max_loops = settings_mod.lenient_int(getenv, "MAX_WINDOWS", 0)
-    try:
-        s = settings_mod.load(getenv)
-        pins = resolve_pins(s, hw)
-    except settings_mod.SettingsError as e:
-        return config_error(e, hw, max_loops)
-    app = build_app(s, hw, pins)
-    try:
-        app.run(s.MAX_WINDOWS or None)
+        app.run(app.max_windows or None)
     finally:
         if app.store is not None:
             app.save()
-        wd = app.watchdog
-        if wd is not None:
-            try:
-                wd.deinit()
-            except Exception:
-                pass
+        app.stop_watchdog()
     app._emit({"type": "status", "state": "stopped", "windows": app.windows})
-    hw.write("# loop ended after %d windows (%s)" % (app.windows, "MAX_WINDOWS" if s.MAX_WINDOWS else "replay finished"))
+    write("# loop ended after %d windows (%s)" % (app.windows, "MAX_WINDOWS" if app.max_windows else "replay finished"))
     return app

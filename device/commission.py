@@ -4,66 +4,70 @@ A sensor taped onto a machine again reads differently (mounting, tilt, coupling)
 model fitted on an earlier recording can call everything anomalous. After installation
 the board treats its first windows as normal: the first `n_fit` update each mode's mean and
 scale with Welford's streaming algorithm (no window is stored), the next `n_threshold` are
-scored with the new location to choose each mode's threshold at the false-alarm rate.
+scored with the new location to choose each mode's threshold at the false-alarm rate
+(device.threshold.choose: the rate the threshold supports is kept in `fa_supported`).
 The host-trained structure (inverse correlation) is kept. The same code runs on the host.
+
+Commissioning only helps if its windows are steady normal operation. When they finish,
+three guards run; if one fails nothing is adopted (the trained values stay) and `refused`
+says why:
+- distance: more than half of a mode's first-half windows score over `max_ratio` times
+  the mode's typical score (model "typical_raw") -- farther than a remount moves a mode
+  (REMOUNT_ALLOWANCE is measured on the ceiling fan's remounted sessions, docs/board.md);
+- mode change: a mode has enough windows in one half and not in the other;
+- halves: the mean of a mode's second-half windows, scored against the location fitted on
+  the first half, is over `halves_limit` times the median score of those windows (steady
+  sessions: 0.01-0.35; a change in the middle: 0.85-1.0).
 """
 
 from device import xp
+from device.stats import Welford  # noqa: F401  (re-exported: the one Welford)
+from device.threshold import choose, differs, threshold_from_scores  # noqa: F401
+
+# How far a genuine remount moves a mode: the median raw score of the commissioning
+# windows over the mode's typical raw score (the median of its calibration windows; both
+# squared distances: d^2, or max|z| squared), with headroom. On the ceiling fan
+# (docs/board.md), over every 15% block of the remounted sessions against the low-speed
+# mode: fan_0_low-deploy 8-15 (z-score 8-19), fan_0_low_0_weight-moving 9-78 (z-score
+# 17-206); the fan at high speed, with or without the coin, against the "off" mode:
+# 165-228 (z-score 484-936). Models trained on 25 or 117 calibration windows a mode agree.
+REMOUNT_ALLOWANCE = {"mahalanobis": 115.0, "zscore": 300.0}
+# Without a typical score in the model (files from before it was stored): the threshold
+# over this factor stands in for it (thresholds are 2-6 x the typical score).
+TYPICAL_PER_THRESHOLD = 0.4
+HALVES_LIMIT = 0.5
 
 
-def threshold_from_scores(scores, fa_rate):
-    """Split-conformal threshold: the ceil((n+1)(1-a))-th smallest of n calibration scores.
-
-    For a new normal window exchangeable with the calibration windows this bounds the
-    false-alarm probability by `fa_rate`; with few windows it falls back to the largest.
-    """
-    s = sorted(float(v) for v in scores)
-    n = len(s)
-    if n == 0:
-        raise ValueError("no calibration scores")
-    # ceil((n+1)(1-a)) in integers: with the board's 30-bit float scalars the product or
-    # a "+0.999999" rounding trick would move the rank by one.
-    ppm = int(fa_rate * 1000000 + 0.5)
-    k = ((n + 1) * (1000000 - ppm) + 999999) // 1000000
-    if k > n:
-        k = n
-    if k < 1:
-        k = 1
-    return s[k - 1]
-
-
-class Welford:
-    """Streaming mean and variance of feature vectors (float32 arrays, allocated once)."""
-
-    def __init__(self, size):
-        self.n = 0
-        self.mean = xp.zeros(size)
-        self.m2 = xp.zeros(size)
-
-    def update(self, x):
-        self.n += 1
-        delta = x - self.mean
-        self.mean += delta / self.n
-        self.m2 += delta * (x - self.mean)
-
-    def std(self):
-        if self.n < 2:
-            raise ValueError("need at least two windows for a spread")
-        return xp.np.sqrt(self.m2 / (self.n - 1))
+def from_model(detector, doc, n_fit, n_threshold, mode=None, **kw):
+    """A Commissioner with the model's false-alarm rate, drift margins and typical scores."""
+    modes = doc["modes"]
+    return Commissioner(detector, n_fit, n_threshold, doc.get("fa_rate", 0.01), mode=mode,
+                        margins=[m.get("drift_margin", 1.0) for m in modes],
+                        typical=[m.get("typical_raw") for m in modes], **kw)
 
 
 class Commissioner:
     """Feeds on feature vectors; when done, the detector carries the installed values.
 
     margins: per-mode factors (>= 1) applied to the commissioned thresholds.
+    typical: per mode, the median raw score of its calibration windows (the model's
+    "typical_raw"), the unit of the distance guard; None: threshold x TYPICAL_PER_THRESHOLD.
 
     mode: index of the one mode being commissioned, or None to assign every window to the
     nearest mode (by the model as trained) — fine when modes are far apart, as fan speeds are.
     Modes that got fewer than `min_windows` windows keep their trained values.
+
+    After the last window: done = True; refused = None (adopted) or the reason nothing was
+    adopted; updated = names of the modes replaced; fa_supported[i] / methods[i] = the
+    rate mode i's new threshold supports and how it was chosen, typical[i] its new typical
+    raw score (None / unchanged if not replaced);
+    warnings = one line per mode whose supported rate is worse than fa_rate.
+    guard=False skips the guards (the host's drift-margin replays).
     """
 
     def __init__(self, detector, n_fit, n_threshold, fa_rate, mode=None, min_windows=8,
-                 min_scale_ratio=0.1, margins=None):
+                 min_scale_ratio=0.1, margins=None, typical=None, max_ratio=None,
+                 halves_limit=HALVES_LIMIT, guard=True):
         if n_fit < 2 or n_threshold < 1:
             raise ValueError("commissioning needs n_fit >= 2 and n_threshold >= 1")
         self.detector = detector
@@ -73,17 +77,34 @@ class Commissioner:
         self.mode = mode
         self.min_windows = int(min_windows)
         self.min_scale_ratio = float(min_scale_ratio)
+        self.max_ratio = float(max_ratio if max_ratio is not None
+                               else REMOUNT_ALLOWANCE.get(detector.kind, REMOUNT_ALLOWANCE["mahalanobis"]))
+        self.halves_limit = float(halves_limit)
+        self.guard = guard
         # A threshold learned from a short run right after installation under-covers the
         # slow drift of a long run; the host measures that factor on the training session
         # (the mode's "drift_margin") and it is applied here.
-        self.margins = list(margins) if margins else [1.0] * len(detector.mode_names)
         n_modes = len(detector.mode_names)
+        self.margins = list(margins) if margins else [1.0] * n_modes
+        typ = list(typical) if typical else [None] * n_modes
+        self.typical = [float(typ[i]) if typ[i] else detector.threshold(i) * TYPICAL_PER_THRESHOLD
+                        for i in range(n_modes)]
+        # squared distance over which a window is farther than a remount explains
+        self._far_raw = [self._squared(t) * self.max_ratio for t in self.typical]
         self._stats = [Welford(detector.size) for _ in range(n_modes)]
+        self._sum2 = [xp.zeros(detector.size) for _ in range(n_modes)]  # second-half sums
+        self._n2 = [0] * n_modes
+        self._far = [0] * n_modes
         self._scores = xp.zeros(self.n_threshold)
         self._score_mode = bytearray(self.n_threshold)
+        self._trained = None
         self.seen = 0
         self.done = False
+        self.refused = None
         self.updated = []  # names of the modes whose values were replaced
+        self.fa_supported = [None] * n_modes
+        self.methods = [None] * n_modes
+        self.warnings = []
 
     @property
     def total(self):
@@ -92,50 +113,122 @@ class Commissioner:
     def progress(self):
         return self.seen / self.total
 
+    def _squared(self, raw):
+        """Raw score in squared-distance units (max|z| is a distance, d^2 a squared one)."""
+        return raw * raw if self.detector.kind == "zscore" else raw
+
     def _mode_of(self, x):
         return self.mode if self.mode is not None else self.detector.nearest(x)
 
     def update(self, x):
-        """Take one window's features; returns True once commissioning is complete."""
+        """Take one window's features; returns True once commissioning is complete
+        (adopted or refused: see `refused`)."""
         if self.done:
             return True
         det = self.detector
+        i = self._mode_of(x)
         if self.seen < self.n_fit:
-            self._stats[self._mode_of(x)].update(x)
+            self._stats[i].update(x)
+            if self.guard and self._squared(det.raw(x, i)) > self._far_raw[i]:
+                self._far[i] += 1
             self.seen += 1
             if self.seen == self.n_fit:
                 self._apply_location()
             return False
-        i = self._mode_of(x)
         j = self.seen - self.n_fit
         self._scores[j] = det.raw(x, i)
         self._score_mode[j] = i
+        self._sum2[i] += x
+        self._n2[i] += 1
         self.seen += 1
         if self.seen == self.total:
-            self._apply_thresholds()
-            self.done = True
+            self._finish()
         return self.done
 
     def _apply_location(self):
         np = xp.np
         det = self.detector
+        # the trained values of the modes about to change, to restore them on refusal
+        self._trained = []
         for i in range(len(self._stats)):
             st = self._stats[i]
             if st.n < self.min_windows:
                 continue
-            trained_scale = 1.0 / det._inv_scale[i]
-            scale = np.maximum(st.std(), trained_scale * self.min_scale_ratio)
-            det.set_mode(i, mean=st.mean, scale=scale)
+            mean, scale, thr = det.mode_params(i)
+            self._trained.append((i, mean, scale, thr))
+            floor = xp.array(scale)
+            floor *= self.min_scale_ratio
+            det.set_mode(i, mean=st.mean, scale=np.maximum(st.std(), floor))
             self.updated.append(det.mode_names[i])
 
-    def _apply_thresholds(self):
+    def _mine(self, i):
+        return sorted(self._scores[j] for j in range(self.n_threshold) if self._score_mode[j] == i)
+
+    def _finish(self):
         det = self.detector
+        why = self._check() if self.guard else None
+        if why is not None:
+            for i, mean, scale, thr in self._trained:
+                det.set_mode(i, mean=mean, scale=scale, threshold=thr)
+            self.updated = []
+            self.refused = why
+        else:
+            for i in range(len(self._stats)):
+                name = det.mode_names[i]
+                if name not in self.updated:
+                    continue
+                mine = self._mine(i)
+                if len(mine) < self.min_windows:
+                    continue  # guard=False only: the guards refuse this case
+                thr, sup, how = choose(mine, self.fa_rate, self.margins[i])
+                det.set_mode(i, threshold=thr)
+                self.typical[i] = mine[len(mine) // 2]
+                self.fa_supported[i] = sup
+                self.methods[i] = how
+                if differs(sup, self.fa_rate):
+                    self.warnings.append(
+                        "mode %s: a threshold from %d windows supports a false-alarm rate of "
+                        "%.2g%%, not the %.2g%% asked for" % (name, len(mine), 100 * sup,
+                                                              100 * self.fa_rate))
+        self._trained = None
+        self.done = True
+
+    def _check(self):
+        """None if the commissioning windows look like steady normal operation, else why."""
+        det = self.detector
+        mw = self.min_windows
+        for i in range(len(self._stats)):
+            n1 = self._stats[i].n
+            if n1 >= mw and 2 * self._far[i] > n1:
+                return ("mode %s: %d of %d windows are over %g x its typical score from it, "
+                        "farther than remounting explains (another mode, or not normal "
+                        "operation)" % (det.mode_names[i], self._far[i], n1, self.max_ratio))
+        for i in range(len(self._stats)):
+            n1, n2 = self._stats[i].n, self._n2[i]
+            if (n1 >= mw) != (n2 >= mw):
+                return ("mode %s: %d windows in the first half, %d in the second: the machine "
+                        "changed mode while commissioning" % (det.mode_names[i], n1, n2))
         for i in range(len(self._stats)):
             if det.mode_names[i] not in self.updated:
                 continue
-            mine = [self._scores[j] for j in range(self.n_threshold) if self._score_mode[j] == i]
-            if len(mine) >= self.min_windows:
-                det.set_mode(i, threshold=threshold_from_scores(mine, self.fa_rate) * self.margins[i])
+            mine = self._mine(i)
+            med = mine[len(mine) // 2]
+            s = self._sum2[i]
+            s /= float(self._n2[i])  # the second half's mean (the sum is not needed again)
+            h = self._squared(det.raw(s, i))
+            med = self._squared(med)
+            # (a negligible h: the windows were all identical, e.g. a quiet test rig)
+            if h > self.halves_limit * med and h > 1e-4:
+                return ("mode %s: the second half of the windows differs from the first "
+                        "(its mean scores %.3g x a typical window against the first half's "
+                        "fit, limit %g): not steady operation"
+                        % (det.mode_names[i], h / med if med > 0 else h, self.halves_limit))
+        return None
 
     def counts(self):
+        """Windows each mode got in the first (location/scale) half."""
         return [st.n for st in self._stats]
+
+    def threshold_counts(self):
+        """Windows each mode got in the second (threshold) half."""
+        return list(self._n2)

@@ -20,6 +20,10 @@ def next_pow2(n):
     return p
 
 
+MAX_G = 1000.0  # beyond this a sample is not an acceleration but a broken reading
+_MAX_MS = MAX_G * MAX_G
+
+
 class AccelFeatures:
     """Tilt-free features of a 3-axis vibration window.
 
@@ -29,6 +33,14 @@ class AccelFeatures:
     coin on a blade causes), per-axis log RMS, per-axis log kurtosis, and the envelope
     variation (std/mean of the vector magnitude). The window is zero-padded to a power of
     two for the FFT, as ulab requires.
+
+    Written for the board's heap (see shared notes on ulab allocation costs): inputs live
+    in array('f') buffers padded to the FFT length, which a sensor can fill directly
+    (`input_views()`); scalar results are stored into an array('f') behind the output
+    vector (an ndarray element store allocates, an array('f') store does not); scalar
+    operands of in-place operations are one-element arrays (an in-place op with a Python
+    scalar allocates a temporary array, one with an array does not); two real axes share
+    one FFT call. What is left per window is the FFTs' own outputs and a few views.
     """
 
     kind = "accel"
@@ -47,28 +59,44 @@ class AccelFeatures:
             raise ValueError("more bands than frequency bins")
         self.bands = int(bands)
         self.n_bins = half + 1
-        # One matrix for both band sums: rows 0..bands-1 sum power, rows bands.. weight
-        # it by the bin offset from the band centre, so a single np.dot gives both.
         edges = [1 + (half * b) // bands for b in range(bands + 1)]
-        rows = []
-        for b in range(bands):
-            lo, hi = edges[b], edges[b + 1]
-            rows.append([1.0 if lo <= k < hi else 0.0 for k in range(self.n_bins)])
-        for b in range(bands):
-            lo, hi = edges[b], edges[b + 1]
-            centre = (lo + hi - 1) / 2.0
-            width = float(hi - lo)
-            rows.append([(k - centre) / width if lo <= k < hi else 0.0 for k in range(self.n_bins)])
         self.edges = edges
-        self._band_matrix = xp.array(rows)
-        self._pad = xp.zeros(self.n_fft)
-        self._centred = xp.zeros((self.axes, self.window))
-        self._rows = [self._centred[a] for a in range(self.axes)]
-        self._mag = xp.zeros(self.window)
-        self._power = xp.zeros(self.n_bins)
+        width = half // bands
+        # The folded spectrum holds twice the power (hence the 0.5s). Equal-width bands
+        # (the usual case: a power-of-two FFT and 2^k bands) are a reshape of the spectrum
+        # to (bands, width) and two reductions; otherwise one matrix gives both sums.
+        self._width = width if width * bands == half else 0
+        if self._width:
+            centre = (width - 1) / 2.0
+            self._offsets = xp.array([0.5 * (k - centre) / width for k in range(width)])
+            self._band_matrix = None
+        else:
+            rows = []
+            for b in range(bands):
+                lo, hi = edges[b], edges[b + 1]
+                rows.append([0.5 if lo <= k < hi else 0.0 for k in range(self.n_bins)])
+            for b in range(bands):
+                lo, hi = edges[b], edges[b + 1]
+                centre = (lo + hi - 1) / 2.0
+                w = float(hi - lo)
+                rows.append([0.5 * (k - centre) / w if lo <= k < hi else 0.0 for k in range(self.n_bins)])
+            self._band_matrix = xp.array(rows)
         self.names = self._names()
         self.size = len(self.names)
-        self._out = xp.zeros(self.size)
+        w = self.window
+        self._bufs = [xp.fbuf(self.n_fft) for _ in range(self.axes)]
+        self._full = [xp.view(b) for b in self._bufs]
+        self._head = [xp.view(b, w) for b in self._bufs]
+        self._out_buf = xp.fbuf(self.size)
+        self._out = xp.view(self._out_buf)
+        self._oe = xp.view(self._out_buf, bands, 0)
+        self._oc = xp.view(self._out_buf, bands, bands)
+        self._k_buf = xp.fbuf(1)
+        self._k = xp.view(self._k_buf)  # a scalar operand that allocates nothing
+        self._zero = xp.view(xp.fbuf(1))
+        self._half = xp.array([0.5])
+        self._eps = xp.array([EPS] * bands)
+        self.ok = True
 
     def _names(self):
         hz = self.rate / self.n_fft
@@ -90,49 +118,110 @@ class AccelFeatures:
                 "bands": self.bands, "axes": self.axes, "n_fft": self.n_fft,
                 "names": list(self.names)}
 
-    def compute(self, win):
-        """Features of one window (axes x window array). Returns an internal buffer
-        that the next call overwrites: copy it if you keep it.
+    def input_views(self):
+        """(array('f') buffers, ndarray views) a sensor fills in place: one per axis,
+        `window` samples each. A window passed back as these same views is used without
+        a copy (and is overwritten by compute)."""
+        return self._bufs, self._head
 
-        Written for the board's heap: the centred window, the envelope and the power
-        spectrum live in buffers allocated once; moments are np.dot of row views (scalars,
-        no arrays); the only per-window allocations left are the FFT's own outputs."""
+    def _reset(self):
+        """Zero every buffer: after a window with NaN/inf the in-place updates would
+        otherwise carry it into the next windows."""
+        for v in self._full:
+            v[:] = 0.0
+        self._out[:] = 0.0
+
+    def compute(self, win):
+        """Features of one window (win[a] = samples of axis a, in g). Returns an internal
+        buffer that the next call overwrites: copy it if you keep it. `self.ok` is False
+        when the window held a non-finite or physically impossible sample (the returned
+        vector is then not to be scored)."""
         np = xp.np
         w = self.window
         nb = self.bands
         na = self.axes
-        out = self._out
-        rows = self._rows
-        mag = self._mag
-        power = self._power
-        pad = self._pad
-        nbins = self.n_bins
-        mag[:] = 0.0
+        head = self._head
+        full = self._full
+        ob = self._out_buf
+        k1 = self._k
+        kb = self._k_buf
+        if win is not head:  # a window from elsewhere (host, tests): copy it in
+            for a in range(na):
+                head[a][:] = win[a]
         for a in range(na):
-            r = rows[a]
-            r[:] = win[a]
-            r -= np.mean(r)
-            ms = np.dot(r, r) / w + EPS
-            out[2 * nb + a] = 0.5 * math.log(ms)
-            pad[0:w] = r
-            r *= r  # r now holds d^2 of this axis
-            out[2 * nb + na + a] = math.log(np.dot(r, r) / w / (ms * ms) + EPS)
-            mag += r
-            re, im = xp.fft(pad)
+            r = head[a]
+            m = np.mean(r)
+            if not xp.finite(m):
+                return self._invalid()
+            kb[0] = m
+            r -= k1
+        # Axis-summed power spectrum, two real axes per FFT: with Z = FFT(x + iy),
+        # |X[k]|^2 + |Y[k]|^2 = (|Z[k]|^2 + |Z[N-k]|^2) / 2. A lone axis adds |Z|^2 twice
+        # folded the same way, so one fold at the end serves both.
+        acc = None
+        a = 0
+        while a < na:
+            if a + 1 < na:
+                re, im = xp.fft(full[a], full[a + 1])
+                a += 2
+            else:
+                re, im = xp.fft(full[a])
+                a += 1
             re *= re
             im *= im
             re += im
-            if a == 0:
-                power[:] = re[0:nbins]
+            if acc is None:
+                acc = re
             else:
-                power += re[0:nbins]
-        mag **= 0.5  # in place: np.sqrt would allocate a new array
-        out[2 * nb + 2 * na] = np.std(mag) / (np.mean(mag) + EPS)
-        sums = np.dot(self._band_matrix, power)
-        energy = sums[0:nb] + EPS
-        out[0:nb] = np.log(energy)
-        out[nb:2 * nb] = sums[nb:2 * nb] / energy
-        return out
+                acc += re
+        n = self.n_fft
+        half = n // 2
+        fold = acc[1:half + 1]
+        fold += acc[n - 1:half - 1:-1]
+        if self._width:
+            bins = fold.reshape((nb, self._width))
+            energy = np.sum(bins, axis=1)
+            energy *= self._half
+            centroid = np.dot(bins, self._offsets)
+        else:
+            sums = np.dot(self._band_matrix, acc[0:half + 1])
+            energy = sums[0:nb]
+            centroid = sums[nb:2 * nb]
+        # Moments after the FFT: the buffers may now be squared in place, and the first
+        # axis' buffer then sums the squares of all axes (the squared envelope).
+        for a in range(na):
+            r = head[a]
+            r *= r  # d^2 of this axis
+            s2 = np.sum(r)
+            if not xp.finite(s2) or s2 > _MAX_MS * w:
+                return self._invalid()
+            ms = s2 / w + EPS
+            ob[2 * nb + a] = 0.5 * math.log(ms)
+            ob[2 * nb + na + a] = math.log(np.dot(r, r) / w / (ms * ms) + EPS)
+        mag = head[0]
+        for a in range(1, na):
+            mag += head[a]
+        # One sample beyond MAX_G (after the mean is removed) is a broken reading, not a
+        # vibration. With every sample finite and bounded, every feature below is finite.
+        if not np.max(mag) <= _MAX_MS:
+            return self._invalid()
+        mag **= self._half  # in place: np.sqrt would allocate a new array
+        ob[2 * nb + 2 * na] = np.std(mag) / (np.mean(mag) + EPS)
+        energy += self._eps
+        oe = self._oe
+        oe *= self._zero
+        oe += np.log(energy)
+        oc = self._oc
+        oc *= self._zero
+        oc += centroid
+        oc /= energy
+        self.ok = True
+        return self._out
+
+    def _invalid(self):
+        self.ok = False
+        self._reset()
+        return self._out
 
 
 class ScalarFeatures:
@@ -149,7 +238,9 @@ class ScalarFeatures:
         self.axes = 1
         self.names = ["value"] if self.window < 3 else ["mean", "std", "slope"]
         self.size = len(self.names)
-        self._out = xp.zeros(self.size)
+        self._out_buf = xp.fbuf(self.size)
+        self._out = xp.view(self._out_buf)
+        self.ok = True
         if self.window >= 3:
             n = self.window
             c = (n - 1) / 2.0
@@ -164,19 +255,25 @@ class ScalarFeatures:
     def compute(self, win):
         np = xp.np
         row = win[0]
-        out = self._out
-        if self.window < 3:
-            out[0] = np.mean(row)
-            return out
-        out[0] = np.mean(row)
-        out[1] = np.std(row)
-        out[2] = np.dot(self._slope_w, row)
-        return out
+        ob = self._out_buf
+        ob[0] = np.mean(row)
+        if self.window >= 3:
+            ob[1] = np.std(row)
+            ob[2] = np.dot(self._slope_w, row)
+        self.ok = xp.finite(np.sum(self._out))
+        return self._out
 
 
-def from_recipe(recipe):
-    """Build the feature extractor a model file describes."""
+def from_recipe(recipe, model=None):
+    """Build the feature extractor a model file describes (a thermal one also needs the
+    loaded model: its per-pixel baselines are not part of the recipe)."""
     kind = recipe.get("kind")
+    if kind == "thermal":
+        if model is None:
+            raise ValueError("thermal features need the model's pixel baselines")
+        from device import thermal
+
+        return thermal.from_model(model)
     if kind == "accel":
         return AccelFeatures(recipe["window"], recipe["rate"], recipe.get("bands", 16),
                              recipe.get("axes", 3))

@@ -1,7 +1,10 @@
 """Window sources: MSA301 accelerometer, MLX90640 thermal camera, and replays.
 
-Every source has `read()`, which returns the same preallocated array each time, refilled:
-(axes, window) in g for the accelerometer, (24, 32) in degrees C for the thermal camera.
+Every source has `read()`, which returns the same preallocated window each time, refilled:
+for the accelerometer a list of one ndarray view per axis (window samples in g, in
+array('f') buffers that the sampling loop stores into without allocating: an ndarray
+element store allocates a temporary array on the board), for the thermal camera a
+(24, 32) frame in degrees C over an array('f') the driver fills.
 It returns None when a replay has nothing more to play, and raises OSError / ValueError /
 RuntimeError on a sensor problem; the app retries a bounded number of times and then
 calls `recover()` (drop the driver, re-probe the bus on the next read).
@@ -22,47 +25,18 @@ import array
 import os
 
 from device import xp
+from device.chips import (MLX_COLS, MLX_REFRESH, MLX_ROWS, MSA_BANDWIDTH_CODES, MSA_BANDWIDTHS,
+                          MSA_COUNTS_PER_G, MSA_DATA_RATE_CODES, MSA_DATA_RATES, MSA_RANGES)
+from device.ticks import TICKS_MASK, default_ticks, ticks_diff  # noqa: F401 (re-exported)
 
-TICKS_MASK = (1 << 29) - 1
-_TICKS_HALF = 1 << 28
 IDLE_MS = 20
 RATE_TOLERANCE = 0.95
-
-MSA_DATA_RATES = (1.0, 1.95, 3.9, 7.81, 15.63, 31.25, 62.5, 125.0, 250.0, 500.0, 1000.0)
-MSA_DATA_RATE_CODES = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10)
-MSA_BANDWIDTHS = (1.95, 3.9, 7.81, 15.63, 31.25, 62.5, 125.0, 250.0, 500.0)
-MSA_BANDWIDTH_CODES = (0, 3, 4, 5, 6, 7, 8, 9, 10)
-MSA_RANGES = (2, 4, 8, 16)
-MSA_COUNTS_PER_G = (4096.0, 2048.0, 1024.0, 512.0)  # 14-bit counts per g for each range
 MSA_DATA_REG = b"\x02"
 STANDARD_GRAVITY = 9.806  # the driver's constant (acceleration is in m/s^2)
-
-MLX_REFRESH = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
-MLX_ROWS = 24
-MLX_COLS = 32
 
 
 class SensorError(RuntimeError):
     """The sensor cannot be reached or configured (the message says which and why)."""
-
-
-def ticks_diff(a, b):
-    """a - b for ticks_ms values (wrap-safe)."""
-    d = (a - b) & TICKS_MASK
-    if d & _TICKS_HALF:
-        d -= TICKS_MASK + 1
-    return d
-
-
-def default_ticks():
-    """A ticks_ms function for hosts without supervisor (tests pass their own)."""
-    import time
-
-    if hasattr(time, "ticks_ms"):
-        return time.ticks_ms
-    if hasattr(time, "monotonic_ns"):
-        return lambda: (time.monotonic_ns() // 1000000) & TICKS_MASK
-    return lambda: int(time.monotonic() * 1000) & TICKS_MASK
 
 
 def _index_of(value, table, what):
@@ -72,31 +46,45 @@ def _index_of(value, table, what):
     raise ValueError("%s %r is not one of %s" % (what, value, ", ".join(str(v) for v in table)))
 
 
-def alloc_rows(rows, cols):
-    """A float array (rows, cols) allocated once, and per-row views for fast filling.
+def window_buffers(axes, n, buffers=None):
+    """(array('f') buffers, window) for `axes` signals of `n` samples.
 
-    Writing `view[i] = v` allocates nothing, while `a[r, i] = v` builds an index tuple per
-    sample. If the array library's row indexing does not give a view (checked here), the
-    second item is None and callers fall back to 2-D indexing. Without an array library
-    (plain MicroPython) the 'array' is a list of array('f') rows.
+    Samples are stored into the array('f') buffers (no allocation per store on the board,
+    where an ndarray element store builds a temporary array); `window[a]` is an ndarray
+    view sharing buffer a's memory, which is what features read. `buffers` may be given
+    (e.g. a feature extractor's padded inputs, from its input_views()) as (buffers,
+    views): the sensor then fills them directly and nothing is copied. Without an array
+    library (plain MicroPython) the window is the list of buffers.
     """
-    np = xp.np
-    if np is None:
-        rs = [array.array("f", [0.0] * cols) for _ in range(rows)]
-        return rs, rs
-    a = xp.zeros((rows, cols))
-    views = [a[r] for r in range(rows)]
-    views[0][0] = 1.0
-    ok = float(a[0, 0]) == 1.0
-    views[0][0] = 0.0
-    return a, (views if ok else None)
+    if buffers is not None:
+        bufs, views = buffers
+        if len(bufs) != axes or len(views[0]) != n:
+            raise ValueError("window buffers do not fit %d x %d samples" % (axes, n))
+        return bufs, views
+    bufs = [xp.fbuf(n) for _ in range(axes)]
+    if xp.np is None:
+        return bufs, bufs
+    return bufs, [xp.view(b) for b in bufs]
 
 
-def _put(arr, views, r, c, v):
-    if views is not None:
-        views[r][c] = v
-    else:
-        arr[r, c] = v
+def frame_buffer(rows, cols):
+    """(array('f') of rows*cols, its flat ndarray view or None) for thermal frames."""
+    buf = xp.fbuf(rows * cols)
+    return buf, (xp.view(buf) if xp.np is not None else None)
+
+
+def frame_of(flat, rows, cols, buf):
+    """(frame, shared): the frame as a (rows, cols) array, and whether it shares the
+    buffer's memory (then it stays valid for every later frame; otherwise it has to be
+    made again after each fill). Without an array library the frame is the buffer."""
+    if flat is None:
+        return buf, True
+    frame = flat.reshape((rows, cols))
+    old = buf[0]
+    buf[0] = 1.0
+    shared = float(frame[0, 0]) == 1.0
+    buf[0] = old
+    return frame, shared
 
 
 class ReplaySensor:
@@ -152,16 +140,19 @@ class CsvReplaySensor(_Paced):
     """Plays CSV recordings from a folder on the drive, window by window.
 
     accel: rows of `x,y,z` in g (the ceiling-fan format), `window` rows per window;
-    thermal: rows of 32 values in degrees C, 24 rows per frame. Files are taken in name
+    thermal: one frame per row (768 values in degrees C after any leading columns, the
+    recording format of device/thermal.py), or blocks of 24 rows of 32 values. Files are taken in name
     order; a window never spans two files (the host cuts windows the same way), so a
-    replay on the board sees the same windows as `host_tools simulate`. A header line is
-    skipped; a malformed line raises ValueError naming the file and line (the app counts
-    it and the next read goes on with the next window). realtime=True spaces windows at
-    the recording's rate.
+    replay on the board sees the same windows as `host_tools simulate`. Lines follow
+    device.csvrows, as on the host: a header allowed on the first line, blank lines
+    skipped, values finite and physically possible; a bad line raises ValueError naming
+    the file and line (the app counts it and the next read goes on with the next
+    window). realtime=True spaces windows at the recording's rate.
     """
 
     def __init__(self, folder, kind="accel", window=200, rate=200.0, axes=3, loop=True,
-                 realtime=False, ticks_ms=None, sleep=None, listdir=None, opener=None):
+                 realtime=False, ticks_ms=None, sleep=None, listdir=None, opener=None,
+                 buffers=None):
         self.folder = folder
         self.kind = kind
         if kind == "thermal":
@@ -179,13 +170,21 @@ class CsvReplaySensor(_Paced):
         self._listdir = listdir if listdir is not None else os.listdir
         self._open = opener if opener is not None else open
         if self.transpose:
-            self.win, self._views = alloc_rows(self.cols_n, self.rows_n)
+            self._bufs, self.win = window_buffers(self.cols_n, self.rows_n, buffers)
         else:
-            self.win, self._views = alloc_rows(self.rows_n, self.cols_n)
+            self._buf, self._flat = frame_buffer(self.rows_n, self.cols_n)
+            self.win, self._shared = frame_of(self._flat, self.rows_n, self.cols_n, self._buf)
+        from device import csvrows
+
+        self._rows = csvrows.Rows(kind)
+        self._row = array.array("f", [0.0] * self.cols_n)
         self.files = None
         self._fi = 0
         self._f = None
+        self._pending = None
+        self._amb_col = None
         self._line = 0
+        self.ambient = None
         self._last = None
         self.windows = 0
         self.rate_measured = self.rate
@@ -216,46 +215,100 @@ class CsvReplaySensor(_Paced):
         self._fi += 1
         self._f = self._open(path, "r")
         self._path = path
+        self._rows.start(path)
         self._line = 0
+        self._amb_col = None
+        self._pending = None
         return True
 
     def _fill(self):
-        """Fill the window from the current file; False if the file ended first."""
+        """Fill the window from the current file; False if the file ended first. Rows
+        follow device.csvrows (the host's rules): a bad line raises ValueError naming the
+        file and the line as an editor numbers it."""
+        if not self.transpose:
+            return self._fill_frame()
+        return self._fill_rows()
+
+    def _fill_frame(self):
+        """One thermal frame: a row of 768 values after any leading columns (the
+        recording format of device/thermal.py; a header names the leading columns, and
+        one named `ambient` or `ta` gives `ambient`), or a block of 24 rows of 32
+        (device.csvrows' thermal rows)."""
         f = self._f
-        n = self.rows_n
-        cols = self.cols_n
-        views = self._views
-        win = self.win
-        r = 0
-        while r < n:
+        n = MLX_ROWS * MLX_COLS
+        flat = self._buf
+        while True:
             line = f.readline()
             if not line:
                 return False
             self._line += 1
-            line = line.strip()
-            if not line:
-                continue
-            cells = line.split(",")
-            if len(cells) != cols:
-                if self._line == 1 and r == 0:
-                    continue  # header
-                raise ValueError("%s line %d has %d values, expected %d" % (self._path, self._line, len(cells), cols))
-            for c in range(cols):
-                try:
-                    v = float(cells[c])
-                except ValueError:
-                    if self._line == 1 and r == 0:
-                        v = None
-                        break
-                    raise ValueError("%s line %d: %r is not a number" % (self._path, self._line, cells[c].strip()))
-                if v != v or v in (float("inf"), float("-inf")):
-                    raise ValueError("%s line %d: non-finite value" % (self._path, self._line))
-                if self.transpose:
-                    _put(win, views, c, r, v)
-                else:
-                    _put(win, views, r, c, v)
+            s = line.strip()
+            if s:
+                break
+            self._rows.feed(line)  # keeps the block reader's line numbers right
+        cells = s.split(",")
+        if len(cells) < n:  # a block of rows: the first line goes to the row reader
+            self._pending = line
+            return self._fill_rows()
+        lead = len(cells) - n
+        try:
+            float(cells[lead])
+        except ValueError:
+            if self._line == 1:  # a header: find the ambient column
+                self._amb_col = -1
+                for k in range(lead):
+                    nm = cells[k].strip().lower()
+                    if nm == "ambient" or nm == "ta":
+                        self._amb_col = k
+                return self._fill_frame()
+            raise ValueError("%s: line %d has a non-numeric value %r" % (self._path, self._line, cells[lead].strip()))
+        for k in range(n):
+            c = cells[lead + k]
+            try:
+                v = float(c)
+            except ValueError:
+                raise ValueError("%s: line %d has a non-numeric value %r" % (self._path, self._line, c.strip()))
+            if not -60.0 <= v <= 400.0:  # NaN fails too
+                raise ValueError("%s: line %d has %s, outside the physical range of thermal data "
+                                 "(-60..400 deg C)" % (self._path, self._line, c.strip()))
+            flat[k] = v
+        if self._amb_col is None:
+            self._amb_col = -1
+        if 0 <= self._amb_col < lead:
+            try:
+                self.ambient = float(cells[self._amb_col])
+            except ValueError:
+                self.ambient = None
+        return True
+
+    def _fill_rows(self):
+        f = self._f
+        n = self.rows_n
+        cols = self.cols_n
+        transpose = self.transpose
+        bufs = self._bufs if transpose else None
+        flat = None if transpose else self._buf
+        rows = self._rows
+        row = self._row
+        r = 0
+        while r < n:
+            if self._pending is not None:  # a block's first line, read by _fill_frame
+                line = self._pending
+                self._pending = None
             else:
-                r += 1
+                line = f.readline()
+                if not line:
+                    return False
+            if rows.feed(line, row) is None:
+                continue
+            if transpose:
+                for c in range(cols):
+                    bufs[c][r] = row[c]
+            else:
+                base = r * cols
+                for c in range(cols):
+                    flat[base + c] = row[c]
+            r += 1
         return True
 
     def read(self):
@@ -273,6 +326,8 @@ class CsvReplaySensor(_Paced):
         if self.realtime:
             self._pace()
         self.windows += 1
+        if not self.transpose and not self._shared:
+            self.win = self._flat.reshape((self.rows_n, self.cols_n))
         return self.win
 
     def _pace(self):
@@ -319,7 +374,7 @@ class MSA301Sensor(_Paced):
 
     def __init__(self, bus=None, window=200, rate=200.0, range_g=4, data_rate=500.0,
                  bandwidth=250.0, read="raw", ticks_ms=None, bus_factory=None,
-                 driver_factory=None):
+                 driver_factory=None, buffers=None):
         if bus is None and bus_factory is None:
             raise ValueError("MSA301Sensor needs a bus or a bus_factory")
         self.window = int(window)
@@ -338,7 +393,7 @@ class MSA301Sensor(_Paced):
         self._drv = None
         self._dev = None
         self._buf = bytearray(6)
-        self.win, self._views = alloc_rows(3, self.window)
+        self._bufs, self.win = window_buffers(3, self.window, buffers)
         self.times = array.array("H", [0] * self.window)
         self._period_us = int(1000000.0 / self.rate)
         self.rate_measured = self.rate
@@ -388,8 +443,7 @@ class MSA301Sensor(_Paced):
         n = self.window
         period_us = self._period_us
         times = self.times
-        views = self._views
-        win = self.win
+        bx, by, bz = self._bufs
         raw = self.raw
         inv = self._inv
         dev = self._dev
@@ -433,14 +487,9 @@ class MSA301Sensor(_Paced):
                 if gx == px and gy == py and gz == pz:
                     same += 1
                 px, py, pz = gx, gy, gz
-            if views is not None:
-                views[0][i] = gx
-                views[1][i] = gy
-                views[2][i] = gz
-            else:
-                win[0, i] = gx
-                win[1, i] = gy
-                win[2, i] = gz
+            bx[i] = gx
+            by[i] = gy
+            bz[i] = gz
             times[i] = el if el < 65536 else 65535
             if el - last_idle >= IDLE_MS:
                 last_idle = el
@@ -450,7 +499,7 @@ class MSA301Sensor(_Paced):
         span = times[n - 1] - times[0]
         self.rate_measured = (n - 1) * 1000.0 / span if span > 0 else self.rate
         self.rate_ok = self.rate_measured >= RATE_TOLERANCE * self.rate
-        return win
+        return self.win
 
 
 class MLX90640Sensor(_Paced):
@@ -477,12 +526,15 @@ class MLX90640Sensor(_Paced):
         self._driver_factory = driver_factory
         self._ticks = ticks_ms if ticks_ms is not None else default_ticks()
         self._drv = None
-        self._list = [0.0] * (MLX_ROWS * MLX_COLS)
-        self.win, self._views = alloc_rows(MLX_ROWS, MLX_COLS)
+        # The driver writes the frame element by element into any sequence: an array('f')
+        # takes it without allocating, and the ndarray frame shares its memory.
+        self._buf, self._flat = frame_buffer(MLX_ROWS, MLX_COLS)
+        self.win, self._shared = frame_of(self._flat, MLX_ROWS, MLX_COLS, self._buf)
         self.rate_measured = self.rate
         self.rate_ok = True
         self._last = None
         self.inits = 0
+        self.ambient = None  # the chip's ambient temperature (deg C) of the last frame
 
     def _ensure(self):
         if self._drv is not None:
@@ -501,8 +553,42 @@ class MLX90640Sensor(_Paced):
             raise SensorError("MLX90640: %s" % (e,))
         except RuntimeError as e:
             raise SensorError("MLX90640 / I2C bus: %s" % (e,))
+        self._hook(drv)
         self._drv = drv
         self.inits += 1
+
+    def _hook(self, drv):
+        """Two instance-level wrappers around adafruit_mlx90640's internals (when the
+        driver has them): `_GetTa` so the sensor keeps the chip's own ambient reading
+        (`ambient`, deg C: the scalar channel "ambient"), and `_I2CReadWords` so the
+        driver's busy-wait for a sub-page (it polls the status register 0x8000 for up to
+        a refresh period, twice per frame) calls idle(): the watchdog is fed and the alert
+        patterns advance during the wait instead of after it."""
+        get_ta = getattr(drv, "_GetTa", None)
+        if get_ta is not None:
+            def ta(frame_data, _f=get_ta):
+                v = _f(frame_data)
+                self.ambient = v
+                return v
+
+            drv._GetTa = ta
+        read_words = getattr(drv, "_I2CReadWords", None)
+        if read_words is not None:
+            ticks = self._ticks
+            last = [ticks()]
+
+            def poll(addr, buffer, end=None, _f=read_words):
+                if end is None:
+                    _f(addr, buffer)
+                else:
+                    _f(addr, buffer, end=end)
+                if addr == 0x8000:
+                    now = ticks()
+                    if ticks_diff(now, last[0]) >= IDLE_MS:
+                        last[0] = now
+                        self._idle_call()
+
+            drv._I2CReadWords = poll
 
     def recover(self):
         """Forget the driver (and the bus if we made it): the next read re-probes."""
@@ -510,24 +596,20 @@ class MLX90640Sensor(_Paced):
 
     def read(self):
         self._ensure()
-        buf = self._list
+        buf = self._buf
         self._idle_call()
         self._drv.getFrame(buf)
         self._idle_call()
-        win = self.win
-        views = self._views
-        k = 0
-        inf = float("inf")
-        for r in range(MLX_ROWS):
-            for c in range(MLX_COLS):
+        flat = self._flat
+        if flat is None or not xp.finite(float(xp.np.sum(flat))):
+            inf = float("inf")
+            for k in range(MLX_ROWS * MLX_COLS):
                 v = buf[k]
-                k += 1
                 if v != v or v == inf or v == -inf:
-                    raise ValueError("MLX90640 frame has a non-finite pixel at row %d col %d" % (r, c))
-                if views is not None:
-                    views[r][c] = v
-                else:
-                    win[r, c] = v
+                    raise ValueError("MLX90640 frame has a non-finite pixel at row %d col %d" % (k // MLX_COLS, k % MLX_COLS))
+        if not self._shared:
+            self.win = flat.reshape((MLX_ROWS, MLX_COLS))
+        win = self.win
         now = self._ticks()
         if self._last is not None:
             dt = ticks_diff(now, self._last)

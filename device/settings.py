@@ -10,10 +10,11 @@ SettingsError that lists them all, each naming the key, what it got and what it 
 Keys that are not given take the documented default (settings.toml.example lists every key).
 """
 
-ACCEL_DATA_RATES = (1.0, 1.95, 3.9, 7.81, 15.63, 31.25, 62.5, 125.0, 250.0, 500.0, 1000.0)
-ACCEL_BANDWIDTHS = (1.95, 3.9, 7.81, 15.63, 31.25, 62.5, 125.0, 250.0, 500.0)
-ACCEL_RANGES = (2, 4, 8, 16)
-MLX_REFRESH = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
+from device.chips import MLX_REFRESH
+from device.chips import MSA_BANDWIDTHS as ACCEL_BANDWIDTHS
+from device.chips import MSA_DATA_RATES as ACCEL_DATA_RATES
+from device.chips import MSA_RANGES as ACCEL_RANGES
+
 SENSORS = ("msa301", "mlx90640", "replay")
 
 _TRUE = ("1", "true", "yes", "on")
@@ -122,15 +123,6 @@ class Settings:
     def __init__(self):
         self.given = []
         self.warnings = []
-
-    def is_given(self, key):
-        return key in self.given
-
-    def as_dict(self):
-        d = {}
-        for spec in SPEC:
-            d[spec[0]] = getattr(self, spec[0])
-        return d
 
 
 def _fmt(v):

@@ -39,16 +39,41 @@ def zeros(shape):
     return np.zeros(shape, dtype=FLOAT)
 
 
-def fft(x):
-    """FFT of a real 1-D power-of-two array as a tuple (real, imag) of float arrays.
+def fft(x, y=None):
+    """FFT of a real 1-D power-of-two array (or of x + iy: two real signals in one call)
+    as a tuple (real, imag) of float arrays.
 
     ulab with complex support off (CircuitPython's build) returns exactly this tuple;
     NumPy returns a complex array, so it is split here to give one calling convention.
     """
     if ULAB:
-        return np.fft.fft(x)
-    f = np.fft.fft(x)
+        return np.fft.fft(x) if y is None else np.fft.fft(x, y)
+    f = np.fft.fft(x) if y is None else np.fft.fft(x + 1j * y)
     return f.real.astype(FLOAT), f.imag.astype(FLOAT)
+
+
+def fbuf(n):
+    """A zeroed array('f') of n floats. Element stores into it allocate nothing on the
+    board (an ndarray element store allocates a temporary array each time), so samples and
+    scalar results are written here and read through a `view`."""
+    import array
+
+    a = array.array("f")
+    for _ in range(n):
+        a.append(0.0)
+    return a
+
+
+def view(buf, count=-1, offset=0):
+    """A float ndarray sharing memory with `buf` (an array('f')): writes to either side
+    show in the other, on ulab (np.frombuffer shares) and on NumPy alike. `offset` is in
+    floats."""
+    return np.frombuffer(buf, dtype=FLOAT, count=count, offset=4 * offset)
+
+
+def finite(v):
+    """True for a finite Python float (NaN and +-inf fail): v - v is NaN for both."""
+    return v - v == 0.0
 
 
 def tolist(a):

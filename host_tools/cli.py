@@ -1,42 +1,162 @@
 """Command line: `python -m host_tools {train,commission,score,evaluate,simulate,bench}`.
 
-Every bad input ends in one line `error: <what, which file>` on stderr and exit code 2.
+Every bad input ends in one line `error: <what, which file or option>` on stderr and exit
+code 2, before any long work where it can be known early (options, output paths, model
+files); nothing is left behind (a model is written to a temporary file in the same folder
+and renamed).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import os
 import sys
-from typing import Sequence
+import tempfile
+from typing import Any, NoReturn, Sequence
 
 import numpy as np
 
 from device import model as model_mod
 from host_tools import datasets, train
+from host_tools.argtypes import fraction as _fraction
+from host_tools.argtypes import shrinkage as _shrinkage
 from host_tools.datasets import DataError
 
 EXIT_BAD_INPUT = 2
 
 
-def _fraction(s: str) -> float:
-    v = float(s)
-    if not 0 < v < 1:
-        raise argparse.ArgumentTypeError(f"{s} is not between 0 and 1")
-    return v
+class UsageError(DataError):
+    """A command line argparse refused (unknown option, bad type, missing argument)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but its errors are one `error:` line (no usage block): main prints it."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+# ---- option checks, by option name, for every command ---------------------------------
+
+# dest -> (lowest allowed, what it is). Applied to every command that has the option, after
+# argparse has converted the types; a list option (bench --windows) is checked per value.
+_AT_LEAST = {
+    "window": (1, "samples per window"), "windows": (1, "windows"), "bands": (1, "spectral bands"),
+    "k": (1, "windows over the line"), "n": (1, "windows in the decision"),
+    "cooldown": (0, "windows between alarms"), "commission": (0, "windows to commission on"),
+    "heartbeat": (0, "windows between heartbeats (0 = none)"), "top": (0, "features to explain"),
+    "count": (1, "windows per timed loop"), "repeats": (1, "repeats"),
+}
+
+
+def _opt(dest: str) -> str:
+    return "--" + dest.replace("_", "-")
+
+
+def check_options(a: argparse.Namespace) -> None:
+    """Range checks argparse's types cannot express; raises DataError naming the option."""
+    bands = getattr(a, "bands", None)
+    if bands is not None and getattr(a, "sensor", "accel") == "accel":  # evaluate, bench: accel
+        many = isinstance(getattr(a, "windows", None), list)  # bench: several window lengths
+        for w in (a.windows if many else [getattr(a, "window", None)]):
+            if w is None:
+                continue
+            opt = "--windows" if many else "--window"
+            if w < 8:
+                raise DataError(f"{opt} {w}: accelerometer features need at least 8 samples per window")
+            bins = datasets.spectrum_bins(w)
+            if bands > bins:
+                raise DataError(f"--bands {bands}: a {w}-sample window has only {bins} frequency "
+                                f"bins to split into bands")
+    v: Any
+    for dest, (lo, what) in _AT_LEAST.items():
+        v = getattr(a, dest, None)
+        for x in (v if isinstance(v, list) else [v]):
+            if isinstance(x, int) and x < lo:
+                raise DataError(f"{_opt(dest)} {x}: {what} must be at least {lo}")
+    if isinstance(getattr(a, "modes", None), int) and a.modes < 1:  # bench: modes in the model
+        raise DataError(f"--modes {a.modes}: must be at least 1")
+    rate = getattr(a, "rate", None)
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        raise DataError(f"--rate {rate}: the sample rate must be a number > 0 (Hz)")
+    off = getattr(a, "off", None)
+    if off is not None and not 0 < off <= 1:
+        raise DataError(f"--off {off}: an alarm clears below this ratio to the threshold, "
+                        f"which must be > 0 and <= 1")
+    k, n = getattr(a, "k", None), getattr(a, "n", None)
+    if k is not None and n is not None and k > n:
+        raise DataError(f"--k {k} --n {n}: an alarm needs k of the last n windows, so k <= n")
+
+
+def _nearest_existing(path: str) -> str:
+    p = os.path.abspath(path)
+    while not os.path.exists(p):
+        parent = os.path.dirname(p)
+        if parent == p:
+            break
+        p = parent
+    return p
+
+
+def _check_can_create_in(folder: str, option: str, path: str) -> None:
+    """`folder` exists; can a file be created there? (A real probe: permissions, a
+    read-only file system and root all answer the same way.)"""
+    if not os.path.isdir(folder):
+        raise DataError(f"{option} {path}: {folder} is not a folder")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as e:
+        raise DataError(f"{option} {path}: cannot write in {folder} ({e.strerror or e})") from None
+
+
+def check_out_file(path: str, option: str = "--out") -> None:
+    """Fail now, not after the work, if `path` cannot become a file."""
+    if not path or not path.strip():
+        raise DataError(f"{option} is empty: give a file name such as model.json")
+    if "\0" in path:
+        raise DataError(f"{option} {path!r}: a path cannot contain a NUL character")
+    if os.path.isdir(path):
+        raise DataError(f"{option} {path}: is a folder; give a file name such as "
+                        f"{os.path.join(path, 'model.json')}")
+    if path.endswith(("/", os.sep)):
+        raise DataError(f"{option} {path}: ends with a path separator; give a file name")
+    _check_can_create_in(_nearest_existing(os.path.dirname(os.path.abspath(path))), option, path)
+
+
+def check_out_dir(path: str, option: str) -> None:
+    """Fail now, not after the work, if `path` cannot be (or become) a folder we write in."""
+    if not path or not path.strip():
+        raise DataError(f"{option} is empty: give a folder name")
+    if "\0" in path:
+        raise DataError(f"{option} {path!r}: a path cannot contain a NUL character")
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise DataError(f"{option} {path}: is a file, expected a folder")
+    _check_can_create_in(_nearest_existing(path), option, path)
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    ex = datasets.make_extractor(a.sensor, a.window, a.rate, a.bands)
-    sets = [datasets.load_folder(d, ex, progress=not a.quiet) for d in a.normal]
+    check_out_file(a.out)
+    if a.sensor == "thermal":
+        from host_tools import thermal_train
+
+        return thermal_train.cmd_train(a)
+    try:
+        ex = datasets.make_extractor(a.sensor, a.window, a.rate, a.bands)
+    except ValueError as e:
+        raise DataError(f"--sensor {a.sensor} --window {a.window} --bands {a.bands}: {e}") from None
+    expect = f"--sensor {a.sensor} was given" + (" (the default)" if a.sensor == "accel" else "")
+    sets = [datasets.load_folder(d, ex, not a.quiet, expect) for d in a.normal]
     calib: list[tuple[np.ndarray, int | None]] = []
     margin_windows = None
     if a.modes == "auto":
         # Clusters have no folder labels: calibration windows go to their nearest mode.
         if a.calibrate:
             fit_sets = train.cluster_modes([s.features for s in sets])
-            calib = [(datasets.load_folder(d, ex, not a.quiet).features, None) for d in a.calibrate]
+            calib = [(datasets.load_folder(d, ex, not a.quiet, expect).features, None) for d in a.calibrate]
             source = "calibration"
         else:
             parts = [s.split_time(1 - a.holdout, a.holdout) for s in sets]
@@ -53,7 +173,7 @@ def cmd_train(a: argparse.Namespace) -> int:
                 fit_sets.append((s.name, fit.features))
                 calib.append((hold.features, i))
         if a.calibrate:
-            calib = [(datasets.load_folder(d, ex, not a.quiet).features, None) for d in a.calibrate]
+            calib = [(datasets.load_folder(d, ex, not a.quiet, expect).features, None) for d in a.calibrate]
             source = "calibration"
         else:
             source = f"time-ordered hold-out ({a.holdout:.0%} of each folder)"
@@ -67,32 +187,67 @@ def cmd_train(a: argparse.Namespace) -> int:
           f"fa_rate {a.fa_rate}")
     for m in doc["modes"]:
         print(f"  mode {m['name']}: {m['n_fit']} fit windows, threshold {m['threshold']:.4g} "
-              f"from {m['n_threshold']} windows")
+              f"from {m['n_threshold']} windows, supports fa {m['fa_supported']:.2%} ({m['threshold_method']})")
+    for w in train.threshold_warnings(doc):
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 
+def _remove_folders(folders: list[str]) -> None:
+    for f in folders:  # deepest first; a folder something else has filled stays
+        with contextlib.suppress(OSError):
+            os.rmdir(f)
+
+
 def _write(path: str, doc: dict) -> None:
+    """The model file, atomically: a temporary file in the same folder, renamed over
+    `path` once complete, removed on any failure (device.model.save where it exists)."""
+    save = getattr(model_mod, "save", None)
     d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(model_mod.dumps(doc))
-    os.replace(tmp, path)
-
-
-def _load_model(path: str) -> dict:
+    made = []  # folders this write creates, removed again if it fails
+    p = d
+    while not os.path.exists(p) and os.path.dirname(p) != p:
+        made.append(p)
+        p = os.path.dirname(p)
+    if save is not None:
+        try:
+            os.makedirs(d, exist_ok=True)
+            save(path, doc)
+        except OSError as e:
+            _remove_folders(made)
+            raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
+        return
     try:
-        return model_mod.load(path)
-    except model_mod.ModelError as e:
-        raise DataError(f"{path}: {e}") from None
+        os.makedirs(d, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    except OSError as e:
+        _remove_folders(made)
+        raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(model_mod.dumps(doc))
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a model file is not a secret
+        os.replace(tmp, path)
+    except BaseException as e:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        _remove_folders(made)
+        if isinstance(e, OSError):
+            raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
+        raise
 
 
 def cmd_commission(a: argparse.Namespace) -> int:
-    doc = _load_model(a.model)
-    from device import features as features_mod
-
-    ex = features_mod.from_recipe(doc["features"])
-    ws = datasets.load_folder(a.data, ex, progress=not a.quiet)
+    doc, ex = datasets.load_model(a.model)
+    names = [m["name"] for m in doc["modes"]]
+    if a.mode is not None and a.mode not in names:
+        raise DataError(f"--mode {a.mode}: not a mode of {a.model} (modes: {', '.join(names)})")
+    check_out_file(a.out)
+    ws = datasets.load_folder(a.data, ex, not a.quiet, datasets.model_expect(a.model, ex))
     if a.fraction is not None:
         ws = ws.split_time(a.fraction)[0]
     if a.windows is not None:
@@ -102,37 +257,39 @@ def cmd_commission(a: argparse.Namespace) -> int:
     print(f"wrote {a.out}: commissioned on {len(ws)} windows of {a.data}")
     for m_old, m_new in zip(doc["modes"], new["modes"]):
         tag = "updated" if m_new["name"] in com.updated else "kept (too few windows)"
-        print(f"  mode {m_new['name']}: threshold {m_old['threshold']:.4g} -> {m_new['threshold']:.4g} {tag}")
+        sup = f", supports fa {m_new['fa_supported']:.2%}" if "fa_supported" in m_new else ""
+        print(f"  mode {m_new['name']}: threshold {m_old['threshold']:.4g} -> {m_new['threshold']:.4g} {tag}{sup}")
+    for w in com.warnings:
+        print(f"warning: {w}", file=sys.stderr)
     return 0
 
 
 def cmd_score(a: argparse.Namespace) -> int:
-    doc = _load_model(a.model)
+    doc, ex = datasets.load_model(a.model)
     from device import detectors as detectors_mod
-    from device import features as features_mod
 
-    ex = features_mod.from_recipe(doc["features"])
     det = detectors_mod.from_model(doc)
+    expect = datasets.model_expect(a.model, ex)
+    files = [f for path in a.paths for f in datasets.list_csv(path)]  # every path checked first
     n = flagged = 0
-    for path in a.paths:
-        for f in datasets.list_csv(path):
-            rec = datasets.read_recording(f, ex.kind)
-            for wi, w in enumerate(datasets.cut_windows(rec, ex.window, f)):
-                x = ex.compute(w)
-                score, mode = det.score(x)
-                anomaly = score > 1.0
-                top = det.explain(x, mode, ex.names, a.top)
-                n += 1
-                flagged += anomaly
-                if a.json:
-                    print(json.dumps({"file": f, "window": wi, "score": round(score, 5),
-                                      "mode": det.mode_names[mode], "anomaly": bool(anomaly),
-                                      "raw": round(det.last_raw, 5),
-                                      "top": [[k, round(v, 4)] for k, v in top]}))
-                else:
-                    tops = " ".join(f"{k}={v:.2f}" for k, v in top)
-                    print(f"{f}\t{wi}\t{score:.4f}\t{det.mode_names[mode]}\t"
-                          f"{'ANOMALY' if anomaly else 'ok'}\t{tops}")
+    for f in files:
+        rec = datasets.read_recording(f, ex.kind, expect)
+        for wi, w in enumerate(datasets.cut_windows(rec, ex.window, f)):
+            x = ex.compute(w)
+            score, mode = det.score(x)
+            anomaly = score > 1.0
+            top = det.explain(x, mode, ex.names, a.top)
+            n += 1
+            flagged += anomaly
+            if a.json:
+                print(json.dumps({"file": f, "window": wi, "score": round(score, 5),
+                                  "mode": det.mode_names[mode], "anomaly": bool(anomaly),
+                                  "raw": round(det.last_raw, 5),
+                                  "top": [[k, round(v, 4)] for k, v in top]}))
+            else:
+                tops = " ".join(f"{k}={v:.2f}" for k, v in top)
+                print(f"{f}\t{wi}\t{score:.4f}\t{det.mode_names[mode]}\t"
+                      f"{'ANOMALY' if anomaly else 'ok'}\t{tops}")
     print(f"{flagged}/{n} windows over threshold", file=sys.stderr)
     return 0
 
@@ -146,6 +303,7 @@ def cmd_simulate(a: argparse.Namespace) -> int:
 def cmd_evaluate(a: argparse.Namespace) -> int:
     from host_tools import evaluate
 
+    check_out_dir(a.report, "--report")  # before the minutes of work, not after
     return evaluate.main(a)
 
 
@@ -156,11 +314,11 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m host_tools", description=__doc__)
+    p = Parser(prog="python -m host_tools", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="fit a model on normal recordings")
-    t.add_argument("--sensor", choices=["accel", "scalar"], default="accel")
+    t.add_argument("--sensor", choices=["accel", "scalar", "thermal"], default="accel")
     t.add_argument("--detector", choices=["zscore", "mahalanobis"], default="mahalanobis")
     t.add_argument("--normal", nargs="+", required=True, metavar="DIR",
                    help="one folder per operating mode (or all normal data with --modes auto)")
@@ -173,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--window", type=int, default=200, help="samples per window")
     t.add_argument("--rate", type=float, default=200.0, help="sample rate in Hz")
     t.add_argument("--bands", type=int, default=16, help="spectral bands (accel)")
-    t.add_argument("--shrinkage", default="auto", help="'auto' (Ledoit-Wolf) or a fixed 0..1")
+    t.add_argument("--shrinkage", type=_shrinkage, default="auto", help="'auto' (Ledoit-Wolf) or a fixed 0..1")
     t.add_argument("--k", type=int, default=3, help="decision: alarms need k of the last n windows")
     t.add_argument("--n", type=int, default=5)
     t.add_argument("--off", type=float, default=0.8, help="decision: alarm clears below this ratio")
@@ -222,17 +380,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _fail(message: str) -> int:
+    datasets.end_progress_line()
+    print("error: " + " ".join(message.split()), file=sys.stderr)  # always one line
+    return EXIT_BAD_INPUT
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    p = build_parser()
-    a = p.parse_args(argv)
     try:
+        a = build_parser().parse_args(argv)
+        check_options(a)
         return int(a.func(a) or 0)
     except (DataError, model_mod.ModelError) as e:
-        datasets.end_progress_line()
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(str(e))
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:  # e.g. `score ... | head`
         sys.stderr.close()
         return 0
+    except OSError as e:  # a file that changed under us, a full disk: still one line
+        where = e.filename if e.filename is not None else "file system"
+        return _fail(f"{where}: {e.strerror or e}")
+    except SystemExit as e:  # --help
+        return e.code if isinstance(e.code, int) else 0

@@ -3,12 +3,12 @@
 1. train a four-mode Mahalanobis model (fan off/low/med/high, no coin) on data/ceiling-fan;
 2. evaluate it with the leave-session-out protocol against the baselines (report + plots);
 3. simulate the board: installed on the remounted fan (fan_0_low-deploy), it commissions on
-   its first windows, watches normal running, then the coin is taped on at high speed.
+   its first windows, watches normal running, then the coin is taped on at high speed;
+4. the thermal camera on a simulated boiler (host_tools/thermal_demo.py).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -20,11 +20,17 @@ MODES = ["fan_0_off_0_weight", "fan_0_low_0_weight", "fan_0_med_0_weight", "fan_
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m host_tools.demo", description=__doc__)
+    p = cli.Parser(prog="python -m host_tools.demo", description=__doc__)
     p.add_argument("--data", default="data/ceiling-fan")
     p.add_argument("--out", default="out/demo")
     p.add_argument("--commission", type=int, default=30, help="windows the board commissions on")
-    a = p.parse_args(argv)
+    try:
+        a = p.parse_args(argv)
+        if a.commission < 0:
+            raise cli.UsageError(f"--commission {a.commission}: windows to commission on must be at least 0")
+    except cli.UsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return cli.EXIT_BAD_INPUT
     model = os.path.join(a.out, "model.json")
     report = os.path.join(a.out, "report")
 
@@ -56,7 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"coin detected at window {min([w for w in starts if w > n_deploy], default=None)} "
           f"(coin started at window {n_deploy + 1})")
     print(f"\nmodel: {model}\nreport: {os.path.join(report, 'report.html')}")
-    return 0
+    from host_tools import thermal_demo  # the thermal camera part (host_tools/thermal_demo.py)
+
+    return thermal_demo.run(os.path.join(a.out, "thermal"))
 
 
 if __name__ == "__main__":

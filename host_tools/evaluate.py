@@ -37,8 +37,10 @@ import numpy as np
 
 from device import detectors as detectors_mod
 from device import features as features_mod
-from device.commission import threshold_from_scores
+from device import threshold as threshold_mod
 from device.decision import START, Decision
+from host_tools.argtypes import fraction as _fraction
+from host_tools.argtypes import shrinkage as _shrinkage
 from host_tools import baselines as baselines_mod
 from host_tools import datasets, train
 from host_tools.datasets import DataError, WindowSet
@@ -174,6 +176,51 @@ def detection_delay(normal: Sequence[float], anomaly: Sequence[float],
         if d.update(float(r)) == START:
             return i, False
     return None, False
+
+
+def normal_parts(ratios: np.ndarray, test_sets: Sequence[tuple[str, WindowSet]], doc: dict,
+                 fa_rate: float, part_modes: list[str] | None = None) -> list[dict]:
+    """Measured vs stated false-alarm rate of each normal test part (one per mode, in the
+    order the parts were concatenated), with what that mode's threshold supports.
+
+    part_modes: the model mode each part belongs to (default: the modes in order)."""
+    by_name = {m["name"]: m for m in doc["modes"]}
+    names = part_modes or [m["name"] for m in doc["modes"]]
+    out, lo = [], 0
+    for (label, ws), mode in zip(test_sets, names):
+        r = np.asarray(ratios[lo:lo + len(ws)])
+        lo += len(ws)
+        m = by_name.get(mode, {})
+        out.append({"label": label, "mode": mode, "windows": int(len(r)),
+                    "over": int(np.sum(r > 1.0)), "fa_rate": detection_rate(r), "stated": fa_rate,
+                    "fa_supported": m.get("fa_supported"), "threshold_method": m.get("threshold_method"),
+                    "threshold_windows": m.get("n_threshold"),
+                    "threshold_source": m.get("threshold_source")})
+    return out
+
+
+def fa_table_text(results: Sequence[dict]) -> str:
+    """Console table: per scenario and mode, measured vs stated vs supported false-alarm
+    rate of ours, then the detection rate of each anomaly folder."""
+    lines = ["", "false alarms per mode (ours; measured on the mode's normal test windows; "
+             "supported = 90% upper bound the threshold's calibration windows back)"]
+    for r in results:
+        for key in (k for k in r["methods"] if r["methods"][k].get("family") == "ours"):
+            m = r["methods"][key]
+            if "normal_parts" not in m:
+                continue
+            lines.append(f"== {r['name']} {key}")
+            lines.append(f"  {'test part':44s} {'windows':>7s} {'over':>5s} {'measured':>9s} "
+                         f"{'stated':>7s} {'supported':>9s}  method (threshold windows)")
+            for p in m["normal_parts"]:
+                sup = p["fa_supported"]
+                lines.append(f"  {p['label'][:44]:44s} {p['windows']:7d} {p['over']:5d} "
+                             f"{100 * p['fa_rate']:8.2f}% {100 * p['stated']:6.2f}% "
+                             f"{'-' if sup is None else f'{100 * sup:.2f}%':>9s}  "
+                             f"{p['threshold_method'] or '-'} ({p['threshold_windows']})")
+            dets = ", ".join(f"{a} {100 * v['detection_rate']:.1f}%" for a, v in m["anomalies"].items())
+            lines.append(f"  detected: {dets}")
+    return "\n".join(lines)
 
 
 # ---- data ---------------------------------------------------------------------------
@@ -364,6 +411,9 @@ class Evaluator:
                     if key == cfg.detector:
                         label += " *"
                     methods[key] = self._metrics(ratios, sc, extras, names)
+                    methods[key]["normal_parts"] = normal_parts(
+                        ratios["normal"], test_sets, mdoc, cfg.fa_rate,
+                        [os.path.basename(sc.normal[0])] if sc.commission else None)
                     methods[key].update(
                         label=label, family="ours", commissioned=commissioned,
                         thresholds={m["name"]: m["threshold"] for m in mdoc["modes"]},
@@ -431,7 +481,7 @@ class Evaluator:
                 b, thr = self._fitted[fkey]
             else:
                 b.fit(fit)
-                thr = float(threshold_from_scores(b.score(cal), self.cfg.fa_rate))
+                thr = float(threshold_mod.choose(b.score(cal), self.cfg.fa_rate)[0])
                 self._fitted[fkey] = (b, thr)
             thr_safe = thr if thr > 0 else 1e-12  # ratios need a positive line
             mkey = ("baseline", b.name, tuple(sc.normal))
@@ -494,26 +544,10 @@ class Evaluator:
 
 # ---- command line -------------------------------------------------------------------
 
-def _shrinkage(s: str) -> float | str:
-    if s == "auto":
-        return s
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{s!r} is neither 'auto' nor a number") from None
-    if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError(f"{s} is not between 0 and 1")
-    return v
-
-
-def _fraction(s: str) -> float:
-    v = float(s)
-    if not 0 < v < 1:
-        raise argparse.ArgumentTypeError(f"{s} is not between 0 and 1")
-    return v
-
-
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--sensor", choices=["accel", "thermal"], default="accel",
+                   help="thermal: MLX90640 frame CSVs (--normal and --anomaly folders; "
+                        "host_tools.thermal_report)")
     p.add_argument("--data", default=os.path.join("data", "ceiling-fan"), metavar="DIR",
                    help="dataset root with one folder per session (default: data/ceiling-fan)")
     p.add_argument("--scenario", choices=["state", "remount", "coin", "all"], default="all")
@@ -558,6 +592,10 @@ def _scenarios(a: argparse.Namespace) -> list[Scenario]:
 def main(a: argparse.Namespace) -> int:
     from host_tools import report as report_mod
 
+    if getattr(a, "sensor", "accel") == "thermal":
+        from host_tools import thermal_report
+
+        return thermal_report.main_eval(a)
     t_start = time.perf_counter()
     if a.window < 8 or a.rate <= 0:
         raise DataError("--window must be >= 8 and --rate > 0")
@@ -609,6 +647,7 @@ def main(a: argparse.Namespace) -> int:
     timing = dict(stages.t, total=time.perf_counter() - t_start)
     report_mod.write_metrics(a.report, results, meta, timing, STAGE_LABELS)
     print(report_mod.summary_text(results, meta))
+    print(fa_table_text(results))
     print(report_mod.timing_text(timing, STAGE_LABELS))
     print(f"report: {paths_out['html']} (also report.md, metrics.json, "
           f"{len(paths_out['figures'])} figures)")

@@ -11,11 +11,8 @@ import json
 import sys
 
 from device import app as app_mod
-from device import features as features_mod
-from device import model as model_mod
 from device.sensors import ReplaySensor
 from host_tools import datasets
-from host_tools.datasets import DataError
 
 
 class ListOutbox:
@@ -69,12 +66,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(model_path: str, data: list[str], commission: int = 0, heartbeat: int = 50,
         echo: bool = True, send: str | None = None,
         token: str | None = None) -> tuple[app_mod.App, ListOutbox, LoggingAlert]:
-    try:
-        doc = model_mod.load(model_path)
-    except model_mod.ModelError as e:
-        raise DataError(f"{model_path}: {e}") from None
-    ex = features_mod.from_recipe(doc["features"])
-    windows = [w for _, _, w in datasets.windows_of_paths(data, ex)]
+    doc, ex = datasets.load_model(model_path)
+    windows = [w for _, _, w in datasets.windows_of_paths(data, ex, datasets.model_expect(model_path, ex))]
     box = ListOutbox(echo)
     out = box
     if send:

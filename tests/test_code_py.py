@@ -37,7 +37,10 @@ def hw():
 def root(tmp_path, fan_model_path):
     r = tmp_path / "CIRCUITPY"
     r.mkdir()
-    shutil.copy(fan_model_path, r / "model.json")
+    from device import model as model_mod
+
+    for f in model_mod.files_of(fan_model_path):  # model.json and its model.npy
+        shutil.copy(f, r / os.path.basename(f))
     return str(r)
 
 
@@ -268,7 +271,7 @@ def test_commissioning_persists_across_reset(root, hw):
     r1 = run_code_py(root, hw)
     assert "commissioned" in r1.states()
     assert (0, 0, 255) in hw.neopixel.strips["NEOPIXEL"].shown  # blue while commissioning
-    thr = [m["threshold"] for m in [p for p in r1.payloads if p.get("state") == "commissioned"][0]["modes"]]
+    thr = [m["raw_threshold"] for m in [p for p in r1.payloads if p.get("state") == "commissioned"][0]["modes"]]
     nvm = bytes(hw.microcontroller.nvm)
     last_seq = r1.payloads[-1]["seq"]
     with fake_hardware() as hw2:  # a reset: fresh RAM, the same nvm
@@ -279,7 +282,7 @@ def test_commissioning_persists_across_reset(root, hw):
     assert r2.payloads[0]["boots"] == 2 and r2.payloads[0]["reset_reason"] == "WATCHDOG"
     restored = r2.payloads[1]
     assert restored["state"] == "commission_restored"
-    assert [m["threshold"] for m in restored["modes"]] == pytest.approx(thr, rel=1e-5)
+    assert [m["raw_threshold"] for m in restored["modes"]] == pytest.approx(thr, rel=1e-5)
     assert r2.payloads[0]["seq"] > last_seq
     assert "commissioned" not in r2.states()
     # a new COMMISSION_ID asks for commissioning again

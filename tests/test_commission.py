@@ -1,8 +1,9 @@
-"""On-device commissioning recovers a shifted location/scale and sets the conformal threshold.
+"""On-device commissioning recovers a shifted location/scale and sets an honest threshold.
 
 Tolerances: Welford in float32 vs NumPy batch float64 -> mean within 1e-4 of a standard
-deviation, std rtol 1e-4. The threshold is compared exactly: it is, by construction, an
-order statistic of the threshold-phase raw scores (stored as float32 by the board code).
+deviation, std rtol 1e-4. The threshold is device.threshold.choose of the threshold-phase
+raw scores (stored as float32 by the board code): rel 1e-5, as the scores recomputed here
+after the threshold is set may differ in the last float32 bit.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import pytest
 
 from conftest import synthetic_modes
 from device import detectors, xp
-from device.commission import Commissioner, threshold_from_scores
+from device.commission import Commissioner
+from device.threshold import choose
 
 
 def _detector(n=6, n_modes=1, detector="mahalanobis", seed=0):
@@ -47,10 +49,13 @@ def test_commissioning_recovers_shifted_location_and_scale(detector):
     np.testing.assert_array_less(np.abs(np.asarray(mean) - want_mean), 1e-4 * want_std)
     np.testing.assert_allclose(scale, want_std, rtol=1e-4)
 
-    # the threshold is the conformal order statistic of the threshold-phase raw scores,
-    # which were scored against the commissioned location (float32, as the board keeps them)
+    # the threshold is chosen from the threshold-phase raw scores, which were scored
+    # against the commissioned location (float32, as the board keeps them)
     raws = np.array([det.raw(x, 0) for x in data[n_fit:]], dtype=np.float32)
-    assert thr == threshold_from_scores(list(raws), fa)
+    want_thr, want_sup, want_how = choose(list(raws), fa)
+    assert thr == pytest.approx(want_thr, rel=1e-5) and com.methods == [want_how]
+    assert com.fa_supported[0] == pytest.approx(want_sup, rel=1e-4)
+    assert com.refused is None and com.warnings == [] and want_sup <= fa
     # and the commissioned model no longer calls the installed normal data anomalous
     ratios = [det.score(x)[0] for x in data[n_fit:]]
     assert np.mean(np.array(ratios) > 1.0) <= fa + 0.02
@@ -93,7 +98,8 @@ def test_nearest_mode_assignment_and_min_windows():
     assert det.mode_params(2) == trained[2]  # untouched
     np.testing.assert_allclose(det.mode_params(1)[0], near1[:20].astype(np.float64).mean(axis=0), atol=1e-4)
     raws1 = np.array([det.raw(x, 1) for x in thr[20:]], dtype=np.float32)
-    assert det.threshold(1) == threshold_from_scores(list(raws1), 0.1)
+    assert det.threshold(1) == pytest.approx(choose(list(raws1), 0.1)[0], rel=1e-5)
+    assert com.fa_supported[2] is None and com.fa_supported[1] is not None
 
 
 def test_scale_floor_keeps_a_fraction_of_the_trained_scale():
@@ -132,3 +138,166 @@ def test_host_commission_model_matches_board_commissioner(small_model):
     np.testing.assert_allclose(nm["mean"], feats[:40].astype(np.float64).mean(axis=0), atol=1e-4)
     assert new["modes"][1] == small_model["modes"][1]
     assert ex.size == len(nm["mean"])
+
+
+# ---- guards: commissioning data that is not steady normal operation ------------------------
+# A 4-mode model trained by the CLI on the bundled fan sample (off/low/med/high), and the
+# bundled sessions' features. The remount sessions (fan_0_low-deploy, -moving) must be
+# accepted; the fan at high speed, with or without the coin, commissioned as "off", refused.
+
+OFF = "fan_0_off_0_weight"
+FOUR = (OFF, "fan_0_low_0_weight", "fan_0_med_0_weight", "fan_0_high_0_weight")
+
+
+@pytest.fixture(scope="module")
+def four_mode(tmp_path_factory):
+    from conftest import fan
+    from host_tools import cli, datasets
+    from device import features, model
+
+    out = str(tmp_path_factory.mktemp("four") / "model.json")
+    assert cli.main(["train", "--normal", *[fan(f) for f in FOUR], "--out", out, "--quiet"]) == 0
+    doc = model.load(out)
+    ex = features.from_recipe(doc["features"])
+    feats = {}
+
+    def load(folder, fraction=0.3):
+        if (folder, fraction) not in feats:
+            ws = datasets.load_folder(fan(folder), ex, progress=False)
+            feats[folder, fraction] = ws.split_time(fraction)[0].features
+        return feats[folder, fraction]
+    return out, doc, load
+
+
+def _run(doc, feats, mode=None, **kw):
+    from device import commission
+
+    det = detectors.from_model(doc)
+    n_fit = len(feats) // 2
+    idx = None if mode is None else det.mode_names.index(mode)
+    com = commission.from_model(det, doc, n_fit, len(feats) - n_fit, mode=idx, **kw)
+    done = [com.update(x) for x in feats]
+    assert done[-1] and not any(done[:-1])
+    return det, com
+
+
+def test_trained_model_stores_supported_rate_and_typical_score(four_mode):
+    _, doc, _ = four_mode
+    for m in doc["modes"]:
+        assert m["threshold_method"] == "tail" and m["n_threshold"] == 25
+        assert 0 < m["fa_supported"] <= doc["fa_rate"] * 1.0001
+        assert 0 < m["typical_raw"] < m["threshold"]
+
+
+@pytest.mark.parametrize("folder", ["fan_0_high_1_weight", "fan_0_high_0_weight"])
+def test_board_refuses_off_mode_on_high_speed_and_keeps_the_trained_values(four_mode, folder):
+    _, doc, load = four_mode
+    trained = detectors.from_model(doc)
+    det, com = _run(doc, load(folder), mode=OFF)
+    assert com.done and com.updated == [] and com.fa_supported == [None] * 4
+    assert "farther than remounting explains" in com.refused and OFF in com.refused
+    for i in range(4):  # every mode exactly as trained
+        assert det.mode_params(i) == trained.mode_params(i)
+
+
+@pytest.mark.parametrize("folder,mode", [("fan_0_low-deploy", None), ("fan_0_low-deploy", "fan_0_low_0_weight"),
+                                         ("fan_0_low_0_weight-moving", "fan_0_low_0_weight")])
+def test_board_accepts_a_genuine_remount(four_mode, folder, mode):
+    _, doc, load = four_mode
+    det, com = _run(doc, load(folder), mode=mode)
+    assert com.refused is None and com.updated == ["fan_0_low_0_weight"]
+    i = det.mode_names.index("fan_0_low_0_weight")
+    assert com.fa_supported[i] is not None and com.methods[i] == "tail"
+    assert det.threshold(i) != detectors.from_model(doc).threshold(i)
+
+
+def test_board_refuses_halves_that_disagree(four_mode):
+    """Low speed, then the coin taped on half way: each half is steady, together not."""
+    _, doc, load = four_mode
+    feats = np.concatenate([load("fan_0_low_0_weight", 0.2), load("fan_0_low_1_weight", 0.2)])
+    det, com = _run(doc, feats, mode="fan_0_low_0_weight")
+    assert "second half of the windows differs from the first" in com.refused
+    assert det.mode_params(1) == detectors.from_model(doc).mode_params(1)
+    # the guard is what refuses it: without it the same windows are adopted
+    _, com2 = _run(doc, feats, mode="fan_0_low_0_weight", guard=False)
+    assert com2.refused is None and com2.updated == ["fan_0_low_0_weight"]
+
+
+def test_board_refuses_a_mode_change_while_commissioning(four_mode):
+    _, doc, load = four_mode
+    feats = np.concatenate([load("fan_0_low_0_weight", 0.2), load("fan_0_high_0_weight", 0.2)])
+    _, com = _run(doc, feats)  # nearest mode: low in the first half, high in the second
+    assert "changed mode while commissioning" in com.refused and com.updated == []
+
+
+def test_commissioner_warns_when_too_few_windows_support_the_rate():
+    det, modes = _detector(4)
+    rs = np.random.RandomState(2)
+    data = _stream(rs, 16, np.asarray(modes[0]["mean"]), np.asarray(modes[0]["scale"]))
+    com = Commissioner(det, 8, 8, 0.01, mode=0)  # 8 threshold windows: no tail fit
+    for x in data:
+        com.update(x)
+    assert com.refused is None and com.methods == ["max"]
+    assert com.fa_supported[0] == pytest.approx(-np.log(0.1) / 8)
+    assert len(com.warnings) == 1 and "mode0" in com.warnings[0] and "not the 1%" in com.warnings[0]
+
+
+def test_host_commission_refused_is_an_error_exit_2(four_mode, tmp_path, capsys):
+    from conftest import fan
+    from host_tools import cli
+
+    path, _, _ = four_mode
+    out = tmp_path / "c.json"
+    rc = cli.main(["commission", "--model", path, "--data", fan("fan_0_high_1_weight"), "--fraction", "0.3",
+                   "--mode", OFF, "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert err[0].startswith("error: commissioning refused, model not changed: mode fan_0_off_0_weight")
+    assert not out.exists() and not (tmp_path / "c.json.tmp").exists()
+
+
+def test_host_commission_accepts_remount_and_prints_supported_rates(four_mode, tmp_path, capsys):
+    from conftest import fan
+    from device import model
+    from host_tools import cli
+
+    path, doc, _ = four_mode
+    out = tmp_path / "c.json"
+    rc = cli.main(["commission", "--model", path, "--data", fan("fan_0_low-deploy"), "--fraction", "0.3",
+                   "--out", str(out), "--quiet"])
+    o = capsys.readouterr()
+    assert rc == 0 and "supports fa" in o.out and o.err == ""
+    new = model.load(str(out))
+    low = new["modes"][1]
+    assert low["threshold_source"] == "commissioning" and low["n_threshold"] == 15
+    assert low["threshold_method"] == "tail" and low["fa_supported"] <= doc["fa_rate"] * 1.0001
+    # 16 windows: 8 to choose thresholds from, too few for the rate: a warning line
+    rc = cli.main(["commission", "--model", path, "--data", fan("fan_0_low-deploy"), "--windows", "16",
+                   "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 0 and err.startswith("warning: mode fan_0_low_0_weight: a threshold from 8 windows supports")
+
+
+def test_train_warns_when_a_threshold_cannot_support_the_rate(small_model):
+    from host_tools import train
+
+    assert train.threshold_warnings(small_model) == []
+    doc = dict(small_model, modes=[dict(m) for m in small_model["modes"]])
+    doc["modes"][1].update(fa_supported=0.2, threshold_method="max", n_threshold=11)
+    w = train.threshold_warnings(doc)
+    assert len(w) == 1 and "'busy'" in w[0] and "20.00%" in w[0] and "5.00%" in w[0]
+
+
+def test_one_welford_for_commissioning_and_the_thermal_baseline():
+    from device import commission, stats, thermal
+
+    assert commission.Welford is stats.Welford and issubclass(thermal.Baseline, stats.Welford)
+    rs = np.random.RandomState(8)
+    frames = (20 + rs.randn(50, 24, 32) * rs.uniform(0.1, 2, (24, 32))).astype(np.float32)
+    b = thermal.Baseline()
+    for f in frames:
+        b.update(f)
+    d64 = frames.astype(np.float64)
+    np.testing.assert_allclose(b.mean, d64.mean(axis=0), rtol=1e-6)
+    np.testing.assert_allclose(b.std(), d64.std(axis=0, ddof=1), rtol=1e-4)
+    np.testing.assert_allclose(b.scale(floor=0.5), np.maximum(d64.std(axis=0, ddof=1), 0.5), rtol=1e-4)

@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pytest
 
-from conftest import fan, run_py
+from conftest import fan, run_py, cli_error
 from device import model as model_mod
 from host_tools import cli, datasets, simulate
 
@@ -27,14 +27,7 @@ def _accel_rows(n=200, seed=0):
 
 
 def _error(capsys, argv) -> str:
-    """Run the CLI, expect exit 2 and exactly one stderr line starting with 'error: '."""
-    rc = cli.main(argv)
-    err = capsys.readouterr().err
-    assert rc == 2, err
-    lines = [ln for ln in err.replace("\r", "\n").split("\n") if ln.strip()]
-    assert len(lines) == 1, f"expected one line on stderr, got {err!r}"
-    assert lines[0].startswith("error: "), err
-    return lines[0]
+    return cli_error(capsys, argv)
 
 
 # ---- bad inputs -----------------------------------------------------------------------

@@ -49,6 +49,7 @@ def test_evaluate_writes_report(full_run):
     assert "<table>" in html and "coin_roc.png" in html
     assert "report:" in stdout and "report.html" in stdout
     assert "== state" in stdout and "== remount" in stdout and "== coin" in stdout
+    assert "false alarms per mode" in stdout and "== coin mahalanobis" in stdout
 
 
 def test_evaluate_metrics_json(full_run):
@@ -85,6 +86,11 @@ def test_evaluate_metrics_json(full_run):
     assert "mahalanobis-uncommissioned" in rm["methods"]
     assert rm["methods"]["mahalanobis-uncommissioned"]["normal"]["fa_rate"] > \
         rm["methods"]["mahalanobis"]["normal"]["fa_rate"]
+    # Per mode: measured vs stated vs supported false-alarm rate of ours.
+    parts = sc["coin"]["methods"]["mahalanobis"]["normal_parts"]
+    assert [p["mode"] for p in parts] == sc["coin"]["normal_modes"]
+    assert all(p["windows"] == 20 and p["stated"] == 0.01 and 0 < p["fa_supported"] <= 0.0101 for p in parts)
+    assert rm["methods"]["mahalanobis"]["normal_parts"][0]["mode"] == "fan_0_low_0_weight"
     # The moving session is an informational extra row in every scenario.
     for s in sc.values():
         assert "fan_0_low_0_weight-moving" in s["extras"]
@@ -209,6 +215,57 @@ def test_detection_rate_and_auc():
     assert evaluate.roc_auc(np.array([0.1, 0.4]), np.array([0.3, 0.5])) == 0.75
 
 
+def test_report_roc_points_match_sklearn_with_ties():
+    """The report's NumPy ROC (sorted scores, cumulative sums) is sklearn's roc_curve with
+    every threshold kept, ties included, and its area is roc_auc_score."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    from host_tools import report
+
+    rs = np.random.RandomState(3)
+    normal = np.round(rs.rand(57), 1)  # rounding makes many ties, within and across sets
+    anomaly = np.round(rs.rand(41) + 0.3, 1)
+    fpr, tpr = report.roc_points(normal, anomaly)
+    y = np.r_[np.zeros(len(normal)), np.ones(len(anomaly))]
+    f_ref, t_ref, _ = roc_curve(y, np.r_[normal, anomaly], drop_intermediate=False)
+    np.testing.assert_allclose(fpr, f_ref)
+    np.testing.assert_allclose(tpr, t_ref)
+    assert np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2) == pytest.approx(roc_auc_score(y, np.r_[normal, anomaly]))
+    assert (fpr[0], tpr[0], fpr[-1], tpr[-1]) == (0.0, 0.0, 1.0, 1.0)
+
+
+def _tiny_report_input(name="s"):
+    rs = np.random.RandomState(1)
+    an = ["fan_0_low_1_weight", "fan_0_med_1_weight"]
+    ser = {k: {"normal": rs.rand(30), an[0]: rs.rand(20) + 1, an[1]: rs.rand(20) + 0.5}
+           for k in ("mahalanobis", "zscore")}
+    methods = {k: {"label": k, "family": "ours", "pooled": {"auc": 0.9},
+                   "anomalies": {a: {"auc": 0.8} for a in an}} for k in ser}
+    r = {"name": name, "anomalies": an, "primary": "mahalanobis", "methods": methods,
+         "timeline_methods": ["mahalanobis"]}
+    return [r], {name: ser}
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_report_figures_serial_and_in_worker_processes(tmp_path, workers):
+    from host_tools import report
+
+    results, series = _tiny_report_input()
+    files = report.write_figures(str(tmp_path), results, series, workers=workers)
+    assert files == {"s": ["s_hist.png", "s_roc.png", "s_timeline.png"]}
+    for f in files["s"]:
+        assert (tmp_path / f).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_figure_error_in_a_worker_reaches_the_caller(tmp_path):
+    from host_tools import report
+
+    results, series = _tiny_report_input()
+    (tmp_path / "s_roc.png").mkdir()  # a folder where a figure goes: the save fails
+    with pytest.raises(OSError):
+        report.write_figures(str(tmp_path), results, series, workers=2)
+
+
 def test_part_mask_matches_split_time():
     order = np.repeat(np.arange(17), 2)  # 17 files, two windows each
     ws = WindowSet("x", np.arange(34, dtype=np.float32).reshape(34, 1), ["f"] * 34,
@@ -216,6 +273,32 @@ def test_part_mask_matches_split_time():
     ev = evaluate.Evaluator({"x": evaluate.Folder(ws, None)}, None, None, None)
     for part, sub in enumerate(ws.split_time(*evaluate.SPLIT)):
         np.testing.assert_array_equal(ws.features[ev._part_mask("x", part)], sub.features)
+
+
+def test_normal_parts_measured_vs_stated_per_mode():
+    """Each normal test part gets its own measured rate (ratios > 1 of its windows, in the
+    order the parts were concatenated) next to the rate stated and the rate supported."""
+    parts = [("a last 20%", WindowSet("a", np.zeros((4, 2), np.float32), ["f"] * 4, [0] * 4, np.arange(4))),
+             ("b last 20%", WindowSet("b", np.zeros((2, 2), np.float32), ["f"] * 2, [0] * 2, np.arange(2)))]
+    doc = {"modes": [{"name": "a", "fa_supported": 0.01, "threshold_method": "tail", "n_threshold": 30},
+                     {"name": "b", "fa_supported": 0.04, "threshold_method": "max", "n_threshold": 9}]}
+    ratios = np.array([0.2, 1.5, 0.9, 1.0, 3.0, 0.1])  # 1.0 itself is not over the line
+    got = evaluate.normal_parts(ratios, parts, doc, 0.01)
+    assert [(p["mode"], p["windows"], p["over"], p["fa_rate"]) for p in got] == [("a", 4, 1, 0.25), ("b", 2, 1, 0.5)]
+    assert [(p["stated"], p["fa_supported"], p["threshold_method"], p["threshold_windows"]) for p in got] == \
+        [(0.01, 0.01, "tail", 30), (0.01, 0.04, "max", 9)]
+    # remount: one part, the deployment session, belongs to the commissioned mode
+    one = evaluate.normal_parts(ratios, parts[:1], doc, 0.01, ["b"])
+    assert one[0]["mode"] == "b" and one[0]["fa_supported"] == 0.04
+    text = evaluate.fa_table_text([{"name": "coin", "methods": {
+        "mahalanobis": {"family": "ours", "normal_parts": got,
+                        "anomalies": {"fan_0_high_1_weight": {"detection_rate": 0.921}}},
+        "mad-mahalanobis": {"family": "baseline"}}}])
+    lines = text.splitlines()
+    assert "== coin mahalanobis" in lines and not any("mad-mahalanobis" in ln for ln in lines)
+    row = next(ln for ln in lines if ln.strip().startswith("b last 20%"))
+    assert row.split()[3:8] == ["2", "1", "50.00%", "1.00%", "4.00%"]
+    assert "detected: fan_0_high_1_weight 92.1%" in text
 
 
 # ---- baselines ----------------------------------------------------------------------

@@ -67,7 +67,7 @@ def _non_pd(d):
 
 DOC_CASES = {
     "unknown schema": (lambda d: d.update(schema="someone-elses-model"), r"unknown schema"),
-    "unknown version": (lambda d: d.update(version=2), r"unsupported schema version 2"),
+    "unknown version": (lambda d: d.update(version=3), r"unsupported schema version 3"),
     "missing version": (lambda d: d.pop("version"), r"unsupported schema version None"),
     "unknown sensor": (lambda d: d.update(sensor="sonar"), r"unknown sensor 'sonar'"),
     "unknown detector": (lambda d: d.update(detector="forest"), r"unknown detector 'forest'"),
@@ -91,7 +91,7 @@ DOC_CASES = {
     "negative scale": (lambda d: _m0(d)["scale"].__setitem__(0, -1.0), r"scale\[0\] must be > 0"),
     "threshold zero": (lambda d: _m0(d).update(threshold=0.0), r"threshold must be a finite number > 0"),
     "threshold NaN": (lambda d: _m0(d).update(threshold=float("nan")), r"threshold must be a finite number > 0"),
-    "inv_cov missing": (lambda d: _m0(d).pop("inv_cov"), r"inv_cov must be a 15x15 matrix"),
+    "inv_cov missing": (lambda d: _m0(d).pop("inv_cov"), r"needs prec_chol \(or inv_cov\)"),
     "inv_cov missing a row": (lambda d: _m0(d)["inv_cov"].pop(), r"inv_cov must be a 15x15 matrix"),
     "inv_cov short row": (lambda d: _m0(d)["inv_cov"][3].pop(), r"inv_cov row 3 has 14 values, expected 15"),
     "inv_cov NaN": (lambda d: _m0(d)["inv_cov"][2].__setitem__(5, float("nan")), r"inv_cov row 2\[5\] is not a finite"),

@@ -60,7 +60,8 @@ def test_msa301_values_timing_and_rate(hw):
     bus, sim = _bus(hw, hw.msa301_sim.MSA301Sim(sig))
     s = _sensor(hw, bus, window=100, range_g=2, data_rate=1000.0)
     hw.supervisor.reset_clock(start_ms=0)
-    win = s.read()
+    raw = s.read()
+    win = np.array(raw)
     assert win.shape == (3, 100)
     assert win.dtype == np.float32
     # sample i is taken at ~5 ms * i: the row the simulator was playing then
@@ -71,21 +72,21 @@ def test_msa301_values_timing_and_rate(hw):
     expect = np.array([rows[(start + i) % len(rows)] for i in range(100)]).T
     # 14-bit data at +-2 g: one count is 1/4096 g
     assert np.max(np.abs(win - expect)) <= 1.0 / 4096 + 1e-6
-    assert win is s.read()  # the same buffer, refilled
+    assert raw is s.read()  # the same buffers, refilled
 
 
 def test_msa301_raw_and_driver_paths_agree(hw):
     bus, sim = _bus(hw)
     hw.supervisor.reset_clock()
-    a = _sensor(hw, bus, window=32, read="raw").read().copy()
+    a = np.array(_sensor(hw, bus, window=32, read="raw").read())
     hw.supervisor.reset_clock()
-    b = _sensor(hw, bus, window=32, read="driver").read().copy()
+    b = np.array(_sensor(hw, bus, window=32, read="driver").read())
     np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 def test_msa301_range_scaling(hw):
     bus, sim = _bus(hw, hw.msa301_sim.MSA301Sim(lambda t: (1.5 + 0.01 * (int(t * 500 + 0.5) % 2), -3.0, 0.25)))
-    win = _sensor(hw, bus, window=8, range_g=16).read()
+    win = np.array(_sensor(hw, bus, window=8, range_g=16).read())
     np.testing.assert_allclose(win[1:, 0], [-3.0, 0.25], atol=1 / 512)
     assert abs(win[0, 0] - 1.5) < 0.012
 
@@ -130,10 +131,10 @@ def test_msa301_bus_factory_error_and_recovery(hw):
         s.read()
     hw.busio.init_error = None
     s.recover()
-    assert s.read().shape == (3, 16)
+    assert np.asarray(s.read()).shape == (3, 16)
     # a second recover() must release the pins so the bus can be made again
     s.recover()
-    assert s.read().shape == (3, 16)
+    assert np.asarray(s.read()).shape == (3, 16)
     assert s.inits == 2
 
 
@@ -145,7 +146,7 @@ def test_msa301_transient_io_error_then_ok(hw):
     with pytest.raises(OSError):
         s.read()
     assert not bus.locked  # the context manager released the lock on the error
-    assert s.read().shape == (3, 16)
+    assert np.asarray(s.read()).shape == (3, 16)
 
 
 def test_msa301_stuck_after_power_glitch_is_detected_and_recovered(hw):
@@ -171,11 +172,14 @@ def test_msa301_idle_hook_runs_while_sampling(hw):
     assert gaps.max() < 30
 
 
-def test_alloc_rows_gives_views():
-    a, views = sensors.alloc_rows(3, 8)
-    assert views is not None
-    views[1][2] = 5.0
-    assert a[1, 2] == 5.0
+def test_window_buffers_share_memory_with_the_views():
+    bufs, win = sensors.window_buffers(3, 8)
+    bufs[1][2] = 5.0
+    assert win[1][2] == 5.0
+    frame_buf, flat = sensors.frame_buffer(24, 32)
+    frame, shared = sensors.frame_of(flat, 24, 32, frame_buf)
+    frame_buf[33] = 7.0
+    assert shared and frame[1, 1] == 7.0
 
 
 def test_ticks_diff_wraps():
@@ -237,7 +241,7 @@ def test_csv_replay_matches_host_windows(tmp_path):
         w = s.read()
         if w is None:
             break
-        got.append(w.copy())
+        got.append(np.array(w))
     assert len(got) == len(host) == 300  # 3 windows of 64 per 200-row file, remainder dropped
     for a, b in zip(got, host):
         np.testing.assert_array_equal(a, b)
@@ -251,9 +255,26 @@ def test_csv_replay_loops_header_and_errors(tmp_path):
     s = sensors.CsvReplaySensor(str(d), window=4, rate=100.0, loop=True)
     assert list(s.read()[0]) == [0, 1, 2, 3]
     assert list(s.read()[0]) == [4, 5, 6, 7]
-    with pytest.raises(ValueError, match=r"b.csv line 2 has 2 values, expected 3"):
+    with pytest.raises(ValueError, match=r"b.csv: line 2 has 2 columns, expected 3"):
         s.read()  # a.csv is used up (2 rows left < window), b.csv is malformed
     assert list(s.read()[0]) == [0, 1, 2, 3]  # looped back to the first file
+
+
+def test_csv_replay_follows_the_hosts_row_rules(tmp_path):
+    """One definition of a CSV row (device.csvrows): the board's replay and the host's
+    reader refuse the same line with the same words, counting lines as an editor does."""
+    from host_tools import datasets
+
+    d = tmp_path / "rec"
+    d.mkdir()
+    (d / "a.csv").write_text("x,y,z\n\n0,0,1\n0,0,1\n1500,0,1\n0,0,1\n")
+    s = sensors.CsvReplaySensor(str(d), window=4, rate=100.0, loop=False)
+    with pytest.raises(ValueError) as board:
+        s.read()
+    with pytest.raises(datasets.DataError) as host:
+        datasets.read_recording(str(d / "a.csv"), "accel")
+    assert "line 5" in str(board.value) and "physical range" in str(board.value)
+    assert str(board.value).split("line 5", 1)[1] == str(host.value).split("line 5", 1)[1]
 
 
 def test_csv_replay_end_and_missing(tmp_path):
@@ -310,30 +331,4 @@ def test_csv_replay_realtime_pacing(tmp_path, hw):
     assert slept and max(slept) <= 0.02 + 1e-9
 
 
-# ---- thermal frame features (device/thermal.py) ------------------------------------------
-
-def test_thermal_features_hot_spot_blob_mask_centroid():
-    from device import thermal
-
-    rs = np.random.RandomState(0)
-    base = thermal.Baseline()
-    normal = [(22.0 + 0.2 * rs.randn(24, 32)).astype(np.float32) for _ in range(30)]
-    for f in normal:
-        base.update(f)
-    ref = np.stack(normal).astype(np.float64)
-    np.testing.assert_allclose(base.mean, ref.mean(axis=0), atol=1e-4)
-    np.testing.assert_allclose(base.scale(), ref.std(axis=0, ddof=1), rtol=1e-3)
-    mask = np.zeros((24, 32), dtype=np.float32)
-    mask[0:3, 0:3] = 1.0  # a heater that is allowed to be hot
-    tf = thermal.ThermalFeatures(base.mean.copy(), base.scale(), mask=mask)
-    quiet = tf.compute(normal[0]).copy()
-    assert quiet[0] == 0 and quiet[1] == 0 and quiet[3] == -1.0
-    f = normal[1].copy()
-    f[0:3, 0:3] += 30.0  # masked: ignored
-    f[10:13, 20:22] += 8.0  # a 3x2 hot blob
-    f[5, 5] += 5.0  # a single hot pixel
-    out = tf.compute(f)
-    assert out[0] == 7 and out[1] == 6
-    assert 7.5 < out[2] < 8.7
-    assert abs(out[3] - (11 * 48 + 5 * 5) / 53) < 0.2 and abs(out[4] - (20.5 * 48 + 5 * 5) / 53) < 0.3
-    assert tf.names == thermal.NAMES and tf.size == 5
+# (thermal frame features: tests/test_thermal.py)

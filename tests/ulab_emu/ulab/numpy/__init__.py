@@ -5,6 +5,10 @@ project's ulab fact sheet (API_NAMES below); anything else raises AttributeError
 the board. Arrays are an ndarray subclass that refuses NumPy-only methods/properties
 (`astype`, `ndim`, `mean()`, `real`, ...), the `@` and `%` operators, fancy indexing and
 more than two dimensions. Internals use real NumPy on plain views.
+
+Every public function, operator, index and method also charges the bytes the board would
+allocate for it to `ulab.EMU` (see ulab/_emu.py for the table and the formulas) and counts
+element-wise stores and reads; none of that adds a public name to this module.
 """
 
 import builtins as _b
@@ -12,6 +16,10 @@ import math as _math
 import struct as _struct
 
 import numpy as _np
+
+from .. import _emu
+from .._emu import EMU as _EMU
+from .._emu import r16 as _r16
 
 # ---- dtype codes (ulab has no dtype objects: a dtype is a small int) ------------------
 _CODE_TO_NP = {
@@ -78,8 +86,17 @@ def _plain(a):
     return a
 
 
-def _wrap(r):
-    """NumPy result -> emulated array (float32/int16/... only, <= 2 dims) or scalar."""
+def _track(arr, view):
+    """Register a new emulated array with the board bytes it holds while alive."""
+    if isinstance(arr, ndarray):
+        p = _plain(arr)
+        _EMU.track(arr, _emu.HEADER if view else _emu.HEADER + _r16(p.nbytes))
+    return arr
+
+
+def _wrap(r, view=False):
+    """NumPy result -> emulated array (float32/int16/... only, <= 2 dims) or scalar.
+    `view`: the result shares the memory of an existing array (held bytes: header only)."""
     if isinstance(r, _np.ndarray):
         if r.ndim == 0:
             return _obj(r[()])
@@ -95,7 +112,8 @@ def _wrap(r):
                 r = r.astype(_np.int16 if dt.kind == "i" else _np.uint16)
             else:
                 raise TypeError("dtype %s does not exist on the board" % dt)
-        return _np.ndarray.view(r, ndarray)
+            view = False
+        return _track(_np.ndarray.view(r, ndarray), view)
     if isinstance(r, (_np.generic, _b.float, _b.int, _b.bool)):
         return _obj(r)
     return r
@@ -118,10 +136,31 @@ def _check_index(index, ndim):
         raise TypeError("wrong index type (no integer-array indexing on the board)")
 
 
+def _index_kind(index, ndim):
+    """("elem" | "view" | "mask", whether the index holds a slice object)."""
+    parts = index if isinstance(index, tuple) else (index,)
+    if len(parts) == 1 and isinstance(parts[0], ndarray):
+        return "mask", False
+    has_slice = False
+    for p in parts:
+        if isinstance(p, slice):
+            has_slice = True
+    if not has_slice and len(parts) == ndim:
+        return "elem", False
+    return "view", has_slice
+
+
+def _new_bytes(p):
+    """Board bytes of a new array from a one-operand operation (see _emu.py)."""
+    return _r16(p.nbytes) + _emu.NEW_ONE_OPERAND
+
+
 class ndarray(_np.ndarray):  # noqa: N801  (the board's name)
     """Emulated ulab ndarray: a float32/int16/... NumPy array limited to the board's API."""
 
     def __getattribute__(self, name):
+        if name == "shape":
+            _EMU.charge("shape", _emu.TUPLE, "estimate")
         if name.startswith("__") or name in ARRAY_ATTRS:
             return object.__getattribute__(self, name)
         raise AttributeError("'ndarray' object has no attribute '%s'" % name)
@@ -137,14 +176,18 @@ class ndarray(_np.ndarray):  # noqa: N801  (the board's name)
 
     @property
     def T(self):  # noqa: N802
-        return _wrap(_plain(self).T)
+        _EMU.charge("transpose", _emu.ROW_VIEW, "estimate")
+        return _wrap(_plain(self).T, view=True)
 
     @property
     def flat(self):
+        _EMU.charge("iter", _emu.TUPLE, "estimate")
+        _EMU.iterated(_plain(self).size)
         return iter([_obj(v) for v in _plain(self).flat])
 
     def transpose(self):
-        return _wrap(_plain(self).T)
+        _EMU.charge("transpose", _emu.ROW_VIEW, "estimate")
+        return _wrap(_plain(self).T, view=True)
 
     def reshape(self, shape):
         if isinstance(shape, _b.int):
@@ -153,24 +196,36 @@ class ndarray(_np.ndarray):  # noqa: N801  (the board's name)
             raise TypeError("shape must be a tuple")
         if len(shape) > 2:
             raise TypeError("too many dimensions")
-        return _wrap(_plain(self).reshape(shape))
+        p = _plain(self)
+        r = p.reshape(shape)
+        view = _np.shares_memory(r, p)
+        _EMU.charge("reshape", _emu.ROW_VIEW if view else _new_bytes(r), "estimate")
+        return _wrap(r, view=view)
 
     def flatten(self, order="C"):
-        return _wrap(_plain(self).flatten(order))
+        r = _plain(self).flatten(order)
+        _EMU.charge("flatten", _new_bytes(r), "estimate")
+        return _wrap(r)
 
     def copy(self):
-        return _wrap(_plain(self).copy())
+        r = _plain(self).copy()
+        _EMU.charge("copy", _new_bytes(r), "estimate")
+        return _wrap(r)
 
     def sort(self, axis=-1):
         _plain(self).sort(axis=axis)
 
     def tolist(self):
         p = _plain(self)
+        # a list object (16) + its item array of 4-byte words; floats are immediate
+        rows = 1 if p.ndim == 1 else p.shape[0] + 1
+        _EMU.charge("tolist", rows * _emu.TUPLE + _r16(4 * p.size), "estimate")
         if p.ndim == 1:
             return [_obj(v) for v in p]
         return [[_obj(v) for v in row] for row in p]
 
     def tobytes(self):
+        _EMU.charge("tobytes", _emu.TUPLE, "estimate")  # a bytearray over the same data
         return _plain(self).tobytes()
 
     def byteswap(self, inplace=False):
@@ -178,28 +233,60 @@ class ndarray(_np.ndarray):  # noqa: N801  (the board's name)
         if inplace:
             p.byteswap(inplace=True)
             return self
-        return _wrap(p.byteswap())
+        r = p.byteswap()
+        _EMU.charge("byteswap", _new_bytes(r), "estimate")
+        return _wrap(r)
 
     # -- indexing: scalars come back as board floats, no fancy indexing
     def __getitem__(self, index):
         p = _plain(self)
         _check_index(index, p.ndim)
+        kind, has_slice = _index_kind(index, p.ndim)
         if isinstance(index, ndarray):
             index = _plain(index)
-        return _wrap(p[index])
+        r = p[index]
+        if kind == "elem":
+            _EMU.elem_read(p.ndim)
+        elif kind == "mask":
+            _EMU.charge("mask_index", _new_bytes(r), "estimate")
+        elif has_slice:
+            _EMU.charge("slice_view", _emu.SLICE_VIEW, "measured")
+        else:
+            _EMU.charge("row_view", _emu.ROW_VIEW, "estimate")
+        return _wrap(r, view=kind == "view")
 
     def __setitem__(self, index, value):
         p = _plain(self)
         _check_index(index, p.ndim)
+        kind, has_slice = _index_kind(index, p.ndim)
         if isinstance(index, ndarray):
             index = _plain(index)
+        if kind == "elem":
+            _EMU.elem_store(p.ndim)
+        elif isinstance(value, (_np.ndarray, list, tuple, range)):
+            # ulab copies the right-hand side (converted to the target dtype), then assigns
+            n = _np.size(_plain(value)) if isinstance(value, _np.ndarray) else _np.size(value)
+            cost = _emu.SLICE_ASSIGN_FIXED + _r16(p.itemsize * n)
+            basis = "derived"
+            if not has_slice:
+                cost -= _emu.NO_SLICE_OBJECT
+                basis = "estimate"
+            if not isinstance(value, _np.ndarray):  # a list becomes an ndarray first
+                cost += _r16(4 * n) + _emu.NEW_ONE_OPERAND
+                basis = "estimate"
+            _EMU.charge("slice_assign", cost, basis)
+        else:
+            _EMU.charge("fill", _emu.FILL, "measured" if has_slice and p.ndim == 1 else "estimate")
         p[index] = _plain(value)
 
     def __iter__(self):
         p = _plain(self)
+        _EMU.charge("iter", _emu.TUPLE, "estimate")
+        _EMU.iterated(p.shape[0])
         if p.ndim == 1:
             return iter([_obj(v) for v in p])
-        return iter([_wrap(row) for row in p])
+        _EMU.charge("row_view", _emu.ROW_VIEW * p.shape[0], "estimate")
+        return iter([_wrap(row, view=True) for row in p])
 
     def __repr__(self):
         return "array(%r, dtype=%s)" % (self.tolist(), chr(self.dtype))
@@ -221,21 +308,57 @@ class ndarray(_np.ndarray):  # noqa: N801  (the board's name)
     def __truediv__(self, other):
         p = _plain(self)
         if p.dtype.kind in "iub" and isinstance(other, _b.int) and not isinstance(other, _b.bool):
-            return _wrap(_np.trunc(p / other).astype(_F32))
+            r = _np.trunc(p / other).astype(_F32)
+            _EMU.charge("binary_op", _r16(r.nbytes) + _emu.NEW_TWO_OPERANDS + _emu.SCALAR_OPERAND,
+                        "estimate")
+            return _wrap(r)
         return _np.ndarray.__truediv__(self, other)
 
     def __float__(self):
         raise TypeError("can't convert ndarray to float")
 
     def __array_wrap__(self, arr, context=None, return_scalar=False):
-        arr = _np.ndarray.view(arr, _np.ndarray)
-        if arr.ndim == 0:
-            return _obj(arr[()])
-        if arr.ndim > 2:
-            raise TypeError("too many dimensions")
-        if arr.dtype not in _NP_TO_CODE:
-            arr = arr.astype(_F32 if arr.dtype.kind == "f" else _np.int16)
-        return _np.ndarray.view(arr, ndarray)
+        return _op_result(arr)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        """Operators and NumPy ufuncs on emulated arrays: computed on plain views, charged
+        as the board's in-place (`v *= 2.0`) or new-array (`v * v`, `abs(v)`) operation."""
+        out = kwargs.get("out")
+        if out is not None:
+            kwargs["out"] = tuple(_plain(o) for o in out)
+        r = getattr(ufunc, method)(*[_plain(x) for x in inputs], **kwargs)
+        scalar = False
+        for x in inputs:
+            if not isinstance(x, _np.ndarray):
+                scalar = True
+        if out is not None:
+            _EMU.charge("inplace_op", _emu.INPLACE_SCALAR if scalar else _emu.INPLACE_ARRAY, "measured")
+            return out[0] if len(out) == 1 else out
+        if isinstance(r, tuple):
+            return tuple(_op_result(x) for x in r)
+        if isinstance(r, _np.ndarray) and r.ndim > 0:
+            if len(inputs) == 1:
+                _EMU.charge("unary_op", _new_bytes(r), "estimate")
+            elif scalar:
+                _EMU.charge("binary_op", _r16(r.nbytes) + _emu.NEW_TWO_OPERANDS + _emu.SCALAR_OPERAND,
+                            "estimate")
+            else:
+                _EMU.charge("binary_op", _r16(r.nbytes) + _emu.NEW_TWO_OPERANDS, "derived")
+        return _op_result(r)
+
+
+def _op_result(arr):
+    """An operator's NumPy result as the board returns it (scalar, or a board dtype)."""
+    if not isinstance(arr, _np.ndarray):
+        return _obj(arr) if isinstance(arr, (_np.generic, _b.float, _b.int, _b.bool)) else arr
+    arr = _np.ndarray.view(arr, _np.ndarray)
+    if arr.ndim == 0:
+        return _obj(arr[()])
+    if arr.ndim > 2:
+        raise TypeError("too many dimensions")
+    if arr.dtype not in _NP_TO_CODE:
+        arr = arr.astype(_F32 if arr.dtype.kind == "f" else _np.int16)
+    return _track(_np.ndarray.view(arr, ndarray), False)
 
 
 def _dt(dtype):
@@ -303,7 +426,11 @@ def asarray(values, dtype=None):
 
 
 def frombuffer(buffer, dtype=None, count=-1, offset=0):
-    return _wrap(_np.frombuffer(buffer, dtype=_dt(dtype), count=count, offset=offset).copy())
+    """Shares the buffer's memory, as on the board: writes to an array('f') show in the
+    ndarray and the other way round (a read-only buffer such as bytes gives a read-only
+    array here; on the board writing into it would modify the bytes object)."""
+    r = _np.frombuffer(buffer, dtype=_dt(dtype), count=count, offset=offset)
+    return _wrap(r, view=True)
 
 
 def arange(start, stop=None, step=1, dtype=None):
@@ -689,6 +816,95 @@ pi = _obj_float(_math.pi)
 e = _obj_float(_math.e)
 inf = _math.inf
 nan = _math.nan
+
+# ---- allocation accounting of the public functions ------------------------------------
+def _result_cost(r):
+    """Board bytes of a function's result: new arrays (r16(data) + 80), a tuple of them
+    (+16), or a scalar result (32); all estimates unless a rule below says otherwise."""
+    if isinstance(r, ndarray):
+        return _new_bytes(_plain(r))
+    if isinstance(r, tuple):
+        return _emu.TUPLE + _b.sum(_result_cost(x) for x in r)
+    if r is None or isinstance(r, (dict, str)):
+        return 0
+    return _emu.SCALAR_RESULT
+
+
+def _costed(fn, rule=None, basis="estimate"):
+    """Wrap a public function so that the outermost call charges its cost to ulab.EMU
+    (nested emulator calls, e.g. asarray -> array, charge nothing themselves)."""
+
+    def f(*args, **kw):
+        if _EMU._inside:
+            return fn(*args, **kw)
+        _EMU._inside += 1
+        try:
+            r = fn(*args, **kw)
+        finally:
+            _EMU._inside -= 1
+        if args and r is args[0]:
+            return r  # asarray of an ndarray: the same object, nothing allocated
+        if rule is not None:
+            n, b = rule(r, args)
+        else:
+            n, b = _result_cost(r), basis
+        _EMU.charge(fn.__name__, n, b)
+        return r
+
+    f.__name__ = fn.__name__
+    f.__doc__ = fn.__doc__
+    f.__wrapped__ = fn
+    return f
+
+
+def _mean_cost(r, args):
+    if isinstance(r, ndarray):
+        return _new_bytes(_plain(r)), "estimate"
+    return _emu.MEAN, "measured"
+
+
+def _dot_cost(r, args):
+    if not isinstance(r, ndarray):
+        return _emu.DOT_VV, "measured"
+    p = _plain(r)
+    if p.ndim == 1:  # matrix times vector: 32 x 129 measured, other sizes derived
+        return _new_bytes(p), "measured" if p.size == 32 and _plain(args[0]).shape == (32, 129) else "derived"
+    return _new_bytes(p), "estimate"
+
+
+def _frombuffer_cost(r, args):
+    return _emu.FROMBUFFER, "estimate"
+
+
+def _unary_cost(r, args):
+    if isinstance(r, ndarray):  # np.log of 129 floats measured, other sizes derived
+        return _new_bytes(_plain(r)), "measured" if _plain(r).size == 129 else "derived"
+    return _emu.SCALAR_RESULT, "estimate"
+
+
+def _free(r, args):
+    return 0, "estimate"
+
+
+_UNARY_MATH = ("sqrt exp expm1 log log2 log10 sin cos tan arcsin arccos arctan sinh cosh tanh "
+               "arcsinh arccosh arctanh ceil floor degrees radians sinc").split()
+for _name in API_NAMES:
+    _f = globals().get(_name)
+    if not callable(_f) or isinstance(_f, type) or _name in ("fft", "linalg"):
+        continue
+    if _name == "mean":
+        globals()[_name] = _costed(_f, _mean_cost)
+    elif _name == "dot":
+        globals()[_name] = _costed(_f, _dot_cost)
+    elif _name == "frombuffer":
+        globals()[_name] = _costed(_f, _frombuffer_cost)
+    elif _name in ("size", "set_printoptions", "get_printoptions", "ndinfo", "save", "savetxt"):
+        globals()[_name] = _costed(_f, _free)
+    elif _name in _UNARY_MATH:
+        globals()[_name] = _costed(_f, _unary_cost)
+    else:
+        globals()[_name] = _costed(_f)
+del _name, _f
 
 # dtype codes last: from here on `float` and `bool` in this module are the board's codes.
 bool = ord("?")  # noqa: A001

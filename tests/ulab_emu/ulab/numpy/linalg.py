@@ -3,7 +3,7 @@ No solve/lstsq/pinv/svd/slogdet/matrix_rank on the board."""
 
 import numpy as _np
 
-from . import _need_array, _obj, _plain, _wrap
+from . import _costed, _need_array, _obj, _plain, _wrap
 
 _F32 = _np.float32
 
@@ -54,6 +54,16 @@ def norm(x, axis=None):
 def qr(a, mode="reduced"):
     q, r = _np.linalg.qr(_plain(a).astype(_F32), mode=mode)
     return _wrap(q), _wrap(r)
+
+
+# costs: the result array(s) (r16(data) + 80 each, +16 per tuple) or 32 for a scalar,
+# all estimates (the note has no linalg row)
+inv = _costed(inv)
+cholesky = _costed(cholesky)
+det = _costed(det)
+eig = _costed(eig)
+norm = _costed(norm)
+qr = _costed(qr)
 
 
 def __getattr__(name):

@@ -2,7 +2,7 @@
 
 import numpy as _np
 
-from ..numpy import _need_array, _wrap
+from ..numpy import _costed, _need_array, _wrap
 
 _F32 = _np.float32
 
@@ -21,6 +21,10 @@ def cho_solve(L, b):
     B = _need_array(b).astype(_np.float64)
     y = _np.linalg.solve(_np.tril(A), B)
     return _wrap(_np.linalg.solve(_np.tril(A).T, y).astype(_F32))
+
+
+solve_triangular = _costed(solve_triangular)  # result array: r16(data) + 80, estimate
+cho_solve = _costed(cho_solve)  # result array: r16(data) + 80, estimate
 
 
 def __getattr__(name):

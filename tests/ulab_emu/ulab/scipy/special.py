@@ -4,7 +4,7 @@ import math as _math
 
 import numpy as _np
 
-from ..numpy import _arrayish, _obj_float, _wrap
+from ..numpy import _arrayish, _costed, _obj_float, _wrap
 
 
 def _vec(fn):
@@ -14,10 +14,12 @@ def _vec(fn):
         p = _arrayish(a)
         return _wrap(_np.array([fn(float(v)) for v in p.reshape(-1)], dtype=_np.float32).reshape(p.shape))
 
+    f.__name__ = fn.__name__
     return f
 
 
-erf = _vec(_math.erf)
-erfc = _vec(_math.erfc)
-gamma = _vec(_math.gamma)
-gammaln = _vec(_math.lgamma)
+# costs: the result array, r16(data) + 80 (estimate)
+erf = _costed(_vec(_math.erf))
+erfc = _costed(_vec(_math.erfc))
+gamma = _costed(_vec(_math.gamma))
+gammaln = _costed(_vec(_math.lgamma))

@@ -1,0 +1,339 @@
+"""Wiring: settings.toml + hardware -> a running App (what code.py calls).
+
+`setup(getenv, hw)` reads and checks the settings, loads the model, allocates the big
+buffers first (features, detector, sensor window), then outputs, outbox, recorder,
+watchdog and state store, and returns the App (or, when settings.toml is wrong, shows
+that and never returns while the board waits to be fixed). Everything here runs once:
+code.py drops these modules afterwards (`SETUP_MODULES`), so their code does not occupy
+the heap the loop needs.
+"""
+
+from device.alerts import CONFIG
+from device.app import App
+from device.ticks import Uptime
+
+# Modules only setup needs: code.py removes them from sys.modules after setup.
+SETUP_MODULES = ("device.wiring", "device.settings", "device.model", "device.chips",
+                 "device.appstate")
+
+def _model_id(doc):
+    c = doc.get("checksum", "") if doc else ""
+    return c[7:23] if c.startswith("sha256:") else ""
+
+
+def _slim(doc):
+    """Drop what the running app does not need once the detector holds the arrays (the
+    parsed JSON lists take several times the memory of float32 arrays on a board)."""
+    for m in doc.get("modes", []):
+        for k in ("mean", "scale", "inv_cov", "prec_chol", "baseline", "pixel_mean", "pixel_scale"):
+            if k in m:
+                m[k] = None
+    for k in ("training", "commissioning", "_arrays", "_prec_stack", "_pixels", "_pixel_means", "_pixel_scales"):
+        if k in doc:
+            del doc[k]
+
+
+def _pin(hw, name, problems, key):
+    """Resolve a pin name; names ending in '?' are optional (None when the board lacks it)."""
+    if name is None:
+        return None
+    optional = name.endswith("?")
+    base = name[:-1] if optional else name
+    try:
+        return hw.pin(base)
+    except (AttributeError, ValueError, KeyError):
+        if not optional:
+            problems.append("%s: this board has no pin %r" % (key, base))
+        return None
+
+
+_KEEP = []  # pins driven once and left on (power enables): keep the objects alive
+
+
+def make_alerts(s, hw, pins, log):
+    """Buzzer, LED and NeoPixel from settings; a part that cannot be set up is skipped
+    with a message (the board keeps running without it)."""
+    from device import alerts as alerts_mod
+
+    out = []
+    ticks = hw.ticks_ms
+    if pins.get("NEOPIXEL_POWER_PIN") is not None:
+        try:
+            _KEEP.append(hw.digital_out(pins["NEOPIXEL_POWER_PIN"], True))
+        except Exception as e:
+            log("# NeoPixel power pin: %s" % (e,))
+    if pins.get("NEOPIXEL_PIN") is not None:
+        try:
+            out.append(alerts_mod.StatusPixel(hw.neopixel(pins["NEOPIXEL_PIN"], s.NEOPIXEL_BRIGHTNESS), ticks))
+        except Exception as e:
+            log("# NeoPixel not available: %s" % (e,))
+    if pins.get("LED_PIN") is not None:
+        try:
+            out.append(alerts_mod.Led(hw.digital_out(pins["LED_PIN"], s.LED_ACTIVE_LOW), s.LED_ACTIVE_LOW, ticks))
+        except Exception as e:
+            log("# LED not available: %s" % (e,))
+    if pins.get("BUZZER_PIN") is not None:
+        try:
+            out.append(alerts_mod.Buzzer(hw.pwm(pins["BUZZER_PIN"], s.BUZZER_ANOMALY_HZ), s.BUZZER_ANOMALY_HZ,
+                                         s.BUZZER_FAULT_HZ, s.BUZZER_SECONDS, ticks))
+        except Exception as e:
+            log("# buzzer not available: %s" % (e,))
+    return out
+
+
+def resolve_pins(s, hw):
+    """All pin settings -> pin objects; raises SettingsError naming unknown pins."""
+    from device.settings import SettingsError
+
+    problems = []
+    pins = {}
+    for key in ("BUZZER_PIN", "LED_PIN", "NEOPIXEL_PIN", "NEOPIXEL_POWER_PIN", "I2C_POWER_PIN"):
+        pins[key] = _pin(hw, getattr(s, key), problems, key)
+    if s.SENSOR in ("msa301", "mlx90640"):
+        pins["I2C_SCL"] = _pin(hw, s.I2C_SCL, problems, "I2C_SCL")
+        pins["I2C_SDA"] = _pin(hw, s.I2C_SDA, problems, "I2C_SDA")
+    if problems:
+        raise SettingsError(problems)
+    return pins
+
+
+def _load_model(s, log):
+    """(doc, error) for the model file, checked against the settings."""
+    from device import model as model_mod
+
+    try:
+        doc = model_mod.load(s.MODEL_PATH)
+    except model_mod.ModelError as e:
+        return None, str(e)
+    except MemoryError:
+        return None, "model file %s is too large for this board's memory" % s.MODEL_PATH
+    kind = "thermal" if s.SENSOR == "mlx90640" or (s.SENSOR == "replay" and s.REPLAY_KIND == "thermal") else "accel"
+    camera_scalar = kind == "thermal" and doc.get("sensor") == "scalar"  # frame max/mean/ambient
+    if doc.get("sensor") != kind and not camera_scalar:
+        return None, "model %s is for a %r sensor but this board reads %r (SENSOR = %s)" % (
+            s.MODEL_PATH, doc.get("sensor"), kind, s.SENSOR)
+    rec = doc["features"]
+    if s.WINDOW is not None and s.WINDOW != rec["window"]:
+        return None, "model %s expects windows of %d samples; settings.toml has WINDOW = %d" % (
+            s.MODEL_PATH, rec["window"], s.WINDOW)
+    if s.SAMPLE_RATE is not None and abs(s.SAMPLE_RATE - rec["rate"]) > 1e-3 * rec["rate"]:
+        return None, "model %s expects %s Hz; settings.toml has SAMPLE_RATE = %s" % (
+            s.MODEL_PATH, rec["rate"], s.SAMPLE_RATE)
+    return doc, None
+
+
+def make_sensor(s, hw, pins, window, rate, buffers=None):
+    """The sensor the settings name; `buffers` (a feature extractor's input_views())
+    lets an accelerometer fill the feature buffers directly."""
+    from device import sensors as sensors_mod
+
+    if s.SENSOR == "replay":
+        return sensors_mod.CsvReplaySensor(s.REPLAY_PATH, kind=s.REPLAY_KIND, window=window, rate=rate,
+                                           loop=s.REPLAY_LOOP, realtime=s.REPLAY_REALTIME,
+                                           ticks_ms=hw.ticks_ms, sleep=hw.sleep,
+                                           buffers=buffers if s.REPLAY_KIND == "accel" else None)
+    if pins.get("I2C_POWER_PIN") is not None:
+        _KEEP.append(hw.digital_out(pins["I2C_POWER_PIN"], not s.I2C_POWER_ACTIVE_LOW))
+    bus_factory = hw.i2c_factory(pins["I2C_SCL"], pins["I2C_SDA"], s.I2C_FREQUENCY)
+    if s.SENSOR == "msa301":
+        return sensors_mod.MSA301Sensor(window=window, rate=rate, range_g=s.ACCEL_RANGE,
+                                        data_rate=s.ACCEL_DATA_RATE, bandwidth=s.ACCEL_BANDWIDTH,
+                                        read=s.ACCEL_READ, ticks_ms=hw.ticks_ms, bus_factory=bus_factory,
+                                        buffers=buffers)
+    return sensors_mod.MLX90640Sensor(refresh_hz=s.MLX_REFRESH_HZ, bus_factory=bus_factory,
+                                      ticks_ms=hw.ticks_ms)
+
+
+def make_store(s, hw, log):
+    from device import persist
+
+    mode = s.PERSIST
+    if mode == "off":
+        return None
+    nvm = getattr(hw, "nvm", None)
+    if mode in ("auto", "nvm") and nvm is not None and len(nvm) >= 2 * 512:
+        try:
+            return persist.Store(persist.NvmSlots(nvm))
+        except ValueError as e:
+            log("# state in nvm not possible: %s" % (e,))
+    if mode in ("auto", "file"):
+        if getattr(hw, "fs_writable", False):
+            return persist.Store(persist.FileSlots(s.PERSIST_PATH, sync=getattr(hw, "sync", None)))
+        if mode == "file":
+            log("# PERSIST = file, but the USB host owns the filesystem (see boot.py): state is not kept")
+    elif mode == "nvm":
+        log("# PERSIST = nvm, but this board has no usable microcontroller.nvm: state is not kept")
+    return None
+
+
+def build_app(s, hw, pins=None):
+    """An App wired from validated settings `s` and hardware `hw` (see code.py's Hardware
+    for the interface). Raises SettingsError for pins the board does not have; every other
+    problem (model, sensor, outputs) leaves a running app in a clear state."""
+    log = hw.write
+    if pins is None:
+        pins = resolve_pins(s, hw)
+    for w in s.warnings:
+        log("# settings: %s" % w)
+    clock = Uptime(hw.ticks_ms)
+    try:
+        import gc
+    except ImportError:
+        gc = None
+    doc, model_error = _load_model(s, log)
+    if gc is not None:
+        gc.collect()
+    feats = None
+    if doc is not None:
+        window = doc["features"]["window"]
+        rate = float(doc["features"]["rate"])
+        try:  # the big buffers first, while the heap is still in one piece
+            from device import features as features_mod
+
+            feats = features_mod.from_recipe(doc["features"], doc)
+        except (ValueError, KeyError, MemoryError) as e:
+            model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
+            doc = None
+    if doc is None:
+        window = s.WINDOW or 200
+        rate = s.SAMPLE_RATE or 200.0
+        log("# NO MODEL: %s" % model_error)
+        log("# sampling continues (RECORD = serial streams windows for training)")
+    buffers = feats.input_views() if feats is not None and hasattr(feats, "input_views") else None
+    sensor = make_sensor(s, hw, pins, window, rate, buffers)
+    if doc is not None and doc.get("sensor") == "scalar" and getattr(sensor, "kind", None) == "thermal":
+        from device import thermal  # a scalar model on the camera: one value per frame
+
+        try:
+            sensor = thermal.FrameScalars(sensor, doc["features"].get("channel", "max"), window)
+        except ValueError as e:
+            model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
+            log("# NO MODEL: %s" % model_error)
+            doc = None
+    alerts = make_alerts(s, hw, pins, log)
+    from device import outbox as outbox_mod
+
+    transport = outbox_mod.ConsoleTransport(hw.write) if s.TELEMETRY == "console" else outbox_mod.NullTransport()
+    box = outbox_mod.Outbox(transport)
+    recorder = None
+    kind = getattr(sensor, "kind", "accel")
+    if s.RECORD != "off":
+        from device import recorder as recorder_mod
+
+        if s.RECORD == "serial":
+            recorder = recorder_mod.SerialRecorder(kind, hw.write, sensor, hw.ticks_ms)
+        elif kind == "thermal" and getattr(hw, "fs_writable", False):
+            from device import thermal  # frames as rows: the thermal recording format
+
+            recorder = thermal.FrameRowRecorder(s.RECORD_PATH, sensor, hw.ticks_ms, s.RECORD_MAX_FILES)
+        elif getattr(hw, "fs_writable", False):
+            recorder = recorder_mod.FileRecorder(s.RECORD_PATH, kind, s.RECORD_MAX_FILES)
+        else:
+            log("# RECORD = file, but the USB host owns the filesystem (see boot.py): not recording")
+    wd = None
+    wd_mode = None
+    if s.WATCHDOG_TIMEOUT and getattr(hw, "watchdog", None) is not None:
+        try:
+            wd = hw.watchdog
+            wd.timeout = s.WATCHDOG_TIMEOUT
+            wd_mode = hw.watchdog_mode(s.WATCHDOG_MODE)
+            wd.mode = wd_mode
+        except Exception as e:
+            log("# watchdog not available: %s" % (e,))
+            wd = None
+    store = make_store(s, hw, log)
+    restore = store.load() if store is not None else None
+    device_id = s.DEVICE_ID or getattr(hw, "uid", None) or "board"
+    commission_key = "%d|%s|%s" % (s.COMMISSION_WINDOWS, s.COMMISSION_MODE, s.COMMISSION_ID)
+    boot_info = {"sensor": s.SENSOR, "window": window, "rate": rate,
+                 "model": _model_id(doc) if doc is not None else None}
+    if getattr(hw, "reset_reason", None):
+        boot_info["reset_reason"] = hw.reset_reason
+    common = dict(outbox=box, alerts=alerts, clock=clock, watchdog=wd, device_id=device_id,
+                  heartbeat_every=s.HEARTBEAT_WINDOWS, retries=s.SENSOR_RETRIES, recorder=recorder,
+                  log=log, sleep=hw.sleep, store=store, persist_every=s.PERSIST_EVERY,
+                  commission_key=commission_key, restore=restore, boot_info=boot_info, guard=True)
+    if doc is not None:
+        try:
+            app = App(sensor, doc, commission_windows=s.COMMISSION_WINDOWS,
+                      commission_mode=s.COMMISSION_MODE, model_id=_model_id(doc), features=feats, **common)
+            app.watchdog_mode = wd_mode
+            app.max_windows = s.MAX_WINDOWS
+            _slim(doc)
+            if gc is not None:
+                gc.collect()
+            log("# model %s: %s, %d mode(s), %d features, window %d at %s Hz" % (
+                s.MODEL_PATH, doc["detector"], len(app.detector.mode_names), app.features.size, window, rate))
+            return app
+        except (ValueError, KeyError, MemoryError) as e:
+            model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
+            log("# NO MODEL: %s" % model_error)
+            doc = None
+            boot_info["model"] = None
+    app = App(sensor, None, model_error=model_error, **common)
+    app.watchdog_mode = wd_mode
+    app.max_windows = s.MAX_WINDOWS
+    return app
+
+
+def config_error(err, hw, max_loops=0):
+    """settings.toml is wrong: say so on the console every 30 s and show it on the
+    NeoPixel (default pin); no sensing until it is fixed (the board reloads on save)."""
+    from device import settings as settings_mod
+
+    msg = str(err)
+    hw.write("# CONFIG ERROR: " + msg)
+    d = settings_mod.defaults()
+    alerts = []
+    try:
+        pins = {"NEOPIXEL_PIN": _pin(hw, d.NEOPIXEL_PIN, [], ""),
+                "NEOPIXEL_POWER_PIN": _pin(hw, d.NEOPIXEL_POWER_PIN, [], ""),
+                "LED_PIN": _pin(hw, d.LED_PIN, [], "")}
+        alerts = make_alerts(d, hw, pins, hw.write)
+    except Exception:
+        pass
+    for a in alerts:
+        a.set_state(CONFIG)
+    hw.write('{"type": "status", "state": "%s", "error": %s}' % (CONFIG, _json_str(msg)))
+    n = 0
+    t = 0.0
+    while not max_loops or n < max_loops:
+        for a in alerts:
+            a.tick()
+        hw.sleep(0.05)
+        t += 0.05
+        if t >= 30.0:
+            t = 0.0
+            hw.write("# CONFIG ERROR: " + msg)
+        n += 1
+    return None
+
+
+def _json_str(s):
+    import json
+
+    return json.dumps(s)
+
+
+def setup(getenv, hw):
+    """Settings -> App (not yet running). On a settings error this shows the error and
+    waits (config_error) and returns None."""
+    from device import settings as settings_mod
+
+    max_loops = settings_mod.lenient_int(getenv, "MAX_WINDOWS", 0)
+    try:
+        s = settings_mod.load(getenv)
+        pins = resolve_pins(s, hw)
+    except settings_mod.SettingsError as e:
+        return config_error(e, hw, max_loops)
+    return build_app(s, hw, pins)
+
+
+def main(getenv, hw):
+    """setup + the loop, for callers that do not need the heap back (tests, host)."""
+    from device import app as app_mod
+
+    app = setup(getenv, hw)
+    if app is None:
+        return None
+    return app_mod.run_board(app, hw.write)

@@ -1,17 +1,27 @@
-"""Outbox: where the app hands its events and heartbeats, and how they leave the board.
+"""Outbox: store-and-forward between the app and one transport.
 
 The app calls `outbox.put(payload)` (a dict) and, once per window, `outbox.pump()`.
-Payloads wait in a bounded queue until a transport confirms them (`send` returns True);
-when the queue is full an event outranks a heartbeat or status, so the oldest heartbeat
-is dropped first. `pump` sends at most a few payloads per call, so a slow link never
-holds up sensing for long. Transports today: the serial console, one JSON line each.
-Network transports (HTTP, MQTT, LoRa) plug in later with the same `send(payload)`.
+- A payload leaves only when the transport confirms it (`send` returns True).
+- The RAM queue is bounded. When it is full, heartbeats go first (the newest heartbeat
+  carries current counters), then warnings and status, and events (alerts)
+  last. With a `FileSpill` (the board owns its filesystem) events that do not fit in RAM
+  are appended to a file on flash instead of dropped, and are sent first (they are older).
+- A dead link costs the loop little: one pump spends at most `budget_ms` (checked between
+  sends, so the worst case is the budget plus one transport timeout), and after a failure
+  nothing is tried again for a back-off time (`backoff_ms`, doubling up to
+  `backoff_max_ms`; 0 = retry at every pump, as the console needs).
+- `dropped` / `dropped_events` count what was lost; `counters()` returns them for the next
+  heartbeat.
+
+Transports: `send(payload) -> True/False` (device.telemetry has HTTP, MQTT and LoRa);
+here only the serial console and the null transport.
 """
 
 import json
 
-# Payload types in the order they are dropped when the queue is full.
-_DROP_ORDER = ("heartbeat", "status", "warning")
+# Payload types in the order they are dropped when the queue is full; events last.
+_DROP_ORDER = ("heartbeat", "warning", "status")
+_MASK = (1 << 29) - 1  # supervisor.ticks_ms wraps at 2**29
 
 
 def dumps(payload):
@@ -41,60 +51,230 @@ class NullTransport:
         return True
 
 
+class FileSpill:
+    """Events that overflow the RAM queue, one JSON line each in a file on flash.
+
+    Lines are appended; a read offset marks what was confirmed. The offset is written to
+    `path + ".off"` every `sync_every` confirmations and the file is removed once empty,
+    so after a reset at most `sync_every` spilled events are sent again (the receiver
+    drops them by (device, seq)). `max_bytes` bounds the file."""
+
+    def __init__(self, path, max_bytes=65536, sync_every=8):
+        self.path = path
+        self.max_bytes = int(max_bytes)
+        self.sync_every = int(sync_every)
+        self._size = 0
+        self._off = 0
+        self._unsynced = 0
+        self._next = None  # (payload, line length) read ahead
+        try:
+            import os
+
+            self._size = os.stat(path)[6]
+        except OSError:
+            self._size = 0
+        if self._size:
+            try:
+                with open(path + ".off") as f:
+                    self._off = int(f.read().strip() or 0)
+            except (OSError, ValueError):
+                self._off = 0
+            if self._off > self._size:
+                self._off = 0
+
+    def __len__(self):
+        return 1 if self._size > self._off else 0
+
+    def bytes_pending(self):
+        return self._size - self._off
+
+    def append(self, payload):
+        line = dumps(payload) + "\n"
+        if self._size + len(line) > self.max_bytes:
+            return False
+        try:
+            with open(self.path, "a") as f:
+                f.write(line)
+        except OSError:
+            return False
+        self._size += len(line)
+        return True
+
+    def peek(self):
+        """The oldest spilled payload (or None)."""
+        if self._next is not None:
+            return self._next[0]
+        while self._off < self._size:
+            try:
+                with open(self.path) as f:
+                    f.seek(self._off)
+                    line = f.readline()
+            except OSError:
+                return None
+            if not line:
+                self._size = self._off
+                break
+            try:
+                p = json.loads(line)
+            except ValueError:  # a line cut by a reset: skip it
+                self._off += len(line)
+                continue
+            self._next = (p, len(line))
+            return p
+        self._clear()
+        return None
+
+    def pop(self):
+        if self._next is None:
+            return
+        self._off += self._next[1]
+        self._next = None
+        self._unsynced += 1
+        if self._off >= self._size:
+            self._clear()
+        elif self._unsynced >= self.sync_every:
+            self._sync()
+
+    def _sync(self):
+        self._unsynced = 0
+        try:
+            with open(self.path + ".off", "w") as f:
+                f.write("%d" % self._off)
+        except OSError:
+            pass
+
+    def _clear(self):
+        import os
+
+        for p in (self.path, self.path + ".off"):
+            try:
+                os.remove(p)
+            except OSError:
+                pass
+        self._size = self._off = self._unsynced = 0
+        self._next = None
+
+
+def _default_ticks():
+    import time
+
+    if hasattr(time, "ticks_ms"):
+        return time.ticks_ms
+    return lambda: int(time.monotonic() * 1000) & _MASK
+
+
 class Outbox:
     """Bounded store-and-forward queue in front of one transport."""
 
-    def __init__(self, transport, capacity=16, per_pump=4):
+    def __init__(self, transport, capacity=16, per_pump=4, budget_ms=250, ticks_ms=None,
+                 spill=None, backoff_ms=0, backoff_max_ms=30000):
         if capacity < 1:
             raise ValueError("outbox capacity must be >= 1")
         self.transport = transport
         self.capacity = int(capacity)
         self.per_pump = int(per_pump)
+        self.budget_ms = int(budget_ms)
+        self.spill = spill
+        self.backoff_ms = int(backoff_ms)
+        self.backoff_max_ms = int(backoff_max_ms)
+        self._ticks = ticks_ms if ticks_ms is not None else _default_ticks()
         self._q = []
+        self._wait = 0          # current back-off (0: link believed up)
+        self._since = 0         # ticks of the last failure
         self.sent = 0
-        self.dropped = 0
-        self.failed = 0
+        self.dropped = 0        # every payload lost (events included)
+        self.dropped_events = 0
+        self.failed = 0         # failed send attempts
+        self.spilled = 0
+        self.last_ms = 0        # time the last pump spent
 
     def __len__(self):
-        return len(self._q)
+        return len(self._q) + (len(self.spill) if self.spill is not None else 0)
 
-    def pending(self):
-        return len(self._q)
+    def counters(self):
+        """For the next heartbeat: what was lost, what waits."""
+        return {"dropped": self.dropped, "dropped_events": self.dropped_events,
+                "queued": len(self._q)}
+
+    def _drop(self, p):
+        self.dropped += 1
+        if p.get("type") not in _DROP_ORDER:
+            self.dropped_events += 1
 
     def _make_room(self):
         for kind in _DROP_ORDER:
             for i in range(len(self._q)):
                 if self._q[i].get("type") == kind:
-                    self._q.pop(i)
-                    self.dropped += 1
+                    self._drop(self._q.pop(i))
                     return True
         return False
 
     def put(self, payload):
         """Queue one payload and try to send. Returns False if it had to be dropped."""
+        kind = payload.get("type")
         if len(self._q) >= self.capacity and not self._make_room():
-            if payload.get("type") in _DROP_ORDER:
-                self.dropped += 1
+            if kind in _DROP_ORDER:
+                self._drop(payload)
                 return False
-            self._q.pop(0)  # all events: the oldest goes
-            self.dropped += 1
+            oldest = self._q.pop(0)  # all events: the oldest goes to flash, or is lost
+            if self.spill is not None and self.spill.append(oldest):
+                self.spilled += 1
+            else:
+                self._drop(oldest)
         self._q.append(payload)
         self.pump()
         return True
 
+    def _due(self, now):
+        return self._wait == 0 or ((now - self._since) & _MASK) >= self._wait
+
     def pump(self, budget=None):
-        """Send up to `budget` (default per_pump) queued payloads; returns how many went."""
+        """Send up to `budget` (default per_pump) payloads within budget_ms; returns how
+        many went. Skips at once while backing off after a failure."""
+        t0 = self._ticks()
+        self.last_ms = 0
+        if not self._due(t0):
+            return 0
         n = 0
         limit = self.per_pump if budget is None else budget
-        while self._q and n < limit:
+        while n < limit:
+            from_spill = False
+            p = None
+            if self.spill is not None:
+                p = self.spill.peek()
+                from_spill = p is not None
+            if p is None:
+                if not self._q:
+                    break
+                p = self._q[0]
             try:
-                ok = self.transport.send(self._q[0])
+                ok = self.transport.send(p)
             except Exception:  # a transport must never take the loop down
                 ok = False
+            now = self._ticks()
+            self.last_ms = (now - t0) & _MASK
             if not ok:
                 self.failed += 1
+                self._since = now
+                w = self._wait * 2 if self._wait else self.backoff_ms
+                self._wait = w if w < self.backoff_max_ms else self.backoff_max_ms
                 break
-            self._q.pop(0)
+            self._wait = 0
+            if from_spill:
+                self.spill.pop()
+            else:
+                self._q.pop(0)
             self.sent += 1
             n += 1
+            if self.last_ms >= self.budget_ms:
+                break
         return n
+
+    def flush(self, timeout_ms=10000, sleep=None):
+        """Pump until empty or timeout (host tools; the board never blocks like this)."""
+        t0 = self._ticks()
+        while len(self) and ((self._ticks() - t0) & _MASK) < timeout_ms:
+            self._wait = 0 if self._wait and sleep is None else self._wait
+            if self.pump() == 0 and sleep is not None:
+                sleep(0.05)
+        return len(self) == 0

@@ -56,8 +56,37 @@ SPEC = (
     ("NEOPIXEL_POWER_PIN", "pin", "NEOPIXEL_POWER?", None),
     ("NEOPIXEL_BRIGHTNESS", "float", 0.1, [0.0, 1.0]),
     # outputs
-    ("TELEMETRY", "choice", "console", ("console", "none")),
+    ("TELEMETRY", "choice", "console", ("console", "none", "http", "mqtt", "lora")),
     ("HEARTBEAT_WINDOWS", "int", 60, [0, 1000000]),
+    # telemetry (secrets live only in settings.toml)
+    ("CIRCUITPY_WIFI_SSID", "str", None, None),
+    ("CIRCUITPY_WIFI_PASSWORD", "str", None, None),
+    ("WIFI_TIMEOUT", "int", 8, [1, 60]),
+    ("HTTP_URL", "str", None, None),
+    ("HTTP_TOKEN", "str", None, None),
+    ("MQTT_BROKER", "str", None, None),
+    ("MQTT_PORT", "int", 0, [0, 65535]),
+    ("MQTT_USER", "str", None, None),
+    ("MQTT_PASSWORD", "str", None, None),
+    ("MQTT_TLS", "bool", False, None),
+    ("MQTT_TOPIC", "str", "anomaly", None),
+    ("MQTT_CLIENT_ID", "str", None, None),
+    ("MQTT_HA_DISCOVERY", "bool", False, None),
+    ("MQTT_HA_PREFIX", "str", "homeassistant", None),
+    ("LORA_FREQUENCY", "float", 868.0, [137.0, 1020.0]),
+    ("LORA_SF", "int", 7, [6, 12]),
+    ("LORA_POWER", "int", 13, [5, 23]),
+    ("LORA_KEY", "str", None, None),
+    ("LORA_CS", "str", "D5", None),
+    ("LORA_RESET", "str", "D6", None),
+    ("LORA_NODE", "int", 1, [1, 254]),
+    ("LORA_GATEWAY", "int", 2, [1, 254]),
+    ("LORA_RETRIES", "int", 1, [1, 5]),
+    ("SEND_TIMEOUT", "int", 3, [1, 30]),
+    ("SEND_BUDGET_MS", "int", 250, [10, 10000]),
+    ("OUTBOX_CAPACITY", "int", 16, [1, 256]),
+    ("OUTBOX_SPILL_PATH", "str", "outbox.jsonl", None),
+    ("OUTBOX_SPILL_BYTES", "int", 65536, [0, 1048576]),
     ("RECORD", "choice", "off", ("off", "serial", "file")),
     ("RECORD_PATH", "str", "recordings", None),
     ("RECORD_MAX_FILES", "int", 1000, [1, 100000]),
@@ -73,8 +102,11 @@ SPEC = (
     ("MAX_WINDOWS", "int", 0, [0, 1000000000]),
 )
 
-# Telemetry transports that later firmware adds; named so the error can say so.
-_LATER = ("http", "mqtt", "lora")
+# What each network transport needs in settings.toml (checked only when it is chosen).
+_NEEDS = {"http": ("HTTP_URL", "CIRCUITPY_WIFI_SSID"),
+          "mqtt": ("MQTT_BROKER", "CIRCUITPY_WIFI_SSID"),
+          "lora": ("LORA_KEY",)}
+_LATER = ()
 
 
 class SettingsError(ValueError):
@@ -209,7 +241,28 @@ def load(getenv):
     return s
 
 
+def _telemetry_checks(s, problems):
+    for key in _NEEDS.get(s.TELEMETRY, ()):
+        if not getattr(s, key):
+            problems.append("%s is required with TELEMETRY = %s" % (key, s.TELEMETRY))
+    if s.TELEMETRY == "http" and s.HTTP_URL and not s.HTTP_URL.startswith(("http://", "https://")):
+        problems.append("HTTP_URL: got %r, expected http://... or https://..." % s.HTTP_URL)
+    if s.TELEMETRY == "lora" and s.LORA_KEY:
+        try:
+            from device import payloads
+
+            payloads.parse_key(s.LORA_KEY)
+        except ValueError as e:
+            problems.append("LORA_KEY: %s" % e)
+    if s.TELEMETRY in _NEEDS and s.PERSIST == "off":
+        problems.append("PERSIST = off with TELEMETRY = %s: sequence numbers would restart at every "
+                        "reset and the receiver would discard new payloads as duplicates" % s.TELEMETRY)
+    if s.TELEMETRY == "lora" and s.LORA_NODE == s.LORA_GATEWAY:
+        problems.append("LORA_NODE and LORA_GATEWAY must differ (got %d)" % s.LORA_NODE)
+
+
 def _cross_checks(s, problems):
+    _telemetry_checks(s, problems)
     if s.COMMISSION_WINDOWS and s.COMMISSION_WINDOWS < 3:
         problems.append("COMMISSION_WINDOWS: got %d, expected 0 (off) or at least 3" % s.COMMISSION_WINDOWS)
     if s.SENSOR == "msa301" and s.SAMPLE_RATE is not None and s.SAMPLE_RATE > s.ACCEL_DATA_RATE:

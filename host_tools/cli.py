@@ -559,6 +559,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench.add_arguments(b)
     b.set_defaults(func=cmd_bench)
+    __import__("host_tools.telemetry_cli").telemetry_cli.add_commands(sub)
     return p
 
 

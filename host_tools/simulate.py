@@ -58,13 +58,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="commission on the first N windows (as the board does after installation)")
     p.add_argument("--heartbeat", type=int, default=50, help="heartbeat every N windows")
     p.add_argument("--quiet", action="store_true", help="summary only")
+    p.add_argument("--send", metavar="URL", help="also send every payload through the board's own transport: "
+                   "http://host:port/ingest (with --token) or mqtt://user:pass@host:port[/topic]")
+    p.add_argument("--token", help="bearer token for --send http://...")
 
 
 def run(model_path: str, data: list[str], commission: int = 0, heartbeat: int = 50,
-        echo: bool = True) -> tuple[app_mod.App, ListOutbox, LoggingAlert]:
+        echo: bool = True, send: str | None = None,
+        token: str | None = None) -> tuple[app_mod.App, ListOutbox, LoggingAlert]:
     doc, ex = datasets.load_model(model_path)
     windows = [w for _, _, w in datasets.windows_of_paths(data, ex, datasets.model_expect(model_path, ex))]
     box = ListOutbox(echo)
+    out = box
+    if send:
+        from host_tools import telemetry_cli
+
+        out = telemetry_cli.SendOutbox(telemetry_cli.host_transport(send, token), box)
     alert = LoggingAlert(echo)
     step = ex.window / ex.rate
     holder: list[app_mod.App] = []
@@ -74,15 +83,18 @@ def run(model_path: str, data: list[str], commission: int = 0, heartbeat: int = 
         app asks (it also reads the clock to advance alert patterns)."""
         return round(holder[0].windows * step, 3) if holder else 0.0
 
-    app = app_mod.App(ReplaySensor(windows), doc, outbox=box, alerts=[alert], clock=clock,
+    app = app_mod.App(ReplaySensor(windows), doc, outbox=out, alerts=[alert], clock=clock,
                       device_id="sim", heartbeat_every=heartbeat, commission_windows=commission)
     holder.append(app)
     app.run()
+    if out is not box:
+        sys.stderr.write(f"# --send {send}: {out.finish()}\n")
     return app, box, alert
 
 
 def main(a: argparse.Namespace) -> int:
-    app, box, alert = run(a.model, a.data, a.commission, a.heartbeat, echo=not a.quiet)
+    app, box, alert = run(a.model, a.data, a.commission, a.heartbeat, echo=not a.quiet,
+                          send=a.send, token=a.token)
     starts = sum(1 for p in box.items if p.get("event") == "anomaly_start")
     print(f"simulated {app.windows} windows: {starts} alarm(s), {app.faults} sensor fault(s), "
           f"{len(box.items)} payloads, final state {app.state}")

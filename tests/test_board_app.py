@@ -43,12 +43,12 @@ def test_settings_defaults_and_conversion():
 
 def test_settings_required_and_every_problem_listed():
     with pytest.raises(settings_mod.SettingsError) as e:
-        settings_mod.load(env(SAMPLE_RATE="fast", ACCEL_RANGE=3, TELEMETRY="mqtt", REPLAY_LOOP=7))
+        settings_mod.load(env(SAMPLE_RATE="fast", ACCEL_RANGE=3, TELEMETRY="pigeon", REPLAY_LOOP=7))
     msg = str(e.value)
     assert "SENSOR is required (msa301, mlx90640, replay)" in msg
     assert "SAMPLE_RATE: got 'fast', expected a number" in msg
     assert "ACCEL_RANGE: got 3, expected one of 2, 4, 8, 16" in msg
-    assert "TELEMETRY: 'mqtt' is not available in this firmware yet" in msg
+    assert "TELEMETRY: got 'pigeon', expected one of console, none, http, mqtt, lora" in msg
     assert "REPLAY_LOOP: got 7" in msg
     assert len(e.value.problems) == 5
 

@@ -1,0 +1,36 @@
+"""LoRa gateway board entry point (copy gateway/code.py and gateway/gateway.py to the
+gateway board's CIRCUITPY, with lib/adafruit_rfm9x.mpy and lib/adafruit_bus_device).
+
+settings.toml on the gateway board: LORA_FREQUENCY ("868.0"), LORA_SF (7), LORA_CS ("D5"),
+LORA_RESET ("D6"), LORA_GATEWAY (its own node address, 2) -- the same values as the boards.
+The host reads its serial console: python -m host_tools receive --lora-serial /dev/ttyACM0.
+"""
+
+import os
+
+import adafruit_rfm9x
+import board
+import busio
+import digitalio
+
+from gateway import run
+
+
+def _get(key, default):
+    v = os.getenv(key)
+    return default if v is None else v
+
+
+def main():
+    cs = digitalio.DigitalInOut(getattr(board, _get("LORA_CS", "D5")))
+    rst = digitalio.DigitalInOut(getattr(board, _get("LORA_RESET", "D6")))
+    spi = busio.SPI(board.SCK, MOSI=board.MOSI, MISO=board.MISO)
+    radio = adafruit_rfm9x.RFM9x(spi, cs, rst, float(_get("LORA_FREQUENCY", "868.0")), crc=True)
+    radio.enable_crc = True
+    radio.spreading_factor = int(_get("LORA_SF", 7))
+    radio.node = int(_get("LORA_GATEWAY", 2))
+    radio.ack_delay = 0.05
+    run(radio)
+
+
+main()

@@ -1,0 +1,121 @@
+"""device.payloads: JSON schema checks, HMAC, the LoRa layout and its rejections."""
+
+import hashlib
+import hmac
+import json
+import os
+import struct
+
+import pytest
+
+from device import payload_check as pc
+from device import payloads as pl
+
+KEY = bytes(range(16))
+
+
+def _event(seq=7, **kw):
+    p = pl.event("anomaly_start", 2.345, "high", top=[["band_3", 0.61], ["rms", 0.2]])
+    p.update(device="fan-1", seq=seq, t=123.4, faults=2, dropped=1, anomalies=3)
+    p.update(kw)
+    return p
+
+
+@pytest.mark.parametrize("n", [0, 1, 16, 63, 64, 65, 200])
+def test_hmac_matches_stdlib(n):
+    key = os.urandom(n)
+    msg = os.urandom(n * 3 + 1)
+    assert pl.hmac_sha256(key, msg) == hmac.new(key, msg, hashlib.sha256).digest()
+
+
+def test_packet_fits_51_bytes_and_round_trips():
+    assert pl.PACKET_LEN <= 51
+    names = ["rms", "kurtosis", "band_3"]
+    pkt = pl.pack(_event(), KEY, names=names, modes=["off", "low", "high"])
+    assert len(pkt) == pl.PACKET_LEN
+    p = pc.Unpacker(KEY, names=names, modes=["off", "low", "high"]).unpack(pkt)
+    assert p["device"] == "fan-1" and p["seq"] == 7 and p["t"] == 123.4
+    assert p["type"] == "event" and p["event"] == "anomaly_start" and p["anomaly"] is True
+    assert p["score"] == 2.345 and p["mode"] == "high"
+    assert p["top"] == [["band_3", 0.61], ["rms", 0.2]]
+    assert (p["faults"], p["dropped"], p["anomalies"]) == (2, 1, 3)
+
+
+def test_heartbeat_and_hotspot_and_long_id():
+    hb = pl.heartbeat("normal", 600, 0, 1, dropped=4, score=0.31, mode="low", anomaly=False)
+    hb.update(device="a-very-long-device-name", seq=9, t=5.0)
+    p = pc.Unpacker(KEY).unpack(pl.pack(hb, KEY))
+    assert p["type"] == "heartbeat" and p["state"] == "normal" and p["score"] == 0.31
+    assert p["device"] == pl.lora_id("a-very-long-device-name") and len(p["device"]) == 12
+    ev = _event(top=None, hotspot={"row": 5, "col": 30, "excess": 12.5})
+    p = pc.Unpacker(KEY).unpack(pl.pack(ev, KEY))
+    assert p["hotspot"] == {"row": 5, "col": 30, "excess": 12.5}
+    big = _event(score=1e9)
+    assert pc.Unpacker(KEY).unpack(pl.pack(big, KEY))["score"] == 65.535  # saturates
+
+
+def test_rejections_have_reasons():
+    pkt = pl.pack(_event(), KEY)
+    u = pc.Unpacker(KEY)
+    with pytest.raises(pl.PayloadError, match="short packet"):
+        u.unpack(pkt[:-1])
+    with pytest.raises(pl.PayloadError, match="long packet"):
+        u.unpack(pkt + b"\0")
+    for i in range(len(pkt)):  # every single-byte change is caught
+        bad = bytearray(pkt)
+        bad[i] ^= 0x10
+        with pytest.raises(pl.PayloadError):
+            u.unpack(bytes(bad))
+    with pytest.raises(pl.PayloadError, match="bad tag"):
+        u.unpack(pl.pack(_event(), b"x" * 16))  # forged with another key
+    assert u.unpack(pkt)["seq"] == 7
+    with pytest.raises(pl.PayloadError, match="replayed.*already received"):
+        u.unpack(pkt)
+    u.unpack(pl.pack(_event(seq=200), KEY))
+    with pytest.raises(pl.PayloadError, match="older than the window"):
+        u.unpack(pl.pack(_event(seq=100), KEY))
+    assert u.unpack(pl.pack(_event(seq=150), KEY))["seq"] == 150  # late but new: fine
+    with pytest.raises(pl.PayloadError, match="unknown device"):
+        pc.Unpacker({"other": KEY}).unpack(pkt)
+
+
+def test_json_validation():
+    good = _event()
+    assert pc.loads(pl.dumps(good)) == json.loads(json.dumps(good))
+    cases = [
+        (b"\xff\xfe", "UTF-8"), (b"{", "not valid JSON"), (b"[]", "JSON object"),
+        (json.dumps({**good, "device": ""}), "device"),
+        (json.dumps({**good, "device": "a/b"}), "device"),
+        (json.dumps({**good, "seq": -1}), "seq"), (json.dumps({**good, "seq": True}), "seq"),
+        (json.dumps({**good, "type": "x"}), "type"),
+        (json.dumps({**good, "event": "x"}), "event"),
+        (json.dumps({**good, "score": "1"}), "score"),
+        (pl.dumps(good).replace("2.345", "NaN"), "NaN"),
+        (pl.dumps(good).replace("2.345", "Infinity"), "Infinity"),
+        (json.dumps({**good, "top": [["a"]]}), "top"),
+        (json.dumps({**good, "anomaly": 1}), "anomaly"),
+        (json.dumps({**good, "t": None}), "t:"),
+        ("[" * 100000 + "]" * 100000, "not valid JSON|JSON object"),
+    ]
+    for body, why in cases:
+        with pytest.raises(pl.PayloadError, match=why):
+            pc.loads(body)
+
+
+def test_parse_key():
+    assert pl.parse_key("00" * 16) == bytes(16)
+    for bad in ("", "zz" * 16, "00" * 8, "00" * 65):
+        with pytest.raises(pl.PayloadError):
+            pl.parse_key(bad)
+
+
+def test_ha_discovery_messages():
+    msgs = dict(pl.ha_discovery("fan-1", "anomaly", "homeassistant"))
+    cfg = json.loads(msgs["homeassistant/binary_sensor/fan-1_anomaly/config"])
+    assert cfg["state_topic"] == "anomaly/fan-1/event" and cfg["device_class"] == "problem"
+    assert json.loads(msgs["homeassistant/sensor/fan-1_score/config"])["state_topic"] == "anomaly/fan-1/heartbeat"
+    assert "homeassistant/sensor/fan-1_status/config" in msgs
+
+
+def test_layout_is_fixed():
+    assert struct.calcsize(pl._LAYOUT) + pl.TAG_LEN == 49

@@ -218,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench.add_arguments(b)
     b.set_defaults(func=cmd_bench)
+    __import__("host_tools.workflow_cli").workflow_cli.add_commands(sub)  # collect push deploy doctor monitor
     return p
 
 

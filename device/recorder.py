@@ -169,12 +169,13 @@ class HttpRecorder:
             r = self.session.post(self.url, data=body, headers=self.headers, timeout=self.timeout)
             try:
                 code = r.status_code
+                r.content  # noqa: B018 - read the small answer: adafruit_requests reuses the socket
             finally:
                 r.close()
         except Exception as e:  # noqa: BLE001 - OSError, RuntimeError, timeouts: the loop goes on
             self.last_error = "%s: %s" % (type(e).__name__, e)
         body = None
-        if code == 200:
+        if code in (200, 204):
             self.sent += 1
             self._backoff = 1
             return

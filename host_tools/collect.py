@@ -43,6 +43,7 @@ class WindowParser:
     def __init__(self) -> None:
         self.head: dict | None = None
         self.rows: list[list[float]] = []
+        self.skipping = False  # the rest of a dropped window: part of that drop, not garbage
         self.windows = 0
         self.garbage = 0
         self.dropped = 0
@@ -59,6 +60,7 @@ class WindowParser:
     def interrupt(self) -> None:
         """The connection dropped: a window in progress can never complete."""
         self._drop()
+        self.skipping = True
 
     def feed(self, raw: str) -> Window | None:
         line = raw.strip()
@@ -66,6 +68,7 @@ class WindowParser:
             return None
         if line.startswith("#W,"):
             self._drop()
+            self.skipping = False
             parts = line.split(",")
             try:
                 if len(parts) < 7:
@@ -82,7 +85,10 @@ class WindowParser:
         if line.startswith("#E,"):
             head = self.head
             if head is None:
-                self.garbage += 1
+                if self.skipping:
+                    self.skipping = False
+                else:
+                    self.garbage += 1
                 return None
             if line[3:].strip() == str(head["seq"]) and len(self.rows) == head["rows"]:
                 rows = self.rows
@@ -101,8 +107,11 @@ class WindowParser:
                     any(v != v or v in (float("inf"), float("-inf")) for v in vals):
                 self.garbage += 1
                 self._drop()  # something else got inside the window: it cannot be trusted
+                self.skipping = True
                 return None
             self.rows.append(vals)
+            return None
+        if self.skipping and line[:1] in "-0123456789.":
             return None
         if line.startswith("{"):
             try:
@@ -150,8 +159,10 @@ class SessionWriter:
                            "rate_hz": None, "rows": None, "cols": None,
                            "start_utc": self.clock().isoformat(timespec="seconds"), "end_utc": None,
                            "windows": 0, "garbage_lines": 0, "dropped_windows": 0, "mismatched_windows": 0,
+                           "duplicate_windows": 0,
                            "disconnects": 0, "source": source}
         self._rates: list[float] = []
+        self._seen: set[tuple[int, int]] = set()
         self._lock = threading.Lock()
         self.write_meta()
 
@@ -162,6 +173,11 @@ class SessionWriter:
     def add(self, head: dict, rows: list[list[float]]) -> bool:
         with self._lock:
             m = self.meta
+            key = (head["seq"], head["t_ms"])
+            if key in self._seen:  # a post the board retried after its answer got lost
+                m["duplicate_windows"] += 1
+                return False
+            self._seen.add(key)
             if m["kind"] is None:
                 m["kind"], m["rows"], m["cols"] = head["kind"], head["rows"], head["cols"]
             elif (m["kind"], m["rows"], m["cols"]) != (head["kind"], head["rows"], head["cols"]):
@@ -341,6 +357,12 @@ class CollectServer:
                     return self._answer(411, {"error": "Content-Length required"}, close=True)
                 if n > outer.max_bytes or n < 0:
                     outer.rejected += 1
+                    left = min(max(n, 0), 1 << 20)  # read what a small client already sent, so it sees the 413
+                    while left > 0:
+                        got = self.rfile.read(min(left, 65536))
+                        if not got:
+                            break
+                        left -= len(got)
                     return self._answer(413, {"error": "body over %d bytes" % outer.max_bytes}, close=True)
                 body = self.rfile.read(n).decode("utf-8", "replace")
                 for key, hdr in (("device", "X-Device"), ("sensor", "X-Sensor")):
@@ -359,12 +381,18 @@ class CollectServer:
                     return self._answer(400, {"error": "no complete window", "garbage": g, "dropped": d})
                 self._answer(200, {"accepted": accepted, "garbage": g, "dropped": d})
 
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: object, client_address: object) -> None:
+                if not isinstance(sys.exc_info()[1], ConnectionError):  # a board that went away
+                    super().handle_error(request, client_address)
+
         try:
-            self.httpd = ThreadingHTTPServer((host, port), Handler)
+            self.httpd = Server((host, port), Handler)
         except OSError as e:
             raise CollectError(f"cannot listen on {host}:{port} ({e.strerror}): choose another --http "
                                "address or port") from None
-        self.httpd.daemon_threads = True
         self.address = self.httpd.server_address
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         daemon=True)
@@ -461,7 +489,8 @@ def run(a, log: Callable[[str], None] = print) -> int:
         f"{m['cols'] or '?'}, {m['rate_hz'] or '?'} Hz); skipped {m['garbage_lines']} garbage line(s), "
         f"dropped {m['dropped_windows']} incomplete window(s)" +
         (f", {m['disconnects']} disconnect(s)" if m["disconnects"] else "") +
-        (f", {m['mismatched_windows']} of another shape" if m["mismatched_windows"] else ""))
+        (f", {m['mismatched_windows']} of another shape" if m["mismatched_windows"] else "") +
+        (f", {m['duplicate_windows']} duplicate(s)" if m["duplicate_windows"] else ""))
     if m["windows"] == 0:
         raise CollectError(f"no complete window from {src}: is RECORD = \"serial\" (or \"http\") set in the "
                            "board's settings.toml, and is this the board's console?")

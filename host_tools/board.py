@@ -265,20 +265,23 @@ class Drive:
                 pass
             raise self._fail(e, name, len(data)) from None
 
-    def commit(self, names: list[str]) -> None:
-        """Previous files -> .bak, staged .tmp -> final names."""
+    def commit(self, names: list[str]) -> list[str]:
+        """Previous files -> .bak, staged .tmp -> final names. Returns the names backed up."""
+        kept = []
         try:
             for n in names:
                 if os.path.exists(self.full(n)):
                     self._replace(self.full(n), self.full(n + ".bak"))
+                    kept.append(n)
                 self._replace(self.full(n + ".tmp"), self.full(n))
         except OSError as e:
             raise self._fail(e, n) from None
+        return kept
 
-    def rollback(self, names: list[str]) -> None:
+    def rollback(self, names: list[str], kept: list[str]) -> None:
         """Previous files back; a new file without a previous one is removed."""
         for n in names:
-            if os.path.exists(self.full(n + ".bak")):
+            if n in kept:
                 os.replace(self.full(n + ".bak"), self.full(n))
             elif os.path.exists(self.full(n)):
                 os.remove(self.full(n))
@@ -352,13 +355,18 @@ def ex(p):
         os.stat(p); return True
     except OSError:
         return False
+kept = []
 for n in %(names)r:
-    if ex(n + ".bak"):
-        os.remove(n + ".bak")
     if ex(n):
-        os.rename(n, n + ".bak")
+        if %(backup)r:
+            if ex(n + ".bak"):
+                os.remove(n + ".bak")
+            os.rename(n, n + ".bak")
+            kept.append(n)
+        else:
+            os.remove(n)
     os.rename(n + ".tmp", n)
-print("CPA:ok")
+print("CPA:" + repr(kept))
 """
 
 ROLLBACK_SNIPPET = r"""
@@ -368,10 +376,8 @@ for n in %(names)r:
         os.remove(n)
     except OSError:
         pass
-    try:
+    if n in %(kept)r:
         os.rename(n + ".bak", n)
-    except OSError:
-        pass
 print("CPA:ok")
 """
 
@@ -406,6 +412,16 @@ for d in %(dirs)r:
     except OSError:
         dirs[d] = None
 print("CPA:" + repr((out, dirs)))
+"""
+
+READ_SNIPPET = r"""
+out = []
+for n in %(names)r:
+    try:
+        f = open(n, "rb"); out.append(f.read(4096)); f.close()
+    except OSError:
+        out.append(None)
+print("CPA:" + repr(out))
 """
 
 MKDIR_SNIPPET = r"""
@@ -509,9 +525,14 @@ class SerialBoard:
 
         return ast.literal_eval(self.exec(HASH_SNIPPET % {"names": list(names), "dirs": list(dirs or [])})[-1])
 
+    def read_small(self, names: list[str]) -> list[bytes | None]:
+        """The first 4 KB of each file (None if missing)."""
+        import ast
+
+        return list(ast.literal_eval(self.exec(READ_SNIPPET % {"names": names})[-1]))
+
     def read(self, name: str) -> bytes | None:
-        out = self._run("fs", "cat", ":" + name)
-        return out.encode() if out else None
+        return self.read_small([name])[0]
 
     def mkdirs(self, dirs: list[str], remove: list[str] | None = None) -> None:
         self.exec(MKDIR_SNIPPET % {"dirs": dirs, "remove": remove or []})
@@ -527,15 +548,28 @@ class SerialBoard:
     def stage(self, local: str, name: str) -> None:
         self._cp(local, name + ".tmp")
 
-    def write_file(self, local: str, name: str) -> None:
-        self.stage(local, name)
-        self.exec(COMMIT_SNIPPET % {"names": [name]})
+    def write_files(self, pairs: list[tuple[str, str]]) -> None:
+        """Copy (local, name) pairs under temporary names in one mpremote session, then
+        swap them all in (no backups: these are the application's files)."""
+        args: list[str] = []
+        for local, name in pairs:
+            args += ["fs", "cp", local, ":" + name + ".tmp", "+"]
+        out = self._run(*args, "exec", COMMIT_SNIPPET % {"names": [n for _, n in pairs], "backup": False})
+        if "OSError" in out or MARK not in out:
+            last = (out.strip().splitlines() or ["no output"])[-1]
+            if "28" in last or "ENOSPC" in last:
+                raise BoardError(f"{self.where()}: the filesystem is full: delete old recordings/ or other "
+                                 "files you do not need, then run this again")
+            raise BoardError(f"{self.where()}: copying the application failed: {last}")
 
-    def commit(self, names: list[str]) -> None:
-        self.exec(COMMIT_SNIPPET % {"names": names})
+    def commit(self, names: list[str]) -> list[str]:
+        import ast
 
-    def rollback(self, names: list[str]) -> None:
-        self.exec(ROLLBACK_SNIPPET % {"names": names})
+        out = self.exec(COMMIT_SNIPPET % {"names": names, "backup": True})
+        return list(ast.literal_eval(out[-1]))
+
+    def rollback(self, names: list[str], kept: list[str]) -> None:
+        self.exec(ROLLBACK_SNIPPET % {"names": names, "kept": kept})
 
     def check_can_verify(self) -> None:
         line = self.exec(CAN_VERIFY_SNIPPET)[-1]
@@ -572,7 +606,7 @@ def open_board(drive: str | None, port: str | None, resume: bool = False,
 
 def drive_model_name(board: Drive | SerialBoard) -> str:
     """MODEL_PATH from the board's settings.toml (the app reads the model from there)."""
-    data = board.read("settings.toml") if isinstance(board, Drive) else None
+    data = board.read("settings.toml")
     if data:
         m = re.search(rb'^\s*MODEL_PATH\s*=\s*"([^"]+)"', data, re.M)
         if m:
@@ -598,19 +632,20 @@ def push_model(board: Drive | SerialBoard, model: str, log: Log, name: str | Non
         f"checksum {short(expected)}...)")
     for local, n in names:
         board.stage(local, n)
-    board.commit([n for _, n in names])
+    kept = board.commit([n for _, n in names])
     try:
         got = board.model_checksum(target)
     except BoardError:
-        board.rollback([n for _, n in names])
+        board.rollback([n for _, n in names], kept)
         raise
     if got != expected:
-        board.rollback([n for _, n in names])
+        board.rollback([n for _, n in names], kept)
         raise BoardError(f"{board.where()}: {target} reads back with checksum {short(got)}..., expected "
                          f"{short(expected)}...: the copy is damaged; the previous model was put back. "
                          "Check the cable/drive and push again")
     how = "the board's device/model.py" if isinstance(board, SerialBoard) else "read back from the drive"
-    log(f"push: verified by {how}: checksum {short(got)}... matches; previous model kept as {target}.bak")
+    log(f"push: verified by {how}: checksum {short(got)}... matches" +
+        (f"; previous model kept as {target}.bak" if target in kept else ""))
     return got
 
 
@@ -785,9 +820,9 @@ def deploy(board: Drive | SerialBoard, model: str | None, log: Log, dry_run: boo
                         board.write(c.name, f.read())
         else:
             board.mkdirs(["device"], [c.name for c in todo if c.local is None])
-            for c in todo:
-                if c.local is not None:
-                    board.write_file(c.local, c.name)
+            pairs = [(c.local, c.name) for c in todo if c.local is not None]
+            if pairs:
+                board.write_files(pairs)
         if any(c.name == "boot.py" and c.what != "same" for c in changes):
             log("deploy: boot.py changed: it runs only after a hard reset (press reset)")
         if missing:
@@ -891,7 +926,7 @@ def doctor(board: Drive | SerialBoard, model: str | None, log: Log, listen: floa
         log(f"filesystem: {board.where()}, {free // 1024 if free is not None else '?'} KB free")
     app_names = [n for _, n in app_files(root)]
     mods = [n[len("device/"):] for n in app_names if n.startswith("device/")]
-    names = ["code.py", "boot.py", "settings.toml", "state.0", "state.1"]
+    names = ["code.py", "boot.py", "settings.toml"]
     cur, dirs = _current_hashes(board, names, ["device", "lib"])
     on_board = set(dirs.get("device") or [])
     lacking = [m for m in mods if m not in on_board and m[:-3] + ".mpy" not in on_board]
@@ -924,9 +959,16 @@ def doctor(board: Drive | SerialBoard, model: str | None, log: Log, listen: floa
             problems += 1
             line += f"; DIFFERS from {model} ({short(want)}...): push it"
     log(line)
-    state = None
-    if isinstance(board, Drive):
-        state = _state_summary(board.read("state.0"), board.read("state.1"))
+    base = "state"
+    settings = board.read("settings.toml") or b""
+    m = re.search(rb'^\s*PERSIST_PATH\s*=\s*"([^"]+)"', settings, re.M)
+    if m:
+        base = m.group(1).decode()
+    if isinstance(board, SerialBoard):
+        s0, s1 = board.read_small([base + ".0", base + ".1"])
+    else:
+        s0, s1 = board.read(base + ".0"), board.read(base + ".1")
+    state = _state_summary(s0, s1)
     if status is not None:
         keys = [k for k in ("state", "event", "mode", "score", "windows", "error") if k in status]
         log("last status: " + json.dumps({k: status[k] for k in ["type"] + keys}))

@@ -93,6 +93,28 @@ def pty_pair(a: str, b: str) -> Iterator[tuple[str, str]]:
         _stop(proc)
 
 
+def write_all(fd: int, data: bytes, stop) -> bool:
+    """Write to a non-blocking pty end; gives up (False) once `stop` is set, so a writer
+    never hangs on a reader that has finished and closed its end."""
+    view = memoryview(data)
+    while view:
+        if stop.is_set():
+            return False
+        try:
+            n = os.write(fd, view[:4096])
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        except OSError:
+            return False
+        view = view[n:]
+    return True
+
+
+def open_board_end(path: str) -> int:
+    return os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+
+
 def can_mount() -> bool:
     return os.geteuid() == 0 and shutil.which("mount") is not None
 
@@ -151,4 +173,4 @@ def recorder_lines(wins: list[np.ndarray], rate: float = 200.0) -> list[str]:
     return lines
 
 
-__all__ = ["ROOT", "make_drive", "micropython_board", "pty_pair", "tmpfs", "fan_windows", "recorder_lines"]
+__all__ = ["ROOT", "write_all", "open_board_end", "make_drive", "micropython_board", "pty_pair", "tmpfs", "fan_windows", "recorder_lines"]

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from device import recorder
-from flow_peers import fan_windows, needs_socat, pty_pair, recorder_lines
+from flow_peers import fan_windows, needs_socat, open_board_end, pty_pair, recorder_lines, write_all
 from host_tools import cli, collect, datasets
 
 GARBAGE = ["\x00\xff\xfe binary noise", "1.0,2.0", "#W,notanumber", "#E,77", '{"broken json', "Traceback (most recent"]
@@ -134,16 +134,13 @@ class Streamer(threading.Thread):
         return ("\n".join(self.garbage + self.lines + self.tail) + "\n").encode()
 
     def run(self) -> None:
-        fd = os.open(self.path, os.O_WRONLY | os.O_NOCTTY)
+        fd = open_board_end(self.path)
         try:
             while not self.stop.is_set():
                 data = self.block()
                 data = data if self.cut_after is None else data[:self.cut_after]
-                for i in range(0, len(data), 4096):
-                    try:
-                        os.write(fd, data[i:i + 4096])
-                    except OSError:
-                        return
+                if not write_all(fd, data, self.stop):
+                    return
                 self.blocks += 1
                 if self.cut_after is not None:
                     return

@@ -43,7 +43,9 @@ class WindowParser:
     def __init__(self) -> None:
         self.head: dict | None = None
         self.rows: list[list[float]] = []
-        self.skipping = False  # the rest of a dropped window: part of that drop, not garbage
+        # rows of a window we did not see start (joined mid-stream) or of a dropped window:
+        # part of that window, not garbage
+        self.skipping = True
         self.windows = 0
         self.garbage = 0
         self.dropped = 0
@@ -276,6 +278,7 @@ def serial_lines(port: str, baud: int, stop: Callable[[], bool], on_disconnect: 
         raise CollectError(f"{port}: cannot open the serial port ({e}): plug the board in, check the "
                            "name (python -m serial.tools.list_ports) and close other programs using it") from None
     buf = b""
+    fresh = True  # the first line after (re)opening usually starts mid-line: not the board's fault
     try:
         while not stop():
             try:
@@ -283,6 +286,7 @@ def serial_lines(port: str, baud: int, stop: Callable[[], bool], on_disconnect: 
             except (OSError, serial.SerialException):
                 on_disconnect()
                 buf = b""
+                fresh = True
                 try:
                     ser.close()
                 except (OSError, serial.SerialException):
@@ -304,6 +308,9 @@ def serial_lines(port: str, baud: int, stop: Callable[[], bool], on_disconnect: 
             buf += chunk
             while b"\n" in buf:
                 ln, buf = buf.split(b"\n", 1)
+                if fresh:
+                    fresh = False
+                    continue
                 yield ln.decode("utf-8", "replace")
             if len(buf) > 1 << 16:  # no newline for 64 KB: not this protocol
                 yield buf.decode("utf-8", "replace")

@@ -64,8 +64,8 @@ class Monitor:
             n = int(p.get("window", p.get("windows", self.last_window)) or 0)
             self.last_window = max(self.last_window, n)
             state = str(p.get("state", ""))
-            if p.get("score") is None:
-                out = f"{n:7d}  {state:<13} (no score: {state or 'waiting'})"
+            if p.get("score") is None or p.get("mode") is None:
+                out = f"{n:7d}  {state:<13} (no score{': ' + state if state == 'commissioning' else ' yet'})"
             else:
                 s = float(p["score"])
                 self.points.append((n, s))

@@ -33,7 +33,8 @@ def test_collect_from_capture_counts_garbage_exactly(tmp_path, capsys):
     wins = fan_windows(5)
     lines = recorder_lines(wins)
     # garbage between windows, one window spoiled from inside, one cut short at the end
-    lines[2:2] = GARBAGE
+    w2 = lines.index(next(ln for ln in lines if ln.startswith("#W,2,")))
+    lines[w2:w2] = GARBAGE
     first_row = lines.index(next(ln for ln in lines if ln.startswith("#W,2,"))) + 1
     lines.insert(first_row + 10, "garbage inside window 2")
     lines += ["#W,6,accel,200,3,200.00,9000", "0.1,0.2,0.3"]

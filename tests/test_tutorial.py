@@ -191,3 +191,18 @@ def test_tutorial_end_to_end(tmp_path):
     assert "commissioned" in text
     for label in ("low", "med", "high"):  # a session holds only its own windows, no garbage
         assert re.search(r"data/my-fan/%s_1 .*skipped 0 garbage line\(s\)" % label, text)
+
+
+def test_every_workflow_command_has_help_with_an_example(capsys):
+    import pytest
+
+    from host_tools import cli
+
+    for cmd in ("collect", "push", "deploy", "doctor", "monitor"):
+        with pytest.raises(SystemExit) as e:
+            cli.main([cmd, "--help"])
+        out = capsys.readouterr().out
+        assert e.value.code == 0 and "example:\n  cpy-anomaly " + cmd in out and "options:" in out
+    r = subprocess.run([sys.executable, "-m", "host_tools", "push", "--help"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and "--drive DIR" in r.stdout and "--port PORT" in r.stdout

@@ -418,7 +418,7 @@ READ_SNIPPET = r"""
 out = []
 for n in %(names)r:
     try:
-        f = open(n, "rb"); out.append(f.read(4096)); f.close()
+        f = open(n, "rb"); out.append(f.read(16384)); f.close()
     except OSError:
         out.append(None)
 print("CPA:" + repr(out))
@@ -526,7 +526,7 @@ class SerialBoard:
         return ast.literal_eval(self.exec(HASH_SNIPPET % {"names": list(names), "dirs": list(dirs or [])})[-1])
 
     def read_small(self, names: list[str]) -> list[bytes | None]:
-        """The first 4 KB of each file (None if missing)."""
+        """The first 16 KB of each file (None if missing): settings.toml, state files."""
         import ast
 
         return list(ast.literal_eval(self.exec(READ_SNIPPET % {"names": names})[-1]))

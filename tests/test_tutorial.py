@@ -156,7 +156,7 @@ def test_tutorial_end_to_end(tmp_path):
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
                         console = sim_out.stdout.encode()
                     if "--port" in cmd and not os.path.exists(os.path.join(boardfs, "device")):
-                        run(f'cpy-anomaly deploy --port "$PORT"')
+                        assert run('cpy-anomaly deploy --port "$PORT"').returncode == 0, transcript[-1]
                     r = run(cmd)
                     results[cmd] = r
                     assert r.returncode == 0, transcript[-1]

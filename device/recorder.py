@@ -12,7 +12,11 @@ accel windows: rows = samples, cols = 3 (x,y,z in g) - exactly the CSV format of
 ceiling-fan recordings, one window per file. thermal frames: rows = 24, cols = 32 (deg C).
 `rate_hz` is the rate the sensor actually achieved for this window; `t_ms` the board's
 uptime in ms. A window without its `#E` line, or with a wrong row count, is incomplete and
-a reader drops it. `parse_lines` below is such a reader (pure Python, host or board).
+a reader drops it. The reader is on the host: host_tools/collect.py (`collect` command).
+
+Three recorders with one `record(win)` method: SerialRecorder (console), FileRecorder (CSV
+files on the drive) and HttpRecorder (POSTs each window in the serial format to the host's
+`collect --http` endpoint over Wi-Fi).
 """
 
 import os
@@ -118,68 +122,71 @@ class FileRecorder:
             self.last_error = "%s: %s" % (type(e).__name__, e)
 
 
-def parse_lines(lines):
-    """Reader for the serial format: yields (header dict, rows as lists of floats) for
-    every complete window in an iterable of text lines; everything else is ignored."""
-    head = None
-    rows = None
-    for raw in lines:
-        line = raw.strip()
-        if line.startswith("#W,"):
-            parts = line.split(",")
-            head = None
-            if len(parts) >= 7:
-                try:
-                    head = {"seq": int(parts[1]), "kind": parts[2], "rows": int(parts[3]),
-                            "cols": int(parts[4]), "rate": float(parts[5]), "t_ms": int(parts[6])}
-                except ValueError:
-                    head = None
-            rows = [] if head is not None else None
-            continue
-        if head is None:
-            continue
-        if line.startswith("#E,"):
-            ok = line[3:].strip() == str(head["seq"]) and len(rows) == head["rows"]
-            if ok:
-                yield head, rows
-            head = None
-            rows = None
-            continue
+class HttpRecorder:
+    """POSTs each window, in the serial format above, to the host's `collect --http`
+    endpoint through a requests-like `session` (adafruit_requests.Session on the board)
+    with the token in an Authorization header. A post is bounded by `timeout` seconds;
+    after a failure the next windows are skipped (counted in `dropped`) for a back-off
+    that doubles up to `max_skip` windows, so an unreachable host costs sensing at most
+    one timeout per back-off. A rejected token (401) or size (413) stops recording (the
+    reason is kept in `last_error`); sensing goes on either way."""
+
+    def __init__(self, session, url, token, kind="accel", sensor=None, ticks_ms=None,
+                 timeout=2.0, max_skip=64, device=None):
+        self.session = session
+        self.url = url
+        self.kind = kind
+        self.timeout = timeout
+        self.max_skip = int(max_skip)
+        self.headers = {"Authorization": "Bearer %s" % (token,), "Content-Type": "text/plain"}
+        if device:
+            self.headers["X-Device"] = str(device)
+        self._lines = []
+        self._rec = SerialRecorder(kind, self._lines.append, sensor, ticks_ms)
+        self.sent = 0
+        self.dropped = 0
+        self.failures = 0
+        self.stopped = False
+        self.last_error = None
+        self._skip = 0
+        self._backoff = 1
+
+    def record(self, win):
+        if self.stopped:
+            return
+        if self._skip > 0:
+            self._skip -= 1
+            self.dropped += 1
+            self._rec.seq += 1
+            return
+        lines = self._lines
+        self._rec.record(win)
+        lines.append("")
+        body = "\n".join(lines)
+        del lines[:]
+        code = None
         try:
-            vals = [float(c) for c in line.split(",")]
-        except ValueError:
-            head = None  # something else got printed inside the window: drop it
-            rows = None
-            continue
-        if len(vals) != head["cols"]:
-            head = None
-            rows = None
-            continue
-        rows.append(vals)
-
-
-def save_session(lines, folder):
-    """Host side: every complete window in `lines` (a console capture) as one CSV file
-    <folder>/<NNNN>.csv in the training format. Returns the number of files written."""
-    try:
-        os.makedirs(folder)
-    except OSError:
-        pass
-    n = 0
-    for head, rows in parse_lines(lines):
-        fmt = _row_writer(head["kind"])
-        with open("%s/%04d.csv" % (folder, n), "w") as f:
-            for r in rows:
-                f.write(",".join([fmt % v for v in r]) + "\n")
-        n += 1
-    return n
-
-
-if __name__ == "__main__":  # python -m device.recorder CAPTURE.txt|- OUT_FOLDER  (on a PC)
-    import sys
-
-    if len(sys.argv) != 3:
-        print("usage: python -m device.recorder CAPTURE.txt|- OUT_FOLDER")
-        sys.exit(2)
-    src = sys.stdin if sys.argv[1] == "-" else open(sys.argv[1])
-    print("wrote %d window file(s) to %s" % (save_session(src, sys.argv[2]), sys.argv[2]))
+            r = self.session.post(self.url, data=body, headers=self.headers, timeout=self.timeout)
+            try:
+                code = r.status_code
+                r.content  # noqa: B018 - read the small answer: adafruit_requests reuses the socket
+            finally:
+                r.close()
+        except Exception as e:  # noqa: BLE001 - OSError, RuntimeError, timeouts: the loop goes on
+            self.last_error = "%s: %s" % (type(e).__name__, e)
+        body = None
+        if code in (200, 204):
+            self.sent += 1
+            self._backoff = 1
+            return
+        self.dropped += 1
+        if code in (401, 413):
+            self.stopped = True
+            self.last_error = "collect endpoint answered %d (%s)" % (
+                code, "token rejected: check RECORD_TOKEN" if code == 401 else "window too large for it")
+            return
+        if code is not None:
+            self.last_error = "collect endpoint answered %d" % code
+        self.failures += 1
+        self._skip = self._backoff
+        self._backoff = min(self._backoff * 2, self.max_skip)

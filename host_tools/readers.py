@@ -356,9 +356,13 @@ def export(tables: list[Table], kind: str, rate: float, fmt: str, out_dir: str) 
     return written
 
 
+METADATA_FILES = ("session.json",)  # what collect writes beside a session's recordings
+
+
 def is_recording(name: str) -> bool:
     n = name.lower()
-    return (n.endswith(".csv") or n.endswith(".json")) and not name.startswith(".")
+    base = os.path.basename(n)
+    return (n.endswith(".csv") or n.endswith(".json")) and not base.startswith(".") and base not in METADATA_FILES
 
 
 def file_label(path: str) -> str:

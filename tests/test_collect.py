@@ -83,7 +83,7 @@ def test_collect_then_train_on_it(tmp_path, capsys):
     (["--port", "/dev/ttyNOPE0"], "no such serial port"),
     (["--http", "127.0.0.1:8765"], "--http needs --token"),
     (["--http", "localhost:http", "--token", "t"], "expected HOST:PORT"),
-    (["--from", "-", "--windows", "0"], "must be a positive number of windows"),
+    (["--from", "-", "--windows", "0"], "windows must be at least 1"),
 ])
 def test_collect_bad_input(tmp_path, capsys, args, msg):
     rc = cli.main(["collect", "--out", str(tmp_path / "s"), "--label", "x"] + args)

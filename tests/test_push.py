@@ -31,22 +31,19 @@ def run_cli(capsys, *args: str) -> tuple[int, str, str]:
 def model(tmp_path, fan_model_path) -> str:
     d = tmp_path / "local"
     d.mkdir()
-    shutil.copy(fan_model_path, d / "model.json")
+    for f in model_mod.files_of(fan_model_path):  # model.json and its model.npy
+        shutil.copy(f, d / os.path.basename(f))
     return str(d / "model.json")
 
 
 def sidecar_model(folder, fan_model_path) -> str:
-    """A model.json naming a float32 .npy sidecar (the format the lead is adding)."""
-    doc = json.load(open(fan_model_path))
-    arr = np.asarray(doc["modes"][0]["inv_cov"], dtype=np.float32)
-    npy = os.path.join(folder, "model.npy")
-    np.save(npy, arr)
-    doc["arrays"] = {"file": "model.npy", "sha256": hashlib.sha256(open(npy, "rb").read()).hexdigest(),
-                     "shape": list(arr.shape)}
-    path = os.path.join(folder, "model.json")
-    with open(path, "wb") as f:
-        f.write(model_mod.dumps(doc))
-    return path
+    """A model.json with its float32 .npy sidecar (what train writes for a 39-feature
+    Mahalanobis model), copied into `folder`."""
+    files = model_mod.files_of(fan_model_path)
+    assert len(files) == 2, "the fan model is expected to have a sidecar"
+    for f in files:
+        shutil.copy(f, os.path.join(folder, os.path.basename(f)))
+    return os.path.join(folder, "model.json")
 
 
 # ---- onto the drive -------------------------------------------------------------------------
@@ -157,7 +154,7 @@ def test_push_full_drive_cleans_up(tmp_path, model, small_model):
     prev = model_mod.dumps(small_model)
     open(os.path.join(root, "model.json"), "wb").write(prev)
     drive = board_mod.Drive(root, opener=failing_open(errno.ENOSPC, after_bytes=4096))
-    with pytest.raises(board_mod.BoardError, match="is full writing model.json .* delete old recordings/"):
+    with pytest.raises(board_mod.BoardError, match="is full writing model\.(json|npy) .* delete old recordings/"):
         board_mod.push_model(drive, model, print)
     assert open(os.path.join(root, "model.json"), "rb").read() == prev  # the old model is untouched
     assert sorted(os.listdir(root)) == ["boot_out.txt", "model.json"]
@@ -166,7 +163,7 @@ def test_push_full_drive_cleans_up(tmp_path, model, small_model):
 def test_push_real_full_and_read_only_filesystems(tmp_path, capsys, model):
     with tmpfs(str(tmp_path / "full"), 16) as drive:  # 16 KB: smaller than the 40 KB model
         rc, out, err = run_cli(capsys, "push", "--model", model, "--drive", drive)
-        assert rc == 2 and "is full writing model.json" in err
+        assert rc == 2 and "is full writing model." in err
         assert sorted(os.listdir(drive)) == ["boot_out.txt"]
     with tmpfs(str(tmp_path / "ro"), 256, readonly=True) as drive:
         rc, out, err = run_cli(capsys, "push", "--model", model, "--drive", drive)

@@ -87,9 +87,11 @@ SPEC = (
     ("OUTBOX_CAPACITY", "int", 16, [1, 256]),
     ("OUTBOX_SPILL_PATH", "str", "outbox.jsonl", None),
     ("OUTBOX_SPILL_BYTES", "int", 65536, [0, 1048576]),
-    ("RECORD", "choice", "off", ("off", "serial", "file")),
+    ("RECORD", "choice", "off", ("off", "serial", "file", "http")),
     ("RECORD_PATH", "str", "recordings", None),
     ("RECORD_MAX_FILES", "int", 1000, [1, 100000]),
+    ("RECORD_URL", "str", None, None),
+    ("RECORD_TOKEN", "str", None, None),
     # robustness
     ("WATCHDOG_TIMEOUT", "float", 10.0, [0.0, 3600.0]),
     ("WATCHDOG_MODE", "choice", "reset", ("reset", "raise")),
@@ -242,6 +244,12 @@ def load(getenv):
 
 
 def _telemetry_checks(s, problems):
+    if s.RECORD == "http":
+        for key in ("RECORD_URL", "RECORD_TOKEN", "CIRCUITPY_WIFI_SSID"):
+            if not getattr(s, key):
+                problems.append("%s is required with RECORD = http" % key)
+        if s.RECORD_URL and not s.RECORD_URL.startswith(("http://", "https://")):
+            problems.append("RECORD_URL: got %r, expected http://host:port/windows (collect --http)" % s.RECORD_URL)
     for key in _NEEDS.get(s.TELEMETRY, ()):
         if not getattr(s, key):
             problems.append("%s is required with TELEMETRY = %s" % (key, s.TELEMETRY))

@@ -270,6 +270,21 @@ def _wifi(s, hw, log):
                 timeout=s.WIFI_TIMEOUT)
 
 
+def make_session(s, hw, log):
+    """An adafruit_requests Session over Wi-Fi (the board's RECORD = http posts through
+    it), or None when it cannot be made (logged)."""
+    try:
+        net = _wifi(s, hw, log)
+        if net is not None:
+            net.ensure()
+        import adafruit_requests
+
+        return adafruit_requests.Session(hw.socket_pool(), hw.ssl_context())
+    except Exception as e:  # noqa: BLE001 - missing library, no Wi-Fi...
+        log("# HTTP session not available: %s: %s" % (type(e).__name__, e))
+        return None
+
+
 def make_transport(s, hw, log):
     """The transport TELEMETRY names, built from settings `s` and hardware `hw`:
     hw.wifi_radio (None on a PC), hw.socket_pool() (socketpool.SocketPool(wifi.radio),

@@ -230,6 +230,15 @@ def build_app(s, hw, pins=None):
 
         if s.RECORD == "serial":
             recorder = recorder_mod.SerialRecorder(kind, hw.write, sensor, hw.ticks_ms)
+        elif s.RECORD == "http":  # to `collect --http` on the host, over Wi-Fi
+            from device import telemetry
+
+            session = telemetry.make_session(s, hw, log)
+            if session is not None:
+                recorder = recorder_mod.HttpRecorder(session, s.RECORD_URL, s.RECORD_TOKEN, kind, sensor,
+                                                     hw.ticks_ms, device=s.DEVICE_ID or getattr(hw, "uid", None))
+            else:
+                log("# RECORD = http, but no HTTP session: not recording")
         elif kind == "thermal" and getattr(hw, "fs_writable", False):
             from device import thermal  # frames as rows: the thermal recording format
 

@@ -290,3 +290,70 @@ def test_http_recorder_backs_off_when_the_host_is_away():
     # posts tried at windows 1, 3, 6, 11, 16 (then 1, 2, 4, 4, 4 windows skipped): 5 tries, none sent
     assert rec.failures == 5 and rec.sent == 0 and rec.dropped == 20
     assert "ConnectionRefusedError" in rec.last_error or "Errno" in rec.last_error
+
+
+def test_board_app_records_over_http_from_its_settings(tmp_path, capsys):
+    """RECORD = "http" in settings.toml: the wiring builds an adafruit_requests session
+    (here over CPython's socket module, as hw.socket_pool()) and the app posts every window
+    it samples to a real `collect --http`, which writes them in the training format."""
+    from device import settings as settings_mod
+    from device import wiring
+    from device.sensors import ReplaySensor
+
+    port = free_port()
+    out = tmp_path / "s"
+    result = {}
+
+    def run() -> None:
+        result["rc"] = cli.main(["collect", "--http", f"127.0.0.1:{port}", "--token", "tok", "--out", str(out),
+                                 "--label", "low", "--windows", "3", "--duration", "60"])
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    for _ in range(200):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+
+    class Hw:  # what code.py's Hardware offers, on a PC
+        wifi_radio = None
+        uid = "pc"
+        fs_writable = False
+
+        def __init__(self):
+            self.lines = []
+            self.write = self.lines.append
+            self.sleep = lambda s: None
+            self.ticks_ms = lambda: 0
+
+        def socket_pool(self):
+            return socket
+
+        def ssl_context(self):
+            return ssl.create_default_context()
+
+        def pin(self, name):
+            raise ValueError(name)
+
+    env = {"SENSOR": "replay", "RECORD": "http", "RECORD_URL": f"http://127.0.0.1:{port}/windows",
+           "RECORD_TOKEN": "tok", "CIRCUITPY_WIFI_SSID": "net", "WINDOW": "200", "LED_PIN": "",
+           "NEOPIXEL_PIN": "", "NEOPIXEL_POWER_PIN": "", "WATCHDOG_TIMEOUT": "0", "PERSIST": "off"}
+    s = settings_mod.load(env.get)
+    hw = Hw()
+    wins = fan_windows(3)
+    app = wiring.build_app(s, hw, pins={})
+    app.sensor = ReplaySensor(wins)  # the replay folder stands in for a sensor
+    assert app.recorder is not None and type(app.recorder).__name__ == "HttpRecorder"
+    app.run()
+    t.join(timeout=60)
+    assert result.get("rc") == 0, capsys.readouterr().err
+    assert app.recorder.sent == 3
+    got, meta = read_session(out)
+    assert len(got) == 3 and meta["device"] == "pc"
+    for g, w in zip(got, wins):
+        np.testing.assert_allclose(g, w, atol=1e-6)
+    bad = dict(env, RECORD_URL="ftp://x")
+    with pytest.raises(settings_mod.SettingsError, match="RECORD_URL"):
+        settings_mod.load(bad.get)

@@ -67,6 +67,22 @@ class SerialRecorder:
         self._write("#E,%d" % self.seq)
 
 
+def next_file_number(folder, listdir, mkdir):
+    """The number after the highest <NNNNNN>.csv already in `folder` (made if missing), so
+    a restarted board never overwrites what it recorded before."""
+    try:
+        names = listdir(folder)
+    except OSError:
+        mkdir(folder)
+        names = []
+    top = -1
+    for name in names:
+        stem = name[:-4] if name.endswith(".csv") else ""
+        if stem.isdigit() and int(stem) > top:
+            top = int(stem)
+    return top + 1
+
+
 class FileRecorder:
     """Writes each window as one CSV file `<folder>/<NNNNNN>.csv` (needs the board to own
     the filesystem: see boot.py). Stops after `max_files` files or when the drive is full
@@ -87,17 +103,7 @@ class FileRecorder:
         self.last_error = None
 
     def _start(self):
-        try:
-            names = self._listdir(self.folder)
-        except OSError:
-            self._mkdir(self.folder)
-            names = []
-        top = -1
-        for name in names:
-            stem = name[:-4] if name.endswith(".csv") else ""
-            if stem.isdigit() and int(stem) > top:
-                top = int(stem)
-        self.n = top + 1
+        self.n = next_file_number(self.folder, self._listdir, self._mkdir)
 
     def record(self, win):
         if self.stopped:

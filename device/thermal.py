@@ -576,17 +576,9 @@ class FrameRowRecorder:
 
     def _next_file(self):
         if self.n is None:
-            try:
-                names = self._listdir(self.folder)
-            except OSError:
-                self._mkdir(self.folder)
-                names = []
-            top = -1
-            for name in names:
-                stem = name[:-4] if name.endswith(".csv") else ""
-                if stem.isdigit() and int(stem) > top:
-                    top = int(stem)
-            self.n = top + 1
+            from device.recorder import next_file_number
+
+            self.n = next_file_number(self.folder, self._listdir, self._mkdir)
         if self._f is not None:
             self._f.close()
             self._f = None

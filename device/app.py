@@ -71,6 +71,7 @@ class App:
         self.watchdog_mode = None  # set by the wiring: the mode to re-arm a stopped watchdog with
         self.watchdog_rearms = 0
         self.max_windows = 0
+        self.held = []  # objects that must live as long as the app (power-enable pins)
         self.seq = 0
         self.windows = 0
         self.faults = 0

@@ -13,8 +13,27 @@ from device.app import App
 from device.ticks import Uptime
 
 # Modules only setup needs: code.py removes them from sys.modules after setup.
-SETUP_MODULES = ("device.wiring", "device.settings", "device.model", "device.chips",
-                 "device.appstate")
+SETUP_MODULES = ("device.wiring", "device.settings", "device.model", "device.chips")
+
+
+def drop_setup_modules(extra=()):
+    """Forget the setup-only modules (and `extra` ones) so their bytecode leaves the heap
+    the loop and the network stack need: out of sys.modules and out of the package, which
+    holds its submodules too."""
+    import sys
+
+    pkg = sys.modules.get("device")
+    for name in SETUP_MODULES + tuple(extra):
+        sys.modules.pop(name, None)
+        short = name.split(".")[-1]
+        if pkg is not None and short in pkg.__dict__:
+            delattr(pkg, short)
+    try:
+        import gc
+
+        gc.collect()
+    except ImportError:
+        pass
 
 def _model_id(doc):
     c = doc.get("checksum", "") if doc else ""
@@ -47,7 +66,9 @@ def _pin(hw, name, problems, key):
         return None
 
 
-_KEEP = []  # pins driven once and left on (power enables): keep the objects alive
+# Pins driven once and left on (power enables): the app holds this list (app.held), so
+# the objects stay alive after this module is dropped.
+_KEEP = []
 
 
 def make_alerts(s, hw, pins, log):
@@ -286,6 +307,7 @@ def build_app(s, hw, pins=None):
                 gc.collect()
             log("# model %s: %s, %d mode(s), %d features, window %d at %s Hz" % (
                 s.MODEL_PATH, doc["detector"], len(app.detector.mode_names), app.features.size, window, rate))
+            app.held = _KEEP
             return app
         except (ValueError, KeyError, MemoryError) as e:
             model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
@@ -295,6 +317,7 @@ def build_app(s, hw, pins=None):
     app = App(sensor, None, model_error=model_error, **common)
     app.watchdog_mode = wd_mode
     app.max_windows = s.MAX_WINDOWS
+    app.held = _KEEP
     return app
 
 

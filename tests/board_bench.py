@@ -585,10 +585,10 @@ def mpy_sizes(root, modules=None):
     return out
 
 
-# What the running app imports besides the pipeline's modules, and what code.py drops
-# after setup (device.wiring.SETUP_MODULES, plus the bench's own model writer).
+# What the running app imports besides the pipeline's modules, and what the bench drops
+# besides device.wiring.SETUP_MODULES (its own model writer).
 APP_MODULES = ("app", "outbox", "persist", "alerts", "ticks")
-SETUP_MODULES = ("wiring", "settings", "model", "modelwrite", "chips", "appstate")
+SETUP_MODULES = ("modelwrite",)
 
 
 def drop_setup_modules():
@@ -599,12 +599,9 @@ def drop_setup_modules():
             __import__("device." + name)
         except ImportError:
             pass
-    pkg = sys.modules.get("device")
-    for name in SETUP_MODULES:
-        sys.modules.pop("device." + name, None)
-        if pkg is not None and name in pkg.__dict__:
-            delattr(pkg, name)
-    gc.collect()
+    from device import wiring
+
+    wiring.drop_setup_modules(("device." + n for n in SETUP_MODULES))
 
 
 def heap_estimate(mem, held):

@@ -493,3 +493,27 @@ def test_code_py_under_the_ulab_emulator(root, tmp_path):
     res = json.loads(r.stdout.strip().splitlines()[-1])
     assert res["windows"] == 20
     assert "commissioned" in res["states"] and "anomaly_start" in res["events"]
+
+
+def test_setup_code_leaves_the_heap_before_the_loop(root, hw):
+    """code.py drops the setup-only modules (settings, model loader, wiring) before the
+    loop, and nothing in its namespace keeps them alive; objects that must outlive setup
+    (power-enable pins) are held by the app."""
+    import gc
+    import weakref
+
+    from device import wiring
+
+    ref = weakref.ref(wiring)
+    del wiring
+    copy_replay(root, [NORMAL], 2)
+    write_settings(root, SENSOR="replay", REPLAY_LOOP=0, REPLAY_REALTIME=0, NEOPIXEL_POWER_PIN="NEOPIXEL_POWER")
+    r = run_code_py(root, hw)
+    app = r.globals["app"]
+    assert app.windows == 2
+    for name in ("device.wiring", "device.settings", "device.model"):
+        assert name not in sys.modules
+    assert "wiring" not in r.globals
+    gc.collect()
+    assert ref() is None  # the module object itself is gone
+    assert len(app.held) == 1 and app.held[0].value is True  # the NeoPixel power pin stays on

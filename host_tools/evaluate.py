@@ -648,6 +648,14 @@ def main(a: argparse.Namespace) -> int:
     report_mod.write_metrics(a.report, results, meta, timing, STAGE_LABELS)
     print(report_mod.summary_text(results, meta))
     print(fa_table_text(results))
+    coin = next((r for r in scenarios if r.name == "coin"), None)
+    if coin is not None and not getattr(a, "no_guard_table", False):
+        from host_tools import guard_table
+
+        doc = ev._models[(tuple(coin.normal), cfg.detector)]
+        rows = guard_table.table(doc, [(os.path.basename(p), f.ws.features) for p, f in folders.items()])
+        print()
+        print(guard_table.text(rows, doc))
     print(report_mod.timing_text(timing, STAGE_LABELS))
     print(f"report: {paths_out['html']} (also report.md, metrics.json, "
           f"{len(paths_out['figures'])} figures)")

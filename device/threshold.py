@@ -143,6 +143,19 @@ def _rank_bound(s, t, conf):
     return 1.0 if b > 1.0 else b
 
 
+def windows_needed(fa_rate, conf=CONF):
+    """Calibration windows that back `fa_rate` without any tail assumption: the smallest n
+    with count_upper(0) / n <= fa_rate (230 at 1%, 46 at 5%). A tail fit may back the rate
+    with fewer, under its exponential-tail assumption."""
+    if not 0.0 < fa_rate < 1.0:
+        raise ValueError("fa_rate must be between 0 and 1")
+    c = count_upper(0, conf)
+    n = int(c / fa_rate)
+    while c / n > fa_rate:
+        n += 1
+    return n
+
+
 def differs(supported, requested, tol=0.05):
     """True when the supported rate is worse than the requested one (beyond rounding)."""
     return supported > requested * (1.0 + tol)

@@ -237,7 +237,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     for t in doc["training"].get("test", []):
         print(f"  test {t['session']}: {t['windows']} windows {t['span']}: {t['over']} over the line "
               f"({t['fa_rate']:.2%}), {t['alarms']} alarm(s) after the decision".replace("  :", ":"))
-    for w in train.threshold_warnings(doc):
+    share = None if a.calibrate else a.holdout
+    for w in train.threshold_warnings(doc, share):
         print(f"warning: {w}", file=sys.stderr)
     return 0
 

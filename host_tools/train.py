@@ -250,16 +250,35 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
     return doc
 
 
-def threshold_warnings(doc: dict) -> list[str]:
-    """One line per mode whose threshold supports a worse false-alarm rate than asked."""
+def threshold_warnings(doc: dict, calib_share: float | None = None) -> list[str]:
+    """One line per mode whose threshold supports a worse false-alarm rate than asked:
+    how many calibration windows it has, the rate they support, and how many more (and
+    how many seconds of recording) back the asked rate without a tail assumption.
+    calib_share: the share of a mode's recording that becomes calibration windows (train's
+    --holdout); None: the seconds count calibration windows only."""
     fa = doc["fa_rate"]
+    feat = doc.get("features", {})
+    spw = float(feat.get("window", 0)) / float(feat.get("rate", 1.0) or 1.0)
+    need = threshold_mod.windows_needed(fa)
     out = []
     for m in doc["modes"]:
         sup = m.get("fa_supported")
         if sup is not None and threshold_mod.differs(sup, fa):
-            out.append(f"mode {m['name']!r}: threshold from {m.get('n_threshold', '?')} windows "
-                       f"({m.get('threshold_method', '?')}) supports a false-alarm rate of "
-                       f"{sup:.2%}, not the {fa:.2%} asked for; give it more calibration windows")
+            n = m.get("n_threshold")
+            line = (f"mode {m['name']!r}: threshold from {n if n is not None else '?'} calibration windows "
+                    f"({m.get('threshold_method', '?')}) supports a false-alarm rate of "
+                    f"{sup:.2%}, not the {fa:.2%} asked for")
+            if isinstance(n, int) and n < need:
+                more = need - n
+                secs = more * spw / (calib_share if calib_share else 1.0)
+                line += (f"; {need} calibration windows back {fa:.2%} without a tail assumption: "
+                         f"{more} more" + (f", about {secs:.0f} s more recording of this mode"
+                                           + (f" (with {calib_share:.0%} of it held out for "
+                                              f"calibration)" if calib_share else "")
+                                           if spw > 0 else ""))
+            else:
+                line += "; give it more calibration windows"
+            out.append(line)
     return out
 
 

@@ -350,6 +350,21 @@ def test_train_warns_when_a_threshold_cannot_support_the_rate(small_model):
     doc["modes"][1].update(fa_supported=0.2, threshold_method="max", n_threshold=11)
     w = train.threshold_warnings(doc)
     assert len(w) == 1 and "'busy'" in w[0] and "20.00%" in w[0] and "5.00%" in w[0]
+    # how many it has, and how many more (47 back 5% distribution-free: 36 more)
+    assert "from 11 calibration windows" in w[0] and "47 calibration windows" in w[0] and "36 more" in w[0]
+    spw = doc["features"]["window"] / doc["features"]["rate"]
+    w = train.threshold_warnings(doc, 0.25)
+    assert f"about {36 * spw / 0.25:.0f} s more recording" in w[0]
+
+
+def test_windows_needed_backs_the_rate_distribution_free():
+    from device import threshold
+
+    for fa in (0.01, 0.05, 0.2):
+        n = threshold.windows_needed(fa)
+        assert threshold.count_upper(0) / n <= fa < threshold.count_upper(0) / (n - 1)
+        s = list(np.linspace(0, 1, n))
+        assert threshold.choose(s, fa)[2] == "rank"
 
 
 def test_one_welford_for_commissioning_and_the_thermal_baseline():

@@ -21,7 +21,7 @@ from typing import Any, NoReturn, Sequence
 import numpy as np
 
 from device import model as model_mod
-from host_tools import datasets, train
+from host_tools import calibration, datasets, train
 from host_tools.argtypes import fraction as _fraction
 from host_tools.argtypes import period as _period
 from host_tools.argtypes import rate as _rate
@@ -188,6 +188,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     calib: list[tuple[np.ndarray, int | None]] = []
     margin_windows = None
     starts = None
+    session_windows = None
+    installations: list = []
     if a.modes == "auto":
         # Clusters have no folder labels: calibration windows go to their nearest mode.
         if a.calibrate:
@@ -202,9 +204,22 @@ def cmd_train(a: argparse.Namespace) -> int:
             source = f"time-ordered hold-out ({a.holdout:.0%} of each folder), nearest mode"
     else:
         fit_sets = []
+        per_mode, installations = calibration.load_extra(
+            a, sets, lambda d: datasets.load_folder(d, ex, not a.quiet, expect, opts))
+        if any(len(g) > 1 for g in per_mode) and not a.calibrate:
+            session_windows = [[w.features for w in g] for g in per_mode]
         for i, s in enumerate(sets):
             if a.calibrate:
                 fit_sets.append((s.name, s.features))
+            elif len(per_mode[i]) > 1:
+                h = a.holdout / (1 - a.test)
+                parts = [w.split_time(1 - h, h) for w in per_mode[i]]
+                fit_sets.append((s.name, np.concatenate([p[0].features for p in parts])))
+                calib.append((np.concatenate([p[1].features for p in parts]), i))
+                if not a.quiet:
+                    print(f"{s.name}: {len(parts)} sessions, fit {len(fit_sets[-1][1])} windows, "
+                          f"calibration {len(calib[-1][0])} windows (and every session against "
+                          f"the others)", file=sys.stderr)
             else:
                 h = a.holdout / (1 - a.test)  # of what the test part leaves
                 fit, hold = s.split_time(1 - h, h)
@@ -225,7 +240,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     doc = train.build_model(ex, a.detector, fit_sets, calib, a.fa_rate, a.shrinkage, decision,
                             sessions=[os.path.basename(os.path.normpath(d)) for d in a.normal + (a.calibrate or [])],
                             threshold_source=source, margin_windows=margin_windows, adaptive=adaptive,
-                            starts=starts)
+                            starts=starts, session_windows=session_windows)
     if tests:
         doc["training"]["test"] = [train.test_summary(doc, name, before, after) for name, before, after in tests]
     _write(a.out, doc)
@@ -234,6 +249,14 @@ def cmd_train(a: argparse.Namespace) -> int:
     for m in doc["modes"]:
         print(f"  mode {m['name']}: {m['n_fit']} fit windows, threshold {m['threshold']:.4g} "
               f"from {m['n_threshold']} windows, supports fa {m['fa_supported']:.2%} ({m['threshold_method']})")
+    for line in calibration.rates_text(doc):
+        print(line)
+    for name, ws in installations:
+        r = calibration.installation_test(doc, ws.features, a.installation_share, name)
+        doc["training"].setdefault("installations", []).append(dict(r, session=ws.name, mode=name))
+        print(calibration.installation_line(ws.name, name, r))
+    if installations:
+        _write(a.out, doc)
     for t in doc["training"].get("test", []):
         print(f"  test {t['session']}: {t['windows']} windows {t['span']}: {t['over']} over the line "
               f"({t['fa_rate']:.2%}), {t['alarms']} alarm(s) after the decision".replace("  :", ":"))
@@ -500,6 +523,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--cooldown", type=int, default=30, help="decision: windows between alarms")
     t.add_argument("--out", required=True)
     t.add_argument("--quiet", action="store_true")
+    calibration.add_train_arguments(t)
     _reading_options(t)
     t.set_defaults(func=cmd_train)
 

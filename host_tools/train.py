@@ -133,8 +133,9 @@ def raw_scores(det, feats: np.ndarray, mode: int | None = None) -> tuple[np.ndar
 
 
 def choose_thresholds(det, modes: list[dict], calib: list[tuple[np.ndarray, int | None]],
-                      fa_rate: float, source: str) -> None:
-    """Set each mode's threshold from calibration windows (labelled or nearest-mode)."""
+                      fa_rate: float, source: str) -> list[list[float]]:
+    """Set each mode's threshold from calibration windows (labelled or nearest-mode);
+    returns each mode's calibration scores."""
     per_mode: list[list[float]] = [[] for _ in modes]
     for feats, mode in calib:
         raws, which = raw_scores(det, feats, mode)
@@ -153,6 +154,7 @@ def choose_thresholds(det, modes: list[dict], calib: list[tuple[np.ndarray, int 
         m["n_threshold"] = len(per_mode[i])
         m["threshold_source"] = source
         det.set_mode(i, threshold=m["threshold"])
+    return per_mode
 
 
 def drift_margin(det, i: int, feats: np.ndarray, fa_rate: float, fraction: float = 0.3,
@@ -191,13 +193,16 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
                 sessions: Sequence[str] = (), threshold_source: str = "calibration",
                 margin_windows: Sequence[np.ndarray] | None = None,
                 adaptive: dict | None = None,
-                starts: Sequence[np.ndarray | None] | None = None) -> dict:
+                starts: Sequence[np.ndarray | None] | None = None,
+                session_windows: Sequence[Sequence[np.ndarray]] | None = None) -> dict:
     """Fit every mode, choose thresholds, and return the model dict (not yet written).
 
     margin_windows: per mode, its windows in time order (fit + hold-out) on which the
     commissioning drift margin is measured; None leaves the margin at 1.
     adaptive: device.adaptive's parameters (detector "adaptive"); starts: for it, the
     start times of the fit windows and of each calibration set (gaps move its cycle on).
+    session_windows: per mode, the windows of each of its recording sessions; a mode with
+    two or more gets a threshold that also holds across sessions (host_tools.calibration).
     """
     if not 0 < fa_rate < 1:
         raise DataError(f"--fa-rate must be between 0 and 1, got {fa_rate}")
@@ -223,7 +228,16 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
         # choose_thresholds scores in order: hand it the raw scores just computed
         calib = [(np.asarray(raws, dtype=np.float32)[:, None], 0)]
         det = _Replay()
-    choose_thresholds(det, modes, calib, fa_rate, threshold_source)
+    within = choose_thresholds(det, modes, calib, fa_rate, threshold_source)
+    if session_windows is not None and detector in ("mahalanobis", "zscore"):
+        from host_tools import calibration
+
+        for i, m in enumerate(modes):
+            sess = [s for s in session_windows[i] if len(s)]
+            across = (calibration.out_of_session_scores(m["name"], sess, detector, shrinkage)
+                      if len(sess) >= 2 else np.zeros(0))
+            calibration.across_sessions(m, fa_rate, within[i], across, len(sess))
+            det.set_mode(i, threshold=m["threshold"])
     for i, m in enumerate(modes):
         span = margin_windows[i] if margin_windows is not None and detector != "adaptive" else None
         if span is not None and len(span) >= 2 * MIN_WINDOWS:

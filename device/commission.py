@@ -28,7 +28,9 @@ says why:
   modes is how the machine itself changes when it runs differently. On the ceiling fan a
   coin on a blade moves every speed 17-54% of the way towards the next slower speed; the
   later parts of the normal sessions move 0-15% and the remounted session 7-12%
-  (docs/board.md section 11). Needs two or more modes.
+  (docs/board.md section 11). Needs two or more modes. A mode trained on several sessions
+  (sensor positions) may carry its own wider limit (`axis_limit`): how far its sessions
+  moved along the axis from one another, with headroom (host_tools.calibration).
 """
 
 from device import xp
@@ -63,7 +65,8 @@ def from_model(detector, doc, n_fit, n_threshold, mode=None, **kw):
     modes = doc["modes"]
     return Commissioner(detector, n_fit, n_threshold, doc.get("fa_rate", 0.01), mode=mode,
                         margins=[m.get("drift_margin", 1.0) for m in modes],
-                        typical=[m.get("typical_raw") for m in modes], **kw)
+                        typical=[m.get("typical_raw") for m in modes],
+                        axis_limits=[m.get("axis_limit") for m in modes], **kw)
 
 
 class Commissioner:
@@ -88,7 +91,7 @@ class Commissioner:
     def __init__(self, detector, n_fit, n_threshold, fa_rate, mode=None, min_windows=8,
                  min_scale_ratio=0.1, margins=None, typical=None, max_ratio=None,
                  halves_limit=HALVES_LIMIT, guard=True, axis_limit=AXIS_LIMIT,
-                 spread_limit=SPREAD_LIMIT):
+                 spread_limit=SPREAD_LIMIT, axis_limits=None):
         if n_fit < 2 or n_threshold < 1:
             raise ValueError("commissioning needs n_fit >= 2 and n_threshold >= 1")
         self.detector = detector
@@ -102,6 +105,11 @@ class Commissioner:
                                else REMOUNT_ALLOWANCE.get(detector.kind, REMOUNT_ALLOWANCE["mahalanobis"]))
         self.halves_limit = float(halves_limit)
         self.axis_limit = float(axis_limit)
+        # per mode: a wider operating-axis limit the host measured between the mode's
+        # training sessions (sensor positions), None: axis_limit
+        n_m = len(detector.mode_names)
+        lims = list(axis_limits) if axis_limits else [None] * n_m
+        self.axis_limits = [float(v) if v else self.axis_limit for v in lims]
         self.spread_limit = float(spread_limit)
         self.guard = guard
         # what the guards measured, per mode (None: not measured): share of the way to the
@@ -304,12 +312,12 @@ class Commissioner:
                 continue
             self.axis_share[i] = best
             self.axis_towards[i] = det.mode_names[towards]
-            if best > self.axis_limit:
+            if best > self.axis_limits[i]:
                 return ("mode %s: the windows have moved %.0f%% of the way towards mode %s "
                         "(limit %.0f%%): the machine runs differently (another speed or load, or "
                         "a fault), which a moved sensor does not explain"
                         % (det.mode_names[i], 100 * best, det.mode_names[towards],
-                           100 * self.axis_limit))
+                           100 * self.axis_limits[i]))
         return None
 
     def counts(self):

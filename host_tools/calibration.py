@@ -71,12 +71,42 @@ def across_sessions(m: dict, fa: float, within: Sequence[float], across: np.ndar
     thr = max(t_within, float(t_across))
     thr = float(np.float32(thr))
     m["threshold"] = thr
-    m["fa_supported_within"] = _num(threshold_mod.supported_at(within, thr))
-    m["fa_supported_across"] = _num(threshold_mod.supported_at(across, thr))
+    # (a bound is never 0: a tail bound that underflows is stored as 1e-9)
+    m["fa_supported_within"] = _num(max(threshold_mod.supported_at(within, thr), 1e-9))
+    m["fa_supported_across"] = _num(max(threshold_mod.supported_at(across, thr), 1e-9))
     m["fa_supported"] = max(m["fa_supported_within"], m["fa_supported_across"])
     m["n_threshold_across"] = int(len(across))
     if t_across > t_within:
         m["threshold_method"] = f"across-{how}"
+
+
+AXIS_HEADROOM = 2.0
+
+
+def axis_allowance(modes: list[dict], i: int, sessions: Sequence[np.ndarray]) -> float | None:
+    """How far mode i's sessions moved along the operating axis (towards another mode)
+    from the rest of its sessions, times AXIS_HEADROOM: the commissioning guard's limit for
+    this mode when wider than its default (device.commission.AXIS_LIMIT); None otherwise
+    (one session, one mode, or no wider)."""
+    from device import commission as commission_mod
+
+    if len(sessions) < 2 or len(modes) < 2:
+        return None
+    sc = np.asarray(modes[i]["scale"], dtype=np.float64)
+    mu = np.asarray(modes[i]["mean"], dtype=np.float64)
+    best = 0.0
+    for j, held in enumerate(sessions):
+        rest = np.concatenate([s for k, s in enumerate(sessions) if k != j]).astype(np.float64)
+        d = (held.mean(axis=0) - rest.mean(axis=0)) / sc
+        for k, m in enumerate(modes):
+            if k == i:
+                continue
+            u = (np.asarray(m["mean"], dtype=np.float64) - mu) / sc
+            uu = float(u @ u)
+            if uu > 0:
+                best = max(best, float(d @ u) / uu)
+    lim = AXIS_HEADROOM * best
+    return round(lim, 4) if lim > commission_mod.AXIS_LIMIT else None
 
 
 def _num(v: float) -> float:

@@ -238,6 +238,10 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
                       if len(sess) >= 2 else np.zeros(0))
             calibration.across_sessions(m, fa_rate, within[i], across, len(sess))
             det.set_mode(i, threshold=m["threshold"])
+        for i, m in enumerate(modes):
+            lim = calibration.axis_allowance(modes, i, [s for s in session_windows[i] if len(s)])
+            if lim is not None:
+                m["axis_limit"] = lim
     for i, m in enumerate(modes):
         span = margin_windows[i] if margin_windows is not None and detector != "adaptive" else None
         if span is not None and len(span) >= 2 * MIN_WINDOWS:

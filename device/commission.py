@@ -30,7 +30,7 @@ says why:
   later parts of the normal sessions move 0-15% and the remounted session 7-12%
   (docs/board.md section 11). Needs two or more modes. A mode trained on several sessions
   (sensor positions) may carry its own wider limit (`axis_limit`): how far its sessions
-  moved along the axis from one another, with headroom (host_tools.calibration).
+  moved along the axis from one another, with headroom (host_tools.modeling.calibration).
 """
 
 from device import xp

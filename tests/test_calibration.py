@@ -1,4 +1,4 @@
-"""Thresholds across sessions (host_tools.calibration): leave-one-session-out scores,
+"""Thresholds across sessions (host_tools.modeling.calibration): leave-one-session-out scores,
 within/across supported rates, session gaps, installations tested after commissioning."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from device import detectors, threshold
-from host_tools import calibration, train
-from host_tools.datasets import DataError
+from host_tools.modeling import calibration, train
+from host_tools.data.datasets import DataError
 
 
 def _sessions(rs, k, n, dim=6, between=1.0):
@@ -78,7 +78,7 @@ def test_across_session_threshold_holds_on_new_sessions():
 
 def test_train_cli_sessions_and_installations(tmp_path, capsys):
     from conftest import fan
-    from host_tools import cli
+    from host_tools.cli import main as cli
 
     out = tmp_path / "m.json"
     rc = cli.main(["train", "--normal", fan("fan_0_off_0_weight"), fan("fan_0_low_0_weight"),
@@ -101,7 +101,7 @@ def test_train_cli_sessions_and_installations(tmp_path, capsys):
                                            ("--installation", "other=x", "is not a mode")])
 def test_train_cli_bad_session_option(tmp_path, capsys, opt, value, msg):
     from conftest import fan
-    from host_tools import cli
+    from host_tools.cli import main as cli
 
     rc = cli.main(["train", "--normal", fan("fan_0_low_0_weight"), opt, value,
                    "--out", str(tmp_path / "m.json"), "--quiet"])

@@ -44,7 +44,7 @@ def split_sessions(starts: np.ndarray | None, gap_seconds: float | None) -> np.n
 def out_of_session_scores(name: str, sessions: Sequence[np.ndarray], detector: str,
                           shrinkage: float | str = "auto") -> np.ndarray:
     """Raw scores of every session's windows against the mode fitted on the others."""
-    from host_tools import train
+    from host_tools.modeling import train
 
     out = []
     for j, held in enumerate(sessions):
@@ -143,8 +143,8 @@ def installation_test(doc: dict, feats: np.ndarray, share: float = 0.3,
                       mode: str | None = None) -> dict:
     """A session marked as another installation: commission on its first `share` (the
     board's Commissioner and guards), then the false alarms on the rest."""
-    from host_tools import train
-    from host_tools.datasets import DataError
+    from host_tools.modeling import train
+    from host_tools.data.datasets import DataError
 
     k = int(round(share * len(feats)))
     res: dict = {"windows": int(len(feats)), "commission_windows": k}
@@ -164,7 +164,7 @@ def installation_test(doc: dict, feats: np.ndarray, share: float = 0.3,
 
 def add_train_arguments(t) -> None:
     """train's options for sessions and installations (each with its default)."""
-    from host_tools.argtypes import fraction, period
+    from host_tools.data.argtypes import fraction, period
 
     t.add_argument("--session", action="append", default=[], metavar="MODE=DIR",
                    help="another recording session of mode MODE (the folder name of one of the "
@@ -184,7 +184,7 @@ def add_train_arguments(t) -> None:
 
 
 def _pairs(values: Sequence[str], option: str, names: Sequence[str]) -> list[tuple[int, str]]:
-    from host_tools.datasets import DataError
+    from host_tools.data.datasets import DataError
 
     out = []
     for v in values:

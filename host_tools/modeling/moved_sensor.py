@@ -10,7 +10,7 @@ gets the same transform.
 
 Protocol per machine: each normal mode's recording is cut in time into three training
 sessions at positions A, B, C (train with the three as sessions: leave-one-session-out
-thresholds, host_tools.calibration) and a later part at a new position D. At D each mode
+thresholds, host_tools.modeling.calibration) and a later part at a new position D. At D each mode
 is commissioned on its first `commission` windows (the board's Commissioner, guards on),
 then the false alarms are counted on the rest of D, and anomalies recorded at D are
 scored for detection. Printed before and after commissioning, stated rate vs measured.
@@ -31,7 +31,8 @@ import numpy as np
 
 from device import detectors as detectors_mod
 from device import features as features_mod
-from host_tools import datasets, train
+from host_tools.data import datasets
+from host_tools.modeling import train
 
 FAN_MODES = ("fan_0_off_0_weight", "fan_0_low_0_weight", "fan_0_med_0_weight", "fan_0_high_0_weight")
 FAN_COINS = {"fan_0_low_0_weight": "fan_0_low_1_weight", "fan_0_med_0_weight": "fan_0_med_1_weight",

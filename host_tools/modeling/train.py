@@ -21,7 +21,7 @@ from device import model as model_mod
 from device import commission as commission_mod
 from device import threshold as threshold_mod
 from device.commission import Commissioner, threshold_from_scores
-from host_tools.datasets import DataError
+from host_tools.data.datasets import DataError
 
 MIN_WINDOWS = 10
 DEFAULT_DECISION = {"k": 3, "n": 5, "on": 1.0, "off": 0.8, "cooldown": 30}
@@ -202,7 +202,7 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
     adaptive: device.adaptive's parameters (detector "adaptive"); starts: for it, the
     start times of the fit windows and of each calibration set (gaps move its cycle on).
     session_windows: per mode, the windows of each of its recording sessions; a mode with
-    two or more gets a threshold that also holds across sessions (host_tools.calibration).
+    two or more gets a threshold that also holds across sessions (host_tools.modeling.calibration).
     """
     if not 0 < fa_rate < 1:
         raise DataError(f"--fa-rate must be between 0 and 1, got {fa_rate}")
@@ -230,7 +230,7 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
         det = _Replay()
     within = choose_thresholds(det, modes, calib, fa_rate, threshold_source)
     if session_windows is not None and detector in ("mahalanobis", "zscore"):
-        from host_tools import calibration
+        from host_tools.modeling import calibration
 
         for i, m in enumerate(modes):
             sess = [s for s in session_windows[i] if len(s)]
@@ -261,7 +261,7 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
             "fit_windows": {m["name"]: m["n_fit"] for m in modes},
             "threshold_windows": {m["name"]: m["n_threshold"] for m in modes},
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "tool": "host_tools.train",
+            "tool": "host_tools.modeling.train",
         },
     }
     model_mod.validate(doc)

@@ -659,6 +659,9 @@ def main(a: argparse.Namespace) -> int:
     report_mod.write_metrics(a.report, results, meta, timing, STAGE_LABELS)
     print(report_mod.summary_text(results, meta))
     print(fa_table_text(results))
+    from host_tools.modeling import recommend
+
+    print(recommend.text(results, a.fa_rate))
     coin = next((r for r in scenarios if r.name == "coin"), None)
     if coin is not None and not getattr(a, "no_guard_table", False):
         from host_tools.modeling import guard_table

@@ -160,8 +160,10 @@ def load_session(folder: str, kind: str, rate: float, expect: str | None = None,
     label = os.path.basename(os.path.normpath(folder))
     prog = Progress(label, len(files)) if progress else None
     tables = []
+    notes: list[str] = []
     for f in files:
         tables.append(read_table(f, kind, rate, expect, opts))
+        notes.extend(tables[-1].notes)
         if prog:
             prog.tick()
     timed = all(t.times is not None for t in tables)
@@ -180,7 +182,6 @@ def load_session(folder: str, kind: str, rate: float, expect: str | None = None,
     period = 1.0 / rate
     gap = timeaxis.GAP_PERIODS * period
     ordered = [t.path for t in tables]
-    notes: list[str] = []
     streams: list[Stream] = []
     group: list[tuple[int, readers.Table]] = []
 
@@ -193,8 +194,10 @@ def load_session(folder: str, kind: str, rate: float, expect: str | None = None,
         times = np.concatenate([t.times for _, t in group]) if group[0][1].times is not None else None
         pieces = [(0, vals.shape[1])]
         if times is not None:
-            cut = np.flatnonzero(np.diff(times) > gap) + 1
-            for c in cut:
+            steps = np.diff(times)
+            # a gap, or a clock that stepped back or repeated a stamp (noted by the reader)
+            cut = np.flatnonzero((steps > gap) | (steps <= 0)) + 1
+            for c in cut[steps[cut - 1] > gap]:
                 f, ln, when = Stream(ordered, vals, pos, lines, times, group[0][1].absolute, []).where(int(c))
                 if int(pos[c]) == int(pos[c - 1]):
                     notes.append(f"{f}: gap of {_gap_text(times[c] - times[c - 1], period)} before line {ln} "

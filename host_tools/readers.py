@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -67,6 +67,8 @@ class Table:
     where: str = "line"  # what `lines` counts
     edge_impulse: bool = False  # Edge Impulse's CSV: its "timestamp" is in ms
     in_seconds: bool = False  # times are already seconds (not a column to settle the unit of)
+    breaks: list[int] = field(default_factory=list)  # rows where the clock stepped back or repeated
+    notes: list[str] = field(default_factory=list)  # what the reader did that the user should know
 
     @property
     def t0(self) -> float:
@@ -199,10 +201,14 @@ def _finish(path: str, rows, vals: np.ndarray, at: np.ndarray, times: np.ndarray
     return t
 
 
+RATE_TOLERANCE = 1.25  # the stamps' rate may differ from --rate by this factor either way
+
+
 def check_times(t: Table, rate: float) -> None:
-    """Settle a numeric time column's unit (s or ms), and check that time goes forward
-    and steps about one sample period: a wrong --rate is said here, not found later as
-    'every sample is a gap'."""
+    """Settle a numeric time column's unit (s or ms); split the file where its clock steps
+    back or repeats a stamp (a clock fix, a daylight-saving change: a note, not an error;
+    `t.breaks`); and check that the stamps step by about one sample period: a wrong --rate
+    is said here, with the rate the stamps show, not found later as 'every sample is a gap'."""
     times = t.times
     steps = np.diff(times)
     if not t.absolute and not t.in_seconds:
@@ -213,19 +219,42 @@ def check_times(t: Table, rate: float) -> None:
         t.times = times
         t.absolute = bool(times[0] >= timeaxis.ABSOLUTE_S)
     back = np.flatnonzero(steps <= 0)
-    if len(back):
-        i = int(back[0])
-        raise ReadError(f"{t.path}: {t.where} {int(t.lines[i + 1])} has a time stamp that is not after "
-                        f"{t.where} {int(t.lines[i])}'s ({_show(t, i + 1)} after {_show(t, i)}): time "
-                        f"stamps must increase within a file")
-    if len(steps) == 0:
+    t.breaks = (back + 1).tolist()
+    for i in back[:MAX_LISTED].tolist():
+        if steps[i] == 0:
+            what = f"repeats {t.where} {int(t.lines[i])}'s time stamp ({_show(t, i)})"
+        else:
+            what = (f"steps the clock back by {timeaxis.describe_period(-float(steps[i]))} "
+                    f"({_show(t, i)} -> {_show(t, i + 1)})")
+        t.notes.append(f"{t.path}: {t.where} {int(t.lines[i + 1])} {what}: the recording is split "
+                       f"there, no window spans it")
+    if len(back) > MAX_LISTED:
+        t.notes.append(f"{t.path}: ... and {len(back) - MAX_LISTED} more steps back or repeated stamps "
+                       f"(each splits the recording)")
+    pos = steps[steps > 0]
+    if len(pos) == 0:
         return
-    d = float(np.median(steps))
+    d = float(np.median(pos))
+    # the mean of the ordinary steps (gaps left out) is exact where stamps are rounded
+    # (an 800 Hz stream stamped in whole ms steps by 1 or 2 ms)
+    ordinary = pos[pos <= timeaxis.GAP_PERIODS * d]
+    d = float(ordinary.mean()) if len(ordinary) else d
     period = 1.0 / rate
-    if not 0.5 <= d / period <= 2.0:
-        raise ReadError(f"{t.path}: its time stamps step by {timeaxis.describe_period(d)} (median, "
+    if not 1 / RATE_TOLERANCE <= d / period <= RATE_TOLERANCE:
+        raise ReadError(f"{t.path}: its time stamps step by {timeaxis.describe_period(d)} (a rate of "
                         f"{1 / d:.4g} Hz) but the sample rate is {rate:g} Hz: give the rate that "
                         f"matches, e.g. --rate {_period_arg(d)}")
+
+
+MAX_LISTED = 5  # notes or cells listed one by one before "... and N more"
+
+
+def cut_list(items: list, limit: int = 8, sep: str = ",") -> str:
+    """A list for a one-line message: the first `limit` items, then '... and N more'."""
+    items = [str(x).strip() for x in items]
+    if len(items) <= limit:
+        return sep.join(items)
+    return sep.join(items[:limit]) + f"{sep} ... and {len(items) - limit} more"
 
 
 def _period_arg(d: float) -> str:

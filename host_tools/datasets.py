@@ -161,6 +161,11 @@ def load_session(folder: str, kind: str, rate: float, expect: str | None = None,
     prog = Progress(label, len(files)) if progress else None
     tables = []
     notes: list[str] = []
+    for f in files:  # a binary or huge file is refused before minutes of reading the others
+        try:
+            readers.check_file(f)
+        except readers.ReadError as e:
+            raise DataError(str(e)) from None
     for f in files:
         tables.append(read_table(f, kind, rate, expect, opts))
         notes.extend(tables[-1].notes)

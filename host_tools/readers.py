@@ -42,6 +42,8 @@ class ReadOptions:
 
     columns: list[str] | None = None
     units: str = "g"
+    separator: str | None = None  # None: detected (comma, semicolon or tab)
+    decimal: str | None = None  # None: detected ("." or ",")
 
     def scale(self, kind: str) -> float:
         if self.units in ("m/s2", "m/s^2", "ms2"):
@@ -79,8 +81,44 @@ class Table:
         return float(self.times[-1]) if self.times is not None else math.nan
 
 
+MAX_FILE_BYTES = 256 * 1024 ** 2  # far beyond any recording a command trains or scores on
+SNIFF_BYTES = 64 * 1024
+
+
+def _size_text(n: int) -> str:
+    for unit, k in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
+        if n >= k:
+            return f"{n / k:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def check_file(path: str, limit: int = MAX_FILE_BYTES) -> int:
+    """Refuse, before reading it, a file that is not text (NUL bytes in its first 64 KB:
+    a binary, a sparse or a corrupt file) or far larger than any recording; returns its
+    size. Both refusals name the file and its size."""
+    what = "JSON" if path.lower().endswith(".json") else "CSV"
+    try:
+        size = os.path.getsize(path)
+        if os.path.isdir(path):
+            raise IsADirectoryError
+        with open(path, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except IsADirectoryError:
+        raise ReadError(f"{path}: is a folder, expected a {what} file") from None
+    except OSError as e:
+        raise ReadError(f"{path}: cannot read ({e.strerror or e})") from None
+    if b"\0" in head:
+        raise ReadError(f"{path} ({_size_text(size)}): not a text {what} file (it holds NUL bytes "
+                        f"from byte {head.index(bytes(1))}): not read")
+    if size > limit:
+        raise ReadError(f"{path} ({_size_text(size)}): larger than any recording this command "
+                        f"reads ({_size_text(limit)}): not read; split it into smaller files")
+    return size
+
+
 def read_text(path: str) -> str:
     what = "JSON" if path.lower().endswith(".json") else "CSV"
+    check_file(path)
     try:
         # utf-8-sig: a byte-order mark (Excel's CSV export) is not part of the first cell
         with open(path, "r", encoding="utf-8-sig") as f:
@@ -91,6 +129,52 @@ def read_text(path: str) -> str:
         raise ReadError(f"{path}: is a folder, expected a {what} file") from None
     except OSError as e:
         raise ReadError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+def sniff(text: str, separator: str | None = None, decimal: str | None = None) -> tuple[str, str]:
+    """(separator, decimal mark) of a CSV text: given, or taken from its first lines. A
+    separator is the one of ; and tab that every sampled line holds equally often; a
+    decimal comma is taken where the separator is not a comma and digits sit on both
+    sides of a comma."""
+    lines = [ln for ln in text[:SNIFF_BYTES].split("\n")[:40] if ln.strip()]
+    if len(text) > SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last one may be cut
+    sep = separator
+    if sep is None:
+        sep = ","
+        for cand in (";", "\t"):
+            counts = {ln.count(cand) for ln in lines}
+            if lines and len(counts) == 1 and counts.pop() > 0:
+                sep = cand
+                break
+    dec = decimal
+    if dec is None:
+        dec = "."
+        if sep != ",":
+            body = "\n".join(lines[1:] if len(lines) > 1 else lines)
+            if any(body[i - 1].isdigit() and body[i + 1:i + 2].isdigit()
+                   for i in range(1, len(body)) if body[i] == ","):
+                dec = ","
+    return sep, dec
+
+
+def layout_words(sep: str, dec: str) -> str:
+    """'semicolon-separated, decimal comma' for messages."""
+    return f"{SEPARATORS.get(sep, repr(sep))}-separated, decimal {'comma' if dec == ',' else 'point'}"
+
+
+def to_commas(text: str, sep: str, dec: str) -> str:
+    """The text with commas between cells and points in numbers (what csvrows reads)."""
+    if sep == "," and dec == ".":
+        return text
+    if sep == "," and dec == ",":
+        raise ReadError("a decimal comma needs another separator (--separator ';')")
+    if dec == ",":
+        text = text.replace(",", ".")
+    return text.replace(sep, ",")
 
 
 def read(path: str, kind: str, rate: float, expect: str | None = None,
@@ -120,12 +204,30 @@ def _probe(lines: list[str], kind: str, path: str, expect: str | None, opts: Rea
     return rows
 
 
-def read_csv(path: str, kind: str, expect: str | None = None, opts: ReadOptions = DEFAULT) -> Table:
+def read_csv(path: str, kind: str, expect: str | None = None, opts: ReadOptions = DEFAULT,
+             text: str | None = None) -> Table:
     if kind not in csvrows.KINDS:
         raise ReadError(f"unknown sensor kind {kind!r}")
+    if text is not None:  # already read and turned into commas and points
+        return _read_csv_text(path, kind, expect, opts, text)
+    text = read_text(path)
+    sep, dec = sniff(text, opts.separator, opts.decimal)
+    if (sep, dec) != (",", "."):
+        try:
+            t = read_csv(path, kind, expect, opts, to_commas(text, sep, dec))
+        except ReadError as e:
+            raise ReadError(f"{e} (read as {layout_words(sep, dec)}: see --separator, --decimal)") from None
+        given = opts.separator is not None and opts.decimal is not None
+        t.notes.append(f"{path}: read as {layout_words(sep, dec)}"
+                       + ("" if given else " (detected; --separator and --decimal set it)"))
+        return t
+    return _read_csv_text(path, kind, expect, opts, text)
+
+
+def _read_csv_text(path: str, kind: str, expect: str | None, opts: ReadOptions, text: str) -> Table:
     columns, lo, hi = csvrows.KINDS[kind][:3]
     nv = csvrows.VALUES[kind]
-    lines = read_text(path).split("\n")  # text mode: \r\n and \r are already \n
+    lines = text.split("\n")  # text mode: \r\n and \r are already \n
     keep = [i for i, ln in enumerate(lines) if ln.strip()]
     probe = _probe([lines[i] for i in keep[:2]], kind, path, expect, opts) if keep else None
     if probe is not None and probe.rows == 1:

@@ -95,7 +95,7 @@ def sparse_huge(folder: str, size: int = 2 * 1024 ** 3) -> str:
     return path
 
 
-def semicolon(folder: str, decimal_comma: bool, header: bool = True, n: int = 2000) -> str:
+def semicolon(folder: str, decimal_comma: bool, header: bool = True, n: int = 8000) -> str:
     """European spreadsheet CSV: `;` between cells, with dot or comma decimals."""
     os.makedirs(folder, exist_ok=True)
     v = vibration(n, 200.0)

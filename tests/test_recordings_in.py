@@ -60,3 +60,60 @@ def test_rate_check_takes_rounded_stamps_at_their_mean_step(tmp_path):
     f.write_text("time_ms,x,y,z\n" + "".join(f"{v:.0f},0,0,1\n" for v in t))
     tab = readers.read(str(f), "accel", 800.0)
     assert tab.breaks == [] and len(tab.values) == 400
+
+
+# ---- layouts: separators and decimal marks --------------------------------------------
+
+@pytest.mark.parametrize("comma,header", [(False, False), (True, True), (False, True)])
+def test_semicolon_csv_with_dot_or_comma_decimals_is_read_with_a_note(tmp_path, comma, header):
+    f = rc.semicolon(str(tmp_path / "s"), comma, header=header, n=400)
+    t = readers.read(f, "accel", 200.0)
+    assert t.values.shape == (400, 3) and abs(t.values[:, 2].mean() - 1.0) < 0.05
+    words = "semicolon-separated, decimal " + ("comma" if comma else "point")
+    assert t.notes == [f"{f}: read as {words} (detected; --separator and --decimal set it)"]
+
+
+def test_semicolon_error_names_the_layout_it_read(tmp_path):
+    f = tmp_path / "bad.csv"
+    f.write_text("x;y;z\n0,1;0,2;1,0\n0,1;zz;1,0\n")
+    with pytest.raises(readers.ReadError, match=r"line 3 has a non-numeric value 'zz' \(read as "
+                                                 r"semicolon-separated, decimal comma: see --separator"):
+        readers.read(str(f), "accel", 200.0)
+
+
+def test_separator_and_decimal_given_as_options(capsys, tmp_path):
+    f = tmp_path / "t" / "tabs.csv"
+    f.parent.mkdir()
+    v = rc.vibration(10000, 200.0)
+    f.write_text("".join("\t".join("%.5f" % x for x in row).replace(".", ",") + "\n" for row in v))
+    code, out, err = _train(capsys, ["--normal", str(f.parent), "--separator", "tab", "--decimal", ",",
+                                     "--out", str(tmp_path / "m.json")])
+    assert code == 0, err
+    assert "tabs.csv: read as tab-separated, decimal comma\n" in err
+
+
+# ---- bounded reading ------------------------------------------------------------------
+
+def test_2gb_sparse_file_is_refused_before_reading_with_file_and_size(capsys, tmp_path):
+    big = rc.sparse_huge(str(tmp_path / "d"))
+    line = cli_error(capsys, ["train", "--normal", str(tmp_path / "d"), "--out", str(tmp_path / "m.json"),
+                              "--quiet"])
+    assert line == f"error: {big} (2 GB): not a text CSV file (it holds NUL bytes from byte 0): not read"
+
+
+def test_huge_text_file_is_refused_with_its_size(tmp_path, monkeypatch):
+    f = tmp_path / "big.csv"
+    f.write_text("0,0,1\n" * 1000)
+    with pytest.raises(readers.ReadError, match=r"big.csv \(5.86 KB\): larger than any recording this "
+                                                 r"command reads \(1 KB\)"):
+        readers.check_file(str(f), limit=1024)
+
+
+def test_long_header_lists_are_cut_in_errors(capsys, tmp_path):
+    rc.thermal_time_rt(str(tmp_path / "th"), frames=5)
+    rc.plain_accel(str(tmp_path / "a"), n=4000)
+    code, _, err = _train(capsys, ["--normal", str(tmp_path / "a"), "--out", str(tmp_path / "m.json"),
+                                   "--holdout", "0.5"])
+    assert code == 0, err
+    line = cli_error(capsys, ["score", "--model", str(tmp_path / "m.json"), str(tmp_path / "th")])
+    assert len(line) < 400 and "... and 762 more" in line

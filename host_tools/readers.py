@@ -108,10 +108,10 @@ def check_file(path: str, limit: int = MAX_FILE_BYTES) -> int:
     except OSError as e:
         raise ReadError(f"{path}: cannot read ({e.strerror or e})") from None
     if b"\0" in head:
-        raise ReadError(f"{path} ({_size_text(size)}): not a text {what} file (it holds NUL bytes "
-                        f"from byte {head.index(bytes(1))}): not read")
+        raise ReadError(f"{path}: not a text {what} file ({_size_text(size)}, with NUL bytes from "
+                        f"byte {head.index(bytes(1))}): not read")
     if size > limit:
-        raise ReadError(f"{path} ({_size_text(size)}): larger than any recording this command "
+        raise ReadError(f"{path}: {_size_text(size)}, larger than any recording this command "
                         f"reads ({_size_text(limit)}): not read; split it into smaller files")
     return size
 

@@ -98,13 +98,13 @@ def test_2gb_sparse_file_is_refused_before_reading_with_file_and_size(capsys, tm
     big = rc.sparse_huge(str(tmp_path / "d"))
     line = cli_error(capsys, ["train", "--normal", str(tmp_path / "d"), "--out", str(tmp_path / "m.json"),
                               "--quiet"])
-    assert line == f"error: {big} (2 GB): not a text CSV file (it holds NUL bytes from byte 0): not read"
+    assert line == f"error: {big}: not a text CSV file (2 GB, with NUL bytes from byte 0): not read"
 
 
 def test_huge_text_file_is_refused_with_its_size(tmp_path, monkeypatch):
     f = tmp_path / "big.csv"
     f.write_text("0,0,1\n" * 1000)
-    with pytest.raises(readers.ReadError, match=r"big.csv \(5.86 KB\): larger than any recording this "
+    with pytest.raises(readers.ReadError, match=r"big.csv: 5.86 KB, larger than any recording this "
                                                  r"command reads \(1 KB\)"):
         readers.check_file(str(f), limit=1024)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -360,6 +361,8 @@ def cut_list(items: list, limit: int = 8, sep: str = ",") -> str:
 
 
 def _period_arg(d: float) -> str:
+    if d < 1.0:  # frames or samples per second read better as a rate than as a period
+        return f"{1 / d:.4g}"
     for unit, s in (("h", 3600.0), ("min", 60.0), ("s", 1.0), ("ms", 1e-3)):
         if d >= s:
             return f"{d / s:.4g}{unit}"
@@ -498,3 +501,154 @@ def is_recording(name: str) -> bool:
 
 def file_label(path: str) -> str:
     return os.path.basename(path)
+
+
+# ---- thermal frames: one MLX90640 frame per row -----------------------------------------
+
+_PIXEL_NAME = re.compile(r"^[pP]_?[0-9]+$")
+FRAME_TIME_NAMES = ("t", "t_ms", "time", "timestamp", "date", "datetime", "time_s", "time (s)", "time (ms)")
+
+
+@dataclass
+class Frames:
+    """A thermal recording: frames (n, 24, 32) float32 in deg C; the named leading columns
+    (time stamps as seconds when the column is a time, labels as text when not numbers);
+    the line of each frame; the time stamps in seconds (None without a time column)."""
+
+    path: str
+    frames: np.ndarray
+    extra: dict
+    lines: np.ndarray
+    times: np.ndarray | None = None
+    absolute: bool = False
+    notes: list[str] = field(default_factory=list)
+    breaks: list[int] = field(default_factory=list)
+
+
+def read_frames(path: str, rate: float | None = None, opts: ReadOptions = DEFAULT) -> Frames:
+    """One CSV of frames (see host_tools.thermal_data for the format). Leading columns
+    before the 768 pixels are read one by one: numbers, ISO-8601 dates in a time column
+    (`Time,RT,P000..P767` with `2020-06-26 15:43:14.2175`), or text labels. With `rate`
+    the time stamps are checked as every reader checks them (steps back split, a rate
+    that does not match is refused)."""
+    from device.thermal import COLS, MAX_C, MIN_C, N, ROWS
+
+    text = read_text(path)
+    sep, dec = sniff(text, opts.separator, opts.decimal)
+    layout = (sep, dec) != (",", ".")
+    text = to_commas(text, sep, dec)
+    how = f" (read as {layout_words(sep, dec)})" if layout else ""
+    numbered = [(i + 1, ln) for i, ln in enumerate(text.split("\n")) if ln.strip()]
+    if not numbered:
+        raise ReadError(f"{path}: file has no data rows")
+    header = None
+    first = numbered[0][1].split(",")
+    if csvrows.is_header(first):
+        header = [c.strip().strip('"') for c in first]
+        numbered = numbered[1:]
+        if not numbered:
+            raise ReadError(f"{path}: file has a header but no frames")
+    width = len(header) if header else numbered[0][1].count(",") + 1
+    if width == COLS and len(numbered) % ROWS == 0 and header is None:
+        return _frame_blocks(path, numbered)
+    lead, trail = width - N, 0
+    if header:  # pixels named p0..p767 or P000..P767: other columns may follow them (a label)
+        pix = [i for i, h in enumerate(header) if _PIXEL_NAME.match(h)]
+        if len(pix) == N and pix[-1] - pix[0] == N - 1:
+            lead, trail = pix[0], width - 1 - pix[-1]
+    if lead < 0:
+        raise ReadError(f"{path}: line {numbered[0][0]} has {width} columns; a thermal frame row "
+                        f"needs {N} pixel values (24 x 32), after any named leading columns{how}")
+    if header:
+        names = [h.lower() for h in header[:lead]] + [h.lower() for h in header[width - trail:]]
+    else:
+        names = [f"col{k}" for k in range(lead)]
+    rows = len(numbered)
+    lines = np.array([n for n, _ in numbered])
+    heads = []
+    body_lines = []
+    for _, ln in numbered:
+        cells = ln.split(",", lead) if lead else [ln]
+        rest = cells[lead] if len(cells) > lead else ""
+        tail = rest.rsplit(",", trail) if trail else [rest]
+        heads.append(cells[:lead] + tail[1:])
+        body_lines.append(tail[0])
+    data = None
+    body = "\n".join(body_lines)
+    if body.count(",") == (N - 1) * rows:
+        try:
+            data = np.array(body.replace(",", " ").split(), dtype=np.float64)
+            data = data.reshape(rows, N) if data.size == rows * N else None
+        except ValueError:
+            data = None
+    del body
+    if data is None:  # name the bad line
+        for (ln_no, ln), rest in zip(numbered, body_lines):
+            cells = ln.count(",") + 1
+            if cells != width:
+                raise ReadError(f"{path}: line {ln_no} has {cells} columns, expected {width}{how}")
+            for c in rest.split(","):
+                if not csvrows.is_number(c):
+                    raise ReadError(f"{path}: line {ln_no} has a non-numeric value {c.strip()!r}{how}")
+        raise ReadError(f"{path}: malformed CSV{how}")
+    del body_lines
+    bad = ~np.isfinite(data) | (data < MIN_C) | (data > MAX_C)
+    if bad.any():
+        r, k = np.argwhere(bad)[0]
+        raise ReadError(f"{path}: line {numbered[r][0]} pixel {k} (row {k // COLS}, col {k % COLS}) "
+                        f"is {data[r, k]!r}: not a temperature between {MIN_C:g} and {MAX_C:g} C")
+    out = Frames(path, data.astype(np.float32).reshape(rows, ROWS, COLS), {}, lines)
+    if layout:
+        out.notes.append(f"{path}: read as {layout_words(sep, dec)}")
+    time_col = None
+    for j, name in enumerate(names):
+        cells = [h[j].strip().strip('"') for h in heads]
+        if name in FRAME_TIME_NAMES and time_col is None:
+            time_col = name
+            if csvrows.is_date(cells[0]):
+                bad_at = [i for i, c in enumerate(cells) if not csvrows.is_date(c)]
+                if bad_at:
+                    raise ReadError(f"{path}: line {int(lines[bad_at[0]])} has a time stamp {cells[bad_at[0]]!r} "
+                                    f"but line {int(lines[0])} has a date: one kind of time stamp per file")
+                try:
+                    out.extra[name] = timeaxis.parse_dates(cells, path, lines)
+                except ValueError as e:
+                    raise ReadError(str(e)) from None
+                out.absolute = True
+                continue
+        try:
+            out.extra[name] = np.array(cells, dtype=np.float64)
+        except ValueError:
+            if name in ("label", "anomaly", "class", "state"):
+                out.extra[name] = np.array(cells, dtype=object)
+                continue
+            i = next(i for i, c in enumerate(cells) if not csvrows.is_number(c))
+            raise ReadError(f"{path}: line {int(lines[i])} has a non-numeric value {cells[i]!r} in "
+                            f"column {name!r}{how}") from None
+    if time_col is not None:
+        t = Table(path, np.empty((rows, 0)), lines, out.extra[time_col], out.absolute, time_col,
+                  in_seconds=out.absolute)
+        if rate is not None and rows > 1:
+            check_times(t, rate)
+        elif not out.absolute:
+            t.times = t.times * timeaxis.numeric_unit(time_col, np.diff(t.times), 1.0)
+        out.times, out.notes, out.breaks = t.times, out.notes + t.notes, t.breaks
+    return out
+
+
+def _frame_blocks(path: str, numbered: list[tuple[int, str]]) -> Frames:
+    """Frames written as blocks of 24 rows of 32 values (device.recorder's window files)."""
+    from device.thermal import COLS, MAX_C, MIN_C, ROWS
+
+    try:
+        data = np.array([[float(c) for c in ln.split(",")] for _, ln in numbered], dtype=np.float64)
+    except ValueError:
+        for ln_no, ln in numbered:
+            cells = ln.split(",")
+            if len(cells) != COLS or not all(csvrows.is_number(c) for c in cells):
+                raise ReadError(f"{path}: line {ln_no}: not {COLS} numbers") from None
+        raise ReadError(f"{path}: malformed CSV") from None
+    if not np.all(np.isfinite(data)) or data.min() < MIN_C or data.max() > MAX_C:
+        raise ReadError(f"{path}: a pixel is not a temperature between {MIN_C:g} and {MAX_C:g} C")
+    frames = data.astype(np.float32).reshape(-1, ROWS, COLS)
+    return Frames(path, frames, {}, np.array([n for n, _ in numbered[::ROWS]]))

@@ -141,3 +141,60 @@ def magnitude(folder: str, n: int = 4000, rate: float = 200.0, seed: int = 0, hz
         for i, m in enumerate(mag):
             f.write("%.3f,%.6f\n" % (i / rate, m))
     return path
+
+
+def write_time_rt(path: str, frames: np.ndarray, t: np.ndarray, rt: np.ndarray,
+                  label: np.ndarray | None = None, t0: dt.datetime = dt.datetime(2020, 6, 26, 15, 43, 14)) -> str:
+    """Frames in the public `Time,RT,P000..P767` layout (dates to 1/10000 s)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        f.write("Time,RT," + ",".join("P%03d" % k for k in range(N_PIX)) + (",label" if label is not None else "")
+                + "\n")
+        flat = np.asarray(frames, dtype=np.float64).reshape(len(frames), N_PIX)
+        for i in range(len(flat)):
+            d = (t0 + dt.timedelta(seconds=float(t[i]))).strftime("%Y-%m-%d %H:%M:%S.%f")[:-2]
+            f.write(d + ",%.2f," % rt[i] + ",".join("%.2f" % p for p in flat[i])
+                    + (",%d" % label[i] if label is not None else "") + "\n")
+    return path
+
+
+def thermal_modes(root: str, minutes: float = 5.0, fps: float = 8.0, seed: int = 10) -> dict:
+    """Three boiler modes (cold, warm, hot) of `minutes` each at `fps` frames/s simulated
+    with host_tools.scene in the `Time,RT,P000..` layout (the label column only in anomaly
+    files), plus per mode: a later normal recording (other seed) and one with a 2x2 hot
+    spot of +10 C from its 60th second. Returns {"normal": [...], "test": [...],
+    "anomaly": [...]} folders."""
+    from host_tools import scene
+
+    out: dict = {"normal": [], "test": [], "anomaly": []}
+    for k, state in enumerate(("cold", "warm", "hot")):
+        for part, sd, secs, anoms in (("normal", seed + k, minutes * 60, []),
+                                      ("test", seed + 100 + k, 180.0, []),
+                                      ("anomaly", seed + 200 + k, 180.0,
+                                       [scene.Anomaly("spot", 60.0, row=3, col=24, size=2, excess=10.0)])):
+            sc = scene.Scene(seed=sd, fps=fps, first_state=state, phase_minutes=(60.0, 60.0),
+                             anomalies=anoms).frames(secs)
+            folder = os.path.join(root, part, state)
+            write_time_rt(os.path.join(folder, "frames.csv"), sc["frames"], sc["t"], sc["ta"],
+                          sc["label"].astype(int) if part == "anomaly" else None,
+                          t0=dt.datetime(2020, 6, 26, 8 + 2 * k + (part != "normal"), 0, 0))
+            out[part].append(folder)
+    return out
+
+
+def thermal_pipes(root: str, frames: int = 120, calib: int = 40, fps: float = 8.0) -> tuple[list, list]:
+    """Three pipe temperatures (the scene's cold, warm and hot boiler) x `frames` frames,
+    and `calib` calibration frames of each recorded later: ([normal folders], [calibration
+    folders]) in the board's `t_ms,ambient,p0..p767` layout."""
+    from host_tools import scene, thermal_data
+
+    normal, cal = [], []
+    for k, state in enumerate(("cold", "warm", "hot")):
+        sc = scene.Scene(seed=30 + k, fps=fps, first_state=state, phase_minutes=(60.0, 60.0)).frames(
+            (frames + calib) / fps)
+        for part, sl, out in (("normal", slice(0, frames), normal), ("calibrate", slice(frames, None), cal)):
+            folder = os.path.join(root, part, "pipe_" + state)
+            thermal_data.write_frames(os.path.join(folder, "0000.csv"), sc["frames"][sl],
+                                      {"t_ms": np.round(sc["t"][sl] * 1000).astype(int), "ambient": sc["ta"][sl]})
+            out.append(folder)
+    return normal, cal

@@ -50,7 +50,8 @@ def test_100_hz_file_trained_at_200_hz_is_refused_with_the_rate_it_shows(capsys,
     rc.timed_accel(str(tmp_path / "r"), rate=100.0, seconds=60)
     line = cli_error(capsys, ["train", "--normal", str(tmp_path / "r"), "--rate", "200",
                               "--out", str(tmp_path / "m.json"), "--quiet"])
-    assert "rec.csv: its time stamps step by 10 ms (a rate of 100 Hz) but the sample rate is 200 Hz" in line
+    assert "rec.csv: its time stamps step by 10 ms (a rate of 100 Hz) but the sample rate is 200 Hz: " \
+           "give the rate that matches, e.g. --rate 100" in line
 
 
 def test_rate_check_takes_rounded_stamps_at_their_mean_step(tmp_path):
@@ -117,3 +118,50 @@ def test_long_header_lists_are_cut_in_errors(capsys, tmp_path):
     assert code == 0, err
     line = cli_error(capsys, ["score", "--model", str(tmp_path / "m.json"), str(tmp_path / "th")])
     assert len(line) < 400 and "... and 762 more" in line
+
+
+# ---- thermal: the public Time,RT,P000..P767 layout, short modes ------------------------
+
+def test_thermal_time_rt_layout_with_dates_reads_and_shows_its_rate(tmp_path):
+    f = rc.thermal_time_rt(str(tmp_path / "th"), frames=40)
+    fr = readers.read_frames(f, 7.8)
+    assert fr.frames.shape == (40, 24, 32) and fr.absolute and fr.lines[0] == 2
+    assert abs(1 / np.median(np.diff(fr.times)) - 7.8) < 0.1
+    assert fr.extra["rt"][0] == pytest.approx(30.0)
+    with pytest.raises(readers.ReadError, match=r"frames.csv: its time stamps step by 12\d ms \(a rate of 7.7"
+                                                 r".* sample rate is 2 Hz: .* --rate 7.7"):
+        readers.read_frames(f, 2.0)
+
+
+def test_thermal_trailing_label_column_and_text_labels(tmp_path):
+    from host_tools import thermal_data
+
+    frames = np.full((6, 24, 32), 20.0)
+    frames[:, 0, 0] = np.arange(6)
+    f = rc.write_time_rt(str(tmp_path / "a" / "x.csv"), frames, np.arange(6) / 8.0, np.full(6, 25.0),
+                         label=np.array([0, 0, 1, 1, 0, 0]))
+    fr = readers.read_frames(f, 8.0)
+    assert fr.frames[:, 0, 0].tolist() == list(range(6))  # the label is not a pixel
+    assert thermal_data.is_anomaly(fr.extra["label"]).tolist() == [False, False, True, True, False, False]
+    assert thermal_data.is_anomaly(np.array(["normal", "blocked", "OK"], dtype=object)).tolist() == [False, True, False]
+
+
+def test_thermal_three_pipes_of_120_frames_train_with_calibration(capsys, tmp_path):
+    normal, cal = rc.thermal_pipes(str(tmp_path))
+    code, out, err = _train(capsys, ["--sensor", "thermal", "--normal", *normal, "--calibrate", *cal,
+                                     "--out", str(tmp_path / "m.json")])
+    assert code == 0, err
+    assert "8 frames/s, from the recordings' time stamps" in err
+    doc = json.load(open(tmp_path / "m.json"))
+    assert [m["n_fit"] for m in doc["modes"]] == [120, 120, 120]
+    assert sum(m["n_threshold"] for m in doc["modes"]) == 120
+    assert doc["modes"][0]["threshold_source"].startswith("calibration: pipe_cold, pipe_warm, pipe_hot")
+
+
+def test_thermal_mode_too_short_says_how_many_minutes_more(capsys, tmp_path):
+    normal, _ = rc.thermal_pipes(str(tmp_path), frames=30, calib=0)
+    line = cli_error(capsys, ["train", "--sensor", "thermal", "--normal", *normal, "--out",
+                              str(tmp_path / "m.json"), "--quiet"])
+    assert "pipe_cold: too few frames to fit and to choose a threshold" in line
+    assert "record at least 1.25 s more of mode 'pipe_cold' (it has 30 frames, 3.75 s at 8 frames/s" in line
+    assert "or give --calibrate" in line

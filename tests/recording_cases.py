@@ -164,7 +164,7 @@ def thermal_modes(root: str, minutes: float = 5.0, fps: float = 8.0, seed: int =
     files), plus per mode: a later normal recording (other seed) and one with a 2x2 hot
     spot of +10 C from its 60th second. Returns {"normal": [...], "test": [...],
     "anomaly": [...]} folders."""
-    from host_tools import scene
+    from host_tools.data import scene
 
     out: dict = {"normal": [], "test": [], "anomaly": []}
     for k, state in enumerate(("cold", "warm", "hot")):
@@ -186,7 +186,7 @@ def thermal_pipes(root: str, frames: int = 120, calib: int = 40, fps: float = 8.
     """Three pipe temperatures (the scene's cold, warm and hot boiler) x `frames` frames,
     and `calib` calibration frames of each recorded later: ([normal folders], [calibration
     folders]) in the board's `t_ms,ambient,p0..p767` layout."""
-    from host_tools import scene, thermal_data
+    from host_tools.data import scene, thermal_data
 
     normal, cal = [], []
     for k, state in enumerate(("cold", "warm", "hot")):

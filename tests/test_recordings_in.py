@@ -10,7 +10,8 @@ import pytest
 
 import recording_cases as rc
 from conftest import cli_error
-from host_tools import cli, datasets, readers
+from host_tools.cli import main as cli
+from host_tools.data import datasets, readers
 
 
 def _train(capsys, argv) -> tuple[int, str, str]:
@@ -134,7 +135,7 @@ def test_thermal_time_rt_layout_with_dates_reads_and_shows_its_rate(tmp_path):
 
 
 def test_thermal_trailing_label_column_and_text_labels(tmp_path):
-    from host_tools import thermal_data
+    from host_tools.data import thermal_data
 
     frames = np.full((6, 24, 32), 20.0)
     frames[:, 0, 0] = np.arange(6)

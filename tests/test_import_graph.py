@@ -1,7 +1,8 @@
 """No module of device/ or host_tools/ imports another that imports it back (tests/import_cycles.py).
 
-Two cycles were known when this check came in; each is owned by an open issue and marked
-expected-to-fail (strict: once the cycle is gone, the mark must go too)."""
+Cycles known when this check came in are owned by an open issue and marked expected-to-fail
+(strict: once the cycle is gone, the mark must go too). host_tools.data.datasets <->
+thermal_data was one; issue 16 removed it."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from conftest import ROOT
 
 KNOWN = {
     ("device.model", "device.modelwrite"): "issue 15 (model file reader/writer) removes this cycle",
-    ("host_tools.data.datasets", "host_tools.data.thermal_data"): "issue 16 (recordings) removes this cycle",
 }
 
 

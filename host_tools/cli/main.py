@@ -259,7 +259,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     for line in calibration.rates_text(doc):
         print(line)
     for name, ws in installations:
-        r = calibration.installation_test(doc, ws.features, a.installation_share, name)
+        r = calibration.installation_test(doc, ws.features, train.commission_model, a.installation_share, name)
         doc["training"].setdefault("installations", []).append(dict(r, session=ws.name, mode=name))
         print(calibration.installation_line(ws.name, name, r))
     if installations:

@@ -21,7 +21,7 @@ commissioned (the board's Commissioner) and tested after it (`installation_test`
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -41,18 +41,16 @@ def split_sessions(starts: np.ndarray | None, gap_seconds: float | None) -> np.n
     return np.cumsum(brk)
 
 
-def out_of_session_scores(name: str, sessions: Sequence[np.ndarray], detector: str,
-                          shrinkage: float | str = "auto") -> np.ndarray:
-    """Raw scores of every session's windows against the mode fitted on the others."""
-    from host_tools.modeling import train
-
+def out_of_session_scores(sessions: Sequence[np.ndarray], fit: Callable[[np.ndarray], object]
+                          ) -> np.ndarray:
+    """Raw scores of every session's windows against the mode fitted on the others;
+    fit(windows) -> a one-mode device detector (host_tools.modeling.train's fit)."""
     out = []
     for j, held in enumerate(sessions):
         rest = [s for k, s in enumerate(sessions) if k != j and len(s)]
         if not rest or not len(held):
             continue
-        mode = train.fit_mode(name, np.concatenate(rest), detector, shrinkage)
-        det = train.make_detector(detector, [mode])
+        det = fit(np.concatenate(rest))
         out.append(np.array([det.raw(x, 0) for x in held], dtype=np.float64))
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -139,17 +137,17 @@ def rates_text(doc: dict) -> list[str]:
     return out
 
 
-def installation_test(doc: dict, feats: np.ndarray, share: float = 0.3,
+def installation_test(doc: dict, feats: np.ndarray, commission: Callable, share: float = 0.3,
                       mode: str | None = None) -> dict:
-    """A session marked as another installation: commission on its first `share` (the
-    board's Commissioner and guards), then the false alarms on the rest."""
-    from host_tools.modeling import train
+    """A session marked as another installation: commission on its first `share` with
+    `commission` (host_tools.modeling.train.commission_model: the board's Commissioner and
+    guards), then the false alarms on the rest."""
     from host_tools.data.datasets import DataError
 
     k = int(round(share * len(feats)))
     res: dict = {"windows": int(len(feats)), "commission_windows": k}
     try:
-        new, _ = train.commission_model(doc, feats[:k], mode=mode)
+        new, _ = commission(doc, feats[:k], mode=mode)
     except DataError as e:
         res.update(refused=str(e), fa_rate=None)
         return res

@@ -234,8 +234,10 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
 
         for i, m in enumerate(modes):
             sess = [s for s in session_windows[i] if len(s)]
-            across = (calibration.out_of_session_scores(m["name"], sess, detector, shrinkage)
-                      if len(sess) >= 2 else np.zeros(0))
+            def fit(x, name=m["name"]):
+                return make_detector(detector, [fit_mode(name, x, detector, shrinkage)])
+
+            across = calibration.out_of_session_scores(sess, fit) if len(sess) >= 2 else np.zeros(0)
             calibration.across_sessions(m, fa_rate, within[i], across, len(sess))
             det.set_mode(i, threshold=m["threshold"])
         for i, m in enumerate(modes):

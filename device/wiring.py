@@ -128,6 +128,8 @@ def _load_model(s, log):
         return None, str(e)
     except MemoryError:
         return None, "model file %s is too large for this board's memory" % s.MODEL_PATH
+    except Exception as e:  # noqa: BLE001 - whatever the core refuses, the board runs on
+        return None, "model file %s cannot be loaded: %s: %s" % (s.MODEL_PATH, type(e).__name__, e)
     kind = "thermal" if s.SENSOR == "mlx90640" or (s.SENSOR == "replay" and s.REPLAY_KIND == "thermal") else "accel"
     camera_scalar = kind == "thermal" and doc.get("sensor") == "scalar"  # frame max/mean/ambient
     if doc.get("sensor") != kind and not camera_scalar:
@@ -212,7 +214,7 @@ def build_app(s, hw, pins=None):
             from device import features as features_mod
 
             feats = features_mod.from_recipe(doc["features"], doc)
-        except (ValueError, KeyError, MemoryError) as e:
+        except Exception as e:  # noqa: BLE001 - ValueError, KeyError, MemoryError, a core's refusal
             model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
             doc = None
     if doc is None:
@@ -309,7 +311,7 @@ def build_app(s, hw, pins=None):
                 s.MODEL_PATH, doc["detector"], len(app.detector.mode_names), app.features.size, window, rate))
             app.held = _KEEP
             return app
-        except (ValueError, KeyError, MemoryError) as e:
+        except Exception as e:  # noqa: BLE001 - the board runs on without the model
             model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
             log("# NO MODEL: %s" % model_error)
             doc = None
@@ -371,7 +373,12 @@ def setup(getenv, hw):
         pins = resolve_pins(s, hw)
     except settings_mod.SettingsError as e:
         return config_error(e, hw, max_loops)
-    return build_app(s, hw, pins)
+    except Exception as e:  # noqa: BLE001 - no exception may end code.py
+        return config_error("settings.toml cannot be used: %s: %s" % (type(e).__name__, e), hw, max_loops)
+    try:
+        return build_app(s, hw, pins)
+    except Exception as e:  # noqa: BLE001 - a bug or MemoryError in setup: show it, keep the board up
+        return config_error("setup failed: %s: %s" % (type(e).__name__, e), hw, max_loops)
 
 
 def main(getenv, hw):

@@ -167,6 +167,21 @@ def make_sensor(s, hw, pins, window, rate, buffers=None):
                                       ticks_ms=hw.ticks_ms)
 
 
+def _sleep_memory_slots(hw, log):
+    """Two record slots in alarm.sleep_memory (RTC memory, kept over watchdog/software
+    resets): the mirror that survives the ESP32 NVM's erase-then-write window."""
+    from device import persist
+
+    mem = getattr(hw, "sleep_memory", None)
+    if mem is None:
+        return None
+    try:
+        return persist.NvmSlots(mem, name="rtc")
+    except (ValueError, TypeError) as e:
+        log("# state mirror in sleep memory not possible: %s" % (e,))
+        return None
+
+
 def make_store(s, hw, log):
     from device import persist
 
@@ -174,14 +189,19 @@ def make_store(s, hw, log):
     if mode == "off":
         return None
     nvm = getattr(hw, "nvm", None)
+    fs = getattr(hw, "fs_writable", False)
+    files = persist.FileSlots(s.PERSIST_PATH, sync=getattr(hw, "sync", None)) if fs else None
+    rtc = _sleep_memory_slots(hw, log)
     if mode in ("auto", "nvm") and nvm is not None and len(nvm) >= 2 * 512:
         try:
-            return persist.Store(persist.NvmSlots(nvm))
+            # files (when the board owns the drive) also survive a power cut in the NVM's
+            # erase-then-write window; RTC memory survives the other resets
+            return persist.Store(persist.NvmSlots(nvm), mirrors=(rtc, files if mode == "auto" else None))
         except ValueError as e:
             log("# state in nvm not possible: %s" % (e,))
     if mode in ("auto", "file"):
-        if getattr(hw, "fs_writable", False):
-            return persist.Store(persist.FileSlots(s.PERSIST_PATH, sync=getattr(hw, "sync", None)))
+        if files is not None:
+            return persist.Store(files, mirrors=(rtc,))
         if mode == "file":
             log("# PERSIST = file, but the USB host owns the filesystem (see boot.py): state is not kept")
     elif mode == "nvm":

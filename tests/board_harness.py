@@ -28,7 +28,7 @@ REPO = os.path.dirname(HERE)
 CODE_PY = os.path.join(REPO, "code.py")
 BOOT_PY = os.path.join(REPO, "boot.py")
 FAKE_NAMES = ("supervisor", "watchdog", "microcontroller", "board", "busio", "digitalio",
-              "pwmio", "neopixel", "storage", "msa301_sim", "mlx_fake", "settings_toml")
+              "pwmio", "neopixel", "storage", "alarm", "msa301_sim", "mlx_fake", "settings_toml")
 DATA = os.path.join(REPO, "data", "ceiling-fan")
 
 

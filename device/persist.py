@@ -241,11 +241,18 @@ class Store:
         self.slots = slots
         self.mirrors = [m for m in mirrors if m is not None]
         self.seq = 0
-        self._next = {}
+        self._next = 0  # the slot the next save writes in `slots`
+        self._mnext = {}  # the same per mirror
         self.saves = 0
         self.failed = 0
         self.last_error = None
         self.source = None  # where the state loaded at start came from
+
+    def _set_next(self, dev, slot):
+        if dev is self.slots:
+            self._next = slot
+        else:
+            self._mnext[id(dev)] = slot
 
     def _all(self):
         return self.mirrors + [self.slots]
@@ -266,7 +273,7 @@ class Store:
                 if dev_best is None or _newer(r[0], dev_best[0]):
                     dev_best = r
                     dev_slot = slot
-            self._next[id(dev)] = 0 if dev_best is None else 1 - dev_slot
+            self._set_next(dev, 0 if dev_best is None else 1 - dev_slot)
             if dev_best is not None and (best is None or _newer(dev_best[0], best[0])):
                 best = dev_best
                 self.source = getattr(dev, "name", "?")
@@ -288,14 +295,13 @@ class Store:
             self.last_error = "%s: %s" % (type(e).__name__, e)
             rec = None
         for dev in (self._all() if rec is not None else ()):
-            k = id(dev)
-            slot = self._next.get(k, 0)
+            slot = self._next if dev is self.slots else self._mnext.get(id(dev), 0)
             try:
                 dev.write(slot, rec)
             except (OSError, ValueError, MemoryError) as e:
                 self.last_error = "%s %s: %s" % (getattr(dev, "name", "?"), type(e).__name__, e)
                 continue
-            self._next[k] = 1 - slot
+            self._set_next(dev, 1 - slot)
             ok += 1
         rec = None
         if not ok:

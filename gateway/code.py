@@ -10,7 +10,6 @@ import os
 
 import adafruit_rfm9x
 import board
-import busio
 import digitalio
 
 from gateway import configure, run, settings
@@ -29,7 +28,7 @@ def main():
         return
     cs = digitalio.DigitalInOut(getattr(board, _get("LORA_CS", "D5")))
     rst = digitalio.DigitalInOut(getattr(board, _get("LORA_RESET", "D6")))
-    spi = busio.SPI(board.SCK, MOSI=board.MOSI, MISO=board.MISO)
+    spi = board.SPI()  # the board's default SPI (SCK/MOSI/MISO), as the nodes use it
     radio = adafruit_rfm9x.RFM9x(spi, cs, rst, freq, crc=True)
     run(configure(radio, sf, node))
 

@@ -220,12 +220,14 @@ class FileSlots:
 
 
 def _collect():
+    """gc.collect() on a board (where the NVM write's 8 KiB buffer needs it); not on
+    CPython, whose collections of a big host process cost far more and buy nothing."""
     try:
         import gc
-
-        gc.collect()
     except ImportError:
-        pass
+        return
+    if hasattr(gc, "mem_free"):
+        gc.collect()
 
 
 def _newer(a, b):

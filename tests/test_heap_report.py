@@ -3,7 +3,7 @@ and the lowest value seen, and doctor shows them; doctor checks the firmware ver
 
 from __future__ import annotations
 
-from host_tools.board import connection
+from host_tools.board import doctor as connection
 from test_board_app import Flaky, _app, fan  # noqa: F401 - shared fakes and fixture
 from device.sensors import ReplaySensor  # noqa: F401
 

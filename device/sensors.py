@@ -507,17 +507,31 @@ class MSA301Sensor(_Paced):
 class MLX90640Sensor(_Paced):
     """24 x 32 frames in degrees C from an MLX90640 through adafruit_mlx90640.
 
+    read="fast" (default): the driver probes, reads the EEPROM, extracts the parameters
+    and sets the refresh rate; every frame is then read and converted by
+    device.mlxframes / device.mlxconv (a raw read into a preallocated buffer, the
+    conversion in ulab: the driver's temperatures at a fraction of its time and heap).
+    At the first start the two paths convert the same two sub-pages: if they differ by
+    more than 0.01 deg C, or the fast path fails (another driver version), the sensor
+    says so on the console and uses the driver's getFrame. read="driver" uses getFrame
+    from the start. `path` tells which one runs.
+
     The driver raises RuntimeError("Too many retries") (ValueError in older releases)
-    when the I2C host cannot keep up with the refresh rate; the app retries and counts.
-    Frames with non-finite pixels raise ValueError.
+    when the I2C host cannot keep up with the refresh rate (the fast path raises the
+    same); the app retries and counts. Frames with non-finite pixels raise ValueError.
+    Bad and outlier pixels (the driver's lists from the EEPROM; the driver writes
+    -273.15 there) are replaced by the mean of their good 4-neighbours, as Melexis's
+    library does, so one dead pixel does not make every frame invalid.
     """
 
     kind = "thermal"
 
     def __init__(self, bus=None, refresh_hz=2.0, bus_factory=None, driver_factory=None,
-                 ticks_ms=None):
+                 ticks_ms=None, read="fast", sleep=None, log=None):
         if bus is None and bus_factory is None:
             raise ValueError("MLX90640Sensor needs a bus or a bus_factory")
+        if read not in ("fast", "driver"):
+            raise ValueError("MLX90640 read must be fast or driver, got %r" % (read,))
         self._refresh_code = _index_of(refresh_hz, MLX_REFRESH, "refresh rate")
         self.refresh_hz = MLX_REFRESH[self._refresh_code]
         self.rate = self.refresh_hz / 2.0  # a whole frame is two sub-pages
@@ -527,6 +541,12 @@ class MLX90640Sensor(_Paced):
         self._bus_factory = bus_factory
         self._driver_factory = driver_factory
         self._ticks = ticks_ms if ticks_ms is not None else default_ticks()
+        self._sleep = sleep
+        self._log = log
+        self.read_mode = read
+        self.path = read  # "fast" or "driver": what runs now
+        self.check_result = None  # (ok, max |delta| deg C, pixel) of the start-up comparison
+        self._fast = None
         self._drv = None
         # The driver writes the frame element by element into any sequence: an array('f')
         # takes it without allocating, and the ndarray frame shares its memory.
@@ -537,6 +557,11 @@ class MLX90640Sensor(_Paced):
         self._last = None
         self.inits = 0
         self.ambient = None  # the chip's ambient temperature (deg C) of the last frame
+        self.bad_pixels = ()
+
+    def _say(self, msg):
+        if self._log is not None:
+            self._log(msg)
 
     def _ensure(self):
         if self._drv is not None:
@@ -549,6 +574,14 @@ class MLX90640Sensor(_Paced):
             else:
                 import adafruit_mlx90640
 
+                # 1.3.9 appends broken/outlier pixels to lists shared by the class: a
+                # second driver (after recover()) would find every pixel twice and refuse
+                # the chip ("Adjacent broken pixels"). Start each driver with empty lists.
+                cls = adafruit_mlx90640.MLX90640
+                for name in ("brokenPixels", "outlierPixels"):
+                    lst = getattr(cls, name, None)
+                    if isinstance(lst, list):
+                        del lst[:]
                 drv = adafruit_mlx90640.MLX90640(self._bus)
             drv.refresh_rate = self._refresh_code
         except (AttributeError, ValueError) as e:
@@ -557,7 +590,47 @@ class MLX90640Sensor(_Paced):
             raise SensorError("MLX90640 / I2C bus: %s" % (e,))
         self._hook(drv)
         self._drv = drv
+        self.bad_pixels = tuple(getattr(drv, "brokenPixels", ())) + tuple(getattr(drv, "outlierPixels", ()))
         self.inits += 1
+        if self.path == "fast":
+            self._start_fast(drv)
+
+    def _start_fast(self, drv):
+        """The fast path on this driver, checked against the driver's own conversion the
+        first time (a later re-init after a fault reuses the verdict)."""
+        self._fast = None
+        try:
+            from device import mlxframes
+
+            fast = mlxframes.FastFrames(drv, self._buf, self._ticks, period_ms=int(1000 / self.refresh_hz),
+                                        sleep=self._sleep)
+            fast.idle = self._idle_call
+            if self.check_result is None:
+                self.check_result = fast.check()
+        except MemoryError:
+            self._fall_back("not enough memory for its tables")
+            return
+        except Exception as e:  # another driver version, an I2C error in the check: the driver decides
+            self._fall_back("%s: %s" % (type(e).__name__, e))
+            return
+        ok, worst, at = self.check_result
+        if not ok:
+            self._fall_back("it differs from the driver by %.4f deg C at row %d col %d" % (
+                worst, at // MLX_COLS, at % MLX_COLS))
+            return
+        self._fast = fast
+
+    def _fall_back(self, why):
+        self.path = "driver"
+        self._fast = None
+        self._say("# MLX90640: fast frame path not used (%s); using the driver's getFrame "
+                  "(MLX_READ = \"driver\" skips this check)" % why)
+        try:
+            import gc
+
+            gc.collect()
+        except ImportError:
+            pass
 
     def _hook(self, drv):
         """Two instance-level wrappers around adafruit_mlx90640's internals (when the
@@ -594,14 +667,37 @@ class MLX90640Sensor(_Paced):
 
     def recover(self):
         """Forget the driver (and the bus if we made it): the next read re-probes."""
+        self._fast = None
         _forget_driver(self)
+
+    def _repair(self):
+        """Bad pixels: the mean of their good 4-neighbours (array('f') reads, no heap)."""
+        buf = self._buf
+        bad = self.bad_pixels
+        for p in bad:
+            r = p // MLX_COLS
+            c = p - r * MLX_COLS
+            s = 0.0
+            n = 0
+            for q in (p - MLX_COLS if r > 0 else -1, p + MLX_COLS if r < MLX_ROWS - 1 else -1,
+                      p - 1 if c > 0 else -1, p + 1 if c < MLX_COLS - 1 else -1):
+                if q >= 0 and q not in bad:
+                    s += buf[q]
+                    n += 1
+            if n:
+                buf[p] = s / n
 
     def read(self):
         self._ensure()
         buf = self._buf
         self._idle_call()
-        self._drv.getFrame(buf)
+        if self._fast is not None:
+            self.ambient = self._fast.read()
+        else:
+            self._drv.getFrame(buf)
         self._idle_call()
+        if self.bad_pixels:
+            self._repair()
         flat = self._flat
         if flat is None or not xp.finite(float(xp.np.sum(flat))):
             inf = float("inf")

@@ -15,7 +15,7 @@ kept in that compact order (one 384-float array per sub-page).
 
 The driver's formulas, rewritten without changing them (ac: alpha compensated):
     ir  = (raw * gain - offset (1 + kta dTa)(1 + kv dV) [+ IL] - tgc cp[subpage]) / emissivity
-    r   = ir / ac                         (ac = alpha' (1 + KsTa dTa))
+    r   = ir / ac                         (ac = alpha' (1 + KsTa dTa): ac cancels below)
     Sx  = ksTo1 ac (r + TaTr)^(1/4)       => To0 = (r / (1 - 273.15 ksTo1 + ksTo1 q) + TaTr)^(1/4)
                                              with q = (r + TaTr)^(1/4), in kelvin
     To  = (r / D(To0) + TaTr)^(1/4) - 273.15,  D = alphaCorrR[k] (1 + ksTo[k] (To0 - ct[k]))
@@ -26,7 +26,9 @@ Bad and outlier pixels (the driver's lists) read -273.15, as the driver writes t
 
 Every per-frame step is an in-place operation with an array operand (scalars go through
 one-element arrays: 48 bytes per operation on the board instead of 144), so a sub-page
-allocates about 2 KB of ulab headers and nothing else.
+allocates about 2 KB of ulab headers and nothing else. The fourth roots are in-place
+powers (`**= 0.25`, the C library's powf: np.sqrt would allocate a new array each time);
+a sub-page takes three of them per pixel (the driver takes four square roots).
 """
 
 from device import xp
@@ -73,6 +75,8 @@ class Tables:
     arrays of 768 floats."""
 
     def __init__(self, drv, mode):
+        if drv.offset is None:  # released by the sensor after the first tables
+            raise RuntimeError("MLX90640 read mode changed: the sensor has to start again")
         self.mode = mode
         self.il_corr = mode != drv.calibrationModeEE
         kta_scale = 2.0 ** drv.ktaScale
@@ -154,10 +158,10 @@ class Converter:
         raw2d = self._raw.reshape((ROWS, COLS))
         x2 = self._x.reshape((ROWS, 16))
         t2 = self._t.reshape((ROWS, 16))
-        q2 = self._q.reshape((ROWS, 16))
         self._xb = (x2[0:12], x2[12:24])
         self._tb = (t2[0:12], t2[12:24])
-        self._qb = (q2[0:12], q2[12:24])
+        h2 = self._h.reshape((ROWS, 16))
+        self._hb = (h2[0:12], h2[12:24])
         self._raw2d = raw2d
         self._kb = xp.fbuf(SLOTS)
         self._k = [xp.view(self._kb, 1, i) for i in range(SLOTS)]
@@ -293,46 +297,48 @@ class Converter:
         x -= k[_NEGK]
         x *= k[_SCALE]
         x *= inva  # x = r = ir / ac
-        q *= zero
+        h = self._h
+        q *= zero  # q = (r + TaTr)^(1/4), then the first pass's denominator
         q += x
         q += k[_TATR]
         q **= k[_QUART]
         q *= k[_KSTO1]
         q += k[_C1]
-        q **= k[_MINUS1]
-        q *= x
-        q += k[_TATR]
-        q **= k[_QUART]  # To0 in kelvin
+        h *= zero  # h = To0 (kelvin) = (r / denominator + TaTr)^(1/4)
+        h += x
+        h /= q
+        h += k[_TATR]
+        h **= k[_QUART]
         np = self._np
         ct = d.ct
-        lo = float(np.min(q)) - KELVIN
-        hi = float(np.max(q)) - KELVIN
-        hinge = lo < ct[1] or hi >= ct[2]
-        if hinge:
-            self._hinges(lo, hi)
+        lo = float(np.min(h)) - KELVIN
+        hi = float(np.max(h)) - KELVIN
+        q *= zero  # q = D(To0) = 1 + ksTo1 To0 (+ the hinges of the ranges reached)
+        q += h
         q *= k[_KSTO1]
         q += k[_C1]
-        if hinge:
-            q += self._h
-        q **= k[_MINUS1]
-        q *= x
-        q += k[_TATR]
-        q **= k[_QUART]
-        q -= k[_KELV]
-        qb = self._qb
+        if lo < ct[1] or hi >= ct[2]:
+            self._hinges(lo, hi)
+        h *= zero  # h = To = (r / D + TaTr)^(1/4) - 273.15
+        h += x
+        h /= q
+        h += k[_TATR]
+        h **= k[_QUART]
+        h -= k[_KELV]
+        hb = self._hb
         dst = self._dst[s]
         for b in (0, 1):  # scatter into the frame
             v = dst[b]
             v *= zero
-            v += qb[b]
+            v += hb[b]
         fr = self.frame
         for p in self.bad:
             fr[p] = BAD
         return ta
 
     def _hinges(self, lo, hi):
-        """h = D(To0) - (1 + ksTo1 To0) for the range boundaries this sub-page reaches
-        (To0 in q, kelvin); t is free here."""
+        """Adds D(To0) - (1 + ksTo1 To0) to q for the range boundaries this sub-page
+        reaches (To0 in h, kelvin; t is free here)."""
         d = self.drv
         ct = d.ct
         ks = d.ksTo
@@ -342,9 +348,6 @@ class Converter:
         s0 = a0 * ks[0]
         s2 = a2 * ks[2]
         s3 = a3 * ks[3]
-        h = self._h
-        k = self._k
-        h *= k[_ZERO]
         self.ranges_hit += 1
         if lo < ct[1]:  # (s0 - ksTo1) min(To0 - ct1, 0)
             self._hinge(ct[1], s0 - ks[1], True)
@@ -360,16 +363,16 @@ class Converter:
         kb[_HC] = c + KELVIN
         kb[_HK] = 0.5 * coef
         t *= k[_ZERO]
-        t += q
+        t += h
         t -= k[_HC]  # z = To0 - c
         t *= t
         t **= k[_SQRT]  # |z| = (z^2)^(1/2)
         if below:
             t *= k[_NEG1]  # z - |z| = 2 min(z, 0)
-        t += q
+        t += h
         t -= k[_HC]
         t *= k[_HK]
-        h += t
+        q += t
 
 
 def driver_frame_data(ram, control, subpage):

@@ -102,6 +102,14 @@ class FastFrames:
         self.subpages += 1
         return self.subpage
 
+    def prepare(self):
+        """Build the tables for the read mode the control register is set to (once; the
+        converter rebuilds them if the mode changes and the driver's lists are still there)."""
+        self.control = self._read_word(_CONTROL)
+        mode = mlxconv.mode_of(self.control)
+        if self.conv.mode != mode:
+            self.conv._build(mode)
+
     def read(self):
         """A whole frame (two sub-pages) converted into `frame`; returns Ta (deg C)."""
         ta = None

@@ -504,6 +504,20 @@ class MSA301Sensor(_Paced):
         return self.win
 
 
+_DRIVER_PIXEL_LISTS = ("alpha", "offset", "kta", "kv")
+
+
+def restore_driver_lists(mod):
+    """Put back the per-pixel lists (filled by index) a fast-path sensor released from
+    adafruit_mlx90640, before a driver is made."""
+    cls = mod.MLX90640
+    for name in _DRIVER_PIXEL_LISTS:
+        if not isinstance(getattr(cls, name, None), list):
+            setattr(cls, name, [0] * 768)
+    if not isinstance(getattr(mod, "eeData", None), list):
+        mod.eeData = [0] * 832
+
+
 class MLX90640Sensor(_Paced):
     """24 x 32 frames in degrees C from an MLX90640 through adafruit_mlx90640.
 
@@ -558,6 +572,7 @@ class MLX90640Sensor(_Paced):
         self.inits = 0
         self.ambient = None  # the chip's ambient temperature (deg C) of the last frame
         self.bad_pixels = ()
+        self._released = False
 
     def _say(self, msg):
         if self._log is not None:
@@ -582,6 +597,7 @@ class MLX90640Sensor(_Paced):
                     lst = getattr(cls, name, None)
                     if isinstance(lst, list):
                         del lst[:]
+                restore_driver_lists(adafruit_mlx90640)
                 drv = adafruit_mlx90640.MLX90640(self._bus)
             drv.refresh_rate = self._refresh_code
         except (AttributeError, ValueError) as e:
@@ -605,6 +621,7 @@ class MLX90640Sensor(_Paced):
             fast = mlxframes.FastFrames(drv, self._buf, self._ticks, period_ms=int(1000 / self.refresh_hz),
                                         sleep=self._sleep)
             fast.idle = self._idle_call
+            fast.prepare()
             if self.check_result is None:
                 self.check_result = fast.check()
         except MemoryError:
@@ -619,6 +636,32 @@ class MLX90640Sensor(_Paced):
                 worst, at // MLX_COLS, at % MLX_COLS))
             return
         self._fast = fast
+        if self._driver_factory is None:
+            self._release_driver_lists()
+
+    def _release_driver_lists(self):
+        """The fast path has its tables: the driver's own per-pixel lists (alpha, offset,
+        kta, kv: 4 x 768 ints, class attributes in 1.3.9) and its module-level EEPROM
+        copy (832 ints) are only needed to build a driver again, so they leave the heap
+        (about 16 KB on the board); _ensure puts fresh lists back before the next driver."""
+        try:
+            import adafruit_mlx90640
+        except ImportError:
+            return
+        cls = adafruit_mlx90640.MLX90640
+        for name in _DRIVER_PIXEL_LISTS:
+            if not isinstance(getattr(cls, name, None), list):
+                return
+        for name in _DRIVER_PIXEL_LISTS:
+            setattr(cls, name, None)
+        adafruit_mlx90640.eeData = None
+        self._released = True
+        try:
+            import gc
+
+            gc.collect()
+        except ImportError:
+            pass
 
     def _fall_back(self, why):
         self.path = "driver"

@@ -194,9 +194,13 @@ def cases():
 def fresh_driver(bus):
     """The unmodified Adafruit driver on `bus`. Its class-level lists of broken and outlier
     pixels (1.3.9 appends to class attributes) are emptied first, so one case's pixels do
-    not leak into the next."""
+    not leak into the next, and its per-pixel lists are put back if a fast-path sensor
+    released them."""
     import adafruit_mlx90640
 
+    from device.sensors import restore_driver_lists
+
+    restore_driver_lists(adafruit_mlx90640)  # a fast-path sensor may have released them
     cls = adafruit_mlx90640.MLX90640
     del cls.brokenPixels[:]
     del cls.outlierPixels[:]

@@ -242,3 +242,18 @@ def test_same_agreement_under_the_ulab_emulator():
         assert worst <= TOL, (name, worst)
         assert stores == 0 and reads == 0, name
         assert nbytes <= 8192, (name, nbytes)
+
+
+def test_fast_path_releases_the_driver_lists_and_a_new_driver_gets_them_back():
+    import adafruit_mlx90640
+
+    s, bus, lines = _sensor()
+    a = np.array(s.read(), dtype=np.float64).reshape(768)
+    cls = adafruit_mlx90640.MLX90640
+    assert cls.alpha is None and cls.offset is None and adafruit_mlx90640.eeData is None
+    s.recover()  # e.g. after sensor faults: a new driver, fresh lists, new tables
+    b = np.array(s.read(), dtype=np.float64).reshape(768)
+    assert s.inits == 2 and s.path == "fast" and np.max(np.abs(a - b)) < 1e-6
+    s2, _, _ = _sensor(read="driver")  # the driver path after a released fast path
+    s2.read()
+    assert isinstance(cls.alpha, list) and len(cls.alpha) == 768

@@ -162,7 +162,7 @@ def make_sensor(s, hw, pins, window, rate, buffers=None):
                                         read=s.ACCEL_READ, ticks_ms=hw.ticks_ms, bus_factory=bus_factory,
                                         buffers=buffers)
     return sensors_mod.MLX90640Sensor(refresh_hz=s.MLX_REFRESH_HZ, bus_factory=bus_factory,
-                                      ticks_ms=hw.ticks_ms)
+                                      ticks_ms=hw.ticks_ms, read=s.MLX_READ, sleep=hw.sleep, log=hw.write)
 
 
 def make_store(s, hw, log):
@@ -307,6 +307,7 @@ def build_app(s, hw, pins=None):
                 gc.collect()
             log("# model %s: %s, %d mode(s), %d features, window %d at %s Hz" % (
                 s.MODEL_PATH, doc["detector"], len(app.detector.mode_names), app.features.size, window, rate))
+            _thermal_heap_warning(s, doc, app, log)
             app.held = _KEEP
             return app
         except (ValueError, KeyError, MemoryError) as e:
@@ -319,6 +320,18 @@ def build_app(s, hw, pins=None):
     app.max_windows = s.MAX_WINDOWS
     app.held = _KEEP
     return app
+
+
+def _thermal_heap_warning(s, doc, app, log):
+    """A thermal model's pixel modes against the heap of a board without PSRAM (issue 20:
+    settings.thermal_fit), said once at start."""
+    if s.SENSOR != "mlx90640" or doc.get("sensor") != "thermal":
+        return
+    from device import settings as settings_mod
+
+    _free, warn = settings_mod.thermal_fit(s.MLX_READ, s.TELEMETRY, len(app.detector.mode_names))
+    if warn and warn not in s.warnings:
+        log("# settings: %s" % warn)
 
 
 def config_error(err, hw, max_loops=0):

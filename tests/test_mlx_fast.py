@@ -280,3 +280,48 @@ def test_settings_mlx_read_and_the_heap_warnings():
     assert settings_mod.thermal_fit("fast", "lora", 4)[1] is None
     with pytest.raises(settings_mod.SettingsError, match="MLX_READ"):
         _settings(MLX_READ="quick")
+
+
+# ---- the board self-test's MLX90640 check -------------------------------------------------
+
+def test_mlx_golden_file_is_what_the_generator_writes():
+    import make_mlx_golden
+
+    with open(make_mlx_golden.OUT) as f:
+        assert f.read() == make_mlx_golden.text(), "run: .venv/bin/python tests/make_mlx_golden.py"
+
+
+def _selftest(tmp_path=None, emulated=False, golden=None):
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if emulated:
+        env["PYTHONPATH"] = os.path.join(ROOT, "tests", "ulab_emu") + os.pathsep + ROOT
+    args = [sys.executable, os.path.join(ROOT, "tests", "board_selftest.py")]
+    if golden:
+        args.append(golden)
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("emulated", [False, True], ids=["numpy", "ulab-emulator"])
+def test_board_selftest_checks_the_mlx90640_cases(emulated):
+    r = _selftest(emulated=emulated)
+    lines = [ln for ln in r.stdout.splitlines() if ln.strip()]
+    assert lines[-1] == "PASS", r.stdout + r.stderr
+    mlx = [ln for ln in lines if ln.strip().startswith("mlx90640 ") and "max |d|" in ln]
+    assert len(mlx) == len(mx.cases()) and all(ln.endswith("ok") for ln in mlx)
+    worst = max(float(ln.split("max |d|")[1].split()[0]) for ln in mlx)
+    assert 0 < worst <= TOL
+
+
+def test_board_selftest_fails_on_a_wrong_mlx90640_answer(tmp_path):
+    import shutil
+
+    gold = os.path.join(ROOT, "tests", "golden")
+    shutil.copy(os.path.join(gold, "golden.json"), tmp_path / "golden.json")
+    rows = open(os.path.join(gold, "mlx90640.jsonl")).read().splitlines()
+    case = json.loads(rows[3])
+    case["expected"][40] += 0.05
+    rows[3] = json.dumps(case)
+    (tmp_path / "mlx90640.jsonl").write_text("\n".join(rows) + "\n")
+    r = _selftest(golden=str(tmp_path / "golden.json"))
+    assert r.stdout.strip().splitlines()[-1] == "FAIL" and "TOO LARGE" in r.stdout

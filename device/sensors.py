@@ -512,9 +512,9 @@ def restore_driver_lists(mod):
     adafruit_mlx90640, before a driver is made."""
     cls = mod.MLX90640
     for name in _DRIVER_PIXEL_LISTS:
-        if not isinstance(getattr(cls, name, None), list):
+        if getattr(cls, name, 0) is None:
             setattr(cls, name, [0] * 768)
-    if not isinstance(getattr(mod, "eeData", None), list):
+    if getattr(mod, "eeData", 0) is None:
         mod.eeData = [0] * 832
 
 

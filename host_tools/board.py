@@ -993,6 +993,8 @@ def doctor(board: Drive | SerialBoard, model: str | None, log: Log, listen: floa
     if status is not None:
         keys = [k for k in ("state", "event", "mode", "score", "windows", "error") if k in status]
         log("last status: " + json.dumps({k: status[k] for k in ["type"] + keys}))
+        if status.get("frame_path"):  # a thermal camera: the frame rate it really achieves
+            log(f"frame rate: {status.get('rate', '?')} frames/s achieved ({status['frame_path']} path)")
     elif isinstance(board, SerialBoard) and listen > 0:
         log(f"last status: nothing printed in {listen:g} s (the app prints a heartbeat every "
             "HEARTBEAT_WINDOWS windows; is code.py running?)")

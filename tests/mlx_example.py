@@ -149,6 +149,25 @@ class SimBus:
         self.status_polls = 0
 
 
+class SimChip(SimBus):
+    """The same chip as a device of the fake busio (tests/fakes/busio.py: `attach(0x33,
+    SimChip(...))`), register-pointer style: write(2 bytes) sets the register, write(4
+    bytes) writes a word, read(n) returns n bytes from the register on."""
+
+    def write(self, data):
+        if len(data) == 0:
+            return
+        if len(data) == 2:
+            self._reg = (data[0] << 8) | data[1]
+            return
+        self.writeto(self.address, data)
+
+    def read(self, n):
+        buf = bytearray(n)
+        self.writeto_then_readfrom(self.address, bytes([self._reg >> 8, self._reg & 0xFF]), buf)
+        return bytes(buf)
+
+
 # ---- agreement cases ------------------------------------------------------------------
 
 def _set_pixel_words(words, pixels, value):

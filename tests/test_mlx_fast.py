@@ -325,3 +325,41 @@ def test_board_selftest_fails_on_a_wrong_mlx90640_answer(tmp_path):
     (tmp_path / "mlx90640.jsonl").write_text("\n".join(rows) + "\n")
     r = _selftest(golden=str(tmp_path / "golden.json"))
     assert r.stdout.strip().splitlines()[-1] == "FAIL" and "TOO LARGE" in r.stdout
+
+
+def test_fast_readout_allocates_nothing_under_micropython():
+    """tests/mlx_readout_heap.py: one sub-page readout under the MicroPython interpreter
+    (integers only, so that port's boxed floats do not count): the driver's _GetFrameData
+    allocates tens of KB, the fast path's read_subpage nothing."""
+    import mlx_readout_heap
+
+    if mlx_readout_heap.shutil.which("micropython", path=mlx_readout_heap.BIN) is None:
+        pytest.skip("MicroPython unix port not installed")
+    res = mlx_readout_heap.main()
+    assert res is not None
+    assert res["fast_read_subpage_bytes"] == 0
+    assert res["driver_GetFrameData_bytes"] > 10000
+
+
+# ---- code.py end to end: the real driver on the fake bus ---------------------------------
+
+@pytest.mark.parametrize("read", ["fast", "driver"])
+def test_code_py_with_the_real_driver_reports_the_frame_rate_and_path(tmp_path, read):
+    """code.py with SENSOR = mlx90640: the unmodified driver on the fake busio (bus time on
+    the fake clock) serving the example frame; heartbeats carry the achieved frame rate
+    and the path; the fast path starts without a fallback line."""
+    from board_harness import run_code_py, write_settings
+
+    root = tmp_path / "CIRCUITPY"
+    root.mkdir()
+    with fake_hardware() as hw:
+        name, ee, frames, ctl = mx.cases()[0]
+        hw.busio.attach(0x33, mx.SimChip(ee, frames, control=ctl))
+        write_settings(str(root), SENSOR="mlx90640", MLX_REFRESH_HZ=4, MLX_READ=read, MAX_WINDOWS=4,
+                       HEARTBEAT_WINDOWS=2, I2C_FREQUENCY=1000000)
+        r = run_code_py(str(root), hw)
+    beats = [p for p in r.payloads if p.get("type") == "heartbeat"]
+    assert beats and all(b["frame_path"] == read for b in beats)
+    assert all(0 < b["rate"] < 100 for b in beats)
+    assert not any("fast frame path not used" in ln for ln in r.lines)
+    assert r.app.windows == 4 and r.app.errors == 0

@@ -1,4 +1,4 @@
-"""The rules for one row of a recording CSV, shared by the host (host_tools.datasets) and
+"""The rules for one row of a recording CSV, shared by the host (host_tools.data.datasets) and
 the board's replay sensor, so both accept and refuse the same files with the same words.
 
 - Lines are numbered as an editor shows them: from 1, counting blank lines and a header.
@@ -16,7 +16,7 @@ the board's replay sensor, so both accept and refuse the same files with the sam
   the kind's physical range after the unit `scale` (accel: |g| <= 1000; thermal:
   -60..400 deg C; scalar: any value finite as a 32-bit float, which the board and the
   features compute in); a time stamp a finite number or an ISO-8601 date (its full
-  parsing is the host's: host_tools.timeaxis).
+  parsing is the host's: host_tools.data.timeaxis).
 A bad line raises RowError(message), the message naming the file and the line.
 
 Pure Python for CPython, MicroPython and CircuitPython: no typing, % formatting. Per

@@ -16,7 +16,11 @@ import pytest
 
 from device import csvrows
 from device.features import ScalarFeatures
-from host_tools import argtypes, cli, datasets, readers, timeaxis
+from host_tools.data import argtypes
+from host_tools.cli import main as cli
+from host_tools.data import datasets
+from host_tools.data import readers
+from host_tools.data import timeaxis
 
 
 def _write(path, text):

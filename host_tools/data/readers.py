@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from device import csvrows
-from host_tools import timeaxis
+from host_tools.data import timeaxis
 
 STANDARD_GRAVITY = 9.80665
 UNITS = ("g", "m/s2")

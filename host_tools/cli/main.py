@@ -21,12 +21,13 @@ from typing import Any, NoReturn, Sequence
 import numpy as np
 
 from device import model as model_mod
-from host_tools import datasets, train
-from host_tools.argtypes import fraction as _fraction
-from host_tools.argtypes import period as _period
-from host_tools.argtypes import rate as _rate
-from host_tools.argtypes import shrinkage as _shrinkage
-from host_tools.datasets import DataError
+from host_tools.data import datasets
+from host_tools.modeling import train
+from host_tools.data.argtypes import fraction as _fraction
+from host_tools.data.argtypes import period as _period
+from host_tools.data.argtypes import rate as _rate
+from host_tools.data.argtypes import shrinkage as _shrinkage
+from host_tools.data.datasets import DataError
 
 EXIT_BAD_INPUT = 2
 
@@ -164,7 +165,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.detector == "adaptive" and a.sensor != "scalar":
         raise DataError("--detector adaptive follows a drifting scalar stream: use it with --sensor scalar")
     if a.sensor == "thermal":
-        from host_tools import thermal_train
+        from host_tools.modeling import thermal_train
 
         return thermal_train.cmd_train(a)
     if a.holdout + a.test >= 1:
@@ -415,7 +416,7 @@ def _score_events(a: argparse.Namespace, doc: dict, ex, wins: list) -> int:
 
 def cmd_export(a: argparse.Namespace) -> int:
     """Recordings -> Edge Impulse data-acquisition files, one per input file."""
-    from host_tools import readers
+    from host_tools.data import readers
 
     check_out_dir(a.out, "--out")
     opts = _read_opts(a)
@@ -427,26 +428,26 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def cmd_drift_bench(a: argparse.Namespace) -> int:
-    from host_tools import driftbench
+    from host_tools.modeling import driftbench
 
     return driftbench.main(a)
 
 
 def cmd_simulate(a: argparse.Namespace) -> int:
-    from host_tools import simulate
+    from host_tools.modeling import simulate
 
     return simulate.main(a)
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from host_tools import evaluate
+    from host_tools.modeling import evaluate
 
     check_out_dir(a.report, "--report")  # before the minutes of work, not after
     return evaluate.main(a)
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
-    from host_tools import bench
+    from host_tools.modeling import bench
 
     return bench.main(a)
 
@@ -528,13 +529,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_score)
 
     e = sub.add_parser("evaluate", help="leave-session-out evaluation with baselines and a report")
-    from host_tools import evaluate
+    from host_tools.modeling import evaluate
 
     evaluate.add_arguments(e)
     e.set_defaults(func=cmd_evaluate)
 
     m = sub.add_parser("simulate", help="run the board application over recordings")
-    from host_tools import simulate
+    from host_tools.modeling import simulate
 
     simulate.add_arguments(m)
     m.set_defaults(func=cmd_simulate)
@@ -549,18 +550,20 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func=cmd_export)
 
     d = sub.add_parser("drift-bench", help="fixed vs adaptive baseline on synthetic drifting streams")
-    from host_tools import driftbench
+    from host_tools.modeling import driftbench
 
     driftbench.add_arguments(d)
     d.set_defaults(func=cmd_drift_bench)
 
     b = sub.add_parser("bench", help="host speed of the device code path")
-    from host_tools import bench
+    from host_tools.modeling import bench
 
     bench.add_arguments(b)
     b.set_defaults(func=cmd_bench)
-    __import__("host_tools.telemetry_cli").telemetry_cli.add_commands(sub)  # receive events
-    __import__("host_tools.workflow_cli").workflow_cli.add_commands(sub)  # collect push deploy doctor monitor
+    from host_tools.cli import telemetry, workflow
+
+    telemetry.add_commands(sub)  # receive events
+    workflow.add_commands(sub)  # collect push deploy doctor monitor
     return p
 
 

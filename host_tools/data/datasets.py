@@ -1,7 +1,7 @@
 """Recordings on disk -> sessions of time-ordered streams -> windows -> feature matrices,
 with one clear error per bad input.
 
-A folder is one recording session. Its files (CSV, or Edge Impulse JSON; host_tools.readers
+A folder is one recording session. Its files (CSV, or Edge Impulse JSON; host_tools.data.readers
 reads each, by device.csvrows' row rules, the same code the board's replay sensor uses)
 are put in time order: by their first time stamp when every file has time stamps,
 otherwise in natural name order (H2 before H10); the order used is reported.
@@ -28,8 +28,9 @@ import numpy as np
 from device import csvrows
 from device import features as features_mod
 from device import model as model_mod
-from host_tools import readers, timeaxis
-from host_tools.readers import ReadOptions
+from host_tools.data import readers
+from host_tools.data import timeaxis
+from host_tools.data.readers import ReadOptions
 
 
 class DataError(Exception):
@@ -85,8 +86,8 @@ def read_recording(path: str, kind: str, expect: str | None = None, opts: ReadOp
     """A recording as (axes, samples): 3 rows for accel, 1 row (the values) for scalar."""
     if kind not in csvrows.KINDS:
         raise DataError(f"unknown sensor kind {kind!r}")
-    if kind == "thermal":  # (frames, 24, 32): one frame per row, see host_tools.thermal_data
-        from host_tools import thermal_data
+    if kind == "thermal":  # (frames, 24, 32): one frame per row, see host_tools.data.thermal_data
+        from host_tools.data import thermal_data
 
         return thermal_data.read_frames(path)[0]
     if rate is None:
@@ -450,7 +451,7 @@ def located_windows(paths: Iterable[str], extractor, expect: str | None = None,
         list_csv(p)  # every path checked first
     out: list[tuple[WindowRef, np.ndarray]] = []
     notes: list[str] = []
-    if extractor.kind == "thermal":  # frame files (host_tools.thermal_data): a frame per window
+    if extractor.kind == "thermal":  # frame files (host_tools.data.thermal_data): a frame per window
         for p in paths:
             for f in list_csv(p):
                 for wi, w in enumerate(cut_windows(read_recording(f, "thermal", expect), extractor.window, f)):

@@ -35,8 +35,8 @@ from device import decision as decision_mod
 from device import detectors as detectors_mod
 from device import model as model_mod
 from device import thermal
-from host_tools import train
-from host_tools.datasets import DataError
+from host_tools.modeling import train
+from host_tools.data.datasets import DataError
 
 SCALE_FLOOR = 0.15  # deg C: the sensor's own frame-to-frame noise at a 2 Hz refresh
 REF_SPREAD = 0.75
@@ -247,7 +247,7 @@ def _build(sessions, auto, fa_rate, holdout, detector, rate, z_hot, min_excess, 
             "threshold_windows": {m["name"]: m["n_threshold"] for m in modes},
             "reference_pixels": int(ref.sum()), "masked_pixels": int(np.asarray(mask).sum()),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "tool": "host_tools.thermal_train",
+            "tool": "host_tools.modeling.thermal_train",
         },
     }
 
@@ -292,8 +292,8 @@ class Runner:
 # ---- command line ---------------------------------------------------------------------------
 
 def cmd_train(a: argparse.Namespace) -> int:
-    """`python -m host_tools train --sensor thermal ...` (called by host_tools.cli)."""
-    from host_tools import thermal_data
+    """`python -m host_tools train --sensor thermal ...` (called by host_tools.cli.main)."""
+    from host_tools.data import thermal_data
 
     if a.rate <= 0:
         raise DataError("--rate must be > 0 (frames per second)")
@@ -367,8 +367,8 @@ def _rect(s: str) -> tuple[int, int, int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m host_tools.thermal_train --model m.json --allow 12:16,10:15 --out m2.json`"""
-    p = argparse.ArgumentParser(prog="python -m host_tools.thermal_train",
+    """`python -m host_tools.modeling.thermal_train --model m.json --allow 12:16,10:15 --out m2.json`"""
+    p = argparse.ArgumentParser(prog="python -m host_tools.modeling.thermal_train",
                                 description="edit the allowed-hot mask of a thermal model")
     p.add_argument("--model", required=True)
     p.add_argument("--out", required=True)

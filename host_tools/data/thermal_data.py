@@ -24,7 +24,7 @@ import os
 import numpy as np
 
 from device.thermal import COLS, MAX_C, MIN_C, N, ROWS, csv_header, csv_row
-from host_tools.datasets import DataError, list_csv
+from host_tools.data.datasets import DataError, list_csv
 
 TIME_NAMES = ("t", "t_ms", "time", "timestamp")
 AMBIENT_NAMES = ("ambient", "ta", "t_ambient")

@@ -149,7 +149,9 @@ def make_sensor(s, hw, pins, window, rate, buffers=None):
     from device import sensors as sensors_mod
 
     if s.SENSOR == "replay":
-        return sensors_mod.CsvReplaySensor(s.REPLAY_PATH, kind=s.REPLAY_KIND, window=window, rate=rate,
+        from device import replay
+
+        return replay.CsvReplaySensor(s.REPLAY_PATH, kind=s.REPLAY_KIND, window=window, rate=rate,
                                            loop=s.REPLAY_LOOP, realtime=s.REPLAY_REALTIME,
                                            ticks_ms=hw.ticks_ms, sleep=hw.sleep,
                                            buffers=buffers if s.REPLAY_KIND == "accel" else None)
@@ -161,7 +163,9 @@ def make_sensor(s, hw, pins, window, rate, buffers=None):
                                         data_rate=s.ACCEL_DATA_RATE, bandwidth=s.ACCEL_BANDWIDTH,
                                         read=s.ACCEL_READ, ticks_ms=hw.ticks_ms, bus_factory=bus_factory,
                                         buffers=buffers)
-    return sensors_mod.MLX90640Sensor(refresh_hz=s.MLX_REFRESH_HZ, bus_factory=bus_factory,
+    from device import camera
+
+    return camera.MLX90640Sensor(refresh_hz=s.MLX_REFRESH_HZ, bus_factory=bus_factory,
                                       ticks_ms=hw.ticks_ms, read=s.MLX_READ, sleep=hw.sleep, log=hw.write)
 
 
@@ -223,10 +227,10 @@ def build_app(s, hw, pins=None):
     buffers = feats.input_views() if feats is not None and hasattr(feats, "input_views") else None
     sensor = make_sensor(s, hw, pins, window, rate, buffers)
     if doc is not None and doc.get("sensor") == "scalar" and getattr(sensor, "kind", None) == "thermal":
-        from device import thermal  # a scalar model on the camera: one value per frame
+        from device import framescalars  # a scalar model on the camera: one value per frame
 
         try:
-            sensor = thermal.FrameScalars(sensor, doc["features"].get("channel", "max"), window)
+            sensor = framescalars.FrameScalars(sensor, doc["features"].get("channel", "max"), window)
         except ValueError as e:
             model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
             log("# NO MODEL: %s" % model_error)
@@ -261,9 +265,9 @@ def build_app(s, hw, pins=None):
             else:
                 log("# RECORD = http, but no HTTP session: not recording")
         elif kind == "thermal" and getattr(hw, "fs_writable", False):
-            from device import thermal  # frames as rows: the thermal recording format
+            from device import framerows  # frames as rows: the thermal recording format
 
-            recorder = thermal.FrameRowRecorder(s.RECORD_PATH, sensor, hw.ticks_ms, s.RECORD_MAX_FILES)
+            recorder = framerows.FrameRowRecorder(s.RECORD_PATH, sensor, hw.ticks_ms, s.RECORD_MAX_FILES)
         elif getattr(hw, "fs_writable", False):
             recorder = recorder_mod.FileRecorder(s.RECORD_PATH, kind, s.RECORD_MAX_FILES)
         else:

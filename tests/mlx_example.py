@@ -217,7 +217,7 @@ def fresh_driver(bus):
     released them."""
     import adafruit_mlx90640
 
-    from device.sensors import restore_driver_lists
+    from device.camera import restore_driver_lists
 
     restore_driver_lists(adafruit_mlx90640)  # a fast-path sensor may have released them
     cls = adafruit_mlx90640.MLX90640

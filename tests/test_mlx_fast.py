@@ -18,7 +18,7 @@ import pytest
 import mlx_example as mx
 from board_harness import fake_hardware
 from device import mlxconv, mlxframes, xp
-from device import sensors
+from device import camera
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOL = 0.01
@@ -98,7 +98,7 @@ def _sensor(case="chess", **kw):
         return clock[0]
 
     lines = []
-    s = sensors.MLX90640Sensor(bus=bus, refresh_hz=4.0, ticks_ms=ticks, log=lines.append, **kw)
+    s = camera.MLX90640Sensor(bus=bus, refresh_hz=4.0, ticks_ms=ticks, log=lines.append, **kw)
     return s, bus, lines
 
 
@@ -145,7 +145,7 @@ def test_sensor_falls_back_when_the_driver_lacks_what_the_fast_path_needs():
     with fake_hardware() as hw:
         fake = hw.mlx_fake.FakeMLX90640()
         lines = []
-        s = sensors.MLX90640Sensor(bus=object(), driver_factory=lambda bus: fake, ticks_ms=hw.supervisor.ticks_ms,
+        s = camera.MLX90640Sensor(bus=object(), driver_factory=lambda bus: fake, ticks_ms=hw.supervisor.ticks_ms,
                                    log=lines.append)
         s.read()
     assert s.path == "driver" and "fast frame path not used" in lines[0]
@@ -156,7 +156,7 @@ def test_read_mode_driver_skips_the_check():
     s.read()
     assert s.path == "driver" and s.check_result is None and lines == []
     with pytest.raises(ValueError):
-        sensors.MLX90640Sensor(bus=object(), read="quick")
+        camera.MLX90640Sensor(bus=object(), read="quick")
 
 
 def test_fast_readout_too_many_retries_and_timeout():

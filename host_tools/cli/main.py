@@ -148,7 +148,13 @@ def _read_opts(a: argparse.Namespace) -> datasets.ReadOptions:
     columns = [c.strip() for c in cols.split(",")] if cols else None
     if columns is not None and not all(columns):
         raise DataError(f"--columns {cols}: an empty column name; give names or positions, e.g. accX,accY,accZ or 2,3,4")
-    return datasets.ReadOptions(columns, getattr(a, "units", "g") or "g")
+    sep = getattr(a, "separator", None)
+    sep = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t"}.get(sep, sep) if sep else None
+    dec = getattr(a, "decimal", None)
+    dec = {"point": ".", "comma": ","}.get(dec, dec) if dec else None
+    if sep == "," and dec == ",":
+        raise DataError("--separator , --decimal ,: a decimal comma needs another separator (e.g. --separator ';')")
+    return datasets.ReadOptions(columns, getattr(a, "units", "g") or "g", sep, dec)
 
 
 def _notes(sets: list, quiet: bool) -> None:
@@ -463,7 +469,13 @@ def _period_or_none(s: str) -> float:
 def _reading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--columns", metavar="A,B,C",
                    help="value columns by header name or position from 1 (e.g. accX,accY,accZ or 2,3,4)")
-    p.add_argument("--units", choices=["g", "m/s2"], default="g", help="unit of accelerometer values")
+    p.add_argument("--units", choices=["g", "m/s2"], default="g", help="unit of accelerometer values (default: g)")
+    p.add_argument("--separator", choices=[",", ";", "tab", "comma", "semicolon"], default=None,
+                   help="cell separator of CSV files (default: detected; comma unless every line "
+                        "holds the same number of ; or tabs)")
+    p.add_argument("--decimal", choices=[".", ",", "point", "comma"], default=None,
+                   help="decimal mark of CSV numbers (default: detected; a comma between digits in a "
+                        "file separated by ; or tabs)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -25,6 +25,7 @@ import numpy as np
 
 from device.framerows import csv_header, csv_row
 from device.thermal import COLS, MAX_C, MIN_C, N, ROWS
+from host_tools.data import readers
 from host_tools.data.datasets import DataError, list_csv
 
 TIME_NAMES = ("t", "t_ms", "time", "timestamp")
@@ -32,80 +33,28 @@ AMBIENT_NAMES = ("ambient", "ta", "t_ambient")
 LABEL_NAMES = ("label", "anomaly")
 
 
-def _is_number(s: str) -> bool:
+NORMAL_LABELS = ("normal", "ok", "0", "false", "no", "")
+
+
+def read(path: str, rate: float | None = None, opts: readers.ReadOptions = readers.DEFAULT) -> readers.Frames:
+    """One frame CSV (host_tools.readers.read_frames), errors as DataError."""
     try:
-        float(s)
-        return True
-    except ValueError:
-        return False
+        return readers.read_frames(path, rate, opts)
+    except readers.ReadError as e:
+        raise DataError(str(e)) from None
 
 
 def read_frames(path: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(frames (n, 24, 32) float32, {leading column name: values}) of one CSV file."""
-    try:
-        with open(path, "r", encoding="utf-8") as f:
-            lines = f.read().splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read ({e})") from None
-    numbered = [(i + 1, ln) for i, ln in enumerate(lines) if ln.strip()]
-    if not numbered:
-        raise DataError(f"{path}: file has no data rows")
-    header = None
-    first = numbered[0][1].split(",")
-    if not all(_is_number(c) for c in first):
-        header = [c.strip() for c in first]
-        numbered = numbered[1:]
-        if not numbered:
-            raise DataError(f"{path}: file has a header but no frames")
-    width = len(header) if header else len(numbered[0][1].split(","))
-    if width == COLS and len(numbered) % ROWS == 0 and header is None:
-        return _blocks(path, numbered)  # 24 rows of 32 per frame: the serial capture's files
-    lead = width - N
-    if lead < 0:
-        raise DataError(f"{path}: line {numbered[0][0]} has {width} columns; a thermal frame row "
-                        f"needs {N} pixel values (24 x 32), after any named leading columns")
-    names = [h.lower() for h in header[:lead]] if header else [f"col{k}" for k in range(lead)]
-    body = "\n".join(ln for _, ln in numbered)
-    rows = len(numbered)
-    data = None
-    if body.count(",") == (width - 1) * rows:
-        try:
-            data = np.array(body.replace(",", " ").split(), dtype=np.float64)
-            data = data.reshape(rows, width) if data.size == rows * width else None
-        except ValueError:
-            data = None
-    if data is None:  # name the bad line
-        for ln_no, ln in numbered:
-            cells = ln.split(",")
-            if len(cells) != width:
-                raise DataError(f"{path}: line {ln_no} has {len(cells)} columns, expected {width}")
-            for c in cells:
-                if not _is_number(c):
-                    raise DataError(f"{path}: line {ln_no} has a non-numeric value {c.strip()!r}")
-        raise DataError(f"{path}: malformed CSV")
-    pix = data[:, lead:]
-    bad = ~np.isfinite(pix) | (pix < MIN_C) | (pix > MAX_C)
-    if bad.any():
-        r, k = np.argwhere(bad)[0]
-        raise DataError(f"{path}: line {numbered[r][0]} pixel {k} (row {k // COLS}, col {k % COLS}) "
-                        f"is {pix[r, k]!r}: not a temperature between {MIN_C:g} and {MAX_C:g} C")
-    extra = {names[j]: data[:, j] for j in range(lead)}
-    return pix.astype(np.float32).reshape(rows, ROWS, COLS), extra
+    f = read(path)
+    return f.frames, f.extra
 
 
-def _blocks(path: str, numbered: list[tuple[int, str]]) -> tuple[np.ndarray, dict]:
-    """Frames written as blocks of 24 rows of 32 values (device.recorder's window files)."""
-    try:
-        data = np.array([[float(c) for c in ln.split(",")] for _, ln in numbered], dtype=np.float64)
-    except ValueError:
-        for ln_no, ln in numbered:
-            cells = ln.split(",")
-            if len(cells) != COLS or not all(_is_number(c) for c in cells):
-                raise DataError(f"{path}: line {ln_no}: not {COLS} numbers") from None
-        raise DataError(f"{path}: malformed CSV") from None
-    if not np.all(np.isfinite(data)) or data.min() < MIN_C or data.max() > MAX_C:
-        raise DataError(f"{path}: a pixel is not a temperature between {MIN_C:g} and {MAX_C:g} C")
-    return data.astype(np.float32).reshape(-1, ROWS, COLS), {}
+def is_anomaly(labels: np.ndarray) -> np.ndarray:
+    """Label column -> bool per frame: numbers over 0.5, or any text but a normal word."""
+    if labels.dtype == object:
+        return np.array([str(v).strip().lower() not in NORMAL_LABELS for v in labels])
+    return labels > 0.5
 
 
 def column(extra: dict[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray | None:
@@ -115,30 +64,44 @@ def column(extra: dict[str, np.ndarray], names: tuple[str, ...]) -> np.ndarray |
     return None
 
 
-def load_folder(folder: str) -> dict:
+def load_folder(folder: str, rate: float | None = None, opts: readers.ReadOptions = readers.DEFAULT) -> dict:
     """Every frame of every CSV in `folder` (or one file): {"frames", "files", "index",
-    "ambient" or None, "label" or None, "t" or None}."""
+    "ambient" or None, "label" (bool per frame) or None, "t" (seconds) or None, "notes",
+    "rate" (frames per second the time stamps show, or None)}. With `rate` the time
+    stamps are checked against it."""
     files = list_csv(folder)
-    frames, names, index, amb, lab, ts = [], [], [], [], [], []
+    for path in files:  # a binary or huge file is refused before reading the others
+        try:
+            readers.check_file(path)
+        except readers.ReadError as e:
+            raise DataError(str(e)) from None
+    frames, names, index, amb, lab, ts, notes = [], [], [], [], [], [], []
     have_amb = have_lab = have_t = True
     for path in files:
-        f, extra = read_frames(path)
+        fr = read(path, rate)
+        f, extra = fr.frames, fr.extra
         frames.append(f)
         names.extend([path] * len(f))
         index.extend(range(len(f)))
         a = column(extra, AMBIENT_NAMES)
         lb = column(extra, LABEL_NAMES)
-        t = column(extra, TIME_NAMES)
         have_amb &= a is not None
         have_lab &= lb is not None
-        have_t &= t is not None
+        have_t &= fr.times is not None
         amb.append(a)
-        lab.append(lb)
-        ts.append(t)
+        lab.append(is_anomaly(lb) if lb is not None else None)
+        ts.append(fr.times)
+        notes.extend(fr.notes)
+    t = np.concatenate(ts) if have_t else None
+    shown = None
+    if t is not None:
+        steps = np.diff(t)
+        steps = steps[steps > 0]
+        shown = 1.0 / float(np.median(steps)) if len(steps) else None
     return {"frames": np.concatenate(frames), "files": names, "index": index,
             "ambient": np.concatenate(amb) if have_amb else None,
-            "label": np.concatenate(lab) > 0.5 if have_lab else None,
-            "t": np.concatenate(ts) if have_t else None}
+            "label": np.concatenate(lab) if have_lab else None,
+            "t": t, "notes": notes, "rate": shown}
 
 
 def write_frames(path: str, frames: np.ndarray, columns: dict[str, np.ndarray] | None = None) -> None:

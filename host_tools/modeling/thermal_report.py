@@ -176,13 +176,17 @@ def main_eval(a: argparse.Namespace) -> int:
 
     if not a.normal or not a.anomaly:
         raise DataError("evaluate --sensor thermal needs --normal and --anomaly folders of frame CSVs")
-    train_sets, test_sets = [], []
+    train_sets, test_sets, shown = [], [], []
+    given = a.rate != 200.0  # 200 Hz is the accelerometer default: not given for frames
     for d in a.normal:
-        fr = thermal_data.load_folder(d)["frames"]
+        data = thermal_data.load_folder(d, a.rate if given else None)
+        fr = data["frames"]
+        if data["rate"]:
+            shown.append(data["rate"])
         k = int(len(fr) * TRAIN_SHARE)
         train_sets.append((os.path.basename(os.path.normpath(d)), fr[:k]))
         test_sets.append((d, fr[k:]))
-    fps = a.rate if a.rate != 200.0 else 1.0
+    fps = a.rate if given else (float(np.median(shown)) if shown else 1.0)
     doc = thermal_train.build(train_sets, auto=len(a.normal) == 1, fa_rate=a.fa_rate, rate=fps,
                               detector=a.detector)
     os.makedirs(a.report, exist_ok=True)
@@ -202,9 +206,11 @@ def main_eval(a: argparse.Namespace) -> int:
     pngs = []
     for d in a.anomaly:
         for f in thermal_data.list_csv(d):
-            fr, extra = thermal_data.read_frames(f)
-            lab = thermal_data.column(extra, thermal_data.LABEL_NAMES)
-            first = int(np.flatnonzero(lab > 0.5)[0]) if lab is not None and (lab > 0.5).any() else 0
+            got = thermal_data.read(f, fps)
+            fr = got.frames
+            lab = thermal_data.column(got.extra, thermal_data.LABEL_NAMES)
+            lab = thermal_data.is_anomaly(lab) if lab is not None else None
+            first = int(np.flatnonzero(lab)[0]) if lab is not None and lab.any() else 0
             runner = thermal_train.Runner(model)
             out = runner.run(fr)
             hits = [(i, hs) for i, hs in out["starts"] if i >= first]

@@ -21,7 +21,7 @@ from typing import Any, NoReturn, Sequence
 import numpy as np
 
 from device import model as model_mod
-from host_tools.data import datasets
+from host_tools.data import datasets, readers
 from host_tools.modeling import train
 from host_tools.data.argtypes import fraction as _fraction
 from host_tools.data.argtypes import period as _period
@@ -154,7 +154,7 @@ def _read_opts(a: argparse.Namespace) -> datasets.ReadOptions:
     dec = {"point": ".", "comma": ","}.get(dec, dec) if dec else None
     if sep == "," and dec == ",":
         raise DataError("--separator , --decimal ,: a decimal comma needs another separator (e.g. --separator ';')")
-    return datasets.ReadOptions(columns, getattr(a, "units", "g") or "g", sep, dec)
+    return datasets.ReadOptions(columns, getattr(a, "units", "g") or "g", separator=sep, decimal=dec)
 
 
 def _notes(sets: list, quiet: bool) -> None:
@@ -176,17 +176,30 @@ def cmd_train(a: argparse.Namespace) -> int:
         return thermal_train.cmd_train(a)
     if a.holdout + a.test >= 1:
         raise DataError(f"--holdout {a.holdout} --test {a.test}: together they leave nothing to fit on")
+    opts = _read_opts(a)
+    axes = 3
+    if a.sensor == "accel":
+        axes = getattr(a, "axes", None) or readers.axes_of(datasets.list_csv(a.normal[0])[0], opts)
+        if axes != 3 and not a.quiet:
+            print(f"note: {axes} acceleration ax{'is' if axes == 1 else 'es'} per sample"
+                  + ("" if getattr(a, "axes", None) else " (from the recordings' columns; --axes sets it)")
+                  + (": on a board with a 3-axis sensor the model gets each sample's vector magnitude"
+                     if axes == 1 else ": on a board with a 3-axis sensor the model gets x and y"), file=sys.stderr)
     try:
-        ex = datasets.make_extractor(a.sensor, a.window, a.rate, a.bands)
+        ex = datasets.make_extractor(a.sensor, a.window, a.rate, a.bands, axes)
     except ValueError as e:
         raise DataError(f"--sensor {a.sensor} --window {a.window} --bands {a.bands}: {e}") from None
-    opts = _read_opts(a)
+    opts = datasets.opts_for(ex, opts)
     adaptive = None
     if a.detector == "adaptive":
         adaptive = train.adaptive_params(a.window / a.rate, a.tau, a.cycle or None, a.slots)
     expect = f"--sensor {a.sensor} was given" + (" (the default)" if a.sensor == "accel" else "")
     sets = [datasets.load_folder(d, ex, not a.quiet, expect, opts) for d in a.normal]
     _notes(sets, a.quiet)
+    for i, s in enumerate(sets):  # one-window-per-row files with labels: train on the normal rows
+        sets[i], note = datasets.normal_only(s)
+        if note and not a.quiet:
+            print(f"note: {note}", file=sys.stderr)
     tests: list = []
     if a.test:
         parts = [s.split_time(1 - a.test, a.test) for s in sets]
@@ -504,6 +517,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--cycle", type=_period_or_none, default=86400.0,
                    help="adaptive: period of the cycle profile (24h), or none")
     t.add_argument("--slots", type=int, default=48, help="adaptive: parts of the cycle profile")
+    t.add_argument("--axes", type=int, choices=[1, 2, 3], default=None,
+                   help="accelerometer axes per sample: 1 (a magnitude channel), 2 or 3 (default: "
+                        "the recordings' value columns, else 3)")
     t.add_argument("--bands", type=int, default=16, help="spectral bands (accel)")
     t.add_argument("--shrinkage", type=_shrinkage, default="auto", help="'auto' (Ledoit-Wolf) or a fixed 0..1")
     t.add_argument("--k", type=int, default=3, help="decision: alarms need k of the last n windows")

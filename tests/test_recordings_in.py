@@ -265,3 +265,15 @@ def test_evaluate_errors_name_the_options(capsys, tmp_path):
     assert "--normal without --anomaly: give --anomaly DIR..." in line
     line = cli_error(capsys, ["evaluate", "--data", str(tmp_path), "--anomaly", "x", "--report", str(tmp_path / "r")])
     assert "--anomaly needs --normal DIR..." in line
+
+
+def test_thermal_test_option_scores_the_last_part(capsys, tmp_path):
+    normal, _ = rc.thermal_pipes(str(tmp_path), frames=400, calib=0)
+    code, out, err = _train(capsys, ["--sensor", "thermal", "--normal", *normal, "--test", "0.2",
+                                     "--out", str(tmp_path / "m.json")])
+    assert code == 0, err
+    assert "  test pipe_cold: 80 frames (10 s): " in out
+    doc = json.load(open(tmp_path / "m.json"))
+    assert [t["windows"] for t in doc["training"]["test"]] == [80, 80, 80]
+    assert [m["n_fit"] + m["n_threshold"] for m in doc["modes"]] == [320, 320, 320] or \
+        sum(m["n_fit"] + m["n_threshold"] for m in doc["modes"]) == 960

@@ -483,11 +483,11 @@ def _reading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--columns", metavar="A,B,C",
                    help="value columns by header name or position from 1 (e.g. accX,accY,accZ or 2,3,4)")
     p.add_argument("--units", choices=["g", "m/s2"], default="g", help="unit of accelerometer values (default: g)")
-    p.add_argument("--separator", choices=[",", ";", "tab", "comma", "semicolon"], default=None,
-                   help="cell separator of CSV files (default: detected; comma unless every line "
-                        "holds the same number of ; or tabs)")
-    p.add_argument("--decimal", choices=[".", ",", "point", "comma"], default=None,
-                   help="decimal mark of CSV numbers (default: detected; a comma between digits in a "
+    p.add_argument("--separator", choices=[",", ";", "tab", "comma", "semicolon"], default=None, metavar="SEP",
+                   help="cell separator of CSV files: , ; tab comma semicolon (default: detected; "
+                        "comma unless every line holds the same number of ; or tabs)")
+    p.add_argument("--decimal", choices=[".", ",", "point", "comma"], default=None, metavar="MARK",
+                   help="decimal mark of CSV numbers: . , point comma (default: detected; a comma between digits in a "
                         "file separated by ; or tabs)")
 
 
@@ -495,7 +495,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m host_tools", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="fit a model on normal recordings")
+    t = sub.add_parser(
+        "train", help="fit a model on normal recordings",
+        description="Fit a model on normal recordings (accelerometer, scalar or thermal: the same "
+                    "--calibrate, --holdout, --test, --modes, --fa-rate and --rate). The least "
+                    "recording per mode: 10 windows (thermal: frames) to fit and 10 to choose its "
+                    "threshold, so without --calibrate and with --holdout 0.25 at least 40 windows "
+                    "(40 s at --window 200 --rate 200; 40 frames, 5 s, at 8 frames/s); with "
+                    "--calibrate 10 per mode in the normal folders and 10 per mode in the calibration "
+                    "folders. More gives thresholds that hold: about 120 calibration windows per "
+                    "mode back a 1%% false-alarm rate without extrapolating.")
     t.add_argument("--sensor", choices=["accel", "scalar", "thermal"], default="accel")
     t.add_argument("--detector", choices=["zscore", "mahalanobis", "adaptive"], default=None,
                    help="default: mahalanobis for accel and thermal, zscore for scalar; adaptive: a "
@@ -503,15 +512,21 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--normal", nargs="+", required=True, metavar="DIR",
                    help="one folder per operating mode (or all normal data with --modes auto)")
     t.add_argument("--calibrate", nargs="+", metavar="DIR",
-                   help="other recordings of normal operation to choose thresholds on")
+                   help="other recordings of normal operation to choose thresholds on, each window "
+                        "for its nearest mode; every window of --normal then fits (default: none, "
+                        "thresholds on --holdout)")
     t.add_argument("--modes", choices=["folders", "auto"], default="folders")
     t.add_argument("--fa-rate", type=_fraction, default=0.01)
     t.add_argument("--holdout", type=_fraction, default=0.25,
-                   help="without --calibrate: last fraction of each folder (time order) for thresholds")
+                   help="without --calibrate: fraction of each folder for thresholds (default 0.25): "
+                        "its last part in time (thermal: every 4th block, blocks of up to 10 minutes "
+                        "scaled so a short session still has 3)")
     t.add_argument("--test", type=_fraction_or_zero, default=0.0,
                    help="last fraction of each folder (time order) kept out as a test, scored at the end")
     t.add_argument("--window", type=int, default=200, help="samples per window")
-    t.add_argument("--rate", type=_rate, default=200.0, help="sample rate in Hz, or a period (5min, 10ms)")
+    t.add_argument("--rate", type=_rate, default=200.0,
+                   help="sample rate in Hz, or a period (5min, 10ms); checked against the recordings' "
+                        "time stamps (default: 200; thermal: the frames/s the time stamps show, else 1)")
     t.add_argument("--tau", type=_period, default=6 * 3600.0,
                    help="adaptive: time constant of the baseline (e.g. 6h)")
     t.add_argument("--cycle", type=_period_or_none, default=86400.0,

@@ -33,10 +33,8 @@ formats a message only when something is wrong: on a board every string costs he
 
 import json
 
-try:
-    import hashlib
-except ImportError:  # some MicroPython builds
-    hashlib = None
+from device.hashing import sha256 as _new_sha256
+
 try:
     from binascii import hexlify
 except ImportError:
@@ -59,11 +57,8 @@ class ModelError(ValueError):
 
 
 def _sha256():
-    if hashlib is None:
-        raise ModelError("this board has no hashlib: cannot verify the model checksum")
-    if hasattr(hashlib, "sha256"):
-        return hashlib.sha256()
-    return hashlib.new("sha256")
+    """hashlib.new("sha256"), or pure Python on CircuitPython 9.x / 10.0.x (device.hashing)."""
+    return _new_sha256()
 
 
 def _hex(digest):

@@ -1,5 +1,5 @@
 """Command line: `python -m host_tools {train,commission,score,evaluate,simulate,bench,
-export,drift-bench}`.
+export,drift-bench,moved-bench}`.
 
 Every bad input ends in one line `error: <what, which file or option>` on stderr and exit
 code 2, before any long work where it can be known early (options, output paths, model
@@ -22,7 +22,7 @@ import numpy as np
 
 from device import model as model_mod
 from host_tools.data import datasets, readers
-from host_tools.modeling import train
+from host_tools.modeling import calibration, train
 from host_tools.data.argtypes import fraction as _fraction
 from host_tools.data.argtypes import period as _period
 from host_tools.data.argtypes import rate as _rate
@@ -208,6 +208,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     calib: list[tuple[np.ndarray, int | None]] = []
     margin_windows = None
     starts = None
+    session_windows = None
+    installations: list = []
     if a.modes == "auto":
         # Clusters have no folder labels: calibration windows go to their nearest mode.
         if a.calibrate:
@@ -222,9 +224,22 @@ def cmd_train(a: argparse.Namespace) -> int:
             source = f"time-ordered hold-out ({a.holdout:.0%} of each folder), nearest mode"
     else:
         fit_sets = []
+        per_mode, installations = calibration.load_extra(
+            a, sets, lambda d: datasets.load_folder(d, ex, not a.quiet, expect, opts))
+        if any(len(g) > 1 for g in per_mode) and not a.calibrate:
+            session_windows = [[w.features for w in g] for g in per_mode]
         for i, s in enumerate(sets):
             if a.calibrate:
                 fit_sets.append((s.name, s.features))
+            elif len(per_mode[i]) > 1:
+                h = a.holdout / (1 - a.test)
+                parts = [w.split_time(1 - h, h) for w in per_mode[i]]
+                fit_sets.append((s.name, np.concatenate([p[0].features for p in parts])))
+                calib.append((np.concatenate([p[1].features for p in parts]), i))
+                if not a.quiet:
+                    print(f"{s.name}: {len(parts)} sessions, fit {len(fit_sets[-1][1])} windows, "
+                          f"calibration {len(calib[-1][0])} windows (and every session against "
+                          f"the others)", file=sys.stderr)
             else:
                 h = a.holdout / (1 - a.test)  # of what the test part leaves
                 fit, hold = s.split_time(1 - h, h)
@@ -245,7 +260,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     doc = train.build_model(ex, a.detector, fit_sets, calib, a.fa_rate, a.shrinkage, decision,
                             sessions=[os.path.basename(os.path.normpath(d)) for d in a.normal + (a.calibrate or [])],
                             threshold_source=source, margin_windows=margin_windows, adaptive=adaptive,
-                            starts=starts)
+                            starts=starts, session_windows=session_windows)
     if tests:
         doc["training"]["test"] = [train.test_summary(doc, name, before, after) for name, before, after in tests]
     _write(a.out, doc)
@@ -254,10 +269,19 @@ def cmd_train(a: argparse.Namespace) -> int:
     for m in doc["modes"]:
         print(f"  mode {m['name']}: {m['n_fit']} fit windows, threshold {m['threshold']:.4g} "
               f"from {m['n_threshold']} windows, supports fa {m['fa_supported']:.2%} ({m['threshold_method']})")
+    for line in calibration.rates_text(doc):
+        print(line)
+    for name, ws in installations:
+        r = calibration.installation_test(doc, ws.features, train.commission_model, a.installation_share, name)
+        doc["training"].setdefault("installations", []).append(dict(r, session=ws.name, mode=name))
+        print(calibration.installation_line(ws.name, name, r))
+    if installations:
+        _write(a.out, doc)
     for t in doc["training"].get("test", []):
         print(f"  test {t['session']}: {t['windows']} windows {t['span']}: {t['over']} over the line "
               f"({t['fa_rate']:.2%}), {t['alarms']} alarm(s) after the decision".replace("  :", ":"))
-    for w in train.threshold_warnings(doc):
+    share = None if a.calibrate else a.holdout
+    for w in train.threshold_warnings(doc, share):
         print(f"warning: {w}", file=sys.stderr)
     return 0
 
@@ -452,6 +476,12 @@ def cmd_drift_bench(a: argparse.Namespace) -> int:
     return driftbench.main(a)
 
 
+def cmd_moved_bench(a: argparse.Namespace) -> int:
+    from host_tools.modeling import moved_sensor
+
+    return moved_sensor.main(a)
+
+
 def cmd_simulate(a: argparse.Namespace) -> int:
     from host_tools.modeling import simulate
 
@@ -543,6 +573,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--cooldown", type=int, default=30, help="decision: windows between alarms")
     t.add_argument("--out", required=True)
     t.add_argument("--quiet", action="store_true")
+    calibration.add_train_arguments(t)
     _reading_options(t)
     t.set_defaults(func=cmd_train)
 
@@ -597,6 +628,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     driftbench.add_arguments(d)
     d.set_defaults(func=cmd_drift_bench)
+
+    mb = sub.add_parser("moved-bench", help="a model trained at some sensor positions, used at another "
+                                            "(simulated on the ceiling fan and synthetic machines), "
+                                            "before and after commissioning")
+    from host_tools.modeling import moved_sensor
+
+    moved_sensor.add_arguments(mb)
+    mb.set_defaults(func=cmd_moved_bench)
 
     b = sub.add_parser("bench", help="host speed of the device code path")
     from host_tools.modeling import bench

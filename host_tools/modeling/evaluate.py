@@ -198,7 +198,9 @@ def normal_parts(ratios: np.ndarray, test_sets: Sequence[tuple[str, WindowSet]],
                     "over": int(np.sum(r > 1.0)), "fa_rate": detection_rate(r), "stated": fa_rate,
                     "fa_supported": m.get("fa_supported"), "threshold_method": m.get("threshold_method"),
                     "threshold_windows": m.get("n_threshold"),
-                    "threshold_source": m.get("threshold_source")})
+                    "threshold_source": m.get("threshold_source"),
+                    "fa_supported_across": m.get("fa_supported_across"),
+                    "sessions": m.get("sessions", 1)})
     return out
 
 
@@ -221,6 +223,14 @@ def fa_table_text(results: Sequence[dict]) -> str:
                              f"{100 * p['fa_rate']:8.2f}% {100 * p['stated']:6.2f}% "
                              f"{'-' if sup is None else f'{100 * sup:.2f}%':>9s}  "
                              f"{p['threshold_method'] or '-'} ({p['threshold_windows']})")
+            across = [p for p in m["normal_parts"] if p.get("fa_supported_across") is not None]
+            if across:
+                lines.append("  across sessions (leave-one-session-out): " + ", ".join(
+                    f"{p['mode']} {100 * p['fa_supported_across']:.2f}% ({p['sessions']} sessions)"
+                    for p in across))
+            if len(across) < len(m["normal_parts"]):
+                lines.append("  supported rates of modes with one session are within-session only "
+                             "(no other session says how a new one behaves)")
             dets = ", ".join(f"{a} {100 * v['detection_rate']:.1f}%" for a, v in m["anomalies"].items())
             lines.append(f"  detected: {dets}")
     return "\n".join(lines)
@@ -717,6 +727,17 @@ def main(a: argparse.Namespace) -> int:
     report_mod.write_metrics(a.report, results, meta, timing, STAGE_LABELS)
     print(report_mod.summary_text(results, meta))
     print(fa_table_text(results))
+    from host_tools.modeling import recommend
+
+    print(recommend.text(results, a.fa_rate))
+    coin = next((r for r in scenarios if r.name == "coin"), None)
+    if coin is not None and not getattr(a, "no_guard_table", False):
+        from host_tools.modeling import guard_table
+
+        doc = ev._models[(tuple(coin.normal), cfg.detector)]
+        rows = guard_table.table(doc, [(os.path.basename(p), f.ws.features) for p, f in folders.items()])
+        print()
+        print(guard_table.text(rows, doc))
     print(report_mod.timing_text(timing, STAGE_LABELS))
     print(f"report: {paths_out['html']} (also report.md, metrics.json, "
           f"{len(paths_out['figures'])} figures)")

@@ -246,7 +246,10 @@ def build_app(s, hw, pins=None):
         rate = s.SAMPLE_RATE or 200.0
         log("# NO MODEL: %s" % model_error)
         log("# sampling continues (RECORD = serial streams windows for training)")
-    buffers = feats.input_views() if feats is not None and hasattr(feats, "input_views") else None
+    # a one- or two-axis model reads the 3-axis sensor's own buffers (features.AccelFeatures
+    # reduces them); a 3-axis model shares its input buffers with the sensor
+    buffers = (feats.input_views() if feats is not None and hasattr(feats, "input_views")
+               and getattr(feats, "axes", 3) == 3 else None)
     sensor = make_sensor(s, hw, pins, window, rate, buffers)
     if doc is not None and doc.get("sensor") == "scalar" and getattr(sensor, "kind", None) == "thermal":
         from device import framescalars  # a scalar model on the camera: one value per frame

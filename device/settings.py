@@ -369,6 +369,14 @@ def _thermal_checks(s):
     _free, warn = thermal_fit(s.MLX_READ, s.TELEMETRY)
     if warn:
         s.warnings.append(warn)
+    # one sub-page's RAM read (1,664 bytes + addressing, 9 clocks a byte) must fit a
+    # sub-page period, or the chip overwrites it mid-read ("Too many retries")
+    read_ms = 1700 * 9 * 1000.0 / s.I2C_FREQUENCY
+    period_ms = 1000.0 / s.MLX_REFRESH_HZ
+    if read_ms > period_ms:
+        s.warnings.append("MLX_REFRESH_HZ %s: a sub-page comes every %.1f ms but reading one takes %.1f ms at "
+                          "I2C_FREQUENCY %d; raise I2C_FREQUENCY (1000000) or lower MLX_REFRESH_HZ"
+                          % (s.MLX_REFRESH_HZ, period_ms, read_ms, s.I2C_FREQUENCY))
 
 
 def lenient_int(getenv, key, default=0):

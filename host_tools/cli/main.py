@@ -20,7 +20,7 @@ from typing import Any, NoReturn, Sequence
 import numpy as np
 
 from device import model as model_mod
-from host_tools.data import datasets, readers
+from host_tools.data import datasets, readers, timeaxis
 from host_tools.modeling import calibration, train
 from host_tools.modeling.modelfile import write as _write  # one writer for every sensor's model
 from host_tools.data.argtypes import fraction as _fraction
@@ -164,6 +164,26 @@ def _notes(sets: list, quiet: bool) -> None:
                 print(f"note: {line}", file=sys.stderr)
 
 
+def least_recording(name: str, n: int, holdout: float, test: float, seconds: float) -> None:
+    """Refuse a mode whose windows cannot give MIN_WINDOWS to fit and MIN_WINDOWS to choose
+    its threshold, saying in minutes how much more to record (the thermal path says the
+    same in frames: modeling.thermal_train)."""
+    lo = train.MIN_WINDOWS
+    h = holdout / (1 - test) if test < 1 else 1.0
+    keep = n * (1 - test)
+    fit, cal = int(keep * (1 - h)), int(keep * h)
+    if fit >= lo and cal >= lo:
+        return
+    need = math.ceil(lo / min(h, 1 - h) / (1 - test))
+    what = (f"only {fit} windows to fit, need at least {lo}" if fit < lo else
+            f"only {cal} calibration windows, need at least {lo} to choose a threshold")
+    raise DataError(f"mode {name!r}: {what} (with --holdout {holdout:g}"
+                    + (f" and --test {test:g}" if test else "")
+                    + f" a mode needs {need} windows of {timeaxis.describe_period(seconds)}): record at "
+                    f"least {timeaxis.describe_period((need - n) * seconds)} more of mode {name!r}, "
+                    f"or give --calibrate")
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     check_out_file(a.out)
     if a.detector is None:  # scalar means z-score (README); accel the Mahalanobis detector
@@ -200,6 +220,9 @@ def cmd_train(a: argparse.Namespace) -> int:
         sets[i], note = datasets.normal_only(s)
         if note and not a.quiet:
             print(f"note: {note}", file=sys.stderr)
+    if a.modes != "auto" and not a.calibrate:
+        for s in sets:
+            least_recording(s.name, len(s), a.holdout, a.test, a.window / a.rate)
     tests: list = []
     if a.test:
         parts = [s.split_time(1 - a.test, a.test) for s in sets]

@@ -29,7 +29,8 @@ import os
 
 import numpy as np
 
-from device.thermal import N, csv_header, csv_row
+from device.framerows import csv_header, csv_row
+from device.thermal import N
 from host_tools.data import readers
 from host_tools.data.datasets import DataError, list_csv
 

@@ -339,7 +339,7 @@ def _cross_checks(s, problems):
 # output, per MLX_READ (tests/thermal_bench.py "thermal heap"); each mode fewer frees its
 # two pixel maps, each transport takes its libraries (README: "Thermal camera: frame rate
 # and heap"). The driver path holds less but allocates ~87 KB per frame in 4 KB blocks.
-THERMAL_FREE_4_MODES = {"fast": 15900, "driver": 25870}
+THERMAL_FREE_4_MODES = {"fast": 18880, "driver": 28650}
 THERMAL_PER_MODE = 6440
 TRANSPORT_HEAP = {"console": 0, "none": 0, "lora": 5880, "http": 16400, "mqtt": 25600}
 
@@ -369,6 +369,14 @@ def _thermal_checks(s):
     _free, warn = thermal_fit(s.MLX_READ, s.TELEMETRY)
     if warn:
         s.warnings.append(warn)
+    # one sub-page's RAM read (1,664 bytes + addressing, 9 clocks a byte) must fit a
+    # sub-page period, or the chip overwrites it mid-read ("Too many retries")
+    read_ms = 1700 * 9 * 1000.0 / s.I2C_FREQUENCY
+    period_ms = 1000.0 / s.MLX_REFRESH_HZ
+    if read_ms > period_ms:
+        s.warnings.append("MLX_REFRESH_HZ %s: a sub-page comes every %.1f ms but reading one takes %.1f ms at "
+                          "I2C_FREQUENCY %d; raise I2C_FREQUENCY (1000000) or lower MLX_REFRESH_HZ"
+                          % (s.MLX_REFRESH_HZ, period_ms, read_ms, s.I2C_FREQUENCY))
 
 
 def lenient_int(getenv, key, default=0):

@@ -273,7 +273,7 @@ def test_settings_mlx_read_and_the_heap_warnings():
     _, s = _settings(MLX_READ="driver", TELEMETRY="mqtt", MQTT_BROKER="b", CIRCUITPY_WIFI_SSID="w")
     assert any("MLX_READ = driver with TELEMETRY = mqtt" in w for w in s.warnings)
     _, s = _settings(TELEMETRY="mqtt", MQTT_BROKER="b", CIRCUITPY_WIFI_SSID="w")  # even 1 mode: too little left
-    assert any("leaves about 9 KB" in w for w in s.warnings)
+    assert any("leaves about 12 KB" in w for w in s.warnings)
     _, s = _settings(TELEMETRY="http", HTTP_URL="http://h/i", CIRCUITPY_WIFI_SSID="w")
     assert s.warnings == []  # 1 mode with HTTP fits; the model's mode count is checked at start
     assert settings_mod.thermal_fit("fast", "http", 2)[1] is not None
@@ -363,3 +363,14 @@ def test_code_py_with_the_real_driver_reports_the_frame_rate_and_path(tmp_path, 
     assert all(0 < b["rate"] < 100 for b in beats)
     assert not any("fast frame path not used" in ln for ln in r.lines)
     assert r.app.windows == 4 and r.app.errors == 0
+
+
+def test_settings_warn_when_the_bus_cannot_read_a_sub_page_in_time():
+    _, s = _settings(MLX_REFRESH_HZ=32, WATCHDOG_TIMEOUT=10)
+    assert any("reading one takes 38.2 ms at I2C_FREQUENCY 400000" in w for w in s.warnings)
+    _, s = _settings(MLX_REFRESH_HZ=32, I2C_FREQUENCY=1000000)
+    assert not any("I2C_FREQUENCY" in w for w in s.warnings)
+    _, s = _settings(MLX_REFRESH_HZ=64, I2C_FREQUENCY=800000)
+    assert any("every 15.6 ms but reading one takes 19.1 ms" in w for w in s.warnings)
+    _, s = _settings(MLX_REFRESH_HZ=16)
+    assert s.warnings == []

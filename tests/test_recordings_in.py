@@ -277,3 +277,12 @@ def test_thermal_test_option_scores_the_last_part(capsys, tmp_path):
     assert [t["windows"] for t in doc["training"]["test"]] == [80, 80, 80]
     assert [m["n_fit"] + m["n_threshold"] for m in doc["modes"]] == [320, 320, 320] or \
         sum(m["n_fit"] + m["n_threshold"] for m in doc["modes"]) == 960
+
+
+def test_too_short_accel_mode_says_how_much_more_to_record(capsys, tmp_path):
+    rc.plain_accel(str(tmp_path / "m0"), n=6000)  # 30 windows of 1 s
+    line = cli_error(capsys, ["train", "--normal", str(tmp_path / "m0"), "--out", str(tmp_path / "m.json"),
+                              "--quiet"])
+    assert line == ("error: mode 'm0': only 7 calibration windows, need at least 10 to choose a threshold "
+                    "(with --holdout 0.25 a mode needs 40 windows of 1 s): record at least 10 s more of "
+                    "mode 'm0', or give --calibrate")

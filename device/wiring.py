@@ -9,21 +9,22 @@ the heap the loop needs.
 """
 
 from device.alerts import CONFIG
-from device.app import App
 from device.ticks import Uptime
 
-# Modules only setup needs: code.py removes them from sys.modules after setup.
-SETUP_MODULES = ("device.wiring", "device.settings", "device.model", "device.chips")
+# Modules only setup needs: code.py removes them from sys.modules after setup. Setup also
+# drops them as it goes -- the settings table once settings are read, the model loader
+# once the model is loaded -- and imports the app's modules only after the model load,
+# so each stage's code leaves before the next one's arrives (a lower setup peak).
+SETUP_MODULES = ("device.wiring", "device.settings", "device.model", "device.chips", "device.sha256")
 
 
-def drop_setup_modules(extra=()):
-    """Forget the setup-only modules (and `extra` ones) so their bytecode leaves the heap
-    the loop and the network stack need: out of sys.modules and out of the package, which
-    holds its submodules too."""
+def drop_modules(names):
+    """Forget modules so their bytecode leaves the heap: out of sys.modules and out of the
+    package, which holds its submodules too; then collect."""
     import sys
 
     pkg = sys.modules.get("device")
-    for name in SETUP_MODULES + tuple(extra):
+    for name in names:
         sys.modules.pop(name, None)
         short = name.split(".")[-1]
         if pkg is not None and short in pkg.__dict__:
@@ -34,6 +35,12 @@ def drop_setup_modules(extra=()):
         gc.collect()
     except ImportError:
         pass
+
+
+def drop_setup_modules(extra=()):
+    """Forget the setup-only modules (and `extra` ones) so their bytecode leaves the heap
+    the loop and the network stack need."""
+    drop_modules(SETUP_MODULES + tuple(extra))
 
 def _model_id(doc):
     c = doc.get("checksum", "") if doc else ""
@@ -224,8 +231,7 @@ def build_app(s, hw, pins=None):
     except ImportError:
         gc = None
     doc, model_error = _load_model(s, log)
-    if gc is not None:
-        gc.collect()
+    drop_modules(("device.model", "device.sha256"))  # the loader's part is done
     feats = None
     if doc is not None:
         window = doc["features"]["window"]
@@ -312,6 +318,8 @@ def build_app(s, hw, pins=None):
                  "model": _model_id(doc) if doc is not None else None}
     if getattr(hw, "reset_reason", None):
         boot_info["reset_reason"] = hw.reset_reason
+    from device.app import App  # the loop's modules, after the loader left
+
     common = dict(outbox=box, alerts=alerts, clock=clock, watchdog=wd, device_id=device_id,
                   heartbeat_every=s.HEARTBEAT_WINDOWS, retries=s.SENSOR_RETRIES, recorder=recorder,
                   log=log, sleep=hw.sleep, store=store, persist_every=s.PERSIST_EVERY,
@@ -395,6 +403,8 @@ def setup(getenv, hw):
         return config_error(e, hw, max_loops)
     except Exception as e:  # noqa: BLE001 - no exception may end code.py
         return config_error("settings.toml cannot be used: %s: %s" % (type(e).__name__, e), hw, max_loops)
+    settings_mod = None
+    drop_modules(("device.settings",))  # the table and its checks: done
     try:
         return build_app(s, hw, pins)
     except Exception as e:  # noqa: BLE001 - a bug or MemoryError in setup: show it, keep the board up

@@ -216,6 +216,30 @@ def make_store(s, hw, log):
     return None
 
 
+# Heap the transport's libraries take, measured on a CircuitPython-like build (issue 15):
+# MiniMQTT + ConnectionManager + ticks 25.6 KB, the Requests stack 16.4 KB.
+_LIB_KB = {"mqtt": 25.6, "http": 16.4}
+SMALL_HEAP = 256 * 1024  # below this the board has no PSRAM (ESP32-S3 without: ~150 KB)
+
+
+def heap_total():
+    """The interpreter's whole heap in bytes, or None where gc cannot tell (CPython)."""
+    try:
+        import gc
+
+        return gc.mem_free() + gc.mem_alloc()
+    except (ImportError, AttributeError):
+        return None
+
+
+def _warn_small_heap(kind, log):
+    total = heap_total()
+    if kind in _LIB_KB and total is not None and total < SMALL_HEAP:
+        log("# warning: TELEMETRY = %s: its libraries take ~%.1f KB of a %d KB heap (no PSRAM): the "
+            "accelerometer app with it may not fit (docs/board.md section 9); watch mem_low in the "
+            "heartbeats, or use LoRa, or a board with PSRAM" % (kind, _LIB_KB[kind], total // 1024))
+
+
 def build_app(s, hw, pins=None):
     """An App wired from validated settings `s` and hardware `hw` (see code.py's Hardware
     for the interface). Raises SettingsError for pins the board does not have; every other
@@ -267,6 +291,7 @@ def build_app(s, hw, pins=None):
         from device import telemetry
 
         transport = telemetry.make_transport(s, hw, log)  # None: it could not start (logged)
+        _warn_small_heap(s.TELEMETRY, log)
     if transport is None:
         transport = outbox_mod.NullTransport() if s.TELEMETRY == "none" else outbox_mod.ConsoleTransport(hw.write)
         box = outbox_mod.Outbox(transport)

@@ -87,3 +87,16 @@ def test_setup_stages_leave_one_after_another(tmp_path, fan_model_path, monkeypa
     assert "device.settings" not in mods  # dropped once the settings were read
     assert not {"device.app", "device.features", "device.detectors"} & mods  # not yet imported
     assert "device.model" not in at_end[0]  # the loader left before the app was built
+
+
+def test_small_heap_warning_for_network_libraries(monkeypatch):
+    from device import wiring
+
+    lines = []
+    monkeypatch.setattr(wiring, "heap_total", lambda: 150 * 1024)
+    wiring._warn_small_heap("mqtt", lines.append)
+    wiring._warn_small_heap("lora", lines.append)
+    assert len(lines) == 1 and "TELEMETRY = mqtt" in lines[0] and "150 KB heap" in lines[0]
+    monkeypatch.setattr(wiring, "heap_total", lambda: 2 * 1024 * 1024)  # PSRAM
+    wiring._warn_small_heap("mqtt", lines.append)
+    assert len(lines) == 1

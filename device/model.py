@@ -477,6 +477,9 @@ def validate(doc, arrays=True):
         dm = m.get("drift_margin", 1.0)
         if not (_finite(dm) and dm >= 1.0):
             _fail("mode %r drift_margin must be a number >= 1, got %r" % (name, dm))
+        al = m.get("axis_limit")
+        if al is not None and not (_finite(al) and al > 0):
+            _fail("mode %r axis_limit must be a number > 0, got %r" % (name, al))
         fs = m.get("fa_supported")
         if fs is not None and not (_finite(fs) and 0 < fs <= 1):
             _fail("mode %r fa_supported must be in (0, 1], got %r" % (name, fs))

@@ -158,7 +158,9 @@ def make_sensor(s, hw, pins, window, rate, buffers=None):
     from device import sensors as sensors_mod
 
     if s.SENSOR == "replay":
-        return sensors_mod.CsvReplaySensor(s.REPLAY_PATH, kind=s.REPLAY_KIND, window=window, rate=rate,
+        from device import replay
+
+        return replay.CsvReplaySensor(s.REPLAY_PATH, kind=s.REPLAY_KIND, window=window, rate=rate,
                                            loop=s.REPLAY_LOOP, realtime=s.REPLAY_REALTIME,
                                            ticks_ms=hw.ticks_ms, sleep=hw.sleep,
                                            buffers=buffers if s.REPLAY_KIND == "accel" else None)
@@ -170,8 +172,10 @@ def make_sensor(s, hw, pins, window, rate, buffers=None):
                                         data_rate=s.ACCEL_DATA_RATE, bandwidth=s.ACCEL_BANDWIDTH,
                                         read=s.ACCEL_READ, ticks_ms=hw.ticks_ms, bus_factory=bus_factory,
                                         buffers=buffers)
-    return sensors_mod.MLX90640Sensor(refresh_hz=s.MLX_REFRESH_HZ, bus_factory=bus_factory,
-                                      ticks_ms=hw.ticks_ms)
+    from device import camera
+
+    return camera.MLX90640Sensor(refresh_hz=s.MLX_REFRESH_HZ, bus_factory=bus_factory,
+                                      ticks_ms=hw.ticks_ms, read=s.MLX_READ, sleep=hw.sleep, log=hw.write)
 
 
 def _sleep_memory_slots(hw, log):
@@ -272,13 +276,16 @@ def build_app(s, hw, pins=None):
         rate = s.SAMPLE_RATE or 200.0
         log("# NO MODEL: %s" % model_error)
         log("# sampling continues (RECORD = serial streams windows for training)")
-    buffers = feats.input_views() if feats is not None and hasattr(feats, "input_views") else None
+    # a one- or two-axis model reads the 3-axis sensor's own buffers (features.AccelFeatures
+    # reduces them); a 3-axis model shares its input buffers with the sensor
+    buffers = (feats.input_views() if feats is not None and hasattr(feats, "input_views")
+               and getattr(feats, "axes", 3) == 3 else None)
     sensor = make_sensor(s, hw, pins, window, rate, buffers)
     if doc is not None and doc.get("sensor") == "scalar" and getattr(sensor, "kind", None) == "thermal":
-        from device import thermal  # a scalar model on the camera: one value per frame
+        from device import framescalars  # a scalar model on the camera: one value per frame
 
         try:
-            sensor = thermal.FrameScalars(sensor, doc["features"].get("channel", "max"), window)
+            sensor = framescalars.FrameScalars(sensor, doc["features"].get("channel", "max"), window)
         except ValueError as e:
             model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
             log("# NO MODEL: %s" % model_error)
@@ -314,9 +321,9 @@ def build_app(s, hw, pins=None):
             else:
                 log("# RECORD = http, but no HTTP session: not recording")
         elif kind == "thermal" and getattr(hw, "fs_writable", False):
-            from device import thermal  # frames as rows: the thermal recording format
+            from device import framerows  # frames as rows: the thermal recording format
 
-            recorder = thermal.FrameRowRecorder(s.RECORD_PATH, sensor, hw.ticks_ms, s.RECORD_MAX_FILES)
+            recorder = framerows.FrameRowRecorder(s.RECORD_PATH, sensor, hw.ticks_ms, s.RECORD_MAX_FILES)
         elif getattr(hw, "fs_writable", False):
             recorder = recorder_mod.FileRecorder(s.RECORD_PATH, kind, s.RECORD_MAX_FILES)
         else:
@@ -362,6 +369,7 @@ def build_app(s, hw, pins=None):
                 gc.collect()
             log("# model %s: %s, %d mode(s), %d features, window %d at %s Hz" % (
                 s.MODEL_PATH, doc["detector"], len(app.detector.mode_names), app.features.size, window, rate))
+            _thermal_heap_warning(s, doc, app, log)
             app.held = _KEEP
             return app
         except Exception as e:  # noqa: BLE001 - the board runs on without the model
@@ -374,6 +382,18 @@ def build_app(s, hw, pins=None):
     app.max_windows = s.MAX_WINDOWS
     app.held = _KEEP
     return app
+
+
+def _thermal_heap_warning(s, doc, app, log):
+    """A thermal model's pixel modes against the heap of a board without PSRAM (issue 20:
+    settings.thermal_fit), said once at start."""
+    if s.SENSOR != "mlx90640" or doc.get("sensor") != "thermal":
+        return
+    from device import settings as settings_mod
+
+    _free, warn = settings_mod.thermal_fit(s.MLX_READ, s.TELEMETRY, len(app.detector.mode_names))
+    if warn and warn not in s.warnings:
+        log("# settings: %s" % warn)
 
 
 def config_error(err, hw, max_loops=0):

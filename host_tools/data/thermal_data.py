@@ -23,7 +23,8 @@ import os
 
 import numpy as np
 
-from device.thermal import COLS, MAX_C, MIN_C, N, ROWS, csv_header, csv_row
+from device.framerows import csv_header, csv_row
+from device.thermal import COLS, MAX_C, MIN_C, N, ROWS
 from host_tools.data import readers
 from host_tools.data.datasets import DataError, list_csv
 

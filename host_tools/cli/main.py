@@ -10,7 +10,6 @@ and renamed).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -21,8 +20,9 @@ from typing import Any, NoReturn, Sequence
 import numpy as np
 
 from device import model as model_mod
-from host_tools.data import datasets, readers
+from host_tools.data import datasets, readers, timeaxis
 from host_tools.modeling import calibration, train
+from host_tools.modeling.modelfile import write as _write  # one writer for every sensor's model
 from host_tools.data.argtypes import fraction as _fraction
 from host_tools.data.argtypes import period as _period
 from host_tools.data.argtypes import rate as _rate
@@ -164,6 +164,26 @@ def _notes(sets: list, quiet: bool) -> None:
                 print(f"note: {line}", file=sys.stderr)
 
 
+def least_recording(name: str, n: int, holdout: float, test: float, seconds: float) -> None:
+    """Refuse a mode whose windows cannot give MIN_WINDOWS to fit and MIN_WINDOWS to choose
+    its threshold, saying in minutes how much more to record (the thermal path says the
+    same in frames: modeling.thermal_train)."""
+    lo = train.MIN_WINDOWS
+    h = holdout / (1 - test) if test < 1 else 1.0
+    keep = n * (1 - test)
+    fit, cal = int(keep * (1 - h)), int(keep * h)
+    if fit >= lo and cal >= lo:
+        return
+    need = math.ceil(lo / min(h, 1 - h) / (1 - test))
+    what = (f"only {fit} windows to fit, need at least {lo}" if fit < lo else
+            f"only {cal} calibration windows, need at least {lo} to choose a threshold")
+    raise DataError(f"mode {name!r}: {what} (with --holdout {holdout:g}"
+                    + (f" and --test {test:g}" if test else "")
+                    + f" a mode needs {need} windows of {timeaxis.describe_period(seconds)}): record at "
+                    f"least {timeaxis.describe_period((need - n) * seconds)} more of mode {name!r}, "
+                    f"or give --calibrate")
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     check_out_file(a.out)
     if a.detector is None:  # scalar means z-score (README); accel the Mahalanobis detector
@@ -200,6 +220,9 @@ def cmd_train(a: argparse.Namespace) -> int:
         sets[i], note = datasets.normal_only(s)
         if note and not a.quiet:
             print(f"note: {note}", file=sys.stderr)
+    if a.modes != "auto" and not a.calibrate:
+        for s in sets:
+            least_recording(s.name, len(s), a.holdout, a.test, a.window / a.rate)
     tests: list = []
     if a.test:
         parts = [s.split_time(1 - a.test, a.test) for s in sets]
@@ -284,54 +307,6 @@ def cmd_train(a: argparse.Namespace) -> int:
     for w in train.threshold_warnings(doc, share):
         print(f"warning: {w}", file=sys.stderr)
     return 0
-
-
-def _remove_folders(folders: list[str]) -> None:
-    for f in folders:  # deepest first; a folder something else has filled stays
-        with contextlib.suppress(OSError):
-            os.rmdir(f)
-
-
-def _write(path: str, doc: dict) -> None:
-    """The model file, atomically: a temporary file in the same folder, renamed over
-    `path` once complete, removed on any failure (device.model.save where it exists)."""
-    save = getattr(model_mod, "save", None)
-    d = os.path.dirname(os.path.abspath(path))
-    made = []  # folders this write creates, removed again if it fails
-    p = d
-    while not os.path.exists(p) and os.path.dirname(p) != p:
-        made.append(p)
-        p = os.path.dirname(p)
-    if save is not None:
-        try:
-            os.makedirs(d, exist_ok=True)
-            save(path, doc)
-        except OSError as e:
-            _remove_folders(made)
-            raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
-        return
-    try:
-        os.makedirs(d, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    except OSError as e:
-        _remove_folders(made)
-        raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(model_mod.dumps(doc))
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a model file is not a secret
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        _remove_folders(made)
-        if isinstance(e, OSError):
-            raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
-        raise
 
 
 def cmd_commission(a: argparse.Namespace) -> int:

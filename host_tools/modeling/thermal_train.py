@@ -36,7 +36,7 @@ from device import detectors as detectors_mod
 from device import model as model_mod
 from device import thermal
 from host_tools.data import timeaxis
-from host_tools.modeling import train
+from host_tools.modeling import modelfile, train
 from host_tools.data.datasets import DataError
 
 SCALE_FLOOR = 0.15  # deg C: the sensor's own frame-to-frame noise at a 2 Hz refresh
@@ -378,10 +378,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             doc["training"]["test"].append({
                 "session": name, "windows": int(len(fr)), "span": timeaxis.describe_period(len(fr) / rate),
                 "over": over, "fa_rate": over / len(fr) if len(fr) else 0.0, "alarms": len(out["starts"])})
-    try:
-        save(a.out, doc)
-    except OSError as e:
-        raise DataError(f"--out {a.out}: cannot write ({e.strerror or e})") from None
+    modelfile.write(a.out, doc)
     print(f"wrote {a.out} (+ pixel maps {os.path.splitext(a.out)[0]}.pixels.npy): thermal {a.detector}, "
           f"{len(doc['modes'])} mode(s), {len(thermal.NAMES)} frame features, fa_rate {a.fa_rate}, "
           f"{doc['training']['masked_pixels']} pixels allowed hot, "

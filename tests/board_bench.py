@@ -426,8 +426,12 @@ def _impl():
 def write_model(path, doc):
     """Write the model file(s) for `doc` at `path`: device.model.save when the model module
     has it (JSON + float32 .npy sidecar), else the checksum-first JSON of today's format."""
-    if hasattr(model_mod, "save"):
-        model_mod.save(path, doc)
+    try:
+        from device import modelwrite
+    except ImportError:
+        modelwrite = None
+    if modelwrite is not None:
+        modelwrite.save(path, doc)
         return
     with open(path, "wb") as f:
         f.write(model_bytes(doc))

@@ -34,6 +34,7 @@ import numpy as np
 from device import decision as decision_mod
 from device import detectors as detectors_mod
 from device import model as model_mod
+from device import modelwrite
 from device import thermal
 from host_tools.data import timeaxis
 from host_tools.modeling import modelfile, train
@@ -294,7 +295,7 @@ def _build(sessions, auto, fa_rate, holdout, detector, rate, z_hot, min_excess, 
 def save(path: str, doc: dict) -> dict:
     """Write the model (JSON + pixel sidecar) and load it back as the board would."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    model_mod.save(path, doc)
+    modelwrite.save(path, doc)
     return model_mod.load(path)
 
 

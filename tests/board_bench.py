@@ -424,7 +424,7 @@ def _impl():
 # ---- the model file ---------------------------------------------------------------------
 
 def write_model(path, doc):
-    """Write the model file(s) for `doc` at `path`: device.model.save when the model module
+    """Write the model file(s) for `doc` at `path`: device.modelwrite.save when the writer module
     has it (JSON + float32 .npy sidecar), else the checksum-first JSON of today's format."""
     try:
         from device import modelwrite

@@ -143,7 +143,7 @@ def build(sessions: list[tuple[str, np.ndarray]], auto: bool = False, fa_rate: f
           z_hot: float = 4.0, min_excess: float = 1.5, decision: dict | None = None,
           max_modes: int = 4, mask: np.ndarray | None = None,
           calibrate: list[tuple[str, np.ndarray]] | None = None) -> dict:
-    """The thermal model dict (pixel maps as arrays; write it with device.model.save).
+    """The thermal model dict (pixel maps as arrays; write it with device.modelwrite.save).
     sessions: (name, frames (n, 24, 32)) in time order; with auto=True the names are
     ignored and modes come from clustering (at most max_modes: each mode's two maps cost
     the board 6 KB; fewer when a clustered mode gets too few frames to be fitted or

@@ -1,5 +1,7 @@
 """`train --sensor thermal`: per-mode pixel baselines, the allowed-hot mask and honest
-thresholds from normal MLX90640 recordings; and the detector loop the evaluation uses.
+thresholds from normal MLX90640 recordings (ThermalPlugin: thermal's part of the one
+training pipeline, host_tools.modeling.pipeline, which loads, splits, checks, scores the
+test part and writes); and the detector loop the evaluation uses.
 
 Steps (every per-frame number comes from the board's own code, device.thermal):
 1. operating modes: one per --normal folder (labelled), or k-means on the frames
@@ -352,6 +354,10 @@ class ThermalPlugin(pipeline.Plugin):
     def prepare(self, a: argparse.Namespace) -> None:
         if a.rate <= 0:
             raise DataError("--rate must be > 0 (frames per second)")
+        for opt in ("session", "installation", "session_gap"):  # accel/scalar: calibration.load_extra
+            if getattr(a, opt, None):
+                raise DataError(f"--{opt.replace('_', '-')}: not for --sensor thermal yet (a thermal mode "
+                                f"is one --normal folder; give more folders with --calibrate)")
         self.given = a.rate != 200.0  # 200 Hz is the accelerometer default: not given for frames
         self.block_rate = a.rate if self.given else 1.0
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from device import model as model_mod
 from host_tools.data import datasets, readers, timeaxis
-from host_tools.modeling import calibration, train
+from host_tools.modeling import calibration, train, weeks
 from host_tools.modeling.modelfile import write as _write  # one writer for every sensor's model
 from host_tools.data.argtypes import fraction as _fraction
 from host_tools.data.argtypes import period as _period
@@ -414,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True)
     t.add_argument("--quiet", action="store_true")
     calibration.add_train_arguments(t)
+    weeks.add_train_arguments(t)
     _reading_options(t)
     t.set_defaults(func=cmd_train)
 

@@ -30,7 +30,7 @@ import numpy as np
 from device import decision as decision_mod
 from host_tools.data import datasets, readers, timeaxis
 from host_tools.data.datasets import DataError
-from host_tools.modeling import calibration, modelfile, train
+from host_tools.modeling import calibration, modelfile, train, weeks
 
 BLOCK_S = 600.0  # hold-out blocks of a sensor that splits by blocks, seconds of recording
 MIN_HELD_BLOCKS = 3
@@ -303,6 +303,9 @@ class AccelPlugin(Plugin):
         self.adaptive = None
         if a.detector == "adaptive":
             self.adaptive = train.adaptive_params(a.window / a.rate, a.tau, a.cycle or None, a.slots)
+            self.adaptive.update(weeks.params(a))
+        elif getattr(a, "days_off", None) or getattr(a, "holidays", None):
+            weeks.params(a)  # says which option is missing or misplaced
         self.expect = f"--sensor {a.sensor} was given" + (" (the default)" if a.sensor == "accel" else "")
 
     def load(self, folder: str, a: argparse.Namespace) -> datasets.WindowSet:
@@ -310,6 +313,9 @@ class AccelPlugin(Plugin):
         return ws
 
     def loaded(self, a: argparse.Namespace, sets: list, calib: list) -> None:
+        if self.adaptive and self.adaptive.get("day_types") and not (sets and sets[0].absolute):
+            raise DataError(f"--days-off: {a.normal[0]} has no dated time stamps (ISO-8601), so its "
+                            f"weekdays are unknown")
         for i, s in enumerate(sets):  # one-window-per-row files with labels: train on the normal rows
             sets[i], note = datasets.normal_only(s)
             if note and not a.quiet:

@@ -1,7 +1,7 @@
 """Network transports for the outbox: HTTP, MQTT and LoRa, each `send(payload) -> bool`.
 
 True means the far end confirmed the payload (HTTP 2xx, MQTT PUBACK at QoS 1, LoRa ACK
-from the gateway); False means "not now" and the outbox keeps it and backs off. No
+from the gateway, sent once the host stored it); False means "not now" and the outbox keeps it and backs off. No
 transport raises into the loop. The libraries (adafruit_requests, adafruit_minimqtt,
 adafruit_rfm9x) are passed in already built, so tests run the real libraries on CPython
 against loopback servers; `make_transport(settings, hw, log)` builds them on the board.
@@ -29,6 +29,7 @@ except NameError:
     _WIFI_ERRORS = (OSError, RuntimeError)
 HTTP_OK = (200, 201, 202, 204)
 HTTP_REFUSED = (400, 413, 422)  # the receiver will never take this payload: drop it
+HOST_CONFIRM_S = 0.3  # LoRa: the gateway's wait for the host's "stored" (0.25 s) + margin
 
 
 def _collect():
@@ -338,8 +339,10 @@ def _setup_radio(radio, s):
     radio.node = s.LORA_NODE
     radio.destination = s.LORA_GATEWAY
     radio.xmit_timeout = 4.0
-    # the gateway's 5-byte ACK takes ~26 ms on air at SF7 (125 kHz), doubling per SF step
-    ack_wait = 0.15 + 1.5 * 0.026 * (1 << (s.LORA_SF - 7))
+    # the gateway's 5-byte ACK takes ~26 ms on air at SF7 (125 kHz), doubling per SF step;
+    # the gateway sends it only once the host stored the packet (serial round trip and a
+    # database commit: gateway/gateway.py waits up to 0.25 s for that)
+    ack_wait = 0.15 + 1.5 * 0.026 * (1 << (s.LORA_SF - 7)) + HOST_CONFIRM_S
     return LoraTransport(radio, payloads.parse_key(s.LORA_KEY), ack_wait=ack_wait,
                          tries=s.LORA_RETRIES)
 

@@ -3,7 +3,9 @@ gateway board's CIRCUITPY, with lib/adafruit_rfm9x.mpy and lib/adafruit_bus_devi
 
 settings.toml on the gateway board: LORA_FREQUENCY ("868.0"), LORA_SF (7), LORA_CS ("D5"),
 LORA_RESET ("D6"), LORA_GATEWAY (its own node address, 2) -- the same values as the boards.
-The host reads its serial console: python -m host_tools receive --lora-serial /dev/ttyACM0.
+The host reads its serial console and answers on it: python -m host_tools receive
+--lora-serial /dev/ttyACM0. A packet is acknowledged on the radio only after the host
+confirmed it stored it (gateway.py); without a host nothing is acknowledged.
 """
 
 import os
@@ -12,6 +14,7 @@ import adafruit_rfm9x
 import board
 import busio
 import digitalio
+import usb_cdc
 
 from gateway import run
 
@@ -19,6 +22,24 @@ from gateway import run
 def _get(key, default):
     v = os.getenv(key)
     return default if v is None else v
+
+
+def _reader(port):
+    """read(timeout) -> one line from the host or None (usb_cdc.Serial: timeout, readline)."""
+    buf = bytearray()
+
+    def read(timeout):
+        port.timeout = timeout
+        chunk = port.readline()
+        if chunk:
+            buf.extend(chunk)
+        if buf.endswith(b"\n"):
+            line = bytes(buf).decode("ascii", "ignore")
+            buf[:] = b""
+            return line
+        return None
+
+    return read
 
 
 def main():
@@ -29,8 +50,8 @@ def main():
     radio.enable_crc = True
     radio.spreading_factor = int(_get("LORA_SF", 7))
     radio.node = int(_get("LORA_GATEWAY", 2))
-    radio.ack_delay = 0.05
-    run(radio)
+    # the host's confirmations arrive on the console's input (the same USB serial line)
+    run(radio, read=_reader(usb_cdc.console), host_wait=float(_get("LORA_HOST_WAIT", "0.25")))
 
 
 main()

@@ -209,3 +209,31 @@ def test_dead_lora_link_costs_bounded_time():
     assert tr.send(_p(1, "event")) is False
     # a dead link costs LORA_RETRIES transmissions and ACK waits, no more
     assert link.stats["sent"] == 2
+
+
+def test_gateway_acknowledges_only_after_the_host_confirms():
+    """The radio ACK waits for the host's `ACK <tag>`: none without a host, none for a
+    confirmation of another packet, one after the right confirmation."""
+    link = SimLink()
+    board = FakeRFM9x(link, node=1)
+    board.destination = 2
+    gw = FakeRFM9x(link, node=2)
+    pkt = payloads.pack(dict(_p(1, "event"), boot=5), KEY)
+    tag = pkt[-8:].hex()
+
+    def exchange(read):
+        lines = []
+        t = threading.Thread(target=gateway_run, args=(gw, lines.append, read),
+                             kwargs={"host_wait": 0.2, "max_packets": 1})
+        t.start()
+        board.send(pkt, keep_listening=True, identifier=7, flags=0)
+        ack = board.receive(timeout=1.0, with_header=True)
+        t.join(5)
+        assert lines[-1].startswith("LORA " + pkt.hex())
+        return ack
+
+    assert exchange(None) is None  # a gateway without a host acknowledges nothing
+    assert exchange(lambda timeout: "ACK " + "00" * 8) is None  # another packet's confirmation
+    replies = iter(["ACK " + "11" * 8, "ACK " + tag.upper() + "\r"])
+    ack = exchange(lambda timeout: next(replies, None))
+    assert ack is not None and ack[2] == 7 and ack[3] & 0x80 and ack[0] == 1

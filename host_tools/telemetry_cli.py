@@ -2,7 +2,7 @@
 (`host_transport`: the board's own transports over CPython's socket module, used by
 `simulate --send`).
 
-    python -m host_tools receive --db telemetry.db --http 0.0.0.0:8080 --token T \\
+    python -m host_tools receive --db telemetry.db --http 0.0.0.0:8080 --device-tokens tokens.json \\
         [--mqtt mqtt://user:pass@host:1883 --group receivers] [--lora-serial /dev/ttyACM0 \\
         --lora-key HEX] [--routes routes.json]
     python -m host_tools events --db telemetry.db|postgresql://... [--json] [--device D]

@@ -16,8 +16,8 @@ import pytest
 
 from device import payloads
 from device import outbox as outbox_mod
-from host_tools import dashboard, receiver, store
-from host_tools.telemetry_cli import host_transport
+from host_tools.fleet import dashboard, receiver, store
+from host_tools.fleet.hostnet import host_transport
 
 TOKENS = {"fan-1": "tok-fan-1-0123456789", "fan-2": "tok-fan-2-0123456789"}
 READ = "read-token-0123456789"

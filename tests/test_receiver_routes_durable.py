@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from device import payloads
-from host_tools import receiver, routes, store
+from host_tools.fleet import receiver, routes, store
 
 
 class Hook:

@@ -1,6 +1,6 @@
 """The board workflow commands: collect, push, deploy, doctor, monitor.
 
-`add_commands(sub)` registers them on the host CLI's subparsers (host_tools/cli.py).
+`add_commands(sub)` registers them on the host CLI's subparsers (host_tools/cli/main.py).
 Bad input raises DataError subclasses, which the CLI prints as one `error:` line (exit 2).
 """
 
@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from host_tools import board as board_mod
+from host_tools.board import connection as board_mod
+from host_tools.board import deploy as deploy_mod
+from host_tools.board import doctor as doctor_mod
+from host_tools.board import push as push_mod
 
 PROG = "cpy-anomaly"
 
@@ -42,31 +45,31 @@ def _open(a: argparse.Namespace) -> board_mod.Drive | board_mod.SerialBoard:
 
 
 def cmd_collect(a: argparse.Namespace) -> int:
-    from host_tools import collect
+    from host_tools.board import collect
 
     return collect.run(a)
 
 
 def cmd_push(a: argparse.Namespace) -> int:
     b = _open(a)
-    board_mod.push_model(b, a.model, print, a.name)
+    push_mod.push_model(b, a.model, print, a.name)
     b.finish()
     return 0
 
 
 def cmd_deploy(a: argparse.Namespace) -> int:
-    return board_mod.deploy(_open(a), a.model, print, a.dry_run, a.mpy_cross, a.circup)
+    return deploy_mod.deploy(_open(a), a.model, print, a.dry_run, a.mpy_cross, a.circup)
 
 
 def cmd_doctor(a: argparse.Namespace) -> int:
     if a.listen and not getattr(a, "port", None):
         raise board_mod.BoardError("--listen reads the serial console: give --port too")
-    problems = board_mod.doctor(_open(a), a.model, print, a.listen or 0.0)
+    problems = doctor_mod.doctor(_open(a), a.model, print, a.listen or 0.0)
     return 1 if problems else 0
 
 
 def cmd_monitor(a: argparse.Namespace) -> int:
-    from host_tools import monitor
+    from host_tools.board import monitor
 
     return monitor.run(a)
 

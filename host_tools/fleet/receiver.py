@@ -49,8 +49,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable, Iterator
 
 from device import payload_check, payloads
-from host_tools.routes import Routes
-from host_tools.store import Store, StoreError
+from host_tools.fleet.routes import Routes
+from host_tools.fleet.store import Store, StoreError
 
 RETRY_AFTER_S = 5  # what a sender is told to wait after a storage failure
 API_LIMIT_MAX = 5000
@@ -287,7 +287,7 @@ def _bearer_or_basic(auth: str) -> str | None:
 
 
 def _handler(rx: Receiver) -> type:
-    from host_tools import dashboard
+    from host_tools.fleet import dashboard
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "anomaly-receiver"

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from host_tools.datasets import DataError
+from host_tools.data.datasets import DataError
 
 _COLUMNS = ("id", "device", "boot", "seq", "kind", "event", "t", "score", "anomaly", "mode",
             "state", "received", "source", "payload")

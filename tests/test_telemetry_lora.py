@@ -196,6 +196,7 @@ def test_lora_link_with_loss_duplicates_and_corruption(tmp_path):
     assert rx.ingest_lora(line) == (True, "stored")
     assert rx.ingest_lora(line) == (True, "duplicate")
     assert [r["seq"] for r in st.events() if r["seq"] == 500] == [500]
+    rx.close()  # the serial input ends (and would not reopen a pty number reused later)
     os.close(master)
     os.close(slave)
     st.close()

@@ -211,6 +211,8 @@ class Receiver:
 
         t = threading.Thread(target=run, name="lora", daemon=True)
         t.start()
+        if isinstance(lines, GatewaySerial):
+            self._servers.append(_Closer(lines, t))
         return t
 
     def close(self) -> None:
@@ -221,6 +223,17 @@ class Receiver:
         self._servers = []
         if self.routes:
             self.routes.stop()  # what is not delivered yet waits in the database
+
+
+class _Closer:
+    """Receiver.close() for a LoRa input: close its line source, wait for its thread."""
+
+    def __init__(self, source: Any, thread: threading.Thread) -> None:
+        self.source, self.thread = source, thread
+
+    def shutdown(self) -> None:
+        self.source.close()
+        self.thread.join(5)
 
 
 class _Server(ThreadingHTTPServer):
@@ -523,22 +536,30 @@ class GatewaySerial:
         self.port = port
         self.baud = baud
         self._s: Any = None
+        self._closed = threading.Event()
 
     def __iter__(self) -> Iterator[str]:
         import serial
 
-        while True:
+        while not self._closed.is_set():
             try:
                 with serial.Serial(self.port, self.baud, timeout=1) as s:
                     self._s = s
-                    while True:
+                    while not self._closed.is_set():
                         raw = s.readline()
                         if raw:
                             yield raw.decode("ascii", "replace")
             except (serial.SerialException, OSError) as e:
                 self._s = None
+                if self._closed.is_set():
+                    break
                 print(f"# lora serial {self.port}: {e}; retrying in 2 s", file=sys.stderr, flush=True)
-                time.sleep(2)
+                self._closed.wait(2)
+        self._s = None
+
+    def close(self) -> None:
+        """End the iteration (within its 1 s read timeout); the port is closed then."""
+        self._closed.set()
 
     def reply(self, line: str) -> None:
         if self._s is not None:

@@ -43,7 +43,9 @@ def receiver(args: list[str], log: str) -> subprocess.Popen:
                             stdout=open(log, "a"), stderr=subprocess.STDOUT)
 
 
-def stop(p: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+def stop(p: subprocess.Popen | None, sig: int = signal.SIGTERM) -> None:
+    if p is None or p.poll() is not None:
+        return
     p.send_signal(sig)
     p.wait(30)
 
@@ -178,13 +180,16 @@ class Tmpfs:
         self.filler = os.path.join(self.dir, "filler")
 
     def fill(self) -> None:
-        with open(self.filler, "ab") as f:
-            try:
-                while True:
-                    f.write(b"\0" * 4096)
-                    f.flush()
-            except OSError:
-                pass
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        try:
+            for size in (65536, 4096, 512, 1):  # to the last byte
+                try:
+                    while True:
+                        os.write(fd, b"\0" * size)
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)
 
     def free(self) -> None:
         os.remove(self.filler)
@@ -197,6 +202,7 @@ class Tmpfs:
 def sqlite_full(tmp: str) -> None:
     m = Mosquitto().start()
     fs = Tmpfs()
+    rx = None
     try:
         db = os.path.join(fs.dir, "full.db")
         rx = receiver(["--db", db, "--mqtt", "mqtt://127.0.0.1:%d" % m.port], os.path.join(tmp, "full.log"))
@@ -215,8 +221,8 @@ def sqlite_full(tmp: str) -> None:
         report("mqtt with sqlite's disk full, then freed", pub.sent, got,
                f" ({during - 20} of 20 stored while full, the rest after freeing)")
         pub.close()
-        stop(rx)
     finally:
+        stop(rx)
         fs.close()
         m.close()
 
@@ -242,6 +248,7 @@ def lora_full(tmp: str) -> None:
     master, slave = os.openpty()
     tty.setraw(slave)
     fs = Tmpfs()
+    rx = None
     try:
         db = os.path.join(fs.dir, "lora.db")
         rx = receiver(["--db", db, "--lora-serial", os.ttyname(slave), "--lora-key", key.hex()],
@@ -273,8 +280,8 @@ def lora_full(tmp: str) -> None:
         report("lora on a full disk, then freed", 20, got,
                f" (while full: {waiting} of 10 unconfirmed, kept by the board's outbox; "
                f"outbox empty after freeing: {ok}, dropped {box.dropped})")
-        stop(rx)
     finally:
+        stop(rx)
         fs.close()
         os.close(master)
         os.close(slave)

@@ -429,6 +429,10 @@ class App:
         rate = getattr(self.sensor, "rate_measured", None)
         if rate is not None:
             p["rate"] = num(rate, 1)
+        cam = getattr(self.sensor, "sensor", self.sensor)  # the camera under FrameScalars too
+        path = getattr(cam, "path", None)
+        if path is not None:  # MLX90640: frames per second achieved and which path reads them
+            p["frame_path"] = path
         if self.model is not None and self.state != COMMISSIONING:
             p["mode"] = self.detector.mode_names[self.last_mode] if self.last_mode is not None else None
             p["score"] = num(self.last_score)

@@ -36,6 +36,7 @@ import numpy as np
 from device import decision as decision_mod
 from device import detectors as detectors_mod
 from device import model as model_mod
+from device import modelwrite
 from device import thermal
 from host_tools.data import timeaxis
 from host_tools.modeling import pipeline, train
@@ -127,7 +128,7 @@ def build(sessions: list[tuple[str, np.ndarray]], auto: bool = False, fa_rate: f
           z_hot: float = 4.0, min_excess: float = 1.5, decision: dict | None = None,
           max_modes: int = 4, mask: np.ndarray | None = None,
           calibrate: list[tuple[str, np.ndarray]] | None = None) -> dict:
-    """The thermal model dict (pixel maps as arrays; write it with device.model.save).
+    """The thermal model dict (pixel maps as arrays; write it with device.modelwrite.save).
     sessions: (name, frames (n, 24, 32)) in time order; with auto=True the names are
     ignored and modes come from clustering (at most max_modes: each mode's two maps cost
     the board 6 KB; fewer when a clustered mode gets too few frames to be fitted or
@@ -292,7 +293,7 @@ def _fit(names, fit_parts, hold_parts, auto, fa_rate, detector, rate, threshold_
 def save(path: str, doc: dict) -> dict:
     """Write the model (JSON + pixel sidecar) and load it back as the board would."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    model_mod.save(path, doc)
+    modelwrite.save(path, doc)
     return model_mod.load(path)
 
 

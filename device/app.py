@@ -18,6 +18,22 @@ from device import xp
 from device.alerts import ANOMALY, BAD_DATA, COMMISSIONING, CONFIG, FAULT, NO_MODEL, NORMAL  # noqa: F401
 from device.ticks import Uptime  # noqa: F401  (re-exported for callers of the app)
 
+
+def new_boot_id():
+    """A random id 1..65535 for this start of the board; it travels with every payload
+    (`boot`), so a receiver keeps a sequence that restarted (storage wiped, a replacement
+    board with the same id) apart from the old one instead of dropping it as repeats."""
+    try:
+        import os
+
+        b = os.urandom(2)
+        v = (b[0] << 8) | b[1]
+    except (ImportError, AttributeError, NotImplementedError, OSError):
+        import time
+
+        v = int(time.monotonic() * 1000) & 0xFFFF
+    return v or 1
+
 SENSOR_ERRORS = (OSError, ValueError, RuntimeError)
 
 
@@ -80,6 +96,7 @@ class App:
         self.max_windows = 0
         self.held = []  # objects that must live as long as the app (power-enable pins)
         self.seq = 0
+        self.boot_id = new_boot_id()
         self.windows = 0
         self.faults = 0
         self.errors = 0
@@ -176,6 +193,7 @@ class App:
         self.seq += 1
         payload["device"] = self.device_id
         payload["seq"] = self.seq
+        payload["boot"] = self.boot_id
         payload["t"] = self._now()
         if self.outbox is not None:
             self.outbox.put(payload)

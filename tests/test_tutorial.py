@@ -1,8 +1,10 @@
 """docs/tutorial.md, walked end to end: every command in its ```sh blocks runs (through the
 installed `cpy-anomaly` console script) against a simulated board:
 
-- the serial port ($PORT) is one end of a socat pty pair; a thread plays the board on the
-  other end: in recording mode its own SerialRecorder streams windows of a bundled fan
+- the serial port ($PORT) is the terminal end of a pseudo-terminal; a thread plays the board
+  on its controlling end (writes there wait for the reader and lose nothing; a socat pty pair
+  relaying between two ptys drops what a slow reader's full buffer refuses, hundreds of lines
+  on a loaded machine): in recording mode its own SerialRecorder streams windows of a bundled fan
   recording (a different speed for each `collect --label`), in run mode the console of the
   real App (`simulate --heartbeat 1`) with the trained model;
 - the drive ($D) is a CIRCUITPY folder with a CircuitPython boot_out.txt;
@@ -17,10 +19,11 @@ import re
 import subprocess
 import sys
 import threading
+import time
+import tty
 
 from conftest import ROOT, fan, venv_tool
-from flow_peers import (fan_windows, make_drive, micropython_board, needs_board, open_board_end, pty_pair,
-                        write_all)
+from flow_peers import fan_windows, make_drive, micropython_board, needs_board, write_all
 
 TUTORIAL = os.path.join(ROOT, "docs", "tutorial.md")
 LABELS = {"low": "fan_0_low_0_weight", "med": "fan_0_med_0_weight", "high": "fan_0_high_0_weight"}
@@ -42,26 +45,25 @@ def commands(block: str) -> list[str]:
 
 
 class SimBoard(threading.Thread):
-    """Plays the board on one end of the pty pair; `feed` says what it prints."""
+    """Plays the board on the controlling end of the pty; `feed` says what it prints."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, fd: int) -> None:
         super().__init__(daemon=True)
-        self.path = path
+        self.fd = fd
         self.stop = threading.Event()
+        self.idle = threading.Event()  # set once the board saw feed None: it prints nothing more
         self.feed = None  # callable -> bytes for the next chunk, or None (silent)
 
     def run(self) -> None:
-        fd = open_board_end(self.path)
-        try:
-            while not self.stop.is_set():
-                f = self.feed
-                if f is None:
-                    self.stop.wait(0.05)
-                    continue
-                if not write_all(fd, f(), self.stop):
-                    return
-        finally:
-            os.close(fd)
+        while not self.stop.is_set():
+            self.idle.clear()  # before reading feed, so a waiter never sees idle over a chunk in flight
+            f = self.feed
+            if f is None:
+                self.idle.set()
+                self.stop.wait(0.05)
+                continue
+            if not write_all(self.fd, f(), self.stop):
+                return
 
 
 def recording(folder: str):
@@ -91,12 +93,15 @@ def recording(folder: str):
     return chunk
 
 
-def drain(port: str) -> None:
+def drain(port: str, sim: SimBoard, limit: float = 120.0) -> None:
+    """Read what the board printed while nobody listened until it has finished the chunk in
+    flight (its writes wait for a reader), so the next command sees only what it asked for."""
     import serial
 
+    end = time.monotonic() + limit
     with serial.Serial(port, timeout=0.2) as s:
-        while s.read(65536):
-            pass
+        while s.read(65536) or not sim.idle.is_set():
+            assert time.monotonic() < end, "the simulated board did not go quiet within %.0f s" % limit
 
 
 @needs_board
@@ -114,8 +119,12 @@ def test_tutorial_end_to_end(tmp_path):
     blocks = sh_blocks(TUTORIAL)
     assert len(blocks) >= 6
     boardfs = str(tmp_path / "boardfs")
-    with pty_pair(str(tmp_path / "board"), str(tmp_path / "port")) as (board_end, port), \
-            micropython_board(boardfs, str(tmp_path / "repl")) as repl:
+    board_end, term = os.openpty()
+    tty.setraw(term)  # held open for the whole test: the port never hangs up between commands
+    os.set_blocking(board_end, False)
+    port = str(tmp_path / "port")
+    os.symlink(os.ttyname(term), port)
+    with micropython_board(boardfs, str(tmp_path / "repl")) as repl:
         env["PORT"] = port
         sim = SimBoard(board_end)
         sim.start()
@@ -124,7 +133,7 @@ def test_tutorial_end_to_end(tmp_path):
             if re.match(r"cpy-anomaly (push|doctor|deploy) .*--port", cmd):
                 cmd = cmd.replace('--port "$PORT"', f'--port "{repl}" --no-reset')
             sim.feed = None
-            drain(port)  # what the board printed while nobody listened (the user switching the fan)
+            drain(port, sim)  # what the board printed while nobody listened (the user switching the fan)
             m = re.search(r"collect .*--label (\w+)", cmd)
             sim.feed = recording(LABELS[m.group(1)]) if m else None
             if cmd.startswith("cpy-anomaly monitor"):
@@ -165,6 +174,8 @@ def test_tutorial_end_to_end(tmp_path):
         finally:
             sim.stop.set()
             sim.join()
+            os.close(board_end)
+            os.close(term)
             path = os.environ.get("TUTORIAL_TRANSCRIPT")
             if path:
                 open(path, "w").write("\n".join(transcript))

@@ -227,7 +227,6 @@ def test_lora_link_with_loss_duplicates_and_corruption(tmp_path):
     rx.close()  # the serial input ends (and would not reopen a pty number reused later)
     os.close(master)
     os.close(slave)
-    os.close(slave)
     st.close()
 
 

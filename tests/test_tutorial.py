@@ -176,7 +176,7 @@ def test_tutorial_end_to_end(tmp_path):
     # train -> report
     assert (work / "model.json").exists() and (work / "out" / "report" / "report.html").exists()
     # push: drive and board-checked, same checksum as the local model
-    from host_tools import board as board_mod
+    from host_tools.board import connection as board_mod
 
     want = board_mod.model_checksum(str(work / "model.json"))[:16]
     assert text.count(f"checksum {want}... matches") >= 2
@@ -194,7 +194,7 @@ def test_tutorial_end_to_end(tmp_path):
 
 
 def test_every_workflow_command_has_help_with_an_example(capsys):
-    from host_tools import cli
+    from host_tools.cli import main as cli
 
     for cmd in ("collect", "push", "deploy", "doctor", "monitor"):
         try:

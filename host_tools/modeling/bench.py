@@ -21,8 +21,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from device import features as features_mod
-from host_tools import datasets, train
-from host_tools.datasets import DataError
+from host_tools.data import datasets
+from host_tools.modeling import train
+from host_tools.data.datasets import DataError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

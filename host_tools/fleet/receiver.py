@@ -29,8 +29,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterable
 
 from device import payload_check, payloads
-from host_tools.routes import Routes
-from host_tools.store import Store
+from host_tools.fleet.routes import Routes
+from host_tools.fleet.store import Store
 
 
 class Receiver:
@@ -156,7 +156,7 @@ class _Server(ThreadingHTTPServer):
 
 
 def _handler(rx: Receiver) -> type:
-    from host_tools import dashboard
+    from host_tools.fleet import dashboard
 
     class Handler(BaseHTTPRequestHandler):
         server_version = "anomaly-receiver"

@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from device import csvrows
-from host_tools import timeaxis
+from host_tools.data import timeaxis
 
 STANDARD_GRAVITY = 9.80665
 UNITS = ("g", "m/s2")
@@ -42,6 +43,8 @@ class ReadOptions:
 
     columns: list[str] | None = None
     units: str = "g"
+    separator: str | None = None  # None: detected (comma, semicolon or tab)
+    decimal: str | None = None  # None: detected ("." or ",")
 
     def scale(self, kind: str) -> float:
         if self.units in ("m/s2", "m/s^2", "ms2"):
@@ -67,6 +70,8 @@ class Table:
     where: str = "line"  # what `lines` counts
     edge_impulse: bool = False  # Edge Impulse's CSV: its "timestamp" is in ms
     in_seconds: bool = False  # times are already seconds (not a column to settle the unit of)
+    breaks: list[int] = field(default_factory=list)  # rows where the clock stepped back or repeated
+    notes: list[str] = field(default_factory=list)  # what the reader did that the user should know
 
     @property
     def t0(self) -> float:
@@ -77,8 +82,44 @@ class Table:
         return float(self.times[-1]) if self.times is not None else math.nan
 
 
+MAX_FILE_BYTES = 256 * 1024 ** 2  # far beyond any recording a command trains or scores on
+SNIFF_BYTES = 64 * 1024
+
+
+def _size_text(n: int) -> str:
+    for unit, k in (("GB", 1024 ** 3), ("MB", 1024 ** 2), ("KB", 1024)):
+        if n >= k:
+            return f"{n / k:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def check_file(path: str, limit: int = MAX_FILE_BYTES) -> int:
+    """Refuse, before reading it, a file that is not text (NUL bytes in its first 64 KB:
+    a binary, a sparse or a corrupt file) or far larger than any recording; returns its
+    size. Both refusals name the file and its size."""
+    what = "JSON" if path.lower().endswith(".json") else "CSV"
+    try:
+        size = os.path.getsize(path)
+        if os.path.isdir(path):
+            raise IsADirectoryError
+        with open(path, "rb") as f:
+            head = f.read(SNIFF_BYTES)
+    except IsADirectoryError:
+        raise ReadError(f"{path}: is a folder, expected a {what} file") from None
+    except OSError as e:
+        raise ReadError(f"{path}: cannot read ({e.strerror or e})") from None
+    if b"\0" in head:
+        raise ReadError(f"{path}: not a text {what} file ({_size_text(size)}, with NUL bytes from "
+                        f"byte {head.index(bytes(1))}): not read")
+    if size > limit:
+        raise ReadError(f"{path}: {_size_text(size)}, larger than any recording this command "
+                        f"reads ({_size_text(limit)}): not read; split it into smaller files")
+    return size
+
+
 def read_text(path: str) -> str:
     what = "JSON" if path.lower().endswith(".json") else "CSV"
+    check_file(path)
     try:
         # utf-8-sig: a byte-order mark (Excel's CSV export) is not part of the first cell
         with open(path, "r", encoding="utf-8-sig") as f:
@@ -89,6 +130,52 @@ def read_text(path: str) -> str:
         raise ReadError(f"{path}: is a folder, expected a {what} file") from None
     except OSError as e:
         raise ReadError(f"{path}: cannot read ({e.strerror or e})") from None
+
+
+SEPARATORS = {",": "comma", ";": "semicolon", "\t": "tab"}
+
+
+def sniff(text: str, separator: str | None = None, decimal: str | None = None) -> tuple[str, str]:
+    """(separator, decimal mark) of a CSV text: given, or taken from its first lines. A
+    separator is the one of ; and tab that every sampled line holds equally often; a
+    decimal comma is taken where the separator is not a comma and digits sit on both
+    sides of a comma."""
+    lines = [ln for ln in text[:SNIFF_BYTES].split("\n")[:40] if ln.strip()]
+    if len(text) > SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last one may be cut
+    sep = separator
+    if sep is None:
+        sep = ","
+        for cand in (";", "\t"):
+            counts = {ln.count(cand) for ln in lines}
+            if lines and len(counts) == 1 and counts.pop() > 0:
+                sep = cand
+                break
+    dec = decimal
+    if dec is None:
+        dec = "."
+        if sep != ",":
+            body = "\n".join(lines[1:] if len(lines) > 1 else lines)
+            if any(body[i - 1].isdigit() and body[i + 1:i + 2].isdigit()
+                   for i in range(1, len(body)) if body[i] == ","):
+                dec = ","
+    return sep, dec
+
+
+def layout_words(sep: str, dec: str) -> str:
+    """'semicolon-separated, decimal comma' for messages."""
+    return f"{SEPARATORS.get(sep, repr(sep))}-separated, decimal {'comma' if dec == ',' else 'point'}"
+
+
+def to_commas(text: str, sep: str, dec: str) -> str:
+    """The text with commas between cells and points in numbers (what csvrows reads)."""
+    if sep == "," and dec == ".":
+        return text
+    if sep == "," and dec == ",":
+        raise ReadError("a decimal comma needs another separator (--separator ';')")
+    if dec == ",":
+        text = text.replace(",", ".")
+    return text.replace(sep, ",")
 
 
 def read(path: str, kind: str, rate: float, expect: str | None = None,
@@ -118,12 +205,30 @@ def _probe(lines: list[str], kind: str, path: str, expect: str | None, opts: Rea
     return rows
 
 
-def read_csv(path: str, kind: str, expect: str | None = None, opts: ReadOptions = DEFAULT) -> Table:
+def read_csv(path: str, kind: str, expect: str | None = None, opts: ReadOptions = DEFAULT,
+             text: str | None = None) -> Table:
     if kind not in csvrows.KINDS:
         raise ReadError(f"unknown sensor kind {kind!r}")
+    if text is not None:  # already read and turned into commas and points
+        return _read_csv_text(path, kind, expect, opts, text)
+    text = read_text(path)
+    sep, dec = sniff(text, opts.separator, opts.decimal)
+    if (sep, dec) != (",", "."):
+        try:
+            t = read_csv(path, kind, expect, opts, to_commas(text, sep, dec))
+        except ReadError as e:
+            raise ReadError(f"{e} (read as {layout_words(sep, dec)}: see --separator, --decimal)") from None
+        given = opts.separator is not None and opts.decimal is not None
+        t.notes.append(f"{path}: read as {layout_words(sep, dec)}"
+                       + ("" if given else " (detected; --separator and --decimal set it)"))
+        return t
+    return _read_csv_text(path, kind, expect, opts, text)
+
+
+def _read_csv_text(path: str, kind: str, expect: str | None, opts: ReadOptions, text: str) -> Table:
     columns, lo, hi = csvrows.KINDS[kind][:3]
     nv = csvrows.VALUES[kind]
-    lines = read_text(path).split("\n")  # text mode: \r\n and \r are already \n
+    lines = text.split("\n")  # text mode: \r\n and \r are already \n
     keep = [i for i, ln in enumerate(lines) if ln.strip()]
     probe = _probe([lines[i] for i in keep[:2]], kind, path, expect, opts) if keep else None
     if probe is not None and probe.rows == 1:
@@ -199,10 +304,14 @@ def _finish(path: str, rows, vals: np.ndarray, at: np.ndarray, times: np.ndarray
     return t
 
 
+RATE_TOLERANCE = 1.25  # the stamps' rate may differ from --rate by this factor either way
+
+
 def check_times(t: Table, rate: float) -> None:
-    """Settle a numeric time column's unit (s or ms), and check that time goes forward
-    and steps about one sample period: a wrong --rate is said here, not found later as
-    'every sample is a gap'."""
+    """Settle a numeric time column's unit (s or ms); split the file where its clock steps
+    back or repeats a stamp (a clock fix, a daylight-saving change: a note, not an error;
+    `t.breaks`); and check that the stamps step by about one sample period: a wrong --rate
+    is said here, with the rate the stamps show, not found later as 'every sample is a gap'."""
     times = t.times
     steps = np.diff(times)
     if not t.absolute and not t.in_seconds:
@@ -213,22 +322,47 @@ def check_times(t: Table, rate: float) -> None:
         t.times = times
         t.absolute = bool(times[0] >= timeaxis.ABSOLUTE_S)
     back = np.flatnonzero(steps <= 0)
-    if len(back):
-        i = int(back[0])
-        raise ReadError(f"{t.path}: {t.where} {int(t.lines[i + 1])} has a time stamp that is not after "
-                        f"{t.where} {int(t.lines[i])}'s ({_show(t, i + 1)} after {_show(t, i)}): time "
-                        f"stamps must increase within a file")
-    if len(steps) == 0:
+    t.breaks = (back + 1).tolist()
+    for i in back[:MAX_LISTED].tolist():
+        if steps[i] == 0:
+            what = f"repeats {t.where} {int(t.lines[i])}'s time stamp ({_show(t, i)})"
+        else:
+            what = (f"steps the clock back by {timeaxis.describe_period(-float(steps[i]))} "
+                    f"({_show(t, i)} -> {_show(t, i + 1)})")
+        t.notes.append(f"{t.path}: {t.where} {int(t.lines[i + 1])} {what}: the recording is split "
+                       f"there, no window spans it")
+    if len(back) > MAX_LISTED:
+        t.notes.append(f"{t.path}: ... and {len(back) - MAX_LISTED} more steps back or repeated stamps "
+                       f"(each splits the recording)")
+    pos = steps[steps > 0]
+    if len(pos) == 0:
         return
-    d = float(np.median(steps))
+    d = float(np.median(pos))
+    # the mean of the ordinary steps (gaps left out) is exact where stamps are rounded
+    # (an 800 Hz stream stamped in whole ms steps by 1 or 2 ms)
+    ordinary = pos[pos <= timeaxis.GAP_PERIODS * d]
+    d = float(ordinary.mean()) if len(ordinary) else d
     period = 1.0 / rate
-    if not 0.5 <= d / period <= 2.0:
-        raise ReadError(f"{t.path}: its time stamps step by {timeaxis.describe_period(d)} (median, "
+    if not 1 / RATE_TOLERANCE <= d / period <= RATE_TOLERANCE:
+        raise ReadError(f"{t.path}: its time stamps step by {timeaxis.describe_period(d)} (a rate of "
                         f"{1 / d:.4g} Hz) but the sample rate is {rate:g} Hz: give the rate that "
                         f"matches, e.g. --rate {_period_arg(d)}")
 
 
+MAX_LISTED = 5  # notes or cells listed one by one before "... and N more"
+
+
+def cut_list(items: list, limit: int = 8, sep: str = ",") -> str:
+    """A list for a one-line message: the first `limit` items, then '... and N more'."""
+    items = [str(x).strip() for x in items]
+    if len(items) <= limit:
+        return sep.join(items)
+    return sep.join(items[:limit]) + f"{sep} ... and {len(items) - limit} more"
+
+
 def _period_arg(d: float) -> str:
+    if d < 1.0:  # frames or samples per second read better as a rate than as a period
+        return f"{1 / d:.4g}"
     for unit, s in (("h", 3600.0), ("min", 60.0), ("s", 1.0), ("ms", 1e-3)):
         if d >= s:
             return f"{d / s:.4g}{unit}"
@@ -367,3 +501,154 @@ def is_recording(name: str) -> bool:
 
 def file_label(path: str) -> str:
     return os.path.basename(path)
+
+
+# ---- thermal frames: one MLX90640 frame per row -----------------------------------------
+
+_PIXEL_NAME = re.compile(r"^[pP]_?[0-9]+$")
+FRAME_TIME_NAMES = ("t", "t_ms", "time", "timestamp", "date", "datetime", "time_s", "time (s)", "time (ms)")
+
+
+@dataclass
+class Frames:
+    """A thermal recording: frames (n, 24, 32) float32 in deg C; the named leading columns
+    (time stamps as seconds when the column is a time, labels as text when not numbers);
+    the line of each frame; the time stamps in seconds (None without a time column)."""
+
+    path: str
+    frames: np.ndarray
+    extra: dict
+    lines: np.ndarray
+    times: np.ndarray | None = None
+    absolute: bool = False
+    notes: list[str] = field(default_factory=list)
+    breaks: list[int] = field(default_factory=list)
+
+
+def read_frames(path: str, rate: float | None = None, opts: ReadOptions = DEFAULT) -> Frames:
+    """One CSV of frames (see host_tools.thermal_data for the format). Leading columns
+    before the 768 pixels are read one by one: numbers, ISO-8601 dates in a time column
+    (`Time,RT,P000..P767` with `2020-06-26 15:43:14.2175`), or text labels. With `rate`
+    the time stamps are checked as every reader checks them (steps back split, a rate
+    that does not match is refused)."""
+    from device.thermal import COLS, MAX_C, MIN_C, N, ROWS
+
+    text = read_text(path)
+    sep, dec = sniff(text, opts.separator, opts.decimal)
+    layout = (sep, dec) != (",", ".")
+    text = to_commas(text, sep, dec)
+    how = f" (read as {layout_words(sep, dec)})" if layout else ""
+    numbered = [(i + 1, ln) for i, ln in enumerate(text.split("\n")) if ln.strip()]
+    if not numbered:
+        raise ReadError(f"{path}: file has no data rows")
+    header = None
+    first = numbered[0][1].split(",")
+    if csvrows.is_header(first):
+        header = [c.strip().strip('"') for c in first]
+        numbered = numbered[1:]
+        if not numbered:
+            raise ReadError(f"{path}: file has a header but no frames")
+    width = len(header) if header else numbered[0][1].count(",") + 1
+    if width == COLS and len(numbered) % ROWS == 0 and header is None:
+        return _frame_blocks(path, numbered)
+    lead, trail = width - N, 0
+    if header:  # pixels named p0..p767 or P000..P767: other columns may follow them (a label)
+        pix = [i for i, h in enumerate(header) if _PIXEL_NAME.match(h)]
+        if len(pix) == N and pix[-1] - pix[0] == N - 1:
+            lead, trail = pix[0], width - 1 - pix[-1]
+    if lead < 0:
+        raise ReadError(f"{path}: line {numbered[0][0]} has {width} columns; a thermal frame row "
+                        f"needs {N} pixel values (24 x 32), after any named leading columns{how}")
+    if header:
+        names = [h.lower() for h in header[:lead]] + [h.lower() for h in header[width - trail:]]
+    else:
+        names = [f"col{k}" for k in range(lead)]
+    rows = len(numbered)
+    lines = np.array([n for n, _ in numbered])
+    heads = []
+    body_lines = []
+    for _, ln in numbered:
+        cells = ln.split(",", lead) if lead else [ln]
+        rest = cells[lead] if len(cells) > lead else ""
+        tail = rest.rsplit(",", trail) if trail else [rest]
+        heads.append(cells[:lead] + tail[1:])
+        body_lines.append(tail[0])
+    data = None
+    body = "\n".join(body_lines)
+    if body.count(",") == (N - 1) * rows:
+        try:
+            data = np.array(body.replace(",", " ").split(), dtype=np.float64)
+            data = data.reshape(rows, N) if data.size == rows * N else None
+        except ValueError:
+            data = None
+    del body
+    if data is None:  # name the bad line
+        for (ln_no, ln), rest in zip(numbered, body_lines):
+            cells = ln.count(",") + 1
+            if cells != width:
+                raise ReadError(f"{path}: line {ln_no} has {cells} columns, expected {width}{how}")
+            for c in rest.split(","):
+                if not csvrows.is_number(c):
+                    raise ReadError(f"{path}: line {ln_no} has a non-numeric value {c.strip()!r}{how}")
+        raise ReadError(f"{path}: malformed CSV{how}")
+    del body_lines
+    bad = ~np.isfinite(data) | (data < MIN_C) | (data > MAX_C)
+    if bad.any():
+        r, k = np.argwhere(bad)[0]
+        raise ReadError(f"{path}: line {numbered[r][0]} pixel {k} (row {k // COLS}, col {k % COLS}) "
+                        f"is {data[r, k]!r}: not a temperature between {MIN_C:g} and {MAX_C:g} C")
+    out = Frames(path, data.astype(np.float32).reshape(rows, ROWS, COLS), {}, lines)
+    if layout:
+        out.notes.append(f"{path}: read as {layout_words(sep, dec)}")
+    time_col = None
+    for j, name in enumerate(names):
+        cells = [h[j].strip().strip('"') for h in heads]
+        if name in FRAME_TIME_NAMES and time_col is None:
+            time_col = name
+            if csvrows.is_date(cells[0]):
+                bad_at = [i for i, c in enumerate(cells) if not csvrows.is_date(c)]
+                if bad_at:
+                    raise ReadError(f"{path}: line {int(lines[bad_at[0]])} has a time stamp {cells[bad_at[0]]!r} "
+                                    f"but line {int(lines[0])} has a date: one kind of time stamp per file")
+                try:
+                    out.extra[name] = timeaxis.parse_dates(cells, path, lines)
+                except ValueError as e:
+                    raise ReadError(str(e)) from None
+                out.absolute = True
+                continue
+        try:
+            out.extra[name] = np.array(cells, dtype=np.float64)
+        except ValueError:
+            if name in ("label", "anomaly", "class", "state"):
+                out.extra[name] = np.array(cells, dtype=object)
+                continue
+            i = next(i for i, c in enumerate(cells) if not csvrows.is_number(c))
+            raise ReadError(f"{path}: line {int(lines[i])} has a non-numeric value {cells[i]!r} in "
+                            f"column {name!r}{how}") from None
+    if time_col is not None:
+        t = Table(path, np.empty((rows, 0)), lines, out.extra[time_col], out.absolute, time_col,
+                  in_seconds=out.absolute)
+        if rate is not None and rows > 1:
+            check_times(t, rate)
+        elif not out.absolute:
+            t.times = t.times * timeaxis.numeric_unit(time_col, np.diff(t.times), 1.0)
+        out.times, out.notes, out.breaks = t.times, out.notes + t.notes, t.breaks
+    return out
+
+
+def _frame_blocks(path: str, numbered: list[tuple[int, str]]) -> Frames:
+    """Frames written as blocks of 24 rows of 32 values (device.recorder's window files)."""
+    from device.thermal import COLS, MAX_C, MIN_C, ROWS
+
+    try:
+        data = np.array([[float(c) for c in ln.split(",")] for _, ln in numbered], dtype=np.float64)
+    except ValueError:
+        for ln_no, ln in numbered:
+            cells = ln.split(",")
+            if len(cells) != COLS or not all(csvrows.is_number(c) for c in cells):
+                raise ReadError(f"{path}: line {ln_no}: not {COLS} numbers") from None
+        raise ReadError(f"{path}: malformed CSV") from None
+    if not np.all(np.isfinite(data)) or data.min() < MIN_C or data.max() > MAX_C:
+        raise ReadError(f"{path}: a pixel is not a temperature between {MIN_C:g} and {MAX_C:g} C")
+    frames = data.astype(np.float32).reshape(-1, ROWS, COLS)
+    return Frames(path, frames, {}, np.array([n for n, _ in numbered[::ROWS]]))

@@ -30,7 +30,7 @@ def shrinkage(s: str) -> float | str:
 
 def rate(s: str) -> float:
     """A sample rate in Hz ('200', '1kHz') or a sample period with a unit ('5min', '10ms')."""
-    from host_tools import timeaxis
+    from host_tools.data import timeaxis
 
     try:
         return float(s)  # a plain number: check_options says what is wrong with it, by option
@@ -44,7 +44,7 @@ def rate(s: str) -> float:
 
 def period(s: str) -> float:
     """A duration in seconds with a unit: '6h', '30min', '1d', '90s'."""
-    from host_tools import timeaxis
+    from host_tools.data import timeaxis
 
     t = s.strip().lower()
     if t.endswith("d") and not t.endswith("ms"):

@@ -61,6 +61,7 @@ class Scene:
     drift: float = 1.5  # amplitude of the slow swing, deg C
     phase_minutes: tuple = (8.0, 25.0)  # each boiler state lasts this long (uniform)
     anomalies: list = field(default_factory=list)
+    first_state: str | None = None  # the state the boiler starts in (None: drawn)
 
     def __post_init__(self) -> None:
         rs = np.random.RandomState(1000 + self.room)
@@ -93,7 +94,8 @@ class Scene:
         target = np.empty(n)
         states: list[str] = []
         names = list(STATES)
-        state = names[rs.randint(len(names))]
+        state = names[rs.randint(len(names))]  # drawn even when fixed: the same seed, the same course
+        state = self.first_state or state
         i = 0
         while i < n:
             k = int(rs.uniform(*self.phase_minutes) * 60 * self.fps)

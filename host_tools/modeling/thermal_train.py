@@ -35,8 +35,9 @@ from device import decision as decision_mod
 from device import detectors as detectors_mod
 from device import model as model_mod
 from device import thermal
-from host_tools import train
-from host_tools.datasets import DataError
+from host_tools.data import timeaxis
+from host_tools.modeling import train
+from host_tools.data.datasets import DataError
 
 SCALE_FLOOR = 0.15  # deg C: the sensor's own frame-to-frame noise at a 2 Hz refresh
 REF_SPREAD = 0.75
@@ -139,7 +140,8 @@ class _TooFewFrames(DataError):
 def build(sessions: list[tuple[str, np.ndarray]], auto: bool = False, fa_rate: float = 0.01,
           holdout: float = 0.25, detector: str = "mahalanobis", rate: float = 1.0,
           z_hot: float = 4.0, min_excess: float = 1.5, decision: dict | None = None,
-          max_modes: int = 4, mask: np.ndarray | None = None) -> dict:
+          max_modes: int = 4, mask: np.ndarray | None = None,
+          calibrate: list[tuple[str, np.ndarray]] | None = None) -> dict:
     """The thermal model dict (pixel maps as arrays; write it with device.model.save).
     sessions: (name, frames (n, 24, 32)) in time order; with auto=True the names are
     ignored and modes come from clustering (at most max_modes: each mode's two maps cost
@@ -148,29 +150,65 @@ def build(sessions: list[tuple[str, np.ndarray]], auto: bool = False, fa_rate: f
     while True:
         try:
             return _build(sessions, auto, fa_rate, holdout, detector, rate, z_hot, min_excess,
-                          decision, max_modes, mask)
+                          decision, max_modes, mask, calibrate)
         except _TooFewFrames as e:
             if not auto or e.args[1] <= 1:
                 raise DataError(e.args[0]) from None
             max_modes = e.args[1] - 1
 
 
-def _build(sessions, auto, fa_rate, holdout, detector, rate, z_hot, min_excess, decision, max_modes, mask):
+def blocks(n: int, rate: float, holdout: float) -> tuple[np.ndarray, int, int]:
+    """Which of n frames are held out: every `every`-th block. A block is BLOCK_S seconds,
+    shorter for a short session so that it still has MIN_HELD_BLOCKS held-out blocks
+    (a few minutes at 8 frames/s are enough). Returns (held mask, block frames, every)."""
+    every = max(2, int(round(1 / holdout)))
+    block = max(1, min(int(BLOCK_S * rate), n // (every * MIN_HELD_BLOCKS)))
+    return (np.arange(n) // block) % every == every - 1, block, every
+
+
+MIN_HELD_BLOCKS = 3
+
+
+def least_frames(holdout: float) -> int:
+    """The fewest frames a mode's session needs without --calibrate: MIN_WINDOWS to fit
+    and MIN_WINDOWS held out."""
+    every = max(2, int(round(1 / holdout)))
+    return train.MIN_WINDOWS * every
+
+
+def _more(name: str, have: int, need: int, rate: float) -> str:
+    return (f"record at least {timeaxis.describe_period((need - have) / rate)} more of mode {name!r} "
+            f"(it has {have} frames, {timeaxis.describe_period(have / rate)} at {rate:g} frames/s; "
+            f"a mode needs {need} frames)")
+
+
+def _build(sessions, auto, fa_rate, holdout, detector, rate, z_hot, min_excess, decision, max_modes, mask,
+           calibrate=None):
     if not 0 < fa_rate < 1:
         raise DataError(f"--fa-rate must be between 0 and 1, got {fa_rate}")
     fit_parts, hold_parts, names = [], [], []
     every = max(2, int(round(1 / holdout)))
+    block_s = BLOCK_S
     for name, fr in sessions:
-        # blocks of BLOCK_S seconds, every `every`-th one held out: a boiler cycles through
-        # its modes over tens of minutes, so "the last quarter" could miss one entirely
-        block = max(1, int(BLOCK_S * rate))
-        held = (np.arange(len(fr)) // block) % every == every - 1
+        if calibrate:  # thresholds from the calibration recordings: every frame fits
+            if len(fr) < train.MIN_WINDOWS:
+                raise DataError(f"{name}: {_more(name, len(fr), train.MIN_WINDOWS, rate)}")
+            fit_parts.append(fr)
+            names.append(name)
+            continue
+        # blocks, every `every`-th one held out: a boiler cycles through its modes over tens
+        # of minutes, so "the last quarter" could miss one entirely
+        held, block, every = blocks(len(fr), rate, holdout)
+        block_s = min(block_s, block / rate)
         if (~held).sum() < train.MIN_WINDOWS or held.sum() < train.MIN_WINDOWS:
-            raise DataError(f"{name}: {len(fr)} frames are too few to fit and to choose a threshold "
-                            f"(need {train.MIN_WINDOWS} in each part)")
+            raise DataError(f"{name}: too few frames to fit and to choose a threshold (need "
+                            f"{train.MIN_WINDOWS} in each part): {_more(name, len(fr), least_frames(holdout), rate)}, "
+                            f"or give --calibrate")
         fit_parts.append(fr[~held])
         hold_parts.append(fr[held])
         names.append(name)
+    if calibrate:
+        hold_parts = [fr for _, fr in calibrate]
     fit = np.concatenate(fit_parts).astype(np.float64)
     if auto:
         labels = _cluster(fit, max_modes)
@@ -225,8 +263,9 @@ def _build(sessions, auto, fa_rate, holdout, detector, rate, z_hot, min_excess, 
     fhold, _, _ = features_of(ex, hold)
     det = train.make_detector(detector, modes)
     try:
-        train.choose_thresholds(det, modes, [(fhold, None)], fa_rate,
-                                f"hold-out: every {every}th {BLOCK_S / 60:.0f}-minute block of each session, nearest mode")
+        source = (f"calibration: {', '.join(n for n, _ in calibrate)}, nearest mode" if calibrate else
+                  f"hold-out: every {every}th {timeaxis.describe_period(block_s)} block of each session, nearest mode")
+        train.choose_thresholds(det, modes, [(fhold, None)], fa_rate, source)
     except DataError as e:
         raise _TooFewFrames(str(e), nm) from None
     for k, m in enumerate(modes):
@@ -247,7 +286,7 @@ def _build(sessions, auto, fa_rate, holdout, detector, rate, z_hot, min_excess, 
             "threshold_windows": {m["name"]: m["n_threshold"] for m in modes},
             "reference_pixels": int(ref.sum()), "masked_pixels": int(np.asarray(mask).sum()),
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "tool": "host_tools.thermal_train",
+            "tool": "host_tools.modeling.thermal_train",
         },
     }
 
@@ -292,23 +331,37 @@ class Runner:
 # ---- command line ---------------------------------------------------------------------------
 
 def cmd_train(a: argparse.Namespace) -> int:
-    """`python -m host_tools train --sensor thermal ...` (called by host_tools.cli)."""
-    from host_tools import thermal_data
+    """`python -m host_tools train --sensor thermal ...` (called by host_tools.cli.main)."""
+    from host_tools.data import thermal_data
 
     if a.rate <= 0:
         raise DataError("--rate must be > 0 (frames per second)")
-    sessions = []
-    for d in a.normal:
-        data = thermal_data.load_folder(d)
-        sessions.append((os.path.basename(os.path.normpath(d)), data["frames"]))
+    given = a.rate != 200.0  # 200 Hz is the accelerometer default: not given for frames
+    sessions, calib, shown = [], [], []
+    for group, out in ((a.normal, sessions), (a.calibrate or [], calib)):
+        for d in group:
+            data = thermal_data.load_folder(d, a.rate if given else None)
+            out.append((os.path.basename(os.path.normpath(d)), data["frames"]))
+            if data["rate"]:
+                shown.append(data["rate"])
+            if not a.quiet:
+                for n in data["notes"]:
+                    print(f"note: {n}", file=sys.stderr)
     decision = {"k": a.k, "n": a.n, "on": 1.0, "off": a.off, "cooldown": a.cooldown}
     try:
         decision_mod.Decision.from_settings(decision)
     except ValueError as e:
         raise DataError(f"decision settings: {e}") from None
-    rate = a.rate if a.rate != 200.0 else 1.0  # 200 Hz is the accelerometer default
+    if given:
+        rate = a.rate
+    elif shown:
+        rate = float(np.median(shown))
+        if not a.quiet:
+            print(f"note: {rate:.3g} frames/s, from the recordings' time stamps (--rate sets it)", file=sys.stderr)
+    else:
+        rate = 1.0  # the board's default refresh: a whole frame per second
     doc = build(sessions, auto=a.modes == "auto", fa_rate=a.fa_rate, holdout=a.holdout,
-                detector=a.detector, rate=rate, decision=decision)
+                detector=a.detector, rate=rate, decision=decision, calibrate=calib or None)
     try:
         save(a.out, doc)
     except OSError as e:
@@ -367,8 +420,8 @@ def _rect(s: str) -> tuple[int, int, int, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m host_tools.thermal_train --model m.json --allow 12:16,10:15 --out m2.json`"""
-    p = argparse.ArgumentParser(prog="python -m host_tools.thermal_train",
+    """`python -m host_tools.modeling.thermal_train --model m.json --allow 12:16,10:15 --out m2.json`"""
+    p = argparse.ArgumentParser(prog="python -m host_tools.modeling.thermal_train",
                                 description="edit the allowed-hot mask of a thermal model")
     p.add_argument("--model", required=True)
     p.add_argument("--out", required=True)

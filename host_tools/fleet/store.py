@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Any
 
-from host_tools.datasets import DataError
+from host_tools.data.datasets import DataError
 
 _COLUMNS = ("id", "device", "seq", "kind", "event", "t", "score", "anomaly", "mode", "state",
             "received", "source", "payload")

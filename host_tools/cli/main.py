@@ -21,12 +21,13 @@ from typing import Any, NoReturn, Sequence
 import numpy as np
 
 from device import model as model_mod
-from host_tools import datasets, train
-from host_tools.argtypes import fraction as _fraction
-from host_tools.argtypes import period as _period
-from host_tools.argtypes import rate as _rate
-from host_tools.argtypes import shrinkage as _shrinkage
-from host_tools.datasets import DataError
+from host_tools.data import datasets
+from host_tools.modeling import train
+from host_tools.data.argtypes import fraction as _fraction
+from host_tools.data.argtypes import period as _period
+from host_tools.data.argtypes import rate as _rate
+from host_tools.data.argtypes import shrinkage as _shrinkage
+from host_tools.data.datasets import DataError
 
 EXIT_BAD_INPUT = 2
 
@@ -147,7 +148,13 @@ def _read_opts(a: argparse.Namespace) -> datasets.ReadOptions:
     columns = [c.strip() for c in cols.split(",")] if cols else None
     if columns is not None and not all(columns):
         raise DataError(f"--columns {cols}: an empty column name; give names or positions, e.g. accX,accY,accZ or 2,3,4")
-    return datasets.ReadOptions(columns, getattr(a, "units", "g") or "g")
+    sep = getattr(a, "separator", None)
+    sep = {"comma": ",", "semicolon": ";", "tab": "\t", "\\t": "\t"}.get(sep, sep) if sep else None
+    dec = getattr(a, "decimal", None)
+    dec = {"point": ".", "comma": ","}.get(dec, dec) if dec else None
+    if sep == "," and dec == ",":
+        raise DataError("--separator , --decimal ,: a decimal comma needs another separator (e.g. --separator ';')")
+    return datasets.ReadOptions(columns, getattr(a, "units", "g") or "g", sep, dec)
 
 
 def _notes(sets: list, quiet: bool) -> None:
@@ -164,7 +171,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.detector == "adaptive" and a.sensor != "scalar":
         raise DataError("--detector adaptive follows a drifting scalar stream: use it with --sensor scalar")
     if a.sensor == "thermal":
-        from host_tools import thermal_train
+        from host_tools.modeling import thermal_train
 
         return thermal_train.cmd_train(a)
     if a.holdout + a.test >= 1:
@@ -415,7 +422,7 @@ def _score_events(a: argparse.Namespace, doc: dict, ex, wins: list) -> int:
 
 def cmd_export(a: argparse.Namespace) -> int:
     """Recordings -> Edge Impulse data-acquisition files, one per input file."""
-    from host_tools import readers
+    from host_tools.data import readers
 
     check_out_dir(a.out, "--out")
     opts = _read_opts(a)
@@ -427,26 +434,26 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def cmd_drift_bench(a: argparse.Namespace) -> int:
-    from host_tools import driftbench
+    from host_tools.modeling import driftbench
 
     return driftbench.main(a)
 
 
 def cmd_simulate(a: argparse.Namespace) -> int:
-    from host_tools import simulate
+    from host_tools.modeling import simulate
 
     return simulate.main(a)
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from host_tools import evaluate
+    from host_tools.modeling import evaluate
 
     check_out_dir(a.report, "--report")  # before the minutes of work, not after
     return evaluate.main(a)
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
-    from host_tools import bench
+    from host_tools.modeling import bench
 
     return bench.main(a)
 
@@ -462,7 +469,13 @@ def _period_or_none(s: str) -> float:
 def _reading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--columns", metavar="A,B,C",
                    help="value columns by header name or position from 1 (e.g. accX,accY,accZ or 2,3,4)")
-    p.add_argument("--units", choices=["g", "m/s2"], default="g", help="unit of accelerometer values")
+    p.add_argument("--units", choices=["g", "m/s2"], default="g", help="unit of accelerometer values (default: g)")
+    p.add_argument("--separator", choices=[",", ";", "tab", "comma", "semicolon"], default=None,
+                   help="cell separator of CSV files (default: detected; comma unless every line "
+                        "holds the same number of ; or tabs)")
+    p.add_argument("--decimal", choices=[".", ",", "point", "comma"], default=None,
+                   help="decimal mark of CSV numbers (default: detected; a comma between digits in a "
+                        "file separated by ; or tabs)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -528,13 +541,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_score)
 
     e = sub.add_parser("evaluate", help="leave-session-out evaluation with baselines and a report")
-    from host_tools import evaluate
+    from host_tools.modeling import evaluate
 
     evaluate.add_arguments(e)
     e.set_defaults(func=cmd_evaluate)
 
     m = sub.add_parser("simulate", help="run the board application over recordings")
-    from host_tools import simulate
+    from host_tools.modeling import simulate
 
     simulate.add_arguments(m)
     m.set_defaults(func=cmd_simulate)
@@ -549,18 +562,20 @@ def build_parser() -> argparse.ArgumentParser:
     x.set_defaults(func=cmd_export)
 
     d = sub.add_parser("drift-bench", help="fixed vs adaptive baseline on synthetic drifting streams")
-    from host_tools import driftbench
+    from host_tools.modeling import driftbench
 
     driftbench.add_arguments(d)
     d.set_defaults(func=cmd_drift_bench)
 
     b = sub.add_parser("bench", help="host speed of the device code path")
-    from host_tools import bench
+    from host_tools.modeling import bench
 
     bench.add_arguments(b)
     b.set_defaults(func=cmd_bench)
-    __import__("host_tools.telemetry_cli").telemetry_cli.add_commands(sub)  # receive events
-    __import__("host_tools.workflow_cli").workflow_cli.add_commands(sub)  # collect push deploy doctor monitor
+    from host_tools.cli import telemetry, workflow
+
+    telemetry.add_commands(sub)  # receive events
+    workflow.add_commands(sub)  # collect push deploy doctor monitor
     return p
 
 

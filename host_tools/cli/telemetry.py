@@ -22,7 +22,7 @@ import time
 import urllib.parse
 
 from device import payload_check, payloads
-from host_tools.datasets import DataError
+from host_tools.data.datasets import DataError
 
 
 # ---- the board's transports on a PC --------------------------------------------------------
@@ -151,7 +151,9 @@ def _names(path: str | None) -> tuple[list | None, list | None]:
 
 
 def cmd_receive(a: argparse.Namespace) -> int:
-    from host_tools import receiver, routes, store
+    from host_tools.fleet import receiver
+    from host_tools.fleet import routes
+    from host_tools.fleet import store
 
     token = a.token if a.token is not None else os.environ.get("RECEIVER_TOKEN")
     if a.http and not token and not a.no_token:
@@ -199,7 +201,7 @@ def cmd_receive(a: argparse.Namespace) -> int:
 
 
 def cmd_events(a: argparse.Namespace) -> int:
-    from host_tools import store
+    from host_tools.fleet import store
 
     if not store.is_url(a.db) and not os.path.isfile(a.db):
         raise DataError(f"{a.db}: no such database file")
@@ -239,7 +241,7 @@ def add_commands(sub) -> None:
     r.add_argument("--lora-key", help="LoRa key in hex (or env LORA_KEY)")
     r.add_argument("--lora-keys", metavar="FILE", help="JSON object: device id -> hex key")
     r.add_argument("--model", help="model file: names the features and modes in LoRa packets")
-    r.add_argument("--routes", metavar="FILE", help="alert routes (JSON), see host_tools/routes.py")
+    r.add_argument("--routes", metavar="FILE", help="alert routes (JSON), see host_tools/fleet/routes.py")
     r.add_argument("--seconds", type=float, default=0, help="stop after this long (0 = until Ctrl-C)")
     r.set_defaults(func=cmd_receive)
 

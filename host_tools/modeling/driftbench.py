@@ -4,7 +4,7 @@ synthetic temperature streams that drift.
 Each stream (fixed seed): a daily cycle, a seasonal drift, noise, and injected incidents
 of three kinds: spikes (short and large), steps (a lasting offset) and slow ramps (a
 drift over hours that then drops back). The first FIT_DAYS fit both models, the next
-CAL_DAYS choose their thresholds (host_tools.train.build_model, as `train` does), and
+CAL_DAYS choose their thresholds (host_tools.modeling.train.build_model, as `train` does), and
 the rest is the test. Both detectors run the board's code (device.detectors,
 device.adaptive) and the board's Decision; an incident is a hit when an alarm starts
 between its start and GRACE windows after its end; every other alarm start is a
@@ -21,7 +21,7 @@ import numpy as np
 from device import detectors as detectors_mod
 from device.decision import START, Decision
 from device.features import ScalarFeatures
-from host_tools import train
+from host_tools.modeling import train
 
 PERIOD_S = 600.0  # one sample (and window) every 10 minutes
 DAY = int(86400 / PERIOD_S)
@@ -174,7 +174,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(a: argparse.Namespace) -> int:
-    from host_tools.datasets import DataError
+    from host_tools.data.datasets import DataError
 
     if a.days < 30:
         raise DataError(f"--days {a.days}: a stream needs at least 30 days ({FIT_DAYS} fit, {CAL_DAYS} "

@@ -25,7 +25,7 @@ import time
 import urllib.request
 from typing import Any, Callable
 
-from host_tools.datasets import DataError
+from host_tools.data.datasets import DataError
 
 
 def explain(p: dict) -> str:

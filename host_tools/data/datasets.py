@@ -1,7 +1,7 @@
 """Recordings on disk -> sessions of time-ordered streams -> windows -> feature matrices,
 with one clear error per bad input.
 
-A folder is one recording session. Its files (CSV, or Edge Impulse JSON; host_tools.readers
+A folder is one recording session. Its files (CSV, or Edge Impulse JSON; host_tools.data.readers
 reads each, by device.csvrows' row rules, the same code the board's replay sensor uses)
 are put in time order: by their first time stamp when every file has time stamps,
 otherwise in natural name order (H2 before H10); the order used is reported.
@@ -28,8 +28,9 @@ import numpy as np
 from device import csvrows
 from device import features as features_mod
 from device import model as model_mod
-from host_tools import readers, timeaxis
-from host_tools.readers import ReadOptions
+from host_tools.data import readers
+from host_tools.data import timeaxis
+from host_tools.data.readers import ReadOptions
 
 
 class DataError(Exception):
@@ -85,10 +86,11 @@ def read_recording(path: str, kind: str, expect: str | None = None, opts: ReadOp
     """A recording as (axes, samples): 3 rows for accel, 1 row (the values) for scalar."""
     if kind not in csvrows.KINDS:
         raise DataError(f"unknown sensor kind {kind!r}")
-    if kind == "thermal":  # (frames, 24, 32): one frame per row, see host_tools.thermal_data
-        from host_tools import thermal_data
-
-        return thermal_data.read_frames(path)[0]
+    if kind == "thermal":  # (frames, 24, 32): one frame per row, see host_tools.data.thermal_data
+        try:
+            return readers.read_frames(path, rate, opts or readers.DEFAULT).frames
+        except readers.ReadError as e:
+            raise DataError(str(e)) from None
     if rate is None:
         try:
             t = (readers.read_edge_impulse_json(path, kind, opts or readers.DEFAULT) if path.lower().endswith(".json")
@@ -160,8 +162,15 @@ def load_session(folder: str, kind: str, rate: float, expect: str | None = None,
     label = os.path.basename(os.path.normpath(folder))
     prog = Progress(label, len(files)) if progress else None
     tables = []
+    notes: list[str] = []
+    for f in files:  # a binary or huge file is refused before minutes of reading the others
+        try:
+            readers.check_file(f)
+        except readers.ReadError as e:
+            raise DataError(str(e)) from None
     for f in files:
         tables.append(read_table(f, kind, rate, expect, opts))
+        notes.extend(tables[-1].notes)
         if prog:
             prog.tick()
     timed = all(t.times is not None for t in tables)
@@ -180,7 +189,6 @@ def load_session(folder: str, kind: str, rate: float, expect: str | None = None,
     period = 1.0 / rate
     gap = timeaxis.GAP_PERIODS * period
     ordered = [t.path for t in tables]
-    notes: list[str] = []
     streams: list[Stream] = []
     group: list[tuple[int, readers.Table]] = []
 
@@ -193,8 +201,10 @@ def load_session(folder: str, kind: str, rate: float, expect: str | None = None,
         times = np.concatenate([t.times for _, t in group]) if group[0][1].times is not None else None
         pieces = [(0, vals.shape[1])]
         if times is not None:
-            cut = np.flatnonzero(np.diff(times) > gap) + 1
-            for c in cut:
+            steps = np.diff(times)
+            # a gap, or a clock that stepped back or repeated a stamp (noted by the reader)
+            cut = np.flatnonzero((steps > gap) | (steps <= 0)) + 1
+            for c in cut[steps[cut - 1] > gap]:
                 f, ln, when = Stream(ordered, vals, pos, lines, times, group[0][1].absolute, []).where(int(c))
                 if int(pos[c]) == int(pos[c - 1]):
                     notes.append(f"{f}: gap of {_gap_text(times[c] - times[c - 1], period)} before line {ln} "
@@ -361,7 +371,8 @@ def load_folder(folder: str, extractor, progress: bool = True, expect: str | Non
         pos0 = {f: i for i, f in enumerate(files0)}
         return WindowSet(folder, np.stack([np.array(extractor.compute(w), dtype=np.float32) for _, w in wins]),
                          [r.file for r in refs0], [r.index for r in refs0], np.array([pos0[r.file] for r in refs0]),
-                         [0] * len(refs0), np.full(len(refs0), math.nan))
+                         [r.line for r in refs0], np.array([r.t for r in refs0]),
+                         any(isinstance(r.start, str) for r in refs0))
     s = load_session(folder, extractor.kind, extractor.rate, expect, opts, progress)
     feats: list[np.ndarray] = []
     refs: list[WindowRef] = []
@@ -450,11 +461,18 @@ def located_windows(paths: Iterable[str], extractor, expect: str | None = None,
         list_csv(p)  # every path checked first
     out: list[tuple[WindowRef, np.ndarray]] = []
     notes: list[str] = []
-    if extractor.kind == "thermal":  # frame files (host_tools.thermal_data): a frame per window
+    if extractor.kind == "thermal":  # frame files (host_tools.data.thermal_data): a frame per window
         for p in paths:
             for f in list_csv(p):
-                for wi, w in enumerate(cut_windows(read_recording(f, "thermal", expect), extractor.window, f)):
-                    out.append((WindowRef(f, 0, wi, None, math.nan), w))
+                try:
+                    fr = readers.read_frames(f, extractor.rate, opts or readers.DEFAULT)
+                except readers.ReadError as e:
+                    raise DataError(str(e)) from None
+                notes.extend(fr.notes)
+                for wi, w in enumerate(fr.frames):
+                    t = float(fr.times[wi]) if fr.times is not None else math.nan
+                    when = timeaxis.format_time(t, fr.absolute) if fr.times is not None else None
+                    out.append((WindowRef(f, int(fr.lines[wi]), wi, when, t), w))
         return out, notes
     loose = [p for p in paths if os.path.isfile(p)]
     for p in paths:

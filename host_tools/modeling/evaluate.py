@@ -15,11 +15,11 @@ next 20% chooses the threshold, the last 20% is the normal test set. Nothing is 
 neighbouring windows of one session are near-copies, and a shuffled split would test on
 windows the model has effectively seen.
 
-Our detectors are built with host_tools.train.build_model and scored with the board's own
-code (device.detectors); baselines (host_tools.baselines) get their thresholds from the
+Our detectors are built with host_tools.modeling.train.build_model and scored with the board's own
+code (device.detectors); baselines (host_tools.modeling.baselines) get their thresholds from the
 same calibration windows at the same false-alarm rate. Each folder is read once; its
 device features (and, for the MAD baseline, per-window MAD values) are reused by every
-scenario and method. host_tools.report writes the figures, report.md/html and
+scenario and method. host_tools.modeling.report writes the figures, report.md/html and
 metrics.json.
 """
 
@@ -39,12 +39,13 @@ from device import detectors as detectors_mod
 from device import features as features_mod
 from device import threshold as threshold_mod
 from device.decision import START, Decision
-from host_tools.argtypes import fraction as _fraction
-from host_tools.argtypes import rate as _rate
-from host_tools.argtypes import shrinkage as _shrinkage
-from host_tools import baselines as baselines_mod
-from host_tools import datasets, train
-from host_tools.datasets import DataError, WindowSet
+from host_tools.data.argtypes import fraction as _fraction
+from host_tools.data.argtypes import rate as _rate
+from host_tools.data.argtypes import shrinkage as _shrinkage
+from host_tools.modeling import baselines as baselines_mod
+from host_tools.data import datasets
+from host_tools.modeling import train
+from host_tools.data.datasets import DataError, WindowSet
 
 OFF = "fan_0_off_0_weight"
 LOW = "fan_0_low_0_weight"
@@ -89,7 +90,7 @@ def builtin_scenarios(root: str) -> dict[str, Scenario]:
             "remount", "Remount: the state model commissioned on a re-taped sensor",
             j(LOW), state_anomalies, commission=os.path.join(root, DEPLOY), extras=j(MOVING),
             notes=[f"ours is commissioned on the first {COMMISSION_SHARE:.0%} of {DEPLOY} "
-                   "with the board's Commissioner (host_tools.train.commission_model); the "
+                   "with the board's Commissioner (host_tools.modeling.train.commission_model); the "
                    "normal test set is the remaining windows of that session.",
                    "the *-uncommissioned rows are the same models before commissioning.",
                    "baselines are applied without commissioning: they have no such step.",
@@ -546,7 +547,7 @@ class Evaluator:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sensor", choices=["accel", "thermal"], default="accel",
                    help="thermal: MLX90640 frame CSVs (--normal and --anomaly folders; "
-                        "host_tools.thermal_report)")
+                        "host_tools.modeling.thermal_report)")
     p.add_argument("--data", default=os.path.join("data", "ceiling-fan"), metavar="DIR",
                    help="dataset root with one folder per session (default: data/ceiling-fan)")
     p.add_argument("--scenario", choices=["state", "remount", "coin", "all"], default="all")
@@ -589,10 +590,10 @@ def _scenarios(a: argparse.Namespace) -> list[Scenario]:
 
 
 def main(a: argparse.Namespace) -> int:
-    from host_tools import report as report_mod
+    from host_tools.modeling import report as report_mod
 
     if getattr(a, "sensor", "accel") == "thermal":
-        from host_tools import thermal_report
+        from host_tools.modeling import thermal_report
 
         return thermal_report.main_eval(a)
     t_start = time.perf_counter()

@@ -10,8 +10,8 @@ import html
 import json
 import time
 
-from host_tools.routes import explain
-from host_tools.store import Store
+from host_tools.fleet.routes import explain
+from host_tools.fleet.store import Store
 
 W, H, PAD = 640, 160, 30
 

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable, Iterable, Iterator
 
-from host_tools.datasets import DataError
+from host_tools.data.datasets import DataError
 
 Window = tuple[dict, list[list[float]]]
 

@@ -128,7 +128,7 @@ def run(a, log: Callable[[str], None] = print) -> int:
     """Run `monitor` from parsed arguments (see workflow_cli)."""
     import os
 
-    from host_tools.collect import CollectError, Limits, serial_lines
+    from host_tools.board.collect import CollectError, Limits, serial_lines
 
     if bool(a.port) == bool(a.source):
         raise CollectError("give one input: --port PORT (the board's serial console) or --from FILE "

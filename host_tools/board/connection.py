@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from device import model as model_mod
-from host_tools.datasets import DataError
+from host_tools.data.datasets import DataError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 Log = Callable[[str], None]
 READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 DRIVE_HINT = "give the mounted board drive with --drive, e.g. --drive /media/$USER/CIRCUITPY"

@@ -1,6 +1,6 @@
 """Telemetry benchmark: prints figures, asserts nothing.
 
-    .venv/bin/python -m host_tools.telemetry_bench [--events 3000] [--db postgresql://...]
+    .venv/bin/python -m host_tools.fleet.telemetry_bench [--events 3000] [--db postgresql://...]
 
 1. Receiver ingest rate (events/s stored) over HTTP and over MQTT, with one and with two
    `receive` processes on one database (SQLite in a temp dir by default). HTTP: 8 client
@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _free_port() -> int:
@@ -47,7 +47,7 @@ def _wait_port(port: int, timeout: float = 20) -> None:
 
 
 def _count(db: str) -> int:
-    from host_tools import store
+    from host_tools.fleet import store
 
     st = store.open_store(db)
     try:
@@ -198,7 +198,7 @@ def _time(f) -> tuple[float, object]:
 
 def dead_link(send_timeout: int) -> list[tuple[str, float, object]]:
     from device import payloads, telemetry
-    from host_tools.telemetry_cli import _S, host_transport
+    from host_tools.cli.telemetry import _S, host_transport
 
     p = _clean(_payload(1, "bench"))
     out = []

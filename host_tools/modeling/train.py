@@ -21,7 +21,7 @@ from device import model as model_mod
 from device import commission as commission_mod
 from device import threshold as threshold_mod
 from device.commission import Commissioner, threshold_from_scores
-from host_tools.datasets import DataError
+from host_tools.data.datasets import DataError
 
 MIN_WINDOWS = 10
 DEFAULT_DECISION = {"k": 3, "n": 5, "on": 1.0, "off": 0.8, "cooldown": 30}
@@ -243,7 +243,7 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
             "fit_windows": {m["name"]: m["n_fit"] for m in modes},
             "threshold_windows": {m["name"]: m["n_threshold"] for m in modes},
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "tool": "host_tools.train",
+            "tool": "host_tools.modeling.train",
         },
     }
     model_mod.validate(doc)

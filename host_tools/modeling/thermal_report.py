@@ -3,7 +3,7 @@ heatmaps (frame, baseline, z-map with the hot spot outlined) as PNG.
 
 `python -m host_tools evaluate --sensor thermal --normal DIR... --anomaly DIR...`:
 the normal sessions are split in time (the first TRAIN_SHARE of each trains a model with
-host_tools.thermal_train, thresholds included; the rest measures false alarms per hour);
+host_tools.modeling.thermal_train, thresholds included; the rest measures false alarms per hour);
 each anomaly file is run through the board's per-frame path: detected when an alarm
 starts in it (after its first labelled frame when it has a `label` column), with the
 delay in frames and seconds.
@@ -22,8 +22,8 @@ import sys
 
 import numpy as np
 
-from host_tools import thermal_train
-from host_tools.datasets import DataError
+from host_tools.modeling import thermal_train
+from host_tools.data.datasets import DataError
 
 TRAIN_SHARE = 0.7
 
@@ -84,7 +84,7 @@ def spot_detection(runner: thermal_train.Runner, excess: float, n: int = 30, see
                    on_s: float = 60.0, gap_s: float = 240.0, size: int = 2, room: int = 0) -> dict:
     """2x2 (size x size) spots at random places outside the mask, one at a time, `on_s`
     seconds each, during normal cycling: detected when an alarm starts while it shows."""
-    from host_tools import scene
+    from host_tools.data import scene
 
     rs = np.random.RandomState(seed)
     places = _places(runner, n, rs, size)
@@ -106,7 +106,7 @@ def spot_detection(runner: thermal_train.Runner, excess: float, n: int = 30, see
 
 
 def false_alarms(runner: thermal_train.Runner, hours: float = 6.0, seed: int = 2, room: int = 0) -> dict:
-    from host_tools import scene
+    from host_tools.data import scene
 
     sc = scene.normal(seed, hours * 3600, room=room)
     out = runner.run(sc["frames"])
@@ -119,7 +119,7 @@ def false_alarms(runner: thermal_train.Runner, hours: float = 6.0, seed: int = 2
 def growing_delay(runner: thermal_train.Runner, rate_c_per_min: float = 0.5, seed: int = 4,
                   row: int = 2, col: int = 26, room: int = 0) -> dict:
     """A spot growing by `rate` C per minute (1x1, 2x2 over 3 C, 3x3 over 6 C) from t=600 s."""
-    from host_tools import scene
+    from host_tools.data import scene
 
     start = 600.0
     a = scene.Anomaly("growing", start=start, row=row, col=col, rate=rate_c_per_min, excess=15.0)
@@ -138,7 +138,7 @@ def growing_delay(runner: thermal_train.Runner, rate_c_per_min: float = 0.5, see
 
 def cold_pipe(runner: thermal_train.Runner, seed: int = 6, room: int = 0) -> dict:
     """The flow pipe stays at ambient from t=600 s for an hour: detected while it should be hot?"""
-    from host_tools import scene
+    from host_tools.data import scene
 
     start = 600.0
     a = scene.Anomaly("cold_pipe", start=start, end=start + 3600)
@@ -156,7 +156,7 @@ def cold_pipe(runner: thermal_train.Runner, seed: int = 6, room: int = 0) -> dic
 
 def scene_model(path: str, hours: float = 6.0, seed: int = 1, fa_rate: float = 0.001, room: int = 0) -> dict:
     """Train a thermal model on `hours` of simulated normal cycling, write it, load it."""
-    from host_tools import scene
+    from host_tools.data import scene
 
     d = scene.normal(seed, hours * 3600, room=room)
     doc = thermal_train.build([("boiler", d["frames"])], auto=True, fa_rate=fa_rate, rate=scene.FPS)
@@ -172,17 +172,21 @@ def scene_figures(model: dict, spots: int = 30) -> dict:
 # ---- recordings (evaluate --sensor thermal) ---------------------------------------------------
 
 def main_eval(a: argparse.Namespace) -> int:
-    from host_tools import thermal_data
+    from host_tools.data import thermal_data
 
     if not a.normal or not a.anomaly:
         raise DataError("evaluate --sensor thermal needs --normal and --anomaly folders of frame CSVs")
-    train_sets, test_sets = [], []
+    train_sets, test_sets, shown = [], [], []
+    given = a.rate != 200.0  # 200 Hz is the accelerometer default: not given for frames
     for d in a.normal:
-        fr = thermal_data.load_folder(d)["frames"]
+        data = thermal_data.load_folder(d, a.rate if given else None)
+        fr = data["frames"]
+        if data["rate"]:
+            shown.append(data["rate"])
         k = int(len(fr) * TRAIN_SHARE)
         train_sets.append((os.path.basename(os.path.normpath(d)), fr[:k]))
         test_sets.append((d, fr[k:]))
-    fps = a.rate if a.rate != 200.0 else 1.0
+    fps = a.rate if given else (float(np.median(shown)) if shown else 1.0)
     doc = thermal_train.build(train_sets, auto=len(a.normal) == 1, fa_rate=a.fa_rate, rate=fps,
                               detector=a.detector)
     os.makedirs(a.report, exist_ok=True)
@@ -202,9 +206,11 @@ def main_eval(a: argparse.Namespace) -> int:
     pngs = []
     for d in a.anomaly:
         for f in thermal_data.list_csv(d):
-            fr, extra = thermal_data.read_frames(f)
-            lab = thermal_data.column(extra, thermal_data.LABEL_NAMES)
-            first = int(np.flatnonzero(lab > 0.5)[0]) if lab is not None and (lab > 0.5).any() else 0
+            got = thermal_data.read(f, fps)
+            fr = got.frames
+            lab = thermal_data.column(got.extra, thermal_data.LABEL_NAMES)
+            lab = thermal_data.is_anomaly(lab) if lab is not None else None
+            first = int(np.flatnonzero(lab)[0]) if lab is not None and lab.any() else 0
             runner = thermal_train.Runner(model)
             out = runner.run(fr)
             hits = [(i, hs) for i, hs in out["starts"] if i >= first]
@@ -235,8 +241,8 @@ def main_eval(a: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m host_tools.thermal_report [--out DIR]`: the simulated-scene figures."""
-    p = argparse.ArgumentParser(prog="python -m host_tools.thermal_report", description=__doc__)
+    """`python -m host_tools.modeling.thermal_report [--out DIR]`: the simulated-scene figures."""
+    p = argparse.ArgumentParser(prog="python -m host_tools.modeling.thermal_report", description=__doc__)
     p.add_argument("--out", default=os.path.join("out", "thermal"))
     p.add_argument("--spots", type=int, default=30)
     a = p.parse_args(argv)

@@ -1,6 +1,6 @@
 """The board workflow commands: collect, push, deploy, doctor, monitor.
 
-`add_commands(sub)` registers them on the host CLI's subparsers (host_tools/cli.py).
+`add_commands(sub)` registers them on the host CLI's subparsers (host_tools/cli/main.py).
 Bad input raises DataError subclasses, which the CLI prints as one `error:` line (exit 2).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from host_tools import board as board_mod
+from host_tools.board import connection as board_mod
 
 PROG = "cpy-anomaly"
 
@@ -42,7 +42,7 @@ def _open(a: argparse.Namespace) -> board_mod.Drive | board_mod.SerialBoard:
 
 
 def cmd_collect(a: argparse.Namespace) -> int:
-    from host_tools import collect
+    from host_tools.board import collect
 
     return collect.run(a)
 
@@ -66,7 +66,7 @@ def cmd_doctor(a: argparse.Namespace) -> int:
 
 
 def cmd_monitor(a: argparse.Namespace) -> int:
-    from host_tools import monitor
+    from host_tools.board import monitor
 
     return monitor.run(a)
 

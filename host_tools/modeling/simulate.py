@@ -12,7 +12,7 @@ import sys
 
 from device import app as app_mod
 from device.sensors import ReplaySensor
-from host_tools import datasets
+from host_tools.data import datasets
 
 
 class ListOutbox:
@@ -71,7 +71,7 @@ def run(model_path: str, data: list[str], commission: int = 0, heartbeat: int = 
     box = ListOutbox(echo)
     out = box
     if send:
-        from host_tools import telemetry_cli
+        from host_tools.cli import telemetry as telemetry_cli
 
         out = telemetry_cli.SendOutbox(telemetry_cli.host_transport(send, token), box)
     alert = LoggingAlert(echo)

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from host_tools import board as board_mod
+from host_tools.board import connection as board_mod
 
 FAKE = r'''#!%(python)s
 import os, sys

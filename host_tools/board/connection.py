@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
 from device import model as model_mod
+from host_tools.board import appfiles
 from host_tools.data.datasets import DataError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ROOT = appfiles.ROOT  # the board's files: this checkout, or the copy an installed wheel carries
 Log = Callable[[str], None]
 READ_ONLY = (errno.EROFS, errno.EACCES, errno.EPERM)
 DRIVE_HINT = "give the mounted board drive with --drive, e.g. --drive /media/$USER/CIRCUITPY"
@@ -33,6 +34,15 @@ DRIVE_HINT = "give the mounted board drive with --drive, e.g. --drive /media/$US
 
 class BoardError(DataError):
     """The board (or the way to it) cannot do what was asked; the message says what to do."""
+
+
+def check_app_files(root: str) -> None:
+    """The board's own files are where deploy/doctor look (a broken install lacks them)."""
+    gone = appfiles.missing(root)
+    if gone:
+        raise BoardError(f"{root}: the board's files are missing ({', '.join(gone)}): reinstall this "
+                         "package (pip install --force-reinstall circuitpython-anomaly) or run it from "
+                         "the repository")
 
 
 # ---- model files ------------------------------------------------------------------------
@@ -825,6 +835,7 @@ def deploy(board: Drive | SerialBoard, model: str | None, log: Log, dry_run: boo
            mpy_cross: str | None = None, circup: str | None = None, root: str = ROOT) -> int:
     import tempfile
 
+    check_app_files(root)
     info = board.info()
     if isinstance(board, Drive) and info.version is None:
         log(f"deploy: {board.where()}: boot_out.txt names no CircuitPython version")
@@ -957,6 +968,7 @@ def listen_status(port: str, seconds: float, opener: Callable | None = None) -> 
 def doctor(board: Drive | SerialBoard, model: str | None, log: Log, listen: float = 0.0,
            root: str = ROOT) -> int:
     """A few lines about the board; returns the number of problems found."""
+    check_app_files(root)
     problems = 0
     status = listen_status(board.port, listen) if isinstance(board, SerialBoard) else None
     info = board.info()

@@ -67,8 +67,8 @@ def _wait_for(path: str, proc: subprocess.Popen, what: str, timeout: float = STA
 
 
 def _wait_for_prompt(tty: str, proc: subprocess.Popen, timeout: float = START_TIMEOUT) -> None:
-    """Read the interpreter's banner up to its first `>>> ` prompt. Until then it has not set
-    its terminal mode, which flushes pending input: a command sent earlier would be lost."""
+    """Read the interpreter's banner up to its first `>>> ` prompt: the board is up (on a
+    loaded machine starting it can take seconds) before a test's first command."""
     fd = os.open(tty, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
     seen = b""
     try:
@@ -102,8 +102,12 @@ def _stop(proc: subprocess.Popen) -> None:
 def micropython_board(fs: str, tty: str) -> Iterator[str]:
     """A MicroPython REPL on pty `tty`, its filesystem the folder `fs`."""
     os.makedirs(fs, exist_ok=True)
-    proc = subprocess.Popen([SOCAT, f"PTY,link={tty},raw,echo=0",
-                             f"EXEC:{MICROPYTHON},pty,stderr,setsid,raw,echo=0"],
+    # The interpreter reads pipes, not a second pseudo-terminal: on a terminal the unix
+    # port flushes pending input each time it switches terminal modes (between REPL lines),
+    # so a byte mpremote sent in that moment was lost and it could not enter the raw REPL
+    # on a loaded machine. A real board's USB serial port loses nothing. `-i -c pass`: a REPL
+    # although stdin is not a terminal.
+    proc = subprocess.Popen([SOCAT, f"PTY,link={tty},raw,echo=0", f"EXEC:{MICROPYTHON} -i -c pass,stderr"],
                             cwd=fs, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         _wait_for(tty, proc, "micropython board")

@@ -25,7 +25,7 @@ file rather than one shared array: feature arrays have the width of the feature 
 (n), pixel maps the width of an image row (32); one file would have to pad one of them.
 The thermal recipe holds the mask of pixels allowed to be hot and the reference pixels
 of the ambient offset as 24 strings of 32 characters ('#' or '.'): readable and editable
-(re-save the model afterwards: the checksum covers them; see host_tools.thermal_train).
+(re-save the model afterwards: the checksum covers them; see host_tools.modeling.thermal_train).
 
 Every problem raises ModelError with a message that names what is wrong. Validation
 formats a message only when something is wrong: on a board every string costs heap.
@@ -33,10 +33,8 @@ formats a message only when something is wrong: on a board every string costs he
 
 import json
 
-try:
-    import hashlib
-except ImportError:  # some MicroPython builds
-    hashlib = None
+from device.hashing import sha256 as _new_sha256
+
 try:
     from binascii import hexlify
 except ImportError:
@@ -59,11 +57,8 @@ class ModelError(ValueError):
 
 
 def _sha256():
-    if hashlib is None:
-        raise ModelError("this board has no hashlib: cannot verify the model checksum")
-    if hasattr(hashlib, "sha256"):
-        return hashlib.sha256()
-    return hashlib.new("sha256")
+    """hashlib.new("sha256"), or pure Python on CircuitPython 9.x / 10.0.x (device.hashing)."""
+    return _new_sha256()
 
 
 def _hex(digest):
@@ -482,6 +477,9 @@ def validate(doc, arrays=True):
         dm = m.get("drift_margin", 1.0)
         if not (_finite(dm) and dm >= 1.0):
             _fail("mode %r drift_margin must be a number >= 1, got %r" % (name, dm))
+        al = m.get("axis_limit")
+        if al is not None and not (_finite(al) and al > 0):
+            _fail("mode %r axis_limit must be a number > 0, got %r" % (name, al))
         fs = m.get("fa_supported")
         if fs is not None and not (_finite(fs) and 0 < fs <= 1):
             _fail("mode %r fa_supported must be in (0, 1], got %r" % (name, fs))

@@ -73,8 +73,10 @@ SPEC = (
     ("MQTT_CLIENT_ID", "str", None, None),
     ("MQTT_HA_DISCOVERY", "bool", False, None),
     ("MQTT_HA_PREFIX", "str", "homeassistant", None),
-    ("LORA_FREQUENCY", "float", 868.0, [137.0, 1020.0]),
-    ("LORA_SF", "int", 7, [6, 12]),
+    # adafruit_rfm9x 2.2.x: the frequency setter raises outside 240..960 MHz; SF6 needs
+    # implicit-header mode, which the driver does not offer
+    ("LORA_FREQUENCY", "float", 868.0, [240.0, 960.0]),
+    ("LORA_SF", "int", 7, [7, 12]),
     ("LORA_POWER", "int", 13, [5, 23]),
     ("LORA_KEY", "str", None, None),
     ("LORA_CS", "str", "D5", None),
@@ -267,6 +269,51 @@ def _telemetry_checks(s, problems):
                         "reset and the receiver would discard new payloads as duplicates" % s.TELEMETRY)
     if s.TELEMETRY == "lora" and s.LORA_NODE == s.LORA_GATEWAY:
         problems.append("LORA_NODE and LORA_GATEWAY must differ (got %d)" % s.LORA_NODE)
+    if s.TELEMETRY == "mqtt" and s.MQTT_USER and s.MQTT_PASSWORD is None:
+        # adafruit_minimqtt 8.x sends a password whenever there is a user:
+        # len(None.encode()) fails every connect
+        problems.append("MQTT_USER is set but MQTT_PASSWORD is not: MiniMQTT cannot log in with a user "
+                        "and no password (give MQTT_PASSWORD, \"\" for an empty one)")
+    if s.WATCHDOG_TIMEOUT and s.TELEMETRY in _NEEDS:
+        worst = send_block_seconds(s)
+        if s.WATCHDOG_TIMEOUT < worst + 2.0:
+            problems.append("WATCHDOG_TIMEOUT: %s s is shorter than the longest %s send (%.1f s with "
+                            "SEND_BUDGET_MS, %s) plus 2 s: the watchdog would fire inside it; use at least %d"
+                            % (s.WATCHDOG_TIMEOUT, s.TELEMETRY, worst, _BLOCK_KEYS[s.TELEMETRY],
+                               int(worst + 3.0)))
+
+
+_BLOCK_KEYS = {"http": "SEND_TIMEOUT", "mqtt": "SEND_TIMEOUT", "lora": "LORA_SF and LORA_RETRIES"}
+
+
+def lora_airtime(sf, length, bw=125000.0):
+    """Seconds a LoRa frame of `length` bytes (RadioHead header included) takes on air:
+    Semtech SX1276 datasheet 4.1.1.7, CR 4/5, explicit header, CRC on, preamble 8,
+    low-data-rate optimisation for SF11/12 at 125 kHz (as device.telemetry sets it)."""
+    t_sym = (1 << sf) / bw
+    de = 1 if sf >= 11 else 0
+    num = 8 * length - 4 * sf + 28 + 16
+    den = 4 * (sf - 2 * de)
+    n = 8 + max(-(-num // den), 0) * 5
+    return (n + 12.25) * t_sym
+
+
+def lora_ack_wait(sf):
+    """How long a node waits for the gateway's ACK (a 5-byte frame): its airtime twice over
+    plus the gateway's turn-around."""
+    return 0.15 + 2.0 * lora_airtime(sf, 5)
+
+
+def send_block_seconds(s):
+    """The longest one outbox pump can block the loop (the outbox stops after its time
+    budget, checked between sends, so: budget + one send's worst case). Wi-Fi (re)connects
+    are not counted: the watchdog is paused around them (device.telemetry.Wifi)."""
+    budget = s.SEND_BUDGET_MS / 1000.0
+    if s.TELEMETRY == "lora":
+        return budget + s.LORA_RETRIES * (lora_airtime(s.LORA_SF, 53) + lora_ack_wait(s.LORA_SF))
+    if s.TELEMETRY == "mqtt":  # connect (CONNACK) + publish (PUBACK), each up to recv_timeout
+        return budget + 2.0 * max(2, s.SEND_TIMEOUT) + 1.0
+    return budget + float(s.SEND_TIMEOUT)
 
 
 def _cross_checks(s, problems):

@@ -16,7 +16,7 @@ from device import payload_check, payloads
 from host_tools.fleet import receiver
 from host_tools.fleet import routes
 from host_tools.fleet import store
-from host_tools.cli.telemetry import host_transport
+from host_tools.fleet.hostnet import host_transport
 from netparts import chromium, free_port, wait_port
 
 TOKEN = "tok"

@@ -24,7 +24,7 @@ from device import payloads, telemetry
 from device import outbox as outbox_mod
 from host_tools.fleet import receiver
 from host_tools.fleet import store
-from host_tools.cli.telemetry import host_transport
+from host_tools.fleet.hostnet import host_transport
 from netparts import Mosquitto, Postgres
 
 USERS = {"board": "b-pass", "rx": "r-pass"}

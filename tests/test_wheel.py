@@ -137,13 +137,13 @@ def test_setup_py_copies_what_appfiles_expects():
 
 
 def test_a_broken_install_says_which_board_files_are_missing(tmp_path):
-    from host_tools.board import connection
+    from host_tools.board import connection, deploy, doctor
 
     drive = connection.Drive(make_drive(str(tmp_path / "CIRCUITPY")))
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "code.py").write_text("")
-    for run in (lambda: connection.deploy(drive, None, print, dry_run=True, root=str(tmp_path / "app")),
-                lambda: connection.doctor(drive, None, print, root=str(tmp_path / "app"))):
+    for run in (lambda: deploy.deploy(drive, None, print, dry_run=True, root=str(tmp_path / "app")),
+                lambda: doctor.doctor(drive, None, print, root=str(tmp_path / "app"))):
         with pytest.raises(connection.BoardError, match=r"board's files are missing \(boot.py, settings.toml.example, "
                                                         r"requirements-board.txt, device\): reinstall"):
             run()

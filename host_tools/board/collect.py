@@ -427,7 +427,7 @@ def _parse_http(spec: str) -> tuple[str, int]:
 
 
 def run(a, log: Callable[[str], None] = print) -> int:
-    """Run `collect` from parsed arguments (see workflow_cli)."""
+    """Run `collect` from parsed arguments (see host_tools/cli/workflow.py)."""
     sources = [s for s in (a.port, a.http, a.source) if s]
     if len(sources) != 1:
         raise CollectError("give exactly one input: --port PORT (serial console), --http HOST:PORT "

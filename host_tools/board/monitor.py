@@ -125,7 +125,7 @@ class Monitor:
 
 
 def run(a, log: Callable[[str], None] = print) -> int:
-    """Run `monitor` from parsed arguments (see workflow_cli)."""
+    """Run `monitor` from parsed arguments (see host_tools/cli/workflow.py)."""
     import os
 
     from host_tools.board.collect import CollectError, Limits, serial_lines

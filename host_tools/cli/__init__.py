@@ -1,3 +1,3 @@
 """The `cpy-anomaly` / `python -m host_tools` command line: main (the parser; train, commission,
 score, export, evaluate, simulate, bench, drift-bench), workflow (collect, push, deploy, doctor,
-monitor) and telemetry (receive, events, and the board's transports on a PC for `simulate --send`)."""
+monitor) and telemetry (receive, events)."""

@@ -10,6 +10,9 @@ import argparse
 from typing import Any
 
 from host_tools.board import connection as board_mod
+from host_tools.board import deploy as deploy_mod
+from host_tools.board import doctor as doctor_mod
+from host_tools.board import push as push_mod
 
 PROG = "cpy-anomaly"
 
@@ -49,19 +52,19 @@ def cmd_collect(a: argparse.Namespace) -> int:
 
 def cmd_push(a: argparse.Namespace) -> int:
     b = _open(a)
-    board_mod.push_model(b, a.model, print, a.name)
+    push_mod.push_model(b, a.model, print, a.name)
     b.finish()
     return 0
 
 
 def cmd_deploy(a: argparse.Namespace) -> int:
-    return board_mod.deploy(_open(a), a.model, print, a.dry_run, a.mpy_cross, a.circup)
+    return deploy_mod.deploy(_open(a), a.model, print, a.dry_run, a.mpy_cross, a.circup)
 
 
 def cmd_doctor(a: argparse.Namespace) -> int:
     if a.listen and not getattr(a, "port", None):
         raise board_mod.BoardError("--listen reads the serial console: give --port too")
-    problems = board_mod.doctor(_open(a), a.model, print, a.listen or 0.0)
+    problems = doctor_mod.doctor(_open(a), a.model, print, a.listen or 0.0)
     return 1 if problems else 0
 
 

@@ -198,7 +198,7 @@ def _time(f) -> tuple[float, object]:
 
 def dead_link(send_timeout: int) -> list[tuple[str, float, object]]:
     from device import payloads, telemetry
-    from host_tools.cli.telemetry import _S, host_transport
+    from host_tools.fleet.hostnet import _S, host_transport
 
     p = _clean(_payload(1, "bench"))
     out = []

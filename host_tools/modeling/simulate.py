@@ -71,9 +71,9 @@ def run(model_path: str, data: list[str], commission: int = 0, heartbeat: int = 
     box = ListOutbox(echo)
     out = box
     if send:
-        from host_tools.cli import telemetry as telemetry_cli
+        from host_tools.fleet import hostnet
 
-        out = telemetry_cli.SendOutbox(telemetry_cli.host_transport(send, token), box)
+        out = hostnet.SendOutbox(hostnet.host_transport(send, token), box)
     alert = LoggingAlert(echo)
     step = ex.window / ex.rate
     holder: list[app_mod.App] = []

@@ -65,3 +65,25 @@ def test_other_failures_are_not_retried(tmp_path):
     with pytest.raises(board_mod.BoardError, match="cannot be opened"):
         b.exec("print('CPA:ok')")
     assert _runs(tmp_path) == 1
+
+
+GARBLED = r'''#!%(python)s
+import os, sys
+count = %(count)r
+n = int(open(count).read()) if os.path.exists(count) else 0
+open(count, "w").write(str(n + 1))
+print("CA:('micopython', '1.2" if n == 0 else "CPA:('micropython', '1.29.0')")
+'''
+
+
+def test_a_garbled_reply_is_asked_again_but_a_commit_is_not(tmp_path):
+    exe, port = _fake(tmp_path, 0)
+    exe_path = tmp_path / "mpremote"
+    exe_path.write_text(GARBLED % {"python": sys.executable, "count": str(tmp_path / "count")})
+    b = board_mod.SerialBoard(port, resume=True, mpremote=exe, timeout=120)
+    assert b.exec("print(1)", literal=True) == ["('micropython', '1.29.0')"]
+    assert _runs(tmp_path) == 2
+    os.remove(tmp_path / "count")
+    with pytest.raises(board_mod.BoardError, match="did not run the check"):
+        b.exec("commit", again=False)
+    assert _runs(tmp_path) == 1

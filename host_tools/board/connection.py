@@ -514,20 +514,37 @@ class SerialBoard:
                                  "or check permissions (Linux: add yourself to the dialout group)")
             raise BoardError(f"{self.port}: mpremote {args[0]} failed: {last}")
 
-    def exec(self, code: str) -> list[str]:
-        """Lines the snippet printed that start with the marker (marker removed)."""
-        out = self._run("exec", code)
-        lines = [ln[len(MARK):].strip() for ln in out.splitlines() if ln.startswith(MARK)]
-        if not lines:
-            last = (out.strip().splitlines() or ["no output"])[-1]
-            raise BoardError(f"{self.port}: the board did not run the check ({last})")
-        return lines
+    def exec(self, code: str, again: bool = True, literal: bool = False) -> list[str]:
+        """Lines the snippet printed that start with the marker (marker removed). A reply
+        without the marker line (or, with `literal`, whose last line is not a Python
+        literal) is a line garbled on the way: a snippet that may run twice (`again`: all
+        but commit/rollback) is run again, with back-off, within `timeout` seconds."""
+        import ast
+
+        deadline = time.monotonic() + self.timeout
+        pause = 0.25
+        while True:
+            out = self._run("exec", code)
+            lines = [ln[len(MARK):].strip() for ln in out.splitlines() if ln.startswith(MARK)]
+            ok = bool(lines)
+            if ok and literal:
+                try:
+                    ast.literal_eval(lines[-1])
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                    ok = False
+            if ok:
+                return lines
+            if not again or time.monotonic() + pause >= deadline:
+                last = (out.strip().splitlines() or ["no output"])[-1]
+                raise BoardError(f"{self.port}: the board did not run the check ({last})")
+            time.sleep(pause)
+            pause = min(pause * 2, 4.0)
 
     def info(self) -> BoardInfo:
         if self._info is None:
             import ast
 
-            impl, rel, mach, mpy, mem, w = ast.literal_eval(self.exec(INFO_SNIPPET)[-1])
+            impl, rel, mach, mpy, mem, w = ast.literal_eval(self.exec(INFO_SNIPPET, literal=True)[-1])
             ver = re.match(r"[\d.]+", str(rel))
             self._info = BoardInfo(implementation=impl, version=ver.group(0).rstrip(".") if ver else str(rel),
                                    board=str(mach), mpy=mpy, mem_free=mem, writable=w is True,
@@ -548,13 +565,13 @@ class SerialBoard:
     def hashes(self, names: list[str], dirs: list[str] | None = None) -> tuple[dict, dict]:
         import ast
 
-        return ast.literal_eval(self.exec(HASH_SNIPPET % {"names": list(names), "dirs": list(dirs or [])})[-1])
+        return ast.literal_eval(self.exec(HASH_SNIPPET % {"names": list(names), "dirs": list(dirs or [])}, literal=True)[-1])
 
     def read_small(self, names: list[str]) -> list[bytes | None]:
         """The first 16 KB of each file (None if missing): settings.toml, state files."""
         import ast
 
-        return list(ast.literal_eval(self.exec(READ_SNIPPET % {"names": names})[-1]))
+        return list(ast.literal_eval(self.exec(READ_SNIPPET % {"names": names}, literal=True)[-1]))
 
     def read(self, name: str) -> bytes | None:
         return self.read_small([name])[0]
@@ -590,11 +607,11 @@ class SerialBoard:
     def commit(self, names: list[str]) -> list[str]:
         import ast
 
-        out = self.exec(COMMIT_SNIPPET % {"names": names, "backup": True})
+        out = self.exec(COMMIT_SNIPPET % {"names": names, "backup": True}, again=False)
         return list(ast.literal_eval(out[-1]))
 
     def rollback(self, names: list[str], kept: list[str]) -> None:
-        self.exec(ROLLBACK_SNIPPET % {"names": names, "kept": kept})
+        self.exec(ROLLBACK_SNIPPET % {"names": names, "kept": kept}, again=False)
 
     def check_can_verify(self) -> None:
         line = self.exec(CAN_VERIFY_SNIPPET)[-1]

@@ -18,6 +18,22 @@ from device import xp
 from device.alerts import ANOMALY, BAD_DATA, COMMISSIONING, CONFIG, FAULT, NO_MODEL, NORMAL  # noqa: F401
 from device.ticks import Uptime  # noqa: F401  (re-exported for callers of the app)
 
+
+def new_boot_id():
+    """A random id 1..65535 for this start of the board; it travels with every payload
+    (`boot`), so a receiver keeps a sequence that restarted (storage wiped, a replacement
+    board with the same id) apart from the old one instead of dropping it as repeats."""
+    try:
+        import os
+
+        b = os.urandom(2)
+        v = (b[0] << 8) | b[1]
+    except (ImportError, AttributeError, NotImplementedError, OSError):
+        import time
+
+        v = int(time.monotonic() * 1000) & 0xFFFF
+    return v or 1
+
 SENSOR_ERRORS = (OSError, ValueError, RuntimeError)
 
 
@@ -80,6 +96,7 @@ class App:
         self.max_windows = 0
         self.held = []  # objects that must live as long as the app (power-enable pins)
         self.seq = 0
+        self.boot_id = new_boot_id()
         self.windows = 0
         self.faults = 0
         self.errors = 0
@@ -171,6 +188,7 @@ class App:
         self.seq += 1
         payload["device"] = self.device_id
         payload["seq"] = self.seq
+        payload["boot"] = self.boot_id
         payload["t"] = self._now()
         if self.outbox is not None:
             self.outbox.put(payload)
@@ -411,6 +429,10 @@ class App:
         rate = getattr(self.sensor, "rate_measured", None)
         if rate is not None:
             p["rate"] = num(rate, 1)
+        cam = getattr(self.sensor, "sensor", self.sensor)  # the camera under FrameScalars too
+        path = getattr(cam, "path", None)
+        if path is not None:  # MLX90640: frames per second achieved and which path reads them
+            p["frame_path"] = path
         if self.model is not None and self.state != COMMISSIONING:
             p["mode"] = self.detector.mode_names[self.last_mode] if self.last_mode is not None else None
             p["score"] = num(self.last_score)

@@ -34,6 +34,7 @@ KINDS = {
 
 
 FLOAT32_MAX = 3.4028234e38
+FRAME_PIXELS = 768  # an MLX90640 frame: a row this wide is a thermal frame
 VALUES = {"accel": 3, "scalar": 1, "thermal": 32}  # value cells per row (time stamp not counted)
 TIME_NAMES = ("timestamp", "time", "t", "ts", "date", "datetime", "time_s", "time_ms", "timestamp_ms",
               "ms", "seconds", "epoch", "time (s)", "time (ms)")
@@ -247,6 +248,9 @@ class Rows:
                 else:
                     self.values = idx
                 return
+            if self.kind != "thermal" and width >= FRAME_PIXELS:  # a camera's frame per row
+                raise RowError("%s but %s has %d columns (%s): thermal frames, one per row" % (
+                    self.expect or "expected '%s' sensor data" % self.kind, self.path, width, listed(names, 4)))
             if describe(width) is None or width == self.columns:
                 self._fail("header has %d columns (%s) and %s of them can be values, a %s row has %d: "
                            "choose them with --columns" % (width, listed(names),

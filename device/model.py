@@ -1,4 +1,5 @@
-"""The model file: read, validate, checksum and write.
+"""The model file: read, validate and checksum (writing: device/modelwrite.py, which
+imports this module; nothing here imports it back).
 
 One JSON document. The first key is "checksum": "sha256:<hex>", the SHA-256 of the file
 bytes with those 64 hex digits replaced by zeros, so the board can verify it while
@@ -542,6 +543,17 @@ def _check_adaptive(doc, n_modes):
             _fail("adaptive.%s must be an integer >= 0, got %r" % (k, v))
     if p.get("slots", 0) > 0 and p.get("slots", 0) > p.get("cycle", 0):
         _fail("adaptive.slots (%r) must not exceed adaptive.cycle (%r windows)" % (p.get("slots"), p.get("cycle")))
+    if p.get("day_types"):
+        wd = p.get("off_weekdays", [5, 6])
+        if not (isinstance(wd, list) and all(isinstance(v, int) and 0 <= v <= 6 for v in wd)):
+            _fail("adaptive.off_weekdays must be a list of weekdays 0 (Monday) .. 6, got %r" % (wd,))
+        hol = p.get("holidays", [])
+        if not (isinstance(hol, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in hol)):
+            _fail("adaptive.holidays must be a list of days since 1970-01-01 (integers)")
+        for k in ("day0", "phase0"):
+            v = p.get(k)
+            if v is not None and not (isinstance(v, int) and not isinstance(v, bool)):
+                _fail("adaptive.%s must be an integer, got %r" % (k, v))
 
 
 def _grid(lines, what):
@@ -607,12 +619,3 @@ def validate_arrays(doc):
         else:
             _check_array(u, (n, n), what + " prec_chol", diag=True)
     return doc
-
-
-# ---- writing ----------------------------------------------------------------------
-
-def save(path, doc, sidecar=None):
-    """Write a model: JSON plus (for big arrays) its .npy sidecar (device.modelwrite)."""
-    from device import modelwrite
-
-    return modelwrite.save(path, doc, sidecar)

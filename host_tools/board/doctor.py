@@ -144,6 +144,8 @@ def doctor(board: Drive | SerialBoard, model: str | None, log: Log, listen: floa
     if status is not None:
         keys = [k for k in ("state", "event", "mode", "score", "windows", "error") if k in status]
         log("last status: " + json.dumps({k: status[k] for k in ["type"] + keys}))
+        if status.get("frame_path"):  # a thermal camera: the frame rate it really achieves
+            log(f"frame rate: {status.get('rate', '?')} frames/s achieved ({status['frame_path']} path)")
         if "mem_free" in status:  # heartbeats carry the running app's heap margin
             low = status.get("mem_low", status["mem_free"])
             log(f"heap (app): {status['mem_free']} bytes free, lowest {low} since start"

@@ -10,7 +10,6 @@ and renamed).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -21,8 +20,9 @@ from typing import Any, NoReturn, Sequence
 import numpy as np
 
 from device import model as model_mod
-from host_tools.data import datasets, readers
-from host_tools.modeling import calibration, train
+from host_tools.data import datasets, readers, timeaxis
+from host_tools.modeling import calibration, train, weeks
+from host_tools.modeling.modelfile import write as _write  # one writer for every sensor's model
 from host_tools.data.argtypes import fraction as _fraction
 from host_tools.data.argtypes import period as _period
 from host_tools.data.argtypes import rate as _rate
@@ -157,14 +157,11 @@ def _read_opts(a: argparse.Namespace) -> datasets.ReadOptions:
     return datasets.ReadOptions(columns, getattr(a, "units", "g") or "g", separator=sep, decimal=dec)
 
 
-def _notes(sets: list, quiet: bool) -> None:
-    if not quiet:
-        for s in sets:
-            for line in s.notes:
-                print(f"note: {line}", file=sys.stderr)
-
-
 def cmd_train(a: argparse.Namespace) -> int:
+    """Every sensor through one training pipeline (host_tools.modeling.pipeline): this picks
+    the sensor's plug-in."""
+    from host_tools.modeling import pipeline
+
     check_out_file(a.out)
     if a.detector is None:  # scalar means z-score (README); accel the Mahalanobis detector
         a.detector = "zscore" if a.sensor == "scalar" else "mahalanobis"
@@ -174,164 +171,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         from host_tools.modeling import thermal_train
 
         return thermal_train.cmd_train(a)
-    if a.holdout + a.test >= 1:
-        raise DataError(f"--holdout {a.holdout} --test {a.test}: together they leave nothing to fit on")
-    opts = _read_opts(a)
-    axes = 3
-    if a.sensor == "accel":
-        axes = getattr(a, "axes", None) or readers.axes_of(datasets.list_csv(a.normal[0])[0], opts)
-        if axes != 3 and not a.quiet:
-            print(f"note: {axes} acceleration ax{'is' if axes == 1 else 'es'} per sample"
-                  + ("" if getattr(a, "axes", None) else " (from the recordings' columns; --axes sets it)")
-                  + (": on a board with a 3-axis sensor the model gets each sample's vector magnitude"
-                     if axes == 1 else ": on a board with a 3-axis sensor the model gets x and y"), file=sys.stderr)
-    try:
-        ex = datasets.make_extractor(a.sensor, a.window, a.rate, a.bands, axes)
-    except ValueError as e:
-        raise DataError(f"--sensor {a.sensor} --window {a.window} --bands {a.bands}: {e}") from None
-    opts = datasets.opts_for(ex, opts)
-    adaptive = None
-    if a.detector == "adaptive":
-        adaptive = train.adaptive_params(a.window / a.rate, a.tau, a.cycle or None, a.slots)
-    expect = f"--sensor {a.sensor} was given" + (" (the default)" if a.sensor == "accel" else "")
-    sets = [datasets.load_folder(d, ex, not a.quiet, expect, opts) for d in a.normal]
-    _notes(sets, a.quiet)
-    for i, s in enumerate(sets):  # one-window-per-row files with labels: train on the normal rows
-        sets[i], note = datasets.normal_only(s)
-        if note and not a.quiet:
-            print(f"note: {note}", file=sys.stderr)
-    tests: list = []
-    if a.test:
-        parts = [s.split_time(1 - a.test, a.test) for s in sets]
-        sets = [p[0] for p in parts]
-        tests = [(s, p[0], p[1]) for s, p in zip(a.normal, parts)]
-    calib: list[tuple[np.ndarray, int | None]] = []
-    margin_windows = None
-    starts = None
-    session_windows = None
-    installations: list = []
-    if a.modes == "auto":
-        # Clusters have no folder labels: calibration windows go to their nearest mode.
-        if a.calibrate:
-            fit_sets = train.cluster_modes([s.features for s in sets])
-            calib = [(datasets.load_folder(d, ex, not a.quiet, expect, opts).features, None) for d in a.calibrate]
-            source = "calibration"
-        else:
-            h = a.holdout / (1 - a.test)  # of what the test part leaves
-            parts = [s.split_time(1 - h, h) for s in sets]
-            fit_sets = train.cluster_modes([fit.features for fit, _ in parts])
-            calib = [(hold.features, None) for _, hold in parts]
-            source = f"time-ordered hold-out ({a.holdout:.0%} of each folder), nearest mode"
-    else:
-        fit_sets = []
-        per_mode, installations = calibration.load_extra(
-            a, sets, lambda d: datasets.load_folder(d, ex, not a.quiet, expect, opts))
-        if any(len(g) > 1 for g in per_mode) and not a.calibrate:
-            session_windows = [[w.features for w in g] for g in per_mode]
-        for i, s in enumerate(sets):
-            if a.calibrate:
-                fit_sets.append((s.name, s.features))
-            elif len(per_mode[i]) > 1:
-                h = a.holdout / (1 - a.test)
-                parts = [w.split_time(1 - h, h) for w in per_mode[i]]
-                fit_sets.append((s.name, np.concatenate([p[0].features for p in parts])))
-                calib.append((np.concatenate([p[1].features for p in parts]), i))
-                if not a.quiet:
-                    print(f"{s.name}: {len(parts)} sessions, fit {len(fit_sets[-1][1])} windows, "
-                          f"calibration {len(calib[-1][0])} windows (and every session against "
-                          f"the others)", file=sys.stderr)
-            else:
-                h = a.holdout / (1 - a.test)  # of what the test part leaves
-                fit, hold = s.split_time(1 - h, h)
-                fit_sets.append((s.name, fit.features))
-                calib.append((hold.features, i))
-                if not a.quiet:
-                    print(f"{s.name}: fit {len(fit)} windows {fit.span()}".rstrip(), file=sys.stderr)
-                    print(f"{s.name}: calibration {len(hold)} windows {hold.span()}".rstrip(), file=sys.stderr)
-        if a.calibrate:
-            calib = [(datasets.load_folder(d, ex, not a.quiet, expect, opts).features, None) for d in a.calibrate]
-            source = "calibration"
-        else:
-            source = f"time-ordered hold-out ({a.holdout:.0%} of each folder)"
-        margin_windows = [s.features for s in sets]
-        if a.detector == "adaptive" and len(fit_sets) == 1 and not a.calibrate:
-            starts = [fit.starts, hold.starts]
-    decision = {"k": a.k, "n": a.n, "on": 1.0, "off": a.off, "cooldown": a.cooldown}
-    doc = train.build_model(ex, a.detector, fit_sets, calib, a.fa_rate, a.shrinkage, decision,
-                            sessions=[os.path.basename(os.path.normpath(d)) for d in a.normal + (a.calibrate or [])],
-                            threshold_source=source, margin_windows=margin_windows, adaptive=adaptive,
-                            starts=starts, session_windows=session_windows)
-    if tests:
-        doc["training"]["test"] = [train.test_summary(doc, name, before, after) for name, before, after in tests]
-    _write(a.out, doc)
-    print(f"wrote {a.out}: {a.detector}, {len(doc['modes'])} mode(s), {len(ex.names)} features, "
-          f"fa_rate {a.fa_rate}")
-    for m in doc["modes"]:
-        print(f"  mode {m['name']}: {m['n_fit']} fit windows, threshold {m['threshold']:.4g} "
-              f"from {m['n_threshold']} windows, supports fa {m['fa_supported']:.2%} ({m['threshold_method']})")
-    for line in calibration.rates_text(doc):
-        print(line)
-    for name, ws in installations:
-        r = calibration.installation_test(doc, ws.features, train.commission_model, a.installation_share, name)
-        doc["training"].setdefault("installations", []).append(dict(r, session=ws.name, mode=name))
-        print(calibration.installation_line(ws.name, name, r))
-    if installations:
-        _write(a.out, doc)
-    for t in doc["training"].get("test", []):
-        print(f"  test {t['session']}: {t['windows']} windows {t['span']}: {t['over']} over the line "
-              f"({t['fa_rate']:.2%}), {t['alarms']} alarm(s) after the decision".replace("  :", ":"))
-    share = None if a.calibrate else a.holdout
-    for w in train.threshold_warnings(doc, share):
-        print(f"warning: {w}", file=sys.stderr)
-    return 0
-
-
-def _remove_folders(folders: list[str]) -> None:
-    for f in folders:  # deepest first; a folder something else has filled stays
-        with contextlib.suppress(OSError):
-            os.rmdir(f)
-
-
-def _write(path: str, doc: dict) -> None:
-    """The model file, atomically: a temporary file in the same folder, renamed over
-    `path` once complete, removed on any failure (device.model.save where it exists)."""
-    save = getattr(model_mod, "save", None)
-    d = os.path.dirname(os.path.abspath(path))
-    made = []  # folders this write creates, removed again if it fails
-    p = d
-    while not os.path.exists(p) and os.path.dirname(p) != p:
-        made.append(p)
-        p = os.path.dirname(p)
-    if save is not None:
-        try:
-            os.makedirs(d, exist_ok=True)
-            save(path, doc)
-        except OSError as e:
-            _remove_folders(made)
-            raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
-        return
-    try:
-        os.makedirs(d, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    except OSError as e:
-        _remove_folders(made)
-        raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(model_mod.dumps(doc))
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a model file is not a secret
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        _remove_folders(made)
-        if isinstance(e, OSError):
-            raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
-        raise
+    return pipeline.run(a, pipeline.AccelPlugin(lambda: _read_opts(a)))
 
 
 def cmd_commission(a: argparse.Namespace) -> int:
@@ -574,6 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--out", required=True)
     t.add_argument("--quiet", action="store_true")
     calibration.add_train_arguments(t)
+    weeks.add_train_arguments(t)
     _reading_options(t)
     t.set_defaults(func=cmd_train)
 

@@ -99,5 +99,25 @@ def render(store: Store, now: float | None = None) -> str:
         out.append(f'<tr><td>{time.strftime("%H:%M:%S", time.localtime(e["received"]))}</td>'
                    f'<td>{html.escape(e["device"])}</td><td>{e["seq"]}</td><td>{html.escape(what)}</td>'
                    f'<td>{sc}</td><td>{html.escape(why)}</td></tr>')
-    out.append("</table></body></html>")
+    out.append("</table>")
+    out.append(conflicts_html(store))
+    out.append("</body></html>")
+    return "".join(out)
+
+
+def conflicts_html(store: Store, limit: int = 20) -> str:
+    """Payloads that repeated a stored (device, boot, seq) with other content: a forger,
+    or a board whose sequence restarted without a new boot id. Empty when there are none."""
+    rows = store.conflicts(limit)
+    if not rows:
+        return ""
+    out = [f'<h2 class="anomaly">Conflicts ({store.count_conflicts()}): same device, boot and sequence '
+           'number, different content</h2><table id="conflicts"><tr><th>received</th><th>device</th>'
+           "<th>boot</th><th>seq</th><th>source</th><th>stored</th><th>arrived later</th></tr>"]
+    for c in rows:
+        out.append(f'<tr><td>{time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(c["received"]))}</td>'
+                   f'<td>{html.escape(c["device"])}</td><td>{c["boot"]}</td><td>{c["seq"]}</td>'
+                   f'<td>{html.escape(c["source"])}</td><td><code>{html.escape(str(c["stored_payload"]))}</code></td>'
+                   f'<td><code>{html.escape(c["payload"])}</code></td></tr>')
+    out.append("</table>")
     return "".join(out)

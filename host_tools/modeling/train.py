@@ -51,20 +51,25 @@ def shrunk_correlation(z: np.ndarray, shrinkage: float | str = "auto") -> tuple[
 
 
 def fit_mode(name: str, feats: np.ndarray, detector: str, shrinkage: float | str = "auto",
-             min_shrinkage: float = 0.05) -> dict:
-    """One mode's mean, scale and (for Mahalanobis) inverse shrunk correlation."""
+             min_shrinkage: float = 0.05, floors: np.ndarray | None = None) -> dict:
+    """One mode's mean, scale and (for Mahalanobis) inverse shrunk correlation.
+    floors: per-feature scale floors (thermal frame features: a count that is always 0 in
+    training must not turn one noisy pixel into an alarm); a floored feature's variance
+    is then taken as at least 1, the spread the floor means."""
     x = np.asarray(feats, dtype=np.float64)
     if len(x) < MIN_WINDOWS:
         raise DataError(f"mode {name!r}: only {len(x)} windows to fit, need at least {MIN_WINDOWS}")
     mean = x.mean(axis=0)
     scale = x.std(axis=0, ddof=1)
-    scale = np.maximum(scale, 1e-6 + 1e-6 * np.abs(mean))
+    scale = np.maximum(scale, 1e-6 + 1e-6 * np.abs(mean)) if floors is None else np.maximum(scale, floors)
     mode = {"name": name, "mean": _f32(mean), "scale": _f32(scale), "n_fit": int(len(x))}
     if detector == "mahalanobis":
         z = (x - np.asarray(mode["mean"])) / np.asarray(mode["scale"])
         cov, alpha = shrunk_correlation(z, shrinkage)
         if shrinkage == "auto" and alpha < min_shrinkage:
             cov, alpha = shrunk_correlation(z, min_shrinkage)
+        if floors is not None:  # the inverse would amplify a variance under 1
+            cov = cov + np.diag(np.maximum(0.0, 1.0 - np.diag(cov)))
         inv = np.linalg.inv(cov)
         inv = (inv + inv.T) / 2
         inv32 = np.asarray(inv, dtype=np.float32)
@@ -187,6 +192,13 @@ def drift_margin(det, i: int, feats: np.ndarray, fa_rate: float, fraction: float
     return max(1.0, float(np.quantile(ratios, coverage)))
 
 
+def _set_clock(det, starts, window_seconds: float) -> None:
+    """A days-off profile needs the clock: the first window's dated start."""
+    if getattr(det, "day_types", 0) and starts is not None and len(starts) and np.isfinite(starts[0]) \
+            and window_seconds > 0:
+        det.set_time(int(starts[0]), window_seconds)
+
+
 def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarray]],
                 calib: list[tuple[np.ndarray, int | None]], fa_rate: float,
                 shrinkage: float | str = "auto", decision: dict | None = None,
@@ -217,6 +229,7 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
         det.set_mode(0, threshold=3.0e38)
         spw = float((adaptive or {}).get("seconds", {}).get("window", 0.0))
         st = list(starts) if starts is not None else [None] * (1 + len(calib))
+        _set_clock(det, st[0], spw)
         for x, k in zip(fit_sets[0][1], gap_skips(st[0], len(fit_sets[0][1]), spw)):
             det.skip(k)
             det.step(x)
@@ -373,6 +386,7 @@ def test_summary(doc: dict, path: str, before, after) -> dict:
     det = detectors_mod.from_model(doc)
     spw = doc["features"]["window"] / doc["features"]["rate"]
     if doc["detector"] == "adaptive":
+        _set_clock(det, before.starts, spw)
         for x, k in zip(before.features, gap_skips(before.starts, len(before), spw)):
             det.skip(k)
             det.score(x)

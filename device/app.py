@@ -64,7 +64,7 @@ class App:
                  commission_windows=0, commission_mode=None, model_error=None,
                  recorder=None, on_commissioned=None, top=3, log=None, sleep=None,
                  store=None, persist_every=0, model_id="", commission_key="",
-                 restore=None, boot_info=None, guard=False, features=None):
+                 restore=None, boot_info=None, guard=False, features=None, wall=None):
         self.sensor = sensor
         self.outbox = outbox
         self._pump = getattr(outbox, "pump", None)
@@ -138,6 +138,11 @@ class App:
                         raise ValueError("commission mode %r is not in the model" % commission_mode)
                     mode = self.detector.mode_names.index(commission_mode)
                 self.commissioner = commission.from_model(self.detector, model, n_fit, n_thr, mode=mode)
+        # the wall clock a days-off profile needs (device.wallclock; None for every other model)
+        self.wall = wall if (wall is not None and model is not None
+                             and getattr(self.detector, "day_types", 0)) else None
+        if self.wall is not None:
+            self.wall.start(self)
         restored = False
         if restore is not None:
             from device import appstate
@@ -368,6 +373,8 @@ class App:
             if self.commissioner.update(x):
                 self._commissioned()
             return
+        if self.wall is not None:
+            self.wall.window(self)
         score, mode = self.detector.score(x)
         if not xp.finite(score):
             self._bad_window("score is not a finite number")

@@ -64,6 +64,7 @@ SPEC = (
     ("CIRCUITPY_WIFI_SSID", "str", None, None),
     ("CIRCUITPY_WIFI_PASSWORD", "str", None, None),
     ("WIFI_TIMEOUT", "int", 8, [1, 60]),
+    ("TZ_OFFSET", "float", 0.0, [-12.0, 14.0]),  # hours from UTC: the local day of a days-off profile
     ("HTTP_URL", "str", None, None),
     ("HTTP_TOKEN", "str", None, None),
     ("MQTT_BROKER", "str", None, None),

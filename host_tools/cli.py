@@ -35,11 +35,43 @@ class UsageError(DataError):
     """A command line argparse refused (unknown option, bad type, missing argument)."""
 
 
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples kept as written; every option's help ends with its
+    default when it has one worth showing (not None, not a flag's False) and the help
+    does not already name it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        h = action.help or ""
+        d = action.default
+        if (not action.option_strings or d is None or d is False or d is argparse.SUPPRESS
+                or "default" in h.lower() or isinstance(action, argparse._HelpAction)):
+            return h
+        shown = " ".join(str(x) for x in d) if isinstance(d, (list, tuple)) else str(d)
+        return f"{h} (default: {shown.replace('%', '%%')})"
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse, but its errors are one `error:` line (no usage block): main prints it."""
+    """argparse, but its errors are one `error:` line (no usage block): main prints it;
+    help shows every option's default (HelpFormatter)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        kw.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kw)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
+
+
+QUIET_HELP = "print nothing but warnings and errors (and the data the command is asked for)"
+
+
+def prog_name(argv0: str | None = None) -> str:
+    """The program's name as the user called it: `python -m host_tools` when run as a
+    module, otherwise the console script's name (`cpy-anomaly`)."""
+    a0 = os.path.basename(sys.argv[0] if argv0 is None else argv0)
+    if a0 in ("__main__.py", "-m", "-c", ""):
+        return "python -m host_tools"
+    return a0 if a0.startswith("cpy-anomaly") else "cpy-anomaly"
 
 
 # ---- option checks, by option name, for every command ---------------------------------
@@ -465,12 +497,25 @@ def _reading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--units", choices=["g", "m/s2"], default="g", help="unit of accelerometer values")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="python -m host_tools", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+def add_command(sub: Any, name: str, help: str, example: str) -> argparse.ArgumentParser:
+    """A subcommand with its one-line description and an example (`%(prog)s` becomes the
+    program's name as called, e.g. `cpy-anomaly train`)."""
+    return sub.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".",
+                          epilog="example:\n  " + example.replace("\n", "\n  "))
 
-    t = sub.add_parser("train", help="fit a model on normal recordings")
-    t.add_argument("--sensor", choices=["accel", "scalar", "thermal"], default="accel")
+
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = Parser(prog=prog or prog_name(), description=__doc__.split("\n\n")[0].replace(
+        "`python -m host_tools", "`%(prog)s"))
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = add_command(sub, "train", "fit a model on normal recordings (one folder per operating mode)",
+                    "%(prog)s --normal data/ceiling-fan/fan_0_low_0_weight data/ceiling-fan/fan_0_med_0_weight "
+                    "--out model.json\n"
+                    "%(prog)s --sensor scalar --detector adaptive --rate 5min --normal data/boiler --out boiler.json")
+    t.add_argument("--sensor", choices=["accel", "scalar", "thermal"], default="accel",
+                   help="what the recordings hold: accel x,y,z windows, one scalar value per row, "
+                        "or thermal camera frames")
     t.add_argument("--detector", choices=["zscore", "mahalanobis", "adaptive"], default=None,
                    help="default: mahalanobis for accel and thermal, zscore for scalar; adaptive: a "
                         "baseline that follows drift (scalar)")
@@ -478,8 +523,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one folder per operating mode (or all normal data with --modes auto)")
     t.add_argument("--calibrate", nargs="+", metavar="DIR",
                    help="other recordings of normal operation to choose thresholds on")
-    t.add_argument("--modes", choices=["folders", "auto"], default="folders")
-    t.add_argument("--fa-rate", type=_fraction, default=0.01)
+    t.add_argument("--modes", choices=["folders", "auto"], default="folders",
+                   help="folders: each --normal folder is a mode; auto: find the modes by clustering")
+    t.add_argument("--fa-rate", type=_fraction, default=0.01,
+                   help="false-alarm rate per window the thresholds are chosen for")
     t.add_argument("--holdout", type=_fraction, default=0.25,
                    help="without --calibrate: last fraction of each folder (time order) for thresholds")
     t.add_argument("--test", type=_fraction_or_zero, default=0.0,
@@ -487,81 +534,107 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--window", type=int, default=200, help="samples per window")
     t.add_argument("--rate", type=_rate, default=200.0, help="sample rate in Hz, or a period (5min, 10ms)")
     t.add_argument("--tau", type=_period, default=6 * 3600.0,
-                   help="adaptive: time constant of the baseline (e.g. 6h)")
+                   help="adaptive: time constant of the baseline in seconds or a period (e.g. 6h)")
     t.add_argument("--cycle", type=_period_or_none, default=86400.0,
-                   help="adaptive: period of the cycle profile (24h), or none")
+                   help="adaptive: period of the cycle profile in seconds or a period (24h), or none")
     t.add_argument("--slots", type=int, default=48, help="adaptive: parts of the cycle profile")
     t.add_argument("--bands", type=int, default=16, help="spectral bands (accel)")
     t.add_argument("--shrinkage", type=_shrinkage, default="auto", help="'auto' (Ledoit-Wolf) or a fixed 0..1")
     t.add_argument("--k", type=int, default=3, help="decision: alarms need k of the last n windows")
-    t.add_argument("--n", type=int, default=5)
+    t.add_argument("--n", type=int, default=5, help="decision: windows the k-of-n vote looks at")
     t.add_argument("--off", type=float, default=0.8, help="decision: alarm clears below this ratio")
     t.add_argument("--cooldown", type=int, default=30, help="decision: windows between alarms")
-    t.add_argument("--out", required=True)
-    t.add_argument("--quiet", action="store_true")
+    t.add_argument("--out", required=True, metavar="FILE", help="the model file to write (model.json)")
+    t.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     _reading_options(t)
     t.set_defaults(func=cmd_train)
 
-    c = sub.add_parser("commission", help="re-learn location/scale/thresholds on an installed sensor")
-    c.add_argument("--model", required=True)
-    c.add_argument("--data", required=True, metavar="DIR")
-    c.add_argument("--out", required=True)
+    c = add_command(sub, "commission", "re-learn location/scale/thresholds on an installed sensor",
+                    "%(prog)s --model model.json --data data/ceiling-fan/fan_0_low-deploy --fraction 0.3 "
+                    "--out model-installed.json")
+    c.add_argument("--model", required=True, metavar="FILE", help="the trained model (model.json)")
+    c.add_argument("--data", required=True, metavar="DIR",
+                   help="recordings of normal operation at the new installation")
+    c.add_argument("--out", required=True, metavar="FILE", help="the commissioned model file to write")
     c.add_argument("--fraction", type=_fraction, help="use only the first fraction of the files")
     c.add_argument("--windows", type=int, help="use only the first N windows")
     c.add_argument("--fit-share", type=_fraction, default=0.5,
                    help="share of the windows for location/scale; the rest choose thresholds")
     c.add_argument("--mode", help="commission this mode only (default: nearest mode per window)")
-    c.add_argument("--quiet", action="store_true")
+    c.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     _reading_options(c)
     c.set_defaults(func=cmd_commission)
 
-    s = sub.add_parser("score", help="score recordings with a model, one line per window")
-    s.add_argument("--model", required=True)
-    s.add_argument("paths", nargs="+", metavar="PATH")
+    s = add_command(sub, "score", "score recordings with a model, one line per window",
+                    "%(prog)s --model model.json data/ceiling-fan/fan_0_high_1_weight --json\n"
+                    "%(prog)s --model model.json data/ceiling-fan/fan_0_high_1_weight --events")
+    s.add_argument("--model", required=True, metavar="FILE", help="the model file (model.json)")
+    s.add_argument("paths", nargs="+", metavar="PATH", help="recording files or folders, scored in order")
     s.add_argument("--json", action="store_true", help="one JSON object per window (or event), "
                    "with the start time when the recording has time stamps")
     s.add_argument("--events", action="store_true",
                    help="apply the model's decision (debounce) and print only the events, as the board does")
-    s.add_argument("--top", type=int, default=3)
-    s.add_argument("--quiet", action="store_true", help="no notes on file order and gaps")
+    s.add_argument("--top", type=int, default=3, help="features named per window as its explanation")
+    s.add_argument("--quiet", action="store_true", help="no notes on file order and gaps, no summary line")
     _reading_options(s)
     s.set_defaults(func=cmd_score)
 
-    e = sub.add_parser("evaluate", help="leave-session-out evaluation with baselines and a report")
+    e = add_command(sub, "evaluate", "leave-session-out evaluation with baselines and a report",
+                    "%(prog)s --data data/ceiling-fan --report out/report\n"
+                    "%(prog)s --data data/my-fan --normal low_1 med_1 --anomaly high_1 --report out/report "
+                    "--no-baselines")
     from host_tools import evaluate
 
     evaluate.add_arguments(e)
     e.set_defaults(func=cmd_evaluate)
 
-    m = sub.add_parser("simulate", help="run the board application over recordings")
+    m = add_command(sub, "simulate", "run the board application over recordings",
+                    "%(prog)s --model model.json --data data/ceiling-fan/fan_0_low-deploy "
+                    "data/ceiling-fan/fan_0_high_1_weight --commission 30 --quiet\n"
+                    "%(prog)s --model model.json --data data/ceiling-fan/fan_0_high_1_weight "
+                    "--send http://127.0.0.1:8080/ingest --token T --device sim-2")
     from host_tools import simulate
 
     simulate.add_arguments(m)
     m.set_defaults(func=cmd_simulate)
 
-    x = sub.add_parser("export", help="write recordings as Edge Impulse data-acquisition files")
-    x.add_argument("paths", nargs="+", metavar="PATH")
-    x.add_argument("--to", choices=["ei-json", "ei-csv"], default="ei-json")
-    x.add_argument("--sensor", choices=["accel", "scalar"], default="accel")
+    x = add_command(sub, "export", "write recordings as Edge Impulse data-acquisition files",
+                    "%(prog)s data/ceiling-fan/fan_0_low_0_weight --to ei-json --out out/ei")
+    x.add_argument("paths", nargs="+", metavar="PATH", help="recording files or folders to export")
+    x.add_argument("--to", choices=["ei-json", "ei-csv"], default="ei-json",
+                   help="Edge Impulse JSON (data-acquisition format) or CSV")
+    x.add_argument("--sensor", choices=["accel", "scalar"], default="accel",
+                   help="what the recordings hold: accel x,y,z or one scalar value per row")
     x.add_argument("--rate", type=_rate, default=200.0, help="sample rate in Hz, or a period (5min, 10ms)")
-    x.add_argument("--out", required=True, metavar="DIR")
+    x.add_argument("--out", required=True, metavar="DIR", help="folder for the exported files")
+    x.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     _reading_options(x)
     x.set_defaults(func=cmd_export)
 
-    d = sub.add_parser("drift-bench", help="fixed vs adaptive baseline on synthetic drifting streams")
+    d = add_command(sub, "drift-bench", "fixed vs adaptive baseline on synthetic drifting streams",
+                    "%(prog)s --seeds 1 2 3 --days 120")
     from host_tools import driftbench
 
     driftbench.add_arguments(d)
     d.set_defaults(func=cmd_drift_bench)
 
-    b = sub.add_parser("bench", help="host speed of the device code path")
+    b = add_command(sub, "bench", "host speed of the device code path",
+                    "%(prog)s --windows 200 256 --count 200")
     from host_tools import bench
 
     bench.add_arguments(b)
     b.set_defaults(func=cmd_bench)
     __import__("host_tools.telemetry_cli").telemetry_cli.add_commands(sub)  # receive events
     __import__("host_tools.workflow_cli").workflow_cli.add_commands(sub)  # collect push deploy doctor monitor
+    for sp in sub.choices.values():  # --quiet means quiet in every command
+        if not any("--quiet" in act.option_strings for act in sp._actions):
+            sp.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     return p
+
+
+# Commands whose stdout is the data asked for: --quiet silences their notes, not the data.
+# Every other command's stdout is a progress/summary account, which --quiet silences whole.
+DATA_ON_STDOUT = {"score", "events", "monitor", "bench", "drift-bench"}
 
 
 def _fail(message: str) -> int:
@@ -570,10 +643,13 @@ def _fail(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     try:
-        a = build_parser().parse_args(argv)
+        a = build_parser(prog).parse_args(argv)
         check_options(a)
+        if getattr(a, "quiet", False) and a.command not in DATA_ON_STDOUT:
+            with open(os.devnull, "w", encoding="utf-8") as null, contextlib.redirect_stdout(null):
+                return int(a.func(a) or 0)
         return int(a.func(a) or 0)
     except (DataError, model_mod.ModelError) as e:
         return _fail(str(e))

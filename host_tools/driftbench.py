@@ -169,7 +169,8 @@ def table(seeds: list[int], days: int = 120) -> tuple[str, dict]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3],
+                   help="random seeds, one synthetic stream set each")
     p.add_argument("--days", type=int, default=120, help="days per stream (>= 30)")
 
 

@@ -549,7 +549,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "host_tools.thermal_report)")
     p.add_argument("--data", default=os.path.join("data", "ceiling-fan"), metavar="DIR",
                    help="dataset root with one folder per session (default: data/ceiling-fan)")
-    p.add_argument("--scenario", choices=["state", "remount", "coin", "all"], default="all")
+    p.add_argument("--scenario", choices=["state", "remount", "coin", "all"], default="all",
+                   help="built-in scenario to run: operating-state change, sensor remount, coin on a blade")
     p.add_argument("--normal", nargs="+", metavar="DIR",
                    help="custom scenario instead of the built-in ones: one folder per normal mode")
     p.add_argument("--anomaly", nargs="+", metavar="DIR", help="custom scenario: anomaly folders")
@@ -563,13 +564,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shrinkage", type=_shrinkage, default="auto", help="'auto' (Ledoit-Wolf) or 0..1")
     p.add_argument("--k", type=int, default=train.DEFAULT_DECISION["k"],
                    help="decision: alarm needs k of the last n windows over the line")
-    p.add_argument("--n", type=int, default=train.DEFAULT_DECISION["n"])
-    p.add_argument("--off", type=float, default=train.DEFAULT_DECISION["off"])
-    p.add_argument("--cooldown", type=int, default=train.DEFAULT_DECISION["cooldown"])
+    p.add_argument("--n", type=int, default=train.DEFAULT_DECISION["n"],
+                   help="decision: windows the k-of-n vote looks at")
+    p.add_argument("--off", type=float, default=train.DEFAULT_DECISION["off"],
+                   help="decision: alarm clears below this ratio to the threshold")
+    p.add_argument("--cooldown", type=int, default=train.DEFAULT_DECISION["cooldown"],
+                   help="decision: windows between alarms")
     p.add_argument("--report", default=os.path.join("reports", "latest"), metavar="DIR",
                    help="report folder (default: reports/latest)")
     p.add_argument("--no-baselines", action="store_true", help="skip the baselines (faster)")
-    p.add_argument("--quiet", action="store_true", help="no progress, summary only")
+    p.add_argument("--quiet", action="store_true", help="print nothing but warnings and errors; the report is still written")
 
 
 def _scenarios(a: argparse.Namespace) -> list[Scenario]:

@@ -45,6 +45,8 @@ class Receiver:
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
         self.stored = 0
         self.duplicates = 0
+        self.dup_by_device: dict[str, int] = {}  # duplicates per device, logged once each
+        self.conflict_by_device: dict[str, int] = {}  # same (device, seq), other payload
         self.rejected: dict[str, int] = {}
         self._lock = threading.Lock()
         self._servers: list[Any] = []
@@ -61,14 +63,37 @@ class Receiver:
     def ingest(self, p: dict, source: str) -> bool:
         """Store a validated payload; True if it was new."""
         new = self.store.add(p, source)
+        if not new:
+            self._duplicate(p)
         with self._lock:
             if new:
                 self.stored += 1
-            else:
-                self.duplicates += 1
         if new and p.get("type") == "event" and p.get("event") == "anomaly_start" and self.routes:
             self.routes.fire(p)
         return new
+
+    def _duplicate(self, p: dict) -> None:
+        """Count a (device, seq) already stored: the same payload again (a duplicate) or a
+        different one (a conflict: a board whose sequence restarted). Logged once per
+        device and kind; the totals are logged once at exit (summary_lines)."""
+        try:
+            old = self.store.payload_at(p["device"], p["seq"])
+        except Exception:  # noqa: BLE001 - counting must not fail the ingest
+            old = None
+        conflict = old is not None and old != json.loads(json.dumps(p, sort_keys=True))
+        kind = "conflict" if conflict else "duplicate"
+        dev = str(p.get("device"))
+        with self._lock:
+            self.duplicates += 1
+            per = self.conflict_by_device if conflict else self.dup_by_device
+            first = dev not in per
+            per[dev] = per.get(dev, 0) + 1
+        if first:
+            why = ("a different payload under the same sequence number: the board's sequence restarted "
+                   "(kept the first, ignored this)" if conflict else
+                   "the same payload again (a retry or a second receiver)")
+            self.log(f"# {kind} from {dev}: seq {p.get('seq')} is already stored, {why}; further "
+                     f"{kind}s from {dev} are counted and the total is logged at exit")
 
     def ingest_json(self, body: bytes, source: str) -> tuple[bool, str]:
         try:
@@ -133,6 +158,18 @@ class Receiver:
         t = threading.Thread(target=run, name="lora", daemon=True)
         t.start()
         return t
+
+    def summary_lines(self) -> list[str]:
+        """Once per run: duplicates per device (and rejections by reason), with counts."""
+        c = self.counters()
+        out = []
+        for kind, per in (("duplicates", self.dup_by_device), ("conflicts", self.conflict_by_device)):
+            if per:
+                each = ", ".join(f"{d} {n}" for d, n in sorted(per.items()))
+                out.append(f"# {kind} this run: {sum(per.values())} ({each}): not stored again")
+        for why, n in sorted(c["rejected"].items()):
+            out.append(f"# rejected this run: {n}x {why}")
+        return out
 
     def close(self) -> None:
         for s in self._servers:

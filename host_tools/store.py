@@ -92,6 +92,12 @@ class Store:
         lim = f" LIMIT {int(limit)}" if limit else ""
         return self._rows(f"SELECT {', '.join(_COLUMNS)} FROM events {where} ORDER BY id {order}{lim}", args)
 
+    def payload_at(self, device: str, seq: int) -> dict | None:
+        """The payload stored for (device, seq), to tell a duplicate from a conflict."""
+        rows = self._rows(f"SELECT payload FROM events WHERE device = {self.ph} AND seq = {self.ph}",
+                          (device, int(seq)))
+        return json.loads(rows[0]["payload"]) if rows else None
+
     def count(self) -> int:
         return int(self._rows("SELECT COUNT(*) AS n FROM events")[0]["n"])
 

@@ -62,7 +62,7 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see {self.prog} --help)")
 
 
-QUIET_HELP = "print nothing but warnings and errors (and the data the command is asked for)"
+QUIET_HELP = "only the one-line result, warnings and errors (no progress, notes or tables)"
 
 
 def prog_name(argv0: str | None = None) -> str:
@@ -263,10 +263,10 @@ def cmd_train(a: argparse.Namespace) -> int:
     _write(a.out, doc)
     print(f"wrote {a.out}: {a.detector}, {len(doc['modes'])} mode(s), {len(ex.names)} features, "
           f"fa_rate {a.fa_rate}")
-    for m in doc["modes"]:
+    for m in [] if a.quiet else doc["modes"]:
         print(f"  mode {m['name']}: {m['n_fit']} fit windows, threshold {m['threshold']:.4g} "
               f"from {m['n_threshold']} windows, supports fa {m['fa_supported']:.2%} ({m['threshold_method']})")
-    for t in doc["training"].get("test", []):
+    for t in [] if a.quiet else doc["training"].get("test", []):
         print(f"  test {t['session']}: {t['windows']} windows {t['span']}: {t['over']} over the line "
               f"({t['fa_rate']:.2%}), {t['alarms']} alarm(s) after the decision".replace("  :", ":"))
     for w in train.threshold_warnings(doc):
@@ -336,7 +336,7 @@ def cmd_commission(a: argparse.Namespace) -> int:
     new, com = train.commission_model(doc, ws.features, a.fit_share, a.mode)
     _write(a.out, new)
     print(f"wrote {a.out}: commissioned on {len(ws)} windows of {a.data}")
-    for m_old, m_new in zip(doc["modes"], new["modes"]):
+    for m_old, m_new in [] if a.quiet else zip(doc["modes"], new["modes"]):
         tag = "updated" if m_new["name"] in com.updated else "kept (too few windows)"
         sup = f", supports fa {m_new['fa_supported']:.2%}" if "fa_supported" in m_new else ""
         print(f"  mode {m_new['name']}: threshold {m_old['threshold']:.4g} -> {m_new['threshold']:.4g} {tag}{sup}")
@@ -632,9 +632,30 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     return p
 
 
-# Commands whose stdout is the data asked for: --quiet silences their notes, not the data.
-# Every other command's stdout is a progress/summary account, which --quiet silences whole.
-DATA_ON_STDOUT = {"score", "events", "monitor", "bench", "drift-bench"}
+# --quiet everywhere means: no progress, notes or tables; the one-line result, warnings and
+# errors stay (and the data a command exists to print: score lines, events, a diagnosis).
+# Most commands do that themselves; these print progress lines of which only the last (the
+# result) is kept.
+LAST_LINE_ONLY = {"push", "deploy", "receive"}
+
+
+class _LastLine:
+    """stdout for LAST_LINE_ONLY commands under --quiet: keeps only the last line written."""
+
+    def __init__(self) -> None:
+        self.last = ""
+        self._part = ""
+
+    def write(self, s: str) -> int:
+        self._part += s
+        *done, self._part = self._part.split("\n")
+        for line in done:
+            if line.strip():
+                self.last = line
+        return len(s)
+
+    def flush(self) -> None:
+        pass
 
 
 def _fail(message: str) -> int:
@@ -647,9 +668,15 @@ def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     try:
         a = build_parser(prog).parse_args(argv)
         check_options(a)
-        if getattr(a, "quiet", False) and a.command not in DATA_ON_STDOUT:
-            with open(os.devnull, "w", encoding="utf-8") as null, contextlib.redirect_stdout(null):
-                return int(a.func(a) or 0)
+        if getattr(a, "quiet", False) and a.command in LAST_LINE_ONLY:
+            keep = _LastLine()
+            try:
+                with contextlib.redirect_stdout(keep):
+                    return int(a.func(a) or 0)
+            finally:
+                last = (keep.last + " " + keep._part).strip()
+                if last:
+                    print(last)
         return int(a.func(a) or 0)
     except (DataError, model_mod.ModelError) as e:
         return _fail(str(e))

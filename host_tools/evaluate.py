@@ -650,9 +650,10 @@ def main(a: argparse.Namespace) -> int:
                                             total=lambda: time.perf_counter() - t_start)
     timing = dict(stages.t, total=time.perf_counter() - t_start)
     report_mod.write_metrics(a.report, results, meta, timing, STAGE_LABELS)
-    print(report_mod.summary_text(results, meta))
-    print(fa_table_text(results))
-    print(report_mod.timing_text(timing, STAGE_LABELS))
+    if not a.quiet:
+        print(report_mod.summary_text(results, meta))
+        print(fa_table_text(results))
+        print(report_mod.timing_text(timing, STAGE_LABELS))
     print(f"report: {paths_out['html']} (also report.md, metrics.json, "
           f"{len(paths_out['figures'])} figures)")
     return 0

@@ -20,6 +20,7 @@ never stored; nothing a sender does raises out of a handler.
 from __future__ import annotations
 
 import hmac
+import html
 import json
 import sys
 import threading
@@ -43,6 +44,7 @@ class Receiver:
         self.unpacker = unpacker
         self.max_body = max_body
         self.log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+        self.stale_after = 3.0  # dashboard: heartbeat intervals before a device is stale
         self.stored = 0
         self.duplicates = 0
         self.dup_by_device: dict[str, int] = {}  # duplicates per device, logged once each
@@ -214,7 +216,42 @@ def _handler(rx: Receiver) -> type:
         def _json(self, code: int, obj: Any) -> None:
             self._reply(code, json.dumps(obj).encode())
 
+        def _html(self, code: int, page: str) -> None:
+            self._reply(code, page.encode(), "text/html; charset=utf-8")
+
+        def _ack(self) -> None:
+            """POST /ack from the device page's form: device, seq, name, note."""
+            from host_tools import store as store_mod
+
+            try:
+                n = int(self.headers.get("Content-Length", ""))
+            except ValueError:
+                n = -1
+            if not 0 <= n <= 4096:
+                self.close_connection = True
+                return self._json(413, {"error": "a short form is expected"})
+            f = urllib.parse.parse_qs(self.rfile.read(n).decode("utf-8", "replace"))
+            device = f.get("device", [""])[0]
+            name = " ".join(f.get("name", [""])[0].split())[:80]
+            note = f.get("note", [""])[0].strip()[:1000]
+            try:
+                seq = int(f.get("seq", [""])[0])
+            except ValueError:
+                return self._json(400, {"error": "seq: a whole number"})
+            if not name:
+                return self._json(400, {"error": "name: say who acknowledges"})
+            ok = store_mod.acknowledge(rx.store, device, seq, name, note)
+            rx.log(f"# alert {device} seq {seq} acknowledged by {name}" if ok else
+                   f"# acknowledge {device} seq {seq}: no such open alert")
+            self.send_response(303)
+            self.send_header("Location", "/device/" + urllib.parse.quote(device, safe="")
+                             + ("?acked=%d" % seq if ok else "?ackfailed=%d" % seq))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
         def do_POST(self) -> None:  # noqa: N802
+            if self.path.split("?")[0] == "/ack":
+                return self._ack()
             if self.path.split("?")[0] != "/ingest":
                 self._drain_and_close()
                 return self._json(404, {"error": "POST /ingest"})
@@ -252,13 +289,26 @@ def _handler(rx: Receiver) -> type:
             q = urllib.parse.parse_qs(u.query)
             try:
                 if u.path == "/":
-                    return self._reply(200, dashboard.render(rx.store).encode(), "text/html; charset=utf-8")
+                    return self._html(200, dashboard.render(rx.store, stale_after=rx.stale_after))
+                if u.path.startswith("/device/"):
+                    dev = urllib.parse.unquote(u.path[len("/device/"):])
+                    msg = ""
+                    if "acked" in q:
+                        msg = f"Alert {q['acked'][0]} acknowledged."
+                    elif "ackfailed" in q:
+                        msg = f"Alert {q['ackfailed'][0]} was not acknowledged: it is not an open alert."
+                    page = dashboard.render_device(rx.store, dev, q, stale_after=rx.stale_after, message=msg)
+                    if page is None:
+                        return self._html(404, f"<p>no device {html.escape(dev)}</p>")
+                    return self._html(200, page)
                 if u.path == "/api/devices":
-                    return self._json(200, rx.store.devices())
+                    return self._json(200, dashboard.device_summary(rx.store, time.time(), rx.stale_after))
                 if u.path == "/api/events":
+                    from host_tools import store as store_mod
+
                     dev = q.get("device", [None])[0]
                     lim = min(int(q.get("limit", ["200"])[0]), 5000)
-                    return self._json(200, rx.store.events(dev, lim, newest_first=True))
+                    return self._json(200, [store_mod.view(r) for r in rx.store.events(dev, lim, newest_first=True)])
                 if u.path == "/healthz":
                     return self._json(200, rx.counters())
             except ValueError:

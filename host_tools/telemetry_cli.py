@@ -222,7 +222,10 @@ def cmd_receive(a: argparse.Namespace) -> int:
         raise DataError("--lora-serial needs --lora-key (or --lora-keys FILE)")
     names, modes = _names(a.model)
     unpacker = payload_check.Unpacker(keys, names, modes) if keys is not None else None
+    if not a.stale_after > 0:
+        raise DataError(f"--stale-after {a.stale_after}: heartbeat intervals must be > 0")
     rx = receiver.Receiver(st, token, r, unpacker, a.max_body)
+    rx.stale_after = a.stale_after
     if a.http:
         try:
             srv = rx.serve_http(*a.http)
@@ -270,9 +273,7 @@ def cmd_events(a: argparse.Namespace) -> int:
         rows = rows[::-1]
     for r in rows:
         if a.json:
-            r = dict(r)
-            r["payload"] = json.loads(r["payload"])
-            print(json.dumps(r))
+            print(json.dumps(store.view(r)))
         else:
             what = r["event"] or r["state"] or ""
             score = "" if r["score"] is None else f"{r['score']:.3f}"
@@ -306,6 +307,10 @@ def add_commands(sub) -> None:
     r.add_argument("--lora-keys", metavar="FILE", help="JSON object: device id -> hex key")
     r.add_argument("--model", help="model file: names the features and modes in LoRa packets")
     r.add_argument("--routes", metavar="FILE", help="alert routes (JSON), see host_tools/routes.py")
+    r.add_argument("--stale-after", type=float, metavar="N",
+                   default=float(os.environ.get("STALE_HEARTBEATS", "3")),
+                   help="dashboard: a device is stale after N heartbeat intervals without a payload, "
+                        "offline after 2N (env STALE_HEARTBEATS; default 3)")
     r.add_argument("--seconds", type=float, default=0, help="stop after this long (0 = until Ctrl-C)")
     r.set_defaults(func=cmd_receive)
 

@@ -66,12 +66,18 @@ def test_quiet_is_quiet(tmp_path, capsys):
     m = str(tmp_path / "m.json")
     assert cli.main(["train", "--normal", os.path.join(DATA, "fan_0_low_0_weight"), "--out", m, "--quiet"]) == 0
     out, err = capsys.readouterr()
-    assert out == "" and "error" not in err
+    assert out.count("\n") == 1 and out.startswith(f"wrote {m}: ") and err == ""
     assert cli.main(["export", os.path.join(DATA, "fan_0_low_0_weight"), "--out", str(tmp_path / "ei"),
                      "--quiet"]) == 0
-    assert capsys.readouterr().out == ""
+    assert capsys.readouterr().out.count("\n") == 1
     assert cli.main(["simulate", "--model", m, "--data", os.path.join(DATA, "fan_0_low_1_weight"), "--quiet"]) == 0
-    assert capsys.readouterr().out == ""
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.startswith("simulated ")
+    rep = str(tmp_path / "rep")
+    assert cli.main(["evaluate", "--data", DATA, "--normal", "fan_0_low_0_weight", "--anomaly",
+                     "fan_0_high_0_weight", "--report", rep, "--no-baselines", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert out.count("\n") == 1 and out.startswith("report: ") and err == "", (out, err)
     # data commands keep their data
     assert cli.main(["score", "--model", m, os.path.join(DATA, "fan_0_low_1_weight"), "--quiet"]) == 0
     out, err = capsys.readouterr()

@@ -634,8 +634,8 @@ def main(a: argparse.Namespace) -> int:
         series[sc.name] = ser
 
     meta = {
-        "data": os.path.abspath(a.data),
-        "evaluated": [os.path.abspath(p) for p in folders],
+        "data": report_mod.shown_path(a.data),
+        "evaluated": [report_mod.shown_path(p) for p in folders],
         "folders": {os.path.basename(p): len(f.ws) for p, f in folders.items()},
         "window": a.window, "rate": a.rate, "bands": a.bands,
         "seconds_per_window": cfg.seconds_per_window, "features": len(extractor.names),

@@ -191,6 +191,7 @@ def _notes(sets: list, quiet: bool) -> None:
 
 def cmd_train(a: argparse.Namespace) -> int:
     check_out_file(a.out)
+    check_labels(a)
     if a.detector is None:  # scalar means z-score (README); accel the Mahalanobis detector
         a.detector = "zscore" if a.sensor == "scalar" else "mahalanobis"
     if a.detector == "adaptive" and a.sensor != "scalar":
@@ -253,6 +254,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         margin_windows = [s.features for s in sets]
         if a.detector == "adaptive" and len(fit_sets) == 1 and not a.calibrate:
             starts = [fit.starts, hold.starts]
+    if a.label:
+        fit_sets = mode_labels(fit_sets, a.label, a.normal)
     decision = {"k": a.k, "n": a.n, "on": 1.0, "off": a.off, "cooldown": a.cooldown}
     doc = train.build_model(ex, a.detector, fit_sets, calib, a.fa_rate, a.shrinkage, decision,
                             sessions=[os.path.basename(os.path.normpath(d)) for d in a.normal + (a.calibrate or [])],
@@ -272,6 +275,30 @@ def cmd_train(a: argparse.Namespace) -> int:
     for w in train.threshold_warnings(doc):
         print(f"warning: {w}", file=sys.stderr)
     return 0
+
+
+def check_labels(a: argparse.Namespace) -> None:
+    """train --label: one readable, distinct name per --normal folder."""
+    labels = getattr(a, "label", None)
+    if not labels:
+        return
+    if a.sensor == "thermal" or a.modes == "auto":
+        raise DataError("--label names the modes of --normal folders; with --modes auto or --sensor thermal "
+                        "the modes are found by clustering and keep their numbers")
+    if len(labels) != len(a.normal):
+        raise DataError(f"--label: {len(labels)} name(s) for {len(a.normal)} --normal folder(s); give one per "
+                        f"folder, in the same order")
+    for x in labels:
+        if not x.strip() or len(x) > 40 or not x.isprintable():
+            raise DataError(f"--label {x!r}: a mode name is 1-40 printable characters")
+    if len(set(labels)) != len(labels):
+        raise DataError(f"--label {' '.join(labels)}: two modes with one name")
+
+
+def mode_labels(fit_sets: list, labels: list[str], folders: list[str]) -> list:
+    """The modes named as the user labelled them (alerts and the dashboard say them)
+    instead of by their folder names."""
+    return [(label.strip(), feats) for label, (_, feats) in zip(labels, fit_sets)]
 
 
 def _remove_folders(folders: list[str]) -> None:
@@ -521,6 +548,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                         "baseline that follows drift (scalar)")
     t.add_argument("--normal", nargs="+", required=True, metavar="DIR",
                    help="one folder per operating mode (or all normal data with --modes auto)")
+    t.add_argument("--label", nargs="+", metavar="NAME",
+                   help="a name for each --normal folder's operating mode, in the same order (e.g. "
+                        "\"low speed\" \"high speed\"); alerts and the dashboard use it (default: the folder names)")
     t.add_argument("--calibrate", nargs="+", metavar="DIR",
                    help="other recordings of normal operation to choose thresholds on")
     t.add_argument("--modes", choices=["folders", "auto"], default="folders",

@@ -144,15 +144,19 @@ def explain_words(p: dict) -> str:
         head += f": {score:.1f}× the alarm line" if score >= 1.05 else f": score {score:.2f} (alarm line 1.0)"
     parts.append(head + ".")
     top = p.get("top") or []
-    total = sum(abs(float(v)) for _, v in top) or 1.0
-    base = float(score) if isinstance(score, (int, float)) and score > 0 else total
+    vals = [abs(float(v)) for _, v in top]
+    raw = p.get("raw")
+    # Mahalanobis: each value is the feature's share of d^2 (raw), they add up to at most
+    # raw; z-score: each is |z| of the feature, the largest equal to raw. Without raw (a
+    # LoRa packet), shares of what the named features carry.
+    zlike = isinstance(raw, (int, float)) and len(vals) > 1 and sum(vals) > 1.01 * float(raw)
+    base = float(raw) if isinstance(raw, (int, float)) and raw > 0 and not zlike else (sum(vals) or 1.0)
     said = []
-    for name, v in top:
-        share = abs(float(v)) / base
-        if p.get("detector") == "zscore" or share > 1.5:  # z-scores, not shares of d^2
-            said.append(f"{feature_words(str(name))} is {abs(float(v)):.1f} standard deviations from normal")
+    for (name, _), v in zip(top, vals):
+        if zlike:
+            said.append(f"{feature_words(str(name))} is {v:.1f} standard deviations from normal")
         else:
-            said.append(f"{feature_words(str(name))} ({min(share, 1.0):.0%} of the deviation)")
+            said.append(f"{feature_words(str(name))} ({min(v / base, 1.0):.0%} of the deviation)")
     if said:
         parts.append("Changed most: " + "; ".join(said) + ".")
     hs = p.get("hotspot")

@@ -32,7 +32,9 @@ def _hb(dev, seq, t, score, mode="low speed"):
 
 def _ev(dev, seq, t, ev, score, mode="low speed"):
     p = payloads.event(ev, score, mode, top=TOP if ev == "anomaly_start" else None)
-    p.update(device=dev, seq=seq, t=t)
+    p.update(device=dev, seq=seq, t=t, raw=score * 100.0)
+    if ev == "anomaly_start":  # as the board sends them: shares of the raw d^2
+        p["top"] = [[n, v * 100.0] for n, v in TOP]
     return p
 
 
@@ -61,6 +63,8 @@ def test_words_times_and_episodes():
     words = dashboard.explain_words(p)
     assert "running as “low speed”" in words and "2.3× the alarm line" in words
     assert "vibration energy in 88–95 Hz (63% of the deviation)" in words
+    z = dashboard.explain_words({"mode": "m", "score": 1.5, "raw": 6.0, "top": [["rms_x", 6.0], ["rms_y", 4.5]]})
+    assert "vibration level on the x axis is 6.0 standard deviations from normal" in z
     cold = dashboard.explain_words({"mode": "boiler on", "score": 1.8,
                                     "hotspot": {"row": 3, "col": 20, "excess": -6.5}})
     assert "cold spot at row 3, column 20: 6.5 °C below normal" in cold

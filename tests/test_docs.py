@@ -2,11 +2,11 @@
 docs/telemetry.md runs in a bash shell and exits 0, except blocks whose first line says,
 visibly, `# not run by tests/test_docs.py: <why>` (the test suite itself, benchmarks).
 
-README.md and docs/telemetry.md run here, in a scratch copy of the repository (its
-`.venv` is the environment running the tests; `make` is told not to rebuild it:
-`make -o .venv/.installed`; a port the doc gives, 8080, becomes a free one). The
-tutorial's blocks talk to a board: tests/test_tutorial.py runs every one of them against
-the simulated board; here each of its blocks is checked to be one that test runs.
+README.md, docs/telemetry.md and the tutorial's simulated-board section run here, in a
+scratch copy of the repository (its `.venv` is the environment running the tests; `make`
+is told not to rebuild it: `make -o .venv/.installed`; a port the doc gives, 8080, becomes
+a free one, and /tmp/simboard a path of the test's own). The tutorial's other blocks talk
+to a board on $PORT and $D: tests/test_tutorial.py runs every one of them.
 """
 
 from __future__ import annotations
@@ -57,15 +57,16 @@ def scratch(tmp_path_factory):
     return root
 
 
-def _run_blocks(doc: str, cwd, timeout: float = 600) -> list[str]:
+def _run_blocks(doc: str, cwd, timeout: float = 600, only: str = "") -> list[str]:
     port = str(free_port())
     env = dict(os.environ, PATH=os.path.join(sys.prefix, "bin") + os.pathsep + os.environ.get("PATH", ""))
     env.pop("PYTHONPATH", None)
     out = []
     for b in sh_blocks(os.path.join(ROOT, doc)):
-        if b.startswith(SKIP):
+        if b.startswith(SKIP) or only not in b:
             continue
         script = re.sub(r"^make ", "make -o .venv/.installed ", b, flags=re.M).replace("8080", port)
+        script = script.replace("/tmp/simboard", str(cwd / "simboard-port"))
         r = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=cwd, env=env, capture_output=True,
                            text=True, timeout=timeout)
         out.append(f"$ {b}\n{r.stdout[-3000:]}{r.stderr[-3000:]}[exit {r.returncode}]")
@@ -87,12 +88,21 @@ def test_telemetry_blocks_run(scratch):
     assert re.search(r"simulated \d+ windows: [1-9]\d* alarm", out)  # the high speed is an anomaly
 
 
+def test_tutorial_simulated_board_blocks_run(scratch):
+    if shutil.which("socat") is None:
+        pytest.skip("socat not installed (apt-get install socat; .ci/run installs it)")
+    out = "\n".join(_run_blocks("docs/tutorial.md", scratch, only="host_tools.simboard"))
+    assert "wrote 60 window(s) to data/sim-fan/low_1" in out and "ANOMALY" in out
+    assert (scratch / "sim-scores.png").read_bytes()[:4] == b"\x89PNG"
+    assert not any(p.name.startswith("simboard-port") for p in scratch.iterdir())  # stopped, cleaned up
+
+
 def test_tutorial_blocks_are_the_ones_its_test_runs():
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     import test_tutorial
 
-    blocks = sh_blocks(os.path.join(ROOT, "docs", "tutorial.md"))
-    assert blocks == test_tutorial.sh_blocks(test_tutorial.TUTORIAL)
+    blocks = [b for b in sh_blocks(os.path.join(ROOT, "docs", "tutorial.md")) if "host_tools.simboard" not in b]
+    assert blocks == test_tutorial.sh_blocks(test_tutorial.TUTORIAL) and len(blocks) >= 6
     cmds = [c for b in blocks for c in test_tutorial.commands(b)]
     assert all(c.startswith(("cpy-anomaly ", "python -m host_tools")) for c in cmds), cmds
     assert not any(SKIP in b for b in blocks)

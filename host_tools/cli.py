@@ -363,7 +363,7 @@ def cmd_commission(a: argparse.Namespace) -> int:
     new, com = train.commission_model(doc, ws.features, a.fit_share, a.mode)
     _write(a.out, new)
     print(f"wrote {a.out}: commissioned on {len(ws)} windows of {a.data}")
-    for m_old, m_new in [] if a.quiet else zip(doc["modes"], new["modes"]):
+    for m_old, m_new in zip(doc["modes"], new["modes"]):  # the result: kept under --quiet
         tag = "updated" if m_new["name"] in com.updated else "kept (too few windows)"
         sup = f", supports fa {m_new['fa_supported']:.2%}" if "fa_supported" in m_new else ""
         print(f"  mode {m_new['name']}: threshold {m_old['threshold']:.4g} -> {m_new['threshold']:.4g} {tag}{sup}")

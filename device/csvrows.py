@@ -1,4 +1,4 @@
-"""The rules for one row of a recording CSV, shared by the host (host_tools.datasets) and
+"""The rules for one row of a recording CSV, shared by the host (host_tools.data.datasets) and
 the board's replay sensor, so both accept and refuse the same files with the same words.
 
 - Lines are numbered as an editor shows them: from 1, counting blank lines and a header.
@@ -16,7 +16,7 @@ the board's replay sensor, so both accept and refuse the same files with the sam
   the kind's physical range after the unit `scale` (accel: |g| <= 1000; thermal:
   -60..400 deg C; scalar: any value finite as a 32-bit float, which the board and the
   features compute in); a time stamp a finite number or an ISO-8601 date (its full
-  parsing is the host's: host_tools.timeaxis).
+  parsing is the host's: host_tools.data.timeaxis).
 A bad line raises RowError(message), the message naming the file and the line.
 
 Pure Python for CPython, MicroPython and CircuitPython: no typing, % formatting. Per
@@ -49,6 +49,15 @@ def describe(columns):
         if KINDS[k][0] == columns:
             return KINDS[k][5]
     return None
+
+
+def listed(cells, limit=8):
+    """Cells for a one-line message: the first `limit`, then '... and N more' (a thermal
+    header has 770 names)."""
+    shown = ",".join(c.strip() for c in cells[:limit])
+    if len(cells) > limit:
+        shown += ", ... and %d more" % (len(cells) - limit)
+    return shown
 
 
 def is_number(cell):
@@ -197,7 +206,7 @@ class Rows:
             for i in range(len(self.names)):
                 if self.names[i].strip().strip('"').lower() == want:
                     return i
-            self._fail("has no column named %r (its header: %s)" % (c, ",".join(n.strip() for n in self.names)))
+            self._fail("has no column named %r (its header: %s)" % (c, listed(self.names)))
         self._fail("has no header, so column %r cannot be found by name: give its position (1, 2, ...)" % (c,))
 
     def layout(self, width):
@@ -238,7 +247,7 @@ class Rows:
                 return
             if describe(width) is None or width == self.columns:
                 self._fail("header has %d columns (%s) and %s of them can be values, a %s row has %d: "
-                           "choose them with --columns" % (width, ",".join(c.strip() for c in names),
+                           "choose them with --columns" % (width, listed(names),
                                                             len(idx), self.kind, n))
             # another kind's data: the default rules say so on the first data row
         if self.kind != "scalar" and width == n + 1:
@@ -266,7 +275,7 @@ class Rows:
                         self.expect or "expected '%s' sensor data" % self.kind, self.path, len(cells),
                         other, self.lineno))
             self._fail("line %d has %d columns, expected %d (%s)" % (
-                self.lineno, len(cells), self.width, ",".join(c.strip() for c in self.names)
+                self.lineno, len(cells), self.width, listed(self.names)
                 if self.names is not None else (KINDS[self.kind][5] if self.values is None
                                                 else "time stamp and %s" % KINDS[self.kind][5])))
         columns, lo, hi, ranged, unit, what = KINDS[self.kind]

@@ -25,7 +25,7 @@ file rather than one shared array: feature arrays have the width of the feature 
 (n), pixel maps the width of an image row (32); one file would have to pad one of them.
 The thermal recipe holds the mask of pixels allowed to be hot and the reference pixels
 of the ambient offset as 24 strings of 32 characters ('#' or '.'): readable and editable
-(re-save the model afterwards: the checksum covers them; see host_tools.thermal_train).
+(re-save the model afterwards: the checksum covers them; see host_tools.modeling.thermal_train).
 
 Every problem raises ModelError with a message that names what is wrong. Validation
 formats a message only when something is wrong: on a board every string costs heap.

@@ -12,7 +12,7 @@ accel windows: rows = samples, cols = 3 (x,y,z in g) - exactly the CSV format of
 ceiling-fan recordings, one window per file. thermal frames: rows = 24, cols = 32 (deg C).
 `rate_hz` is the rate the sensor actually achieved for this window; `t_ms` the board's
 uptime in ms. A window without its `#E` line, or with a wrong row count, is incomplete and
-a reader drops it. The reader is on the host: host_tools/collect.py (`collect` command).
+a reader drops it. The reader is on the host: host_tools/board/collect.py (`collect` command).
 
 Three recorders with one `record(win)` method: SerialRecorder (console), FileRecorder (CSV
 files on the drive) and HttpRecorder (POSTs each window in the serial format to the host's

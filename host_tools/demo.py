@@ -14,7 +14,8 @@ import os
 import sys
 from typing import Sequence
 
-from host_tools import cli, simulate
+from host_tools.cli import main as cli
+from host_tools.modeling import simulate
 
 MODES = ["fan_0_off_0_weight", "fan_0_low_0_weight", "fan_0_med_0_weight", "fan_0_high_0_weight"]
 

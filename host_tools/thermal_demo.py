@@ -1,6 +1,6 @@
 """The thermal part of `make demo`: a boiler watched by an MLX90640, simulated.
 
-1. record: 3 h of the simulated boiler cycling cold/warm/hot (host_tools.scene, seed 1)
+1. record: 3 h of the simulated boiler cycling cold/warm/hot (host_tools.data.scene, seed 1)
    written as frame CSVs, the board's recording format (one frame per row);
 2. train: `train --sensor thermal --modes auto` (modes, allowed-hot mask, thresholds at a
    stated 0.1% of frames);
@@ -20,7 +20,10 @@ from typing import Sequence
 
 import numpy as np
 
-from host_tools import cli, scene, simulate, thermal_data
+from host_tools.cli import main as cli
+from host_tools.data import scene
+from host_tools.modeling import simulate
+from host_tools.data import thermal_data
 
 
 def record(out: str) -> tuple[str, str]:

@@ -299,7 +299,7 @@ def synthetic_model(rec, modes=MODES):
     n = len(rec["names"])
     out = []
 
-    def r7(v):  # 7 significant digits, as host_tools.train writes them
+    def r7(v):  # 7 significant digits, as host_tools.modeling.train writes them
         return float("%.7g" % v)
 
     for m in range(modes):

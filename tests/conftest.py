@@ -76,8 +76,8 @@ def synthetic_modes(n_features: int, n_modes: int = 1, seed: int = 0, detector: 
 @pytest.fixture(scope="session")
 def small_model() -> dict:
     """A valid 2-mode Mahalanobis model (accel recipe with 4 bands = 15 features), fitted
-    by host_tools.train.build_model on synthetic feature vectors: fast and deterministic."""
-    from host_tools import train
+    by host_tools.modeling.train.build_model on synthetic feature vectors: fast and deterministic."""
+    from host_tools.modeling import train
     from device import features
 
     ex = features.AccelFeatures(64, 100.0, bands=4)
@@ -99,7 +99,7 @@ def small_model() -> dict:
 def fan_model_path(tmp_path_factory) -> str:
     """A Mahalanobis model trained by the CLI on the bundled fan low/medium recordings
     (last 25% of each folder, in time order, held out for the thresholds)."""
-    from host_tools import cli
+    from host_tools.cli import main as cli
 
     out = str(tmp_path_factory.mktemp("fan_model") / "model.json")
     rc = cli.main(["train", "--normal", fan("fan_0_low_0_weight"), fan("fan_0_med_0_weight"),
@@ -129,7 +129,7 @@ def ulab():
 def cli_error(capsys, argv) -> str:
     """Run the CLI, expect exit 2 and exactly one stderr line 'error: ...' (no traceback);
     returns that line."""
-    from host_tools import cli
+    from host_tools.cli import main as cli
 
     rc = cli.main(argv)
     err = capsys.readouterr().err

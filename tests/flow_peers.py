@@ -140,7 +140,7 @@ def tmpfs(path: str, size_kb: int, readonly: bool = False) -> Iterator[str]:
 
 def fan_windows(n: int, folder: str = "fan_0_low_0_weight", window: int = 200) -> list[np.ndarray]:
     """n windows (3, window) in g from a bundled recording folder, in time order."""
-    from host_tools import datasets
+    from host_tools.data import datasets
 
     out: list[np.ndarray] = []
     for f in datasets.list_csv(os.path.join(DATA, folder)):

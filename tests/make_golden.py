@@ -10,7 +10,7 @@ the board computes what the host computes.
 
 Cases:
 - "accel-mahalanobis": a 2-mode (fan low / fan medium) Mahalanobis model trained with
-  host_tools.train on the bundled ceiling-fan recordings (default recipe: 200-sample
+  host_tools.modeling.train on the bundled ceiling-fan recordings (default recipe: 200-sample
   windows at 200 Hz, 16 bands, 39 features; thresholds from the last 25% of each folder),
   and 7 windows: 2 held-out normal windows per mode, 2 from the coin-on-blade anomaly
   folder, 1 with the fan off.
@@ -46,7 +46,8 @@ from device import detectors as detectors_mod  # noqa: E402
 from device import features as features_mod  # noqa: E402
 from device import model as model_mod  # noqa: E402
 from device import xp  # noqa: E402
-from host_tools import datasets, train  # noqa: E402
+from host_tools.data import datasets  # noqa: E402
+from host_tools.modeling import train  # noqa: E402
 
 GOLDEN_PATH = os.path.join(HERE, "golden", "golden.json")
 DATA = os.path.join(ROOT, "data", "ceiling-fan")

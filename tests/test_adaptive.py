@@ -18,7 +18,9 @@ import pytest
 from conftest import ULAB_EMU, ROOT, TESTS, run_py
 from device import detectors, model as model_mod
 from device.adaptive import AdaptiveDetector
-from host_tools import cli, driftbench, train
+from host_tools.cli import main as cli
+from host_tools.modeling import driftbench
+from host_tools.modeling import train
 
 
 def _det(tau=20, warmup=10, cycle=0, slots=0, mean=0.0, scale=1.0, thr=4.0):

@@ -17,7 +17,7 @@ import pytest
 
 from device import alerts, app as app_mod, features, model as model_mod
 from device.sensors import ReplaySensor
-from host_tools import datasets
+from host_tools.data import datasets
 from conftest import DATA
 
 
@@ -139,7 +139,7 @@ def test_payload_numbers_are_never_nan():
 def test_board_refuses_commissioning_off_mode_on_high_speed(tmp_path):
     """Commissioning the 'off' mode on high-speed data must not be adopted: the board
     keeps the trained values and reports why."""
-    from host_tools import cli
+    from host_tools.cli import main as cli
 
     out = str(tmp_path / "model.json")
     assert cli.main(["train", "--normal", os.path.join(DATA, "fan_0_off_0_weight"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import re
 
-from host_tools import bench, cli
+from host_tools.modeling import bench
+from host_tools.cli import main as cli
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "ceiling-fan")
 ROW = re.compile(r"^\s*(\d+)\s+(.+?)\s+([\d.]+)\s+(\d+)\s+(\d+)\s*$")

@@ -19,7 +19,7 @@ from device import app as app_mod
 from device import model as model_mod
 from device import outbox as outbox_mod
 from device import persist, recorder
-from host_tools.collect import parse_lines
+from host_tools.board.collect import parse_lines
 from device import settings as settings_mod
 from device.sensors import ReplaySensor
 
@@ -320,7 +320,7 @@ class Alert:
 @pytest.fixture(scope="module")
 def fan(fan_model_path):
     from device import features
-    from host_tools import datasets
+    from host_tools.data import datasets
 
     doc = model_mod.load(fan_model_path)
     ex = features.from_recipe(doc["features"])
@@ -485,7 +485,7 @@ def test_uptime_wraps():
 # ---- host_tools simulate still drives the same App ------------------------------------------
 
 def test_simulate_still_works(fan_model_path):
-    from host_tools import simulate
+    from host_tools.modeling import simulate
 
     app, box, alert = simulate.run(fan_model_path, [os.path.join(DATA, "fan_0_low_1_weight")],
                                    commission=0, heartbeat=20, echo=False)
@@ -519,7 +519,7 @@ def test_recorder_capture_to_session_folder(tmp_path):
     r = subprocess.run([sys.executable, "-m", "host_tools", "collect", "--from", str(cap), "--out", str(out),
                         "--label", "t"], cwd=REPO, capture_output=True, text=True)
     assert r.returncode == 0 and "wrote 2 window(s)" in r.stdout
-    from host_tools import datasets
+    from host_tools.data import datasets
 
     rec2 = datasets.read_recording(str(out / "0001.csv"), "accel")
     np.testing.assert_allclose(rec2, win * 2, atol=1e-6)

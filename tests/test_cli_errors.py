@@ -14,7 +14,8 @@ import pytest
 from conftest import fan, run_py, cli_error
 from device import csvrows
 from device import model as model_mod
-from host_tools import cli, datasets
+from host_tools.cli import main as cli
+from host_tools.data import datasets
 
 LOW = fan("fan_0_low_0_weight")
 
@@ -203,7 +204,7 @@ def test_write_is_atomic_and_readable(tmp_path, monkeypatch):
 
 
 def test_report_unwritable_fails_before_the_work(capsys, tmp_path, monkeypatch):
-    from host_tools import evaluate
+    from host_tools.modeling import evaluate
 
     def no_work(*args, **kwargs):
         raise AssertionError("data was loaded before --report was checked")

@@ -13,7 +13,8 @@ import sys
 import pytest
 
 from conftest import DATA, ROOT, venv_tool
-from host_tools import cli, receiver, store
+from host_tools.cli import main as cli
+from host_tools.fleet import receiver, store
 from netparts import free_port, wait_port
 
 

@@ -110,7 +110,7 @@ def test_msa301_end_to_end_with_recording(root, hw):
     hb = r.of_type("heartbeat")[-1]
     assert hb["state"] == "normal" and abs(hb["rate"] - 200.0) < 1
     assert app.sensor.rate_ok
-    from host_tools.collect import parse_lines
+    from host_tools.board.collect import parse_lines
 
     windows = list(parse_lines(r.lines))
     assert len(windows) == 4
@@ -214,7 +214,7 @@ def test_corrupt_model_no_model_state_keeps_sampling(root, hw):
     assert "checksum mismatch in model.json" in r.payloads[1]["error"]
     assert any("NO MODEL: checksum mismatch" in ln for ln in r.lines)
     assert r.app.windows == 3  # kept sampling...
-    from host_tools.collect import parse_lines
+    from host_tools.board.collect import parse_lines
 
     assert len(list(parse_lines(r.lines))) == 3  # ...and recording
     assert all(p["state"] == "no_model" for p in r.of_type("heartbeat"))
@@ -329,7 +329,7 @@ def test_mlx90640_runs_in_no_model_and_recording_mode(root, hw, monkeypatch):
     r = run_code_py(root, hw)
     assert "is for a 'accel' sensor but this board reads 'thermal'" in r.payloads[1]["error"]
     assert r.app.windows == 3 and r.app.errors == 1
-    from host_tools.collect import parse_lines
+    from host_tools.board.collect import parse_lines
 
     frames = list(parse_lines(r.lines))
     assert len(frames) == 3 and frames[0][0]["kind"] == "thermal" and len(frames[0][1]) == 24
@@ -417,7 +417,7 @@ def test_micropython_runs_code_py_on_replay(tmp_path):
     payloads = [json.loads(ln) for ln in lines if ln.startswith("{")]
     assert payloads[0]["state"] == "boot" and payloads[1]["state"] == "no_model"
     assert [p["windows"] for p in payloads if p["type"] == "heartbeat"] == [2, 4]
-    from host_tools.collect import parse_lines
+    from host_tools.board.collect import parse_lines
 
     wins = list(parse_lines(lines))
     assert len(wins) == 4 and wins[0][0]["rows"] == 50

@@ -19,7 +19,9 @@ import pytest
 
 from device import recorder
 from flow_peers import fan_windows, needs_socat, open_board_end, pty_pair, recorder_lines, write_all
-from host_tools import cli, collect, datasets
+from host_tools.cli import main as cli
+from host_tools.board import collect
+from host_tools.data import datasets
 
 GARBAGE = ["\x00\xff\xfe binary noise", "1.0,2.0", "#W,notanumber", "#E,77", '{"broken json', "Traceback (most recent"]
 

@@ -123,9 +123,9 @@ def test_commissioner_argument_checks():
 
 
 def test_host_commission_model_matches_board_commissioner(small_model):
-    """host_tools.train.commission_model (used by `commission`) runs the same Commissioner."""
+    """host_tools.modeling.train.commission_model (used by `commission`) runs the same Commissioner."""
     from device import features
-    from host_tools import train
+    from host_tools.modeling import train
 
     ex = features.from_recipe(small_model["features"])
     rs = np.random.RandomState(9)
@@ -152,7 +152,8 @@ FOUR = (OFF, "fan_0_low_0_weight", "fan_0_med_0_weight", "fan_0_high_0_weight")
 @pytest.fixture(scope="module")
 def four_mode(tmp_path_factory):
     from conftest import fan
-    from host_tools import cli, datasets
+    from host_tools.cli import main as cli
+    from host_tools.data import datasets
     from device import features, model
 
     out = str(tmp_path_factory.mktemp("four") / "model.json")
@@ -244,7 +245,7 @@ def test_commissioner_warns_when_too_few_windows_support_the_rate():
 
 def test_host_commission_refused_is_an_error_exit_2(four_mode, tmp_path, capsys):
     from conftest import fan
-    from host_tools import cli
+    from host_tools.cli import main as cli
 
     path, _, _ = four_mode
     out = tmp_path / "c.json"
@@ -259,7 +260,7 @@ def test_host_commission_refused_is_an_error_exit_2(four_mode, tmp_path, capsys)
 def test_host_commission_accepts_remount_and_prints_supported_rates(four_mode, tmp_path, capsys):
     from conftest import fan
     from device import model
-    from host_tools import cli
+    from host_tools.cli import main as cli
 
     path, doc, _ = four_mode
     out = tmp_path / "c.json"
@@ -279,7 +280,7 @@ def test_host_commission_accepts_remount_and_prints_supported_rates(four_mode, t
 
 
 def test_train_warns_when_a_threshold_cannot_support_the_rate(small_model):
-    from host_tools import train
+    from host_tools.modeling import train
 
     assert train.threshold_warnings(small_model) == []
     doc = dict(small_model, modes=[dict(m) for m in small_model["modes"]])

@@ -16,8 +16,8 @@ import urllib.parse
 import urllib.request
 
 from device import payloads
-from host_tools import dashboard, store
-from host_tools.telemetry_cli import host_transport
+from host_tools.fleet import dashboard, store
+from host_tools.fleet.hostnet import host_transport
 from netparts import Postgres, chromium, free_port, wait_port
 
 TOKEN = "tok"

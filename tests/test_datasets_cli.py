@@ -12,7 +12,9 @@ import pytest
 
 from conftest import fan, run_py, cli_error
 from device import model as model_mod
-from host_tools import cli, datasets, simulate
+from host_tools.cli import main as cli
+from host_tools.data import datasets
+from host_tools.modeling import simulate
 
 
 def _csv(path, rows):

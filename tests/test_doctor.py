@@ -12,8 +12,9 @@ import threading
 from device import model as model_mod
 from device import persist
 from flow_peers import make_drive, micropython_board, needs_board, needs_socat, open_board_end, pty_pair, write_all
-from host_tools import board as board_mod
-from host_tools import cli
+from host_tools.board import connection as board_mod
+from host_tools.board import doctor as doctor_mod
+from host_tools.cli import main as cli
 from conftest import ROOT
 
 
@@ -119,7 +120,7 @@ def test_listen_reads_the_last_status_of_a_running_app(tmp_path):
 
         t = threading.Thread(target=app, daemon=True)
         t.start()
-        got = board_mod.listen_status(h, 1.0)
+        got = doctor_mod.listen_status(h, 1.0)
         stop.set()
         t.join()
     assert got is not None and got["type"] == "heartbeat" and got["state"] == "normal" and got["windows"] >= 60

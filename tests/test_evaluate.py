@@ -10,8 +10,10 @@ import statistics
 import numpy as np
 import pytest
 
-from host_tools import baselines, cli, evaluate
-from host_tools.datasets import WindowSet
+from host_tools.modeling import baselines
+from host_tools.cli import main as cli
+from host_tools.modeling import evaluate
+from host_tools.data.datasets import WindowSet
 
 DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "data", "ceiling-fan")
 FOLDERS = sorted(d for d in os.listdir(DATA) if os.path.isdir(os.path.join(DATA, d)))
@@ -39,7 +41,7 @@ def test_evaluate_writes_report(full_run):
     for f in ("metrics.json", "report.md", "report.html"):
         assert (out / f).stat().st_size > 0
     pngs = sorted(p.name for p in out.glob("*.png"))
-    from host_tools import report
+    from host_tools.modeling import report
 
     scen = json.loads((out / "metrics.json").read_text())["scenarios"]
     # every method's distributions, false alarms over time, the timeline and the ROC (also
@@ -243,7 +245,7 @@ def test_report_roc_points_match_sklearn_with_ties():
     every threshold kept, ties included, and its area is roc_auc_score."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    from host_tools import report
+    from host_tools.modeling import report
 
     rs = np.random.RandomState(3)
     normal = np.round(rs.rand(57), 1)  # rounding makes many ties, within and across sets
@@ -271,7 +273,7 @@ def _tiny_report_input(name="s"):
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_report_figures_serial_and_in_worker_processes(tmp_path, workers):
-    from host_tools import report
+    from host_tools.modeling import report
 
     results, series = _tiny_report_input()
     files = report.write_figures(str(tmp_path), results, series, workers=workers)
@@ -281,7 +283,7 @@ def test_report_figures_serial_and_in_worker_processes(tmp_path, workers):
 
 
 def test_report_figure_error_in_a_worker_reaches_the_caller(tmp_path):
-    from host_tools import report
+    from host_tools.modeling import report
 
     results, series = _tiny_report_input()
     (tmp_path / "s_roc.png").mkdir()  # a folder where a figure goes: the save fails

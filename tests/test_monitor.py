@@ -14,7 +14,8 @@ import pytest
 
 from conftest import ROOT, fan
 from flow_peers import needs_socat, open_board_end, pty_pair, write_all
-from host_tools import cli, monitor
+from host_tools.cli import main as cli
+from host_tools.board import monitor
 
 
 def test_bar_marks_the_alarm_line():

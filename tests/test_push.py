@@ -17,8 +17,9 @@ import pytest
 from conftest import ROOT
 from device import model as model_mod
 from flow_peers import make_drive, micropython_board, needs_board, pty_pair, needs_socat, tmpfs
-from host_tools import board as board_mod
-from host_tools import cli
+from host_tools.board import connection as board_mod
+from host_tools.board import push as push_mod
+from host_tools.cli import main as cli
 
 
 def run_cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -81,7 +82,7 @@ def test_push_copies_sidecar_first(tmp_path, fan_model_path):
     stage = drive.stage
     drive.stage = lambda src, name: (order.append(name), stage(src, name))[1]
     lines: list[str] = []
-    board_mod.push_model(drive, path, lines.append)
+    push_mod.push_model(drive, path, lines.append)
     assert order == ["model.npy", "model.json"]
     for n in ("model.npy", "model.json"):
         assert open(local / n, "rb").read() == open(tmp_path / "CIRCUITPY" / n, "rb").read()
@@ -143,7 +144,7 @@ def failing_open(code: int, after_bytes: int = 0):
 def test_push_read_only_drive_says_board_owns_it(tmp_path, model):
     drive = board_mod.Drive(make_drive(str(tmp_path / "CIRCUITPY")), opener=failing_open(errno.EROFS))
     with pytest.raises(board_mod.BoardError) as e:
-        board_mod.push_model(drive, model, print)
+        push_mod.push_model(drive, model, print)
     msg = str(e.value)
     assert "read-only to this computer: the board owns its filesystem" in msg and "--port" in msg
     assert not os.path.exists(tmp_path / "CIRCUITPY" / "model.json")
@@ -155,7 +156,7 @@ def test_push_full_drive_cleans_up(tmp_path, model, small_model):
     open(os.path.join(root, "model.json"), "wb").write(prev)
     drive = board_mod.Drive(root, opener=failing_open(errno.ENOSPC, after_bytes=4096))
     with pytest.raises(board_mod.BoardError, match="is full writing model\.(json|npy) .* delete old recordings/"):
-        board_mod.push_model(drive, model, print)
+        push_mod.push_model(drive, model, print)
     assert open(os.path.join(root, "model.json"), "rb").read() == prev  # the old model is untouched
     assert sorted(os.listdir(root)) == ["boot_out.txt", "model.json"]
 
@@ -184,7 +185,7 @@ def test_push_damaged_copy_is_rolled_back(tmp_path, model, small_model):
 
     drive = board_mod.Drive(root, opener=flipping_open)
     with pytest.raises(board_mod.BoardError, match="checksum mismatch|expected"):
-        board_mod.push_model(drive, model, print)
+        push_mod.push_model(drive, model, print)
     assert open(os.path.join(root, "model.json"), "rb").read() == prev
 
 
@@ -226,7 +227,7 @@ def test_push_over_mpremote_sidecar(tmp_path, fan_model_path):
     path = sidecar_model(str(local), fan_model_path)
     fs = board_fs_with_model_py(str(tmp_path / "boardfs"))
     with micropython_board(fs, str(tmp_path / "tty")) as tty:
-        got = board_mod.push_model(board_mod.SerialBoard(tty, resume=True), path, print)
+        got = push_mod.push_model(board_mod.SerialBoard(tty, resume=True), path, print)
     assert got == board_mod.model_checksum(path)
     for n in ("model.npy", "model.json"):
         assert open(local / n, "rb").read() == open(os.path.join(fs, n), "rb").read()

@@ -16,7 +16,11 @@ import pytest
 
 from device import csvrows
 from device.features import ScalarFeatures
-from host_tools import argtypes, cli, datasets, readers, timeaxis
+from host_tools.data import argtypes
+from host_tools.cli import main as cli
+from host_tools.data import datasets
+from host_tools.data import readers
+from host_tools.data import timeaxis
 
 
 def _write(path, text):
@@ -123,10 +127,12 @@ def test_bad_iso_time_stamp_names_the_line(tmp_path):
         readers.read(_write(tmp_path / "d.csv", text), "scalar", 1 / 300)
 
 
-def test_time_going_backwards_names_the_line(tmp_path):
-    text = "timestamp,value\n0,1\n1,1\n2,1\n1.5,1\n4,1\n"
-    with pytest.raises(readers.ReadError, match=r"b.csv: line 5 has a time stamp that is not after line 4's \(1.5 after 2.0\)"):
-        readers.read(_write(tmp_path / "b.csv", text), "scalar", 1.0)
+def test_time_going_backwards_splits_with_a_note_naming_the_line(tmp_path):
+    text = "timestamp,value\n0,1\n1,1\n2,1\n1.5,1\n2.5,1\n2.5,1\n3.5,1\n"
+    t = readers.read(_write(tmp_path / "b.csv", text), "scalar", 1.0)
+    assert t.breaks == [3, 5]
+    assert "b.csv: line 5 steps the clock back by 500 ms (2.0 -> 1.5)" in t.notes[0]
+    assert "b.csv: line 7 repeats line 6's time stamp (2.5)" in t.notes[1]
 
 
 def test_rate_that_does_not_match_the_time_stamps_says_which(tmp_path):

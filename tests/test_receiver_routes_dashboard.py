@@ -13,8 +13,10 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from device import payload_check, payloads
-from host_tools import receiver, routes, store
-from host_tools.telemetry_cli import host_transport
+from host_tools.fleet import receiver
+from host_tools.fleet import routes
+from host_tools.fleet import store
+from host_tools.fleet.hostnet import host_transport
 from netparts import chromium, free_port, wait_port
 
 TOKEN = "tok"

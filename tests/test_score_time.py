@@ -12,7 +12,8 @@ import json
 import numpy as np
 
 from conftest import fan
-from host_tools import cli, simulate
+from host_tools.cli import main as cli
+from host_tools.modeling import simulate
 
 
 def _long(path, days=12, gap_at=None, seed=0, hot=None):

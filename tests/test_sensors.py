@@ -4,7 +4,7 @@ The MSA301 path runs the real Adafruit driver (adafruit_msa3xx, adafruit_registe
 adafruit_bus_device) against a simulated chip on a fake I2C bus (tests/fakes), so register
 configuration, chip-id probing and data decoding are exercised, not mocked. The MLX90640
 adapter runs against a fake driver object. CSV replay is checked against the host's own
-window cutting (host_tools.datasets), so the board replays exactly the simulator's windows.
+window cutting (host_tools.data.datasets), so the board replays exactly the simulator's windows.
 """
 
 from __future__ import annotations
@@ -230,7 +230,7 @@ def test_mlx90640_bad_refresh():
 
 def test_csv_replay_matches_host_windows(tmp_path):
     from device import features
-    from host_tools import datasets
+    from host_tools.data import datasets
 
     folder = os.path.join(DATA, "fan_0_med_1_weight")
     ex = features.AccelFeatures(64, 200.0)
@@ -263,7 +263,7 @@ def test_csv_replay_loops_header_and_errors(tmp_path):
 def test_csv_replay_follows_the_hosts_row_rules(tmp_path):
     """One definition of a CSV row (device.csvrows): the board's replay and the host's
     reader refuse the same line with the same words, counting lines as an editor does."""
-    from host_tools import datasets
+    from host_tools.data import datasets
 
     d = tmp_path / "rec"
     d.mkdir()

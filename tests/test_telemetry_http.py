@@ -13,8 +13,9 @@ import pytest
 
 from device import payload_check, payloads, telemetry
 from device import outbox as outbox_mod
-from host_tools import receiver, store
-from host_tools.telemetry_cli import HostNet, host_transport
+from host_tools.fleet import receiver
+from host_tools.fleet import store
+from host_tools.fleet.hostnet import HostNet, host_transport
 from netparts import free_port
 
 TOKEN = "s3cret-token"
@@ -78,7 +79,7 @@ def test_dead_receiver_costs_bounded_time_and_leaks_no_socket():
 
 
 def _settings(**kw):
-    from host_tools.telemetry_cli import _S
+    from host_tools.fleet.hostnet import _S
 
     return _S(**kw)
 

@@ -18,8 +18,9 @@ from device import outbox as outbox_mod
 from device import payload_check, payloads, telemetry
 from fakes.rfm9x_sim import FakeRFM9x, SimLink
 from gateway.gateway import run as gateway_run
-from host_tools import receiver, store
-from host_tools.telemetry_cli import _S
+from host_tools.fleet import receiver
+from host_tools.fleet import store
+from host_tools.fleet.hostnet import _S
 
 KEY = bytes.fromhex("8f1c2a3b4d5e6f708192a3b4c5d6e7f8")
 

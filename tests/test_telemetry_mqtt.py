@@ -22,8 +22,9 @@ import pytest
 
 from device import payloads, telemetry
 from device import outbox as outbox_mod
-from host_tools import receiver, store
-from host_tools.telemetry_cli import host_transport
+from host_tools.fleet import receiver
+from host_tools.fleet import store
+from host_tools.fleet.hostnet import host_transport
 from netparts import Mosquitto, Postgres
 
 USERS = {"board": "b-pass", "rx": "r-pass"}

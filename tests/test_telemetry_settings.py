@@ -8,7 +8,7 @@ import pytest
 from device import settings as settings_mod
 from device import telemetry
 from fakes.rfm9x_sim import FakeRFM9x, SimLink
-from host_tools.telemetry_cli import HostNet
+from host_tools.fleet.hostnet import HostNet
 
 
 def env(**kw):

@@ -9,7 +9,8 @@ import sys
 import time
 
 from conftest import DATA
-from host_tools import receiver, store
+from host_tools.fleet import receiver
+from host_tools.fleet import store
 from netparts import Mosquitto, free_port, wait_port
 
 

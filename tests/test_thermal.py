@@ -14,8 +14,12 @@ import pytest
 
 from board_harness import fake_hardware, run_code_py, write_settings
 from device import detectors, model as model_mod, thermal
-from host_tools import cli, scene, thermal_data, thermal_report, thermal_train
-from host_tools.datasets import DataError
+from host_tools.cli import main as cli
+from host_tools.data import scene
+from host_tools.data import thermal_data
+from host_tools.modeling import thermal_report
+from host_tools.modeling import thermal_train
+from host_tools.data.datasets import DataError
 
 
 def _flat_maps(maps):

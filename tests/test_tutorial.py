@@ -28,11 +28,11 @@ LABELS = {"low": "fan_0_low_0_weight", "med": "fan_0_med_0_weight", "high": "fan
 
 def sh_blocks(path: str, board: bool = True) -> list[str]:
     """The page's ```sh blocks; board=True: those for a (simulated) board on $PORT/$D,
-    without the ones that start their own simulated board (host_tools.simboard; they run
+    without the ones that start their own simulated board (host_tools.board.simboard; they run
     whole, in tests/test_docs.py)."""
     text = open(path, encoding="utf-8").read()
     blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
-    return [b for b in blocks if "host_tools.simboard" not in b] if board else blocks
+    return [b for b in blocks if "host_tools.board.simboard" not in b] if board else blocks
 
 
 def commands(block: str) -> list[str]:
@@ -180,7 +180,7 @@ def test_tutorial_end_to_end(tmp_path):
     # train -> report
     assert (work / "model.json").exists() and (work / "out" / "report" / "report.html").exists()
     # push: drive and board-checked, same checksum as the local model
-    from host_tools import board as board_mod
+    from host_tools.board import connection as board_mod
 
     want = board_mod.model_checksum(str(work / "model.json"))[:16]
     assert text.count(f"checksum {want}... matches") >= 2
@@ -198,7 +198,7 @@ def test_tutorial_end_to_end(tmp_path):
 
 
 def test_every_workflow_command_has_help_with_an_example(capsys):
-    from host_tools import cli
+    from host_tools.cli import main as cli
 
     for cmd in ("collect", "push", "deploy", "doctor", "monitor"):
         try:

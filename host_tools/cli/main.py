@@ -28,27 +28,13 @@ from host_tools.data.argtypes import period as _period
 from host_tools.data.argtypes import rate as _rate
 from host_tools.data.argtypes import shrinkage as _shrinkage
 from host_tools.data.datasets import DataError
+from host_tools.cli.helptext import QUIET_HELP, HelpFormatter, add_command, prog_name  # noqa: F401 (re-exported)
 
 EXIT_BAD_INPUT = 2
 
 
 class UsageError(DataError):
     """A command line argparse refused (unknown option, bad type, missing argument)."""
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Descriptions and examples kept as written; every option's help ends with its
-    default when it has one worth showing (not None, not a flag's False) and the help
-    does not already name it."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        h = action.help or ""
-        d = action.default
-        if (not action.option_strings or d is None or d is False or d is argparse.SUPPRESS
-                or "default" in h.lower() or isinstance(action, argparse._HelpAction)):
-            return h
-        shown = " ".join(str(x) for x in d) if isinstance(d, (list, tuple)) else str(d)
-        return f"{h} (default: {shown.replace('%', '%%')})"
 
 
 class Parser(argparse.ArgumentParser):
@@ -61,18 +47,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
-
-
-QUIET_HELP = "only the one-line result, warnings and errors (no progress, notes or tables)"
-
-
-def prog_name(argv0: str | None = None) -> str:
-    """The program's name as the user called it: `python -m host_tools` when run as a
-    module, otherwise the console script's name (`cpy-anomaly`)."""
-    a0 = os.path.basename(sys.argv[0] if argv0 is None else argv0)
-    if a0 in ("__main__.py", "-m", "-c", ""):
-        return "python -m host_tools"
-    return a0 if a0.startswith("cpy-anomaly") else "cpy-anomaly"
 
 
 # ---- option checks, by option name, for every command ---------------------------------
@@ -535,13 +509,6 @@ def _reading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--decimal", choices=[".", ",", "point", "comma"], default=None,
                    help="decimal mark of CSV numbers (default: detected; a comma between digits in a "
                         "file separated by ; or tabs)")
-
-
-def add_command(sub: Any, name: str, help: str, example: str) -> argparse.ArgumentParser:
-    """A subcommand with its one-line description and an example (`%(prog)s` becomes the
-    program's name as called, e.g. `cpy-anomaly train`)."""
-    return sub.add_parser(name, help=help, description=help[:1].upper() + help[1:] + ".",
-                          epilog="example:\n  " + example.replace("\n", "\n  "))
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:

@@ -141,7 +141,7 @@ def cmd_events(a: argparse.Namespace) -> int:
 
 def add_commands(sub) -> None:
     """Register `receive` and `events` on cli.build_parser's subparsers."""
-    from host_tools.cli.main import add_command
+    from host_tools.cli.helptext import add_command
 
     r = add_command(sub, "receive", "receive telemetry (HTTP, MQTT, LoRa), store it, serve the dashboard",
                     "%(prog)s --db telemetry.db --http 127.0.0.1:8080 --token s3cret\n"

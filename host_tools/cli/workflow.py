@@ -72,7 +72,7 @@ def cmd_monitor(a: argparse.Namespace) -> int:
 
 
 def _sub(sub: Any, name: str, help: str, example: str) -> argparse.ArgumentParser:
-    from host_tools.cli.main import add_command
+    from host_tools.cli.helptext import add_command
 
     return add_command(sub, name, help, example)
 

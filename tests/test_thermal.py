@@ -321,7 +321,7 @@ def test_cli_train_score_and_evaluate_thermal(recordings, tmp_path, capsys):
 
 
 def test_heatmap_names_a_cold_region_cold():
-    from host_tools import thermal_report
+    from host_tools.modeling import thermal_report
 
     z = np.zeros((24, 32))
     ex = np.zeros((24, 32))

@@ -49,14 +49,15 @@ try:
 except ImportError:
     neopixel = None
 try:
+    import alarm  # sleep_memory: RTC memory, a mirror of the saved state (device/persist.py)
+except ImportError:
+    alarm = None
+try:
     import socketpool
     import ssl
     import wifi
 except ImportError:  # a board without Wi-Fi, or a PC
     wifi = socketpool = ssl = None
-
-
-
 
 
 class Hardware:
@@ -74,6 +75,7 @@ class Hardware:
         mc = microcontroller
         self.watchdog = getattr(mc, "watchdog", None) if mc is not None else None
         self.nvm = getattr(mc, "nvm", None) if mc is not None else None
+        self.sleep_memory = getattr(alarm, "sleep_memory", None) if alarm is not None else None
         self.uid = None
         self.reset_reason = None
         if mc is not None:

@@ -10,6 +10,15 @@ Per feature k, the prediction is level[k] + profile[slot][k]:
   time constant `spread_tau` windows, never below `floor` times the trained scale.
 The raw score is max_k |residual_k| / spread_k; its ratio to the threshold is the score.
 
+Weeks (optional, `day_types`): a second profile bank for days off. A window belongs to a
+day off when its weekday is in `off_weekdays` (0 = Monday) or its day is in `holidays`
+(days since 1970-01-01); the profile slot and the day come from the clock: `day0` (the
+day of window 0) and `phase0` (windows since that day's midnight), given by the host
+from the first time stamp or by the board from its clock (`set_time`). The cycle must then
+be one day. Without a clock (day0 None) every day is a workday and the slots count from
+the start, as without day types. The days-off bank starts as a copy of the workday
+profile on the first day off and learns from days off only.
+
 While an anomaly lasts the baseline is frozen, so an incident is not learned as normal:
 a window whose ratio is over the line (1.0) freezes it, and it stays frozen until a
 window's ratio falls below `off` (the decision's clearing line). A lasting change of the
@@ -59,6 +68,12 @@ class AdaptiveDetector:
         self.profile_tau = float(params.get("profile_tau", 5.0))
         self.warmup = int(params.get("warmup", 0))
         self.floor = float(params.get("floor", 0.1))
+        self.day_types = 1 if (params.get("day_types") and self.slots) else 0
+        self.off_weekdays = [int(v) for v in params.get("off_weekdays", [5, 6])]
+        self.holidays = set(int(v) for v in params.get("holidays", []))
+        d0 = params.get("day0")
+        self.day0 = int(d0) if d0 is not None else None
+        self.phase0 = int(params.get("phase0", 0))
         self.off = float(off)
         self._a = 1.0 / self.tau if self.tau > 1.0 else 1.0
         self._as = 1.0 / self.spread_tau if self.spread_tau > 1.0 else 1.0
@@ -72,7 +87,7 @@ class AdaptiveDetector:
         self._var = _fbuf(n)
         self._min_var = _fbuf(n)
         self._res = _fbuf(n)
-        self._prof = _fbuf(self.slots * n)
+        self._prof = _fbuf(self.slots * n * (1 + self.day_types))
         self._xb = _fbuf(n)
         self._xv = xp.view(self._xb) if xp.np is not None else None
         self._zero = xp.array([0.0]) if xp.np is not None else None
@@ -89,6 +104,9 @@ class AdaptiveDetector:
             self._res[k] = 0.0
         for j in range(len(self._prof)):
             self._prof[j] = 0.0
+        self._off_started = False
+        self._days_seen = [0, 0]  # days of each type learned (workday, day off)
+        self._last_day = None
         self.count = 0
         self.frozen = False
         self.learning = self.warmup > 0
@@ -124,6 +142,41 @@ class AdaptiveDetector:
     def nearest(self, x):
         return 0
 
+    def set_time(self, epoch_seconds, window_seconds):
+        """The clock time of the next window (seconds since 1970, integer): from here on
+        the profile slot and the day type follow the clock."""
+        s = int(epoch_seconds)
+        w = int(window_seconds) if window_seconds >= 1 else 1
+        # window 0 sits `count` windows before the next one
+        s -= self.count * w
+        self.day0 = s // 86400
+        self.phase0 = (s % 86400) // w
+
+    def day_off(self, day):
+        """True if `day` (days since 1970-01-01) is a day off."""
+        return day in self.holidays or ((day + 3) % 7) in self.off_weekdays
+
+    def _where(self):
+        """(profile base index, bank) of the window about to be scored."""
+        if not self.slots:
+            return 0, 0
+        into = self.count + self.phase0
+        base = ((into % self.cycle) * self.slots // self.cycle) * self.size
+        if not self.day_types or self.day0 is None:
+            return base, 0
+        day = self.day0 + into // self.cycle
+        bank = 1 if self.day_off(day) else 0
+        if day != self._last_day:
+            self._last_day = day
+            self._days_seen[bank] += 1
+            if bank == 1 and not self._off_started:
+                # the first day off starts from the workday profile
+                half = self.slots * self.size
+                for j in range(half):
+                    self._prof[half + j] = self._prof[j]
+                self._off_started = True
+        return base + bank * self.slots * self.size, bank
+
     def _load(self, x):
         """x (an ndarray, list or array('f')) into the array('f') _xb, without ndarray
         element reads: two in-place array operations."""
@@ -143,9 +196,7 @@ class AdaptiveDetector:
         xb = self._load(x)
         n = self.size
         prof = self._prof
-        base = 0
-        if self.slots:
-            base = ((self.count % self.cycle) * self.slots // self.cycle) * n
+        base, bank = self._where()
         level = self._level
         var = self._var
         res = self._res
@@ -181,7 +232,9 @@ class AdaptiveDetector:
             aS = self._as if self._as * c1 >= 1.0 else 1.0 / c1
             ap = self._ap
             if self.slots:
-                seen = (self.count // self.cycle) * (self.cycle // self.slots) + 1.0
+                days = (self._days_seen[bank] - 1) if (self.day_types and self.day0 is not None) \
+                    else self.count // self.cycle
+                seen = days * (self.cycle // self.slots) + 1.0
                 if ap * seen < 1.0:
                     ap = 1.0 / seen
             for k in range(n):
@@ -232,7 +285,11 @@ class AdaptiveDetector:
         """(level, spread) of feature 0 as the next window would see them (plots, tests)."""
         base = 0
         if self.slots:
-            base = ((self.count % self.cycle) * self.slots // self.cycle) * self.size
+            into = self.count + self.phase0
+            base = ((into % self.cycle) * self.slots // self.cycle) * self.size
+            if self.day_types and self.day0 is not None and \
+                    self.day_off(self.day0 + into // self.cycle) and self._off_started:
+                base += self.slots * self.size
         p = self._prof[base] if self.slots else 0.0
         s2 = self._var[0] if self._var[0] > self._min_var[0] else self._min_var[0]
         return self._level[0] + p, s2 ** 0.5

@@ -57,6 +57,13 @@ class App:
         self.watchdog = watchdog
         self.device_id = device_id
         self.heartbeat_every = int(heartbeat_every)
+        try:
+            import gc
+
+            self._mem_free = getattr(gc, "mem_free", None)  # CircuitPython/MicroPython only
+        except ImportError:
+            self._mem_free = None
+        self.mem_low = self.mem_last = None
         self.retries = int(retries)
         self.recorder = recorder
         self.on_commissioned = on_commissioned
@@ -320,6 +327,11 @@ class App:
             self._detect(win)
         else:
             self._good_window()
+        mf = self._mem_free
+        if mf is not None:  # the heap's margin, after the window's work (the loop's trough)
+            m = self.mem_last = mf()
+            if self.mem_low is None or m < self.mem_low:
+                self.mem_low = m
         if self.heartbeat_every and self.windows % self.heartbeat_every == 0:
             self._heartbeat()
         if self._pump is not None:
@@ -385,6 +397,9 @@ class App:
             p["crashes"] = self.crashes
         if self.watchdog_rearms:
             p["watchdog_rearms"] = self.watchdog_rearms
+        if self.mem_last is not None:  # gc.mem_free() after this window and its lowest since start
+            p["mem_free"] = self.mem_last
+            p["mem_low"] = self.mem_low
         counters = getattr(self.outbox, "counters", None)
         if counters is not None:  # what the outbox lost or still holds travels with the heartbeat
             c = counters()
@@ -396,6 +411,10 @@ class App:
         rate = getattr(self.sensor, "rate_measured", None)
         if rate is not None:
             p["rate"] = num(rate, 1)
+        cam = getattr(self.sensor, "sensor", self.sensor)  # the camera under FrameScalars too
+        path = getattr(cam, "path", None)
+        if path is not None:  # MLX90640: frames per second achieved and which path reads them
+            p["frame_path"] = path
         if self.model is not None and self.state != COMMISSIONING:
             p["mode"] = self.detector.mode_names[self.last_mode] if self.last_mode is not None else None
             p["score"] = num(self.last_score)

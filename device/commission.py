@@ -17,7 +17,20 @@ says why:
 - mode change: a mode has enough windows in one half and not in the other;
 - halves: the mean of a mode's second-half windows, scored against the location fitted on
   the first half, is over `halves_limit` times the median score of those windows (steady
-  sessions: 0.01-0.35; a change in the middle: 0.85-1.0).
+  sessions: 0.01-0.35; a change in the middle: 0.85-1.0);
+- unsteady: the windows of a mode vary more than `spread_limit` times what the mode varied
+  in training (the median over features of the commissioning std over the trained scale):
+  a recording made while the machine was being moved about is not a reference;
+- operating axis: the windows' mean has moved more than `axis_limit` of the way from the
+  mode towards another trained mode (the projection of the standardised shift on the line
+  between the two modes' means). A moved sensor changes how the vibration reaches it (axis
+  gains, rotation, a mounting resonance, the noise floor); the line between two trained
+  modes is how the machine itself changes when it runs differently. On the ceiling fan a
+  coin on a blade moves every speed 17-54% of the way towards the next slower speed; the
+  later parts of the normal sessions move 0-15% and the remounted session 7-12%
+  (docs/board.md section 11). Needs two or more modes. A mode trained on several sessions
+  (sensor positions) may carry its own wider limit (`axis_limit`): how far its sessions
+  moved along the axis from one another, with headroom (host_tools.modeling.calibration).
 """
 
 from device import xp
@@ -36,6 +49,15 @@ REMOUNT_ALLOWANCE = {"mahalanobis": 115.0, "zscore": 300.0}
 # over this factor stands in for it (thresholds are 2-6 x the typical score).
 TYPICAL_PER_THRESHOLD = 0.4
 HALVES_LIMIT = 0.5
+# Operating-axis guard: the share of the way towards another trained mode a commissioning
+# run may have moved (ceiling fan, every 10-30% block: normal sessions 0-0.15, the
+# remounted session 0.07-0.12, coin sessions 0.17-0.54). Thin on the high-speed mode, whose
+# own session drifts towards medium speed by its end (0.15) while the coin sits at 0.17-0.27.
+AXIS_LIMIT = 0.16
+# Unsteady guard: median over features of (commissioning std / trained scale). Steady
+# sessions 0.8-1.3 on the ceiling fan, the session recorded while the fan was being
+# moved about about 2 and more.
+SPREAD_LIMIT = 1.6
 
 
 def from_model(detector, doc, n_fit, n_threshold, mode=None, **kw):
@@ -43,7 +65,8 @@ def from_model(detector, doc, n_fit, n_threshold, mode=None, **kw):
     modes = doc["modes"]
     return Commissioner(detector, n_fit, n_threshold, doc.get("fa_rate", 0.01), mode=mode,
                         margins=[m.get("drift_margin", 1.0) for m in modes],
-                        typical=[m.get("typical_raw") for m in modes], **kw)
+                        typical=[m.get("typical_raw") for m in modes],
+                        axis_limits=[m.get("axis_limit") for m in modes], **kw)
 
 
 class Commissioner:
@@ -67,7 +90,8 @@ class Commissioner:
 
     def __init__(self, detector, n_fit, n_threshold, fa_rate, mode=None, min_windows=8,
                  min_scale_ratio=0.1, margins=None, typical=None, max_ratio=None,
-                 halves_limit=HALVES_LIMIT, guard=True):
+                 halves_limit=HALVES_LIMIT, guard=True, axis_limit=AXIS_LIMIT,
+                 spread_limit=SPREAD_LIMIT, axis_limits=None):
         if n_fit < 2 or n_threshold < 1:
             raise ValueError("commissioning needs n_fit >= 2 and n_threshold >= 1")
         self.detector = detector
@@ -80,7 +104,19 @@ class Commissioner:
         self.max_ratio = float(max_ratio if max_ratio is not None
                                else REMOUNT_ALLOWANCE.get(detector.kind, REMOUNT_ALLOWANCE["mahalanobis"]))
         self.halves_limit = float(halves_limit)
+        self.axis_limit = float(axis_limit)
+        # per mode: a wider operating-axis limit the host measured between the mode's
+        # training sessions (sensor positions), None: axis_limit
+        n_m = len(detector.mode_names)
+        lims = list(axis_limits) if axis_limits else [None] * n_m
+        self.axis_limits = [float(v) if v else self.axis_limit for v in lims]
+        self.spread_limit = float(spread_limit)
         self.guard = guard
+        # what the guards measured, per mode (None: not measured): share of the way to the
+        # nearest other mode along the operating axis (and which mode), and spread ratio
+        self.axis_share = [None] * len(detector.mode_names)
+        self.axis_towards = [None] * len(detector.mode_names)
+        self.spread_ratio = [None] * len(detector.mode_names)
         # A threshold learned from a short run right after installation under-covers the
         # slow drift of a long run; the host measures that factor on the training session
         # (the mode's "drift_margin") and it is applied here.
@@ -208,6 +244,9 @@ class Commissioner:
             if (n1 >= mw) != (n2 >= mw):
                 return ("mode %s: %d windows in the first half, %d in the second: the machine "
                         "changed mode while commissioning" % (det.mode_names[i], n1, n2))
+        why = self._steady_and_axis()
+        if why is not None:
+            return why
         for i in range(len(self._stats)):
             if det.mode_names[i] not in self.updated:
                 continue
@@ -223,6 +262,62 @@ class Commissioner:
                         "(its mean scores %.3g x a typical window against the first half's "
                         "fit, limit %g): not steady operation"
                         % (det.mode_names[i], h / med if med > 0 else h, self.halves_limit))
+        return None
+
+    def _trained_of(self, j):
+        """(mean, scale) of mode j as trained, as arrays."""
+        for i, mean, scale, _ in self._trained:
+            if i == j:
+                return xp.array(mean), xp.array(scale)
+        mean, scale, _ = self.detector.mode_params(j)
+        return xp.array(mean), xp.array(scale)
+
+    def _steady_and_axis(self):
+        """The unsteady and operating-axis guards (see the module doc); None or why."""
+        np = xp.np
+        det = self.detector
+        n_modes = len(self._stats)
+        for i in range(n_modes):
+            if det.mode_names[i] not in self.updated:
+                continue
+            mu, sc = self._trained_of(i)
+            st = self._stats[i]
+            ratio = st.std()
+            ratio /= sc
+            r = sorted(xp.tolist(ratio))
+            self.spread_ratio[i] = r[len(r) // 2]
+            if self.spread_ratio[i] > self.spread_limit:
+                return ("mode %s: the windows vary %.2g x as much as the mode did in training "
+                        "(limit %g): not steady operation" % (det.mode_names[i],
+                                                              self.spread_ratio[i], self.spread_limit))
+            # the run's mean over both halves, standardised against the trained mode
+            s = self._sum2[i] + st.mean * float(st.n)
+            s /= float(st.n + self._n2[i])
+            s -= mu
+            s /= sc
+            best, towards = None, None
+            for j in range(n_modes):
+                if j == i:
+                    continue
+                mj, _ = self._trained_of(j)
+                mj -= mu
+                mj /= sc  # u: the way from mode i to mode j, in mode i's units
+                uu = float(np.dot(mj, mj))
+                if uu <= 0.0:
+                    continue
+                t = float(np.dot(s, mj)) / uu
+                if best is None or t > best:
+                    best, towards = t, j
+            if best is None:
+                continue
+            self.axis_share[i] = best
+            self.axis_towards[i] = det.mode_names[towards]
+            if best > self.axis_limits[i]:
+                return ("mode %s: the windows have moved %.0f%% of the way towards mode %s "
+                        "(limit %.0f%%): the machine runs differently (another speed or load, or "
+                        "a fault), which a moved sensor does not explain"
+                        % (det.mode_names[i], 100 * best, det.mode_names[towards],
+                           100 * self.axis_limits[i]))
         return None
 
     def counts(self):

@@ -34,6 +34,7 @@ KINDS = {
 
 
 FLOAT32_MAX = 3.4028234e38
+FRAME_PIXELS = 768  # an MLX90640 frame: a row this wide is a thermal frame
 VALUES = {"accel": 3, "scalar": 1, "thermal": 32}  # value cells per row (time stamp not counted)
 TIME_NAMES = ("timestamp", "time", "t", "ts", "date", "datetime", "time_s", "time_ms", "timestamp_ms",
               "ms", "seconds", "epoch", "time (s)", "time (ms)")
@@ -143,11 +144,13 @@ class Rows:
     `scale` multiplies every value (e.g. 1/9.80665 for m/s^2 -> g) before the range check.
     """
 
-    def __init__(self, kind, path="", limits=None, expect=None, columns=None, scale=1.0):
+    def __init__(self, kind, path="", limits=None, expect=None, columns=None, scale=1.0, axes=None):
         if kind not in KINDS:
             raise ValueError("unknown sensor kind %r" % (kind,))
         self.kind = kind
         self.columns = KINDS[kind][0]
+        # values per row: 3 for accel unless the recording has 1 (a magnitude) or 2 axes
+        self.n = int(axes) if axes else VALUES[kind]
         self.limits = limits
         self.expect = expect
         self.pick = columns
@@ -211,7 +214,7 @@ class Rows:
 
     def layout(self, width):
         """Settle which cells are values and which is the time stamp (see module doc)."""
-        n = VALUES[self.kind]
+        n = self.n
         names = self.names
         self.width = width
         if names is not None and len(names) != width:
@@ -240,11 +243,14 @@ class Rows:
             idx = [i for i in range(width) if i != t]
             if len(idx) == n:
                 self.time = t
-                if (t < 0 and width == self.columns) or (t == 0 and self.kind == "scalar"):
+                if (t < 0 and width == self.columns and n == VALUES[self.kind]) or (t == 0 and self.kind == "scalar"):
                     self._default()
                 else:
                     self.values = idx
                 return
+            if self.kind != "thermal" and width >= FRAME_PIXELS:  # a camera's frame per row
+                raise RowError("%s but %s has %d columns (%s): thermal frames, one per row" % (
+                    self.expect or "expected '%s' sensor data" % self.kind, self.path, width, listed(names, 4)))
             if describe(width) is None or width == self.columns:
                 self._fail("header has %d columns (%s) and %s of them can be values, a %s row has %d: "
                            "choose them with --columns" % (width, listed(names),
@@ -253,6 +259,10 @@ class Rows:
         if self.kind != "scalar" and width == n + 1:
             self.time = 0
             self.values = [1 + i for i in range(n)]
+            return
+        if n != VALUES[self.kind] and width == n:  # fewer axes than the kind's default, no time
+            self.time = -1
+            self.values = [i for i in range(n)]
             return
         self.time = 0 if self.kind == "scalar" else -1
         self._default()
@@ -264,7 +274,7 @@ class Rows:
         self.values = None
         if self.scale != 1.0:
             first = 1 if self.kind == "scalar" else 0
-            self.values = [first + i for i in range(VALUES[self.kind])]
+            self.values = [first + i for i in range(self.n)]
 
     def _pick(self, cells, out):
         if len(cells) != self.width:
@@ -294,7 +304,7 @@ class Rows:
                                    "ISO-8601 date" % (path, lineno, c.strip()))
                 if t - t != 0.0:
                     raise RowError("%s: line %d has a non-finite time stamp %r" % (path, lineno, c.strip()))
-        row = out if out is not None else [0.0] * columns
+        row = out if out is not None else [0.0] * ((1 if self.kind == "scalar" else 0) + self.n)
         first = 0
         if self.kind == "scalar":
             row[0] = 0.0

@@ -25,7 +25,10 @@ _MAX_MS = MAX_G * MAX_G
 
 
 class AccelFeatures:
-    """Tilt-free features of a 3-axis vibration window.
+    """Tilt-free features of a vibration window of `axes` axes (3; 2; or 1, a magnitude
+    channel: a one-axis model given a 3-axis window takes each sample's vector magnitude,
+    so a board with a 3-axis sensor runs a model trained on magnitude recordings; a
+    two-axis model takes the first two axes, x and y).
 
     Per window: log energy in `bands` equal-width frequency bands (DC excluded) of the
     axis-summed power spectrum, the power-weighted centroid of each band relative to its
@@ -95,6 +98,7 @@ class AccelFeatures:
         self._k = xp.view(self._k_buf)  # a scalar operand that allocates nothing
         self._zero = xp.view(xp.fbuf(1))
         self._half = xp.array([0.5])
+        self._scratch = None  # one-axis models fed 3-axis windows: see _magnitude
         self._eps = xp.array([EPS] * bands)
         self.ok = True
 
@@ -145,9 +149,12 @@ class AccelFeatures:
         ob = self._out_buf
         k1 = self._k
         kb = self._k_buf
-        if win is not head:  # a window from elsewhere (host, tests): copy it in
-            for a in range(na):
-                head[a][:] = win[a]
+        if win is not head:  # a window from elsewhere (host, a sensor with more axes): copy it in
+            if na == 1 and len(win) > 1:
+                self._magnitude(win)
+            else:
+                for a in range(na):
+                    head[a][:] = win[a]
         for a in range(na):
             r = head[a]
             m = np.mean(r)
@@ -217,6 +224,22 @@ class AccelFeatures:
         oc /= energy
         self.ok = True
         return self._out
+
+    def _magnitude(self, win):
+        """A one-axis model (trained on a magnitude channel) fed by a 3-axis sensor: the
+        vector magnitude of each sample, built in place in the input buffer (the scratch
+        buffer is allocated once, on the first such window)."""
+        h = self._head[0]
+        if self._scratch is None:
+            self._scratch = xp.view(xp.fbuf(self.window))
+        s = self._scratch
+        h[:] = win[0]
+        h *= h
+        for a in range(1, len(win)):
+            s[:] = win[a]
+            s *= s
+            h += s
+        h **= self._half
 
     def _invalid(self):
         self.ok = False

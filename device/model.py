@@ -33,10 +33,8 @@ formats a message only when something is wrong: on a board every string costs he
 
 import json
 
-try:
-    import hashlib
-except ImportError:  # some MicroPython builds
-    hashlib = None
+from device.hashing import sha256 as _new_sha256
+
 try:
     from binascii import hexlify
 except ImportError:
@@ -59,11 +57,8 @@ class ModelError(ValueError):
 
 
 def _sha256():
-    if hashlib is None:
-        raise ModelError("this board has no hashlib: cannot verify the model checksum")
-    if hasattr(hashlib, "sha256"):
-        return hashlib.sha256()
-    return hashlib.new("sha256")
+    """hashlib.new("sha256"), or pure Python on CircuitPython 9.x / 10.0.x (device.hashing)."""
+    return _new_sha256()
 
 
 def _hex(digest):
@@ -482,6 +477,9 @@ def validate(doc, arrays=True):
         dm = m.get("drift_margin", 1.0)
         if not (_finite(dm) and dm >= 1.0):
             _fail("mode %r drift_margin must be a number >= 1, got %r" % (name, dm))
+        al = m.get("axis_limit")
+        if al is not None and not (_finite(al) and al > 0):
+            _fail("mode %r axis_limit must be a number > 0, got %r" % (name, al))
         fs = m.get("fa_supported")
         if fs is not None and not (_finite(fs) and 0 < fs <= 1):
             _fail("mode %r fa_supported must be in (0, 1], got %r" % (name, fs))
@@ -544,6 +542,17 @@ def _check_adaptive(doc, n_modes):
             _fail("adaptive.%s must be an integer >= 0, got %r" % (k, v))
     if p.get("slots", 0) > 0 and p.get("slots", 0) > p.get("cycle", 0):
         _fail("adaptive.slots (%r) must not exceed adaptive.cycle (%r windows)" % (p.get("slots"), p.get("cycle")))
+    if p.get("day_types"):
+        wd = p.get("off_weekdays", [5, 6])
+        if not (isinstance(wd, list) and all(isinstance(v, int) and 0 <= v <= 6 for v in wd)):
+            _fail("adaptive.off_weekdays must be a list of weekdays 0 (Monday) .. 6, got %r" % (wd,))
+        hol = p.get("holidays", [])
+        if not (isinstance(hol, list) and all(isinstance(v, int) and not isinstance(v, bool) for v in hol)):
+            _fail("adaptive.holidays must be a list of days since 1970-01-01 (integers)")
+        for k in ("day0", "phase0"):
+            v = p.get(k)
+            if v is not None and not (isinstance(v, int) and not isinstance(v, bool)):
+                _fail("adaptive.%s must be an integer, got %r" % (k, v))
 
 
 def _grid(lines, what):

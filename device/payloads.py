@@ -12,19 +12,17 @@ dropped messages.
 - A fixed 49-byte binary layout for LoRa (fits the 51-byte payload of every spreading
   factor): `pack(payload, key)`; Unpacker rejects short, long, tampered and replayed
   packets with a reason. The tag is
-  HMAC-SHA256 truncated to 8 bytes; HMAC is written out here because CircuitPython has
-  hashlib.sha256 but no hmac module.
+  HMAC-SHA256 truncated to 8 bytes; HMAC is written out here because not every supported
+  CircuitPython has an hmac module, and SHA-256 comes from device.hashing
+  (`hashlib.new("sha256")`, or pure Python on 9.x / 10.0.x, whose hashlib has only sha1).
 
-Board-safe: no typing, no f-strings, imports only json/struct/hashlib.
+Board-safe: no typing, no f-strings, imports only json/struct/device.hashing.
 """
 
 import json
 import struct
 
-try:
-    import hashlib
-except ImportError:  # a build without hashlib cannot use LoRa, everything else works
-    hashlib = None
+from device.hashing import sha256 as _sha256
 
 TYPES = ("event", "heartbeat", "status", "warning")
 EVENTS = ("anomaly_start", "anomaly_end")
@@ -99,23 +97,21 @@ def _finite(v):
     return v == v and v not in (float("inf"), float("-inf"))
 
 
-# ---- HMAC-SHA256 (CircuitPython has no hmac module) -----------------------------------
+# ---- HMAC-SHA256 (RFC 2104, written out: not every CircuitPython has hmac) --------------
 
 _PADS = [None, None, None]  # the last key and its inner/outer pads: a board has one key
 
 
 def hmac_sha256(key, msg):
-    if hashlib is None:
-        raise PayloadError("this build has no hashlib: LoRa packets cannot be signed")
     if _PADS[0] != key:
-        k = hashlib.sha256(key).digest() if len(key) > 64 else bytes(key)
+        k = _sha256(key).digest() if len(key) > 64 else bytes(key)
         k = k + bytes(64 - len(k))
         _PADS[1] = bytes([b ^ 0x36 for b in k])
         _PADS[2] = bytes([b ^ 0x5C for b in k])
         _PADS[0] = bytes(key)
-    inner = hashlib.sha256(_PADS[1])
+    inner = _sha256(_PADS[1])
     inner.update(msg)
-    outer = hashlib.sha256(_PADS[2])
+    outer = _sha256(_PADS[2])
     outer.update(inner.digest())
     return outer.digest()
 
@@ -138,7 +134,7 @@ def lora_id(device):
     b = device.encode("utf-8") if isinstance(device, str) else bytes(device)
     if len(b) <= LORA_ID:
         return b.decode("utf-8") if isinstance(device, str) else device
-    h = hashlib.sha256(b).digest()
+    h = _sha256(b).digest()
     return b[:7].decode("utf-8", "ignore") + ".%02x%02x" % (h[0], h[1])
 
 

@@ -12,6 +12,17 @@ live either in `microcontroller.nvm` (two halves of a region; always writable by
 or in two small files (only when boot.py gave the board the filesystem). FAT cannot
 rename over an existing file, so two files beat write-temp-then-rename here.
 
+What the ESP32 NVM really does (ports/espressif/common-hal/nvm/ByteArray.c, CircuitPython
+9.2-10.x): every slice write reads the whole 8 KiB blob into a new heap buffer (without
+collecting first), ERASES ALL of it (nvs_erase_all), writes the blob back and commits. A
+reset between the erase and the write empties the NVM, both slots at once. So the Store
+writes MIRRORS first, then the NVM, and reads the newest valid record of all of them:
+- `alarm.sleep_memory` (RTC memory: kept over watchdog, software and panic resets, lost
+  at power-on and brown-out; espressif common-hal/alarm/SleepMemory.c), on every board;
+- the two state files, when the board owns the filesystem (kept over power loss too).
+A MemoryError (the 8 KiB buffer) or OSError while saving costs that save, not the loop;
+the heap is collected before each NVM write.
+
 Payload (little endian): model id (16 ASCII bytes, from the model checksum), commissioning
 key (crc32 u32), counters (boots, windows, anomalies, faults, errors, seq: 6 x u32),
 n_modes u8, flags u8, n_features u16, then per mode: updated u8, 3 pad bytes,
@@ -143,7 +154,9 @@ class NvmSlots:
 
     name = "nvm"
 
-    def __init__(self, nvm, offset=0, slot_size=None):
+    def __init__(self, nvm, offset=0, slot_size=None, name=None):
+        if name is not None:
+            self.name = name
         if slot_size is None:
             slot_size = (len(nvm) - offset) // 2
         if slot_size < HEADER + _FIXED or offset + 2 * slot_size > len(nvm):
@@ -156,20 +169,22 @@ class NvmSlots:
         return self.slot_size
 
     def read(self, slot):
+        # one slice read per slot: on ESP32 every access copies the whole 8 KiB blob
         a = self.offset + slot * self.slot_size
-        head = bytes(self.nvm[a:a + HEADER])
-        if head[:4] != MAGIC:
+        rec = bytes(self.nvm[a:a + self.slot_size])
+        if rec[:4] != MAGIC:
             return None
-        n = struct.unpack_from("<H", head, 6)[0]
+        n = struct.unpack_from("<H", rec, 6)[0]
         if HEADER + n > self.slot_size:
             return None
-        return bytes(self.nvm[a:a + HEADER + n])
+        return rec[:HEADER + n]
 
     def write(self, slot, rec):
         if len(rec) > self.slot_size:
             raise ValueError("state record (%d bytes) does not fit an nvm slot (%d)" % (len(rec), self.slot_size))
         a = self.offset + slot * self.slot_size
-        self.nvm[a:a + len(rec)] = rec
+        _collect()  # the ESP32 write allocates an 8 KiB copy of the blob without collecting
+        self.nvm[a:a + len(rec)] = rec  # same length: nvm slices cannot change size
 
 
 class FileSlots:
@@ -204,50 +219,96 @@ class FileSlots:
             self._sync()
 
 
-class Store:
-    """The newest valid record across two slots; saves alternate between them."""
+def _collect():
+    """gc.collect() on a board (where the NVM write's 8 KiB buffer needs it); not on
+    CPython, whose collections of a big host process cost far more and buy nothing."""
+    try:
+        import gc
+    except ImportError:
+        return
+    if hasattr(gc, "mem_free"):
+        gc.collect()
 
-    def __init__(self, slots):
+
+def _newer(a, b):
+    """True if sequence number a is after b (wrapping u32)."""
+    return ((a - b) & U32) < 0x80000000 and a != b
+
+
+class Store:
+    """The newest valid record across the slots of `slots` and of each mirror; every
+    save writes the mirrors first (each to its older slot), then `slots`."""
+
+    def __init__(self, slots, mirrors=()):
         self.slots = slots
+        self.mirrors = [m for m in mirrors if m is not None]
         self.seq = 0
-        self._next = 0
+        self._next = 0  # the slot the next save writes in `slots`
+        self._mnext = {}  # the same per mirror
         self.saves = 0
+        self.failed = 0
         self.last_error = None
+        self.source = None  # where the state loaded at start came from
+
+    def _set_next(self, dev, slot):
+        if dev is self.slots:
+            self._next = slot
+        else:
+            self._mnext[id(dev)] = slot
+
+    def _all(self):
+        return self.mirrors + [self.slots]
 
     def load(self):
         """Decoded state of the newest valid record, or None."""
         best = None
-        best_slot = -1
-        for slot in (0, 1):
-            try:
-                r = unframe(self.slots.read(slot))
-            except (OSError, ValueError):
-                r = None
-            if r is None:
-                continue
-            if best is None or ((r[0] - best[0]) & U32) < 0x80000000:
-                best = r
-                best_slot = slot
+        for dev in self._all():
+            dev_best = None
+            dev_slot = -1
+            for slot in (0, 1):
+                try:
+                    r = unframe(dev.read(slot))
+                except (OSError, ValueError, MemoryError):
+                    r = None
+                if r is None:
+                    continue
+                if dev_best is None or _newer(r[0], dev_best[0]):
+                    dev_best = r
+                    dev_slot = slot
+            self._set_next(dev, 0 if dev_best is None else 1 - dev_slot)
+            if dev_best is not None and (best is None or _newer(dev_best[0], best[0])):
+                best = dev_best
+                self.source = getattr(dev, "name", "?")
         if best is None:
-            self._next = 0
             return None
         self.seq = best[0]
-        self._next = 1 - best_slot
         try:
             return decode(best[1])
         except (ValueError, IndexError):
             return None
 
     def save(self, state):
-        """Write state to the older slot. Returns True, or False (error in last_error)."""
+        """Write state to the older slot of every place. Returns True, or False (the
+        error in last_error; the next save tries again)."""
+        ok = 0
         try:
-            payload = encode(state)
-            rec = frame(payload, (self.seq + 1) & U32)
-            self.slots.write(self._next, rec)
-        except (OSError, ValueError) as e:
+            rec = frame(encode(state), (self.seq + 1) & U32)
+        except (MemoryError, ValueError) as e:
             self.last_error = "%s: %s" % (type(e).__name__, e)
+            rec = None
+        for dev in (self._all() if rec is not None else ()):
+            slot = self._next if dev is self.slots else self._mnext.get(id(dev), 0)
+            try:
+                dev.write(slot, rec)
+            except (OSError, ValueError, MemoryError) as e:
+                self.last_error = "%s %s: %s" % (getattr(dev, "name", "?"), type(e).__name__, e)
+                continue
+            self._set_next(dev, 1 - slot)
+            ok += 1
+        rec = None
+        if not ok:
+            self.failed += 1
             return False
         self.seq = (self.seq + 1) & U32
-        self._next = 1 - self._next
         self.saves += 1
         return True

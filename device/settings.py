@@ -35,6 +35,7 @@ SPEC = (
     ("ACCEL_BANDWIDTH", "float", 250.0, ACCEL_BANDWIDTHS),
     ("ACCEL_READ", "choice", "raw", ("raw", "driver")),
     ("MLX_REFRESH_HZ", "float", 2.0, MLX_REFRESH),
+    ("MLX_READ", "choice", "fast", ("fast", "driver")),
     ("I2C_SCL", "str", "SCL", None),
     ("I2C_SDA", "str", "SDA", None),
     ("I2C_FREQUENCY", "int", 400000, [10000, 1000000]),
@@ -73,8 +74,10 @@ SPEC = (
     ("MQTT_CLIENT_ID", "str", None, None),
     ("MQTT_HA_DISCOVERY", "bool", False, None),
     ("MQTT_HA_PREFIX", "str", "homeassistant", None),
-    ("LORA_FREQUENCY", "float", 868.0, [137.0, 1020.0]),
-    ("LORA_SF", "int", 7, [6, 12]),
+    # adafruit_rfm9x 2.2.x: the frequency setter raises outside 240..960 MHz; SF6 needs
+    # implicit-header mode, which the driver does not offer
+    ("LORA_FREQUENCY", "float", 868.0, [240.0, 960.0]),
+    ("LORA_SF", "int", 7, [7, 12]),
     ("LORA_POWER", "int", 13, [5, 23]),
     ("LORA_KEY", "str", None, None),
     ("LORA_CS", "str", "D5", None),
@@ -267,10 +270,56 @@ def _telemetry_checks(s, problems):
                         "reset and the receiver would discard new payloads as duplicates" % s.TELEMETRY)
     if s.TELEMETRY == "lora" and s.LORA_NODE == s.LORA_GATEWAY:
         problems.append("LORA_NODE and LORA_GATEWAY must differ (got %d)" % s.LORA_NODE)
+    if s.TELEMETRY == "mqtt" and s.MQTT_USER and s.MQTT_PASSWORD is None:
+        # adafruit_minimqtt 8.x sends a password whenever there is a user:
+        # len(None.encode()) fails every connect
+        problems.append("MQTT_USER is set but MQTT_PASSWORD is not: MiniMQTT cannot log in with a user "
+                        "and no password (give MQTT_PASSWORD, \"\" for an empty one)")
+    if s.WATCHDOG_TIMEOUT and s.TELEMETRY in _NEEDS:
+        worst = send_block_seconds(s)
+        if s.WATCHDOG_TIMEOUT < worst + 2.0:
+            problems.append("WATCHDOG_TIMEOUT: %s s is shorter than the longest %s send (%.1f s with "
+                            "SEND_BUDGET_MS, %s) plus 2 s: the watchdog would fire inside it; use at least %d"
+                            % (s.WATCHDOG_TIMEOUT, s.TELEMETRY, worst, _BLOCK_KEYS[s.TELEMETRY],
+                               int(worst + 3.0)))
+
+
+_BLOCK_KEYS = {"http": "SEND_TIMEOUT", "mqtt": "SEND_TIMEOUT", "lora": "LORA_SF and LORA_RETRIES"}
+
+
+def lora_airtime(sf, length, bw=125000.0):
+    """Seconds a LoRa frame of `length` bytes (RadioHead header included) takes on air:
+    Semtech SX1276 datasheet 4.1.1.7, CR 4/5, explicit header, CRC on, preamble 8,
+    low-data-rate optimisation for SF11/12 at 125 kHz (as device.telemetry sets it)."""
+    t_sym = (1 << sf) / bw
+    de = 1 if sf >= 11 else 0
+    num = 8 * length - 4 * sf + 28 + 16
+    den = 4 * (sf - 2 * de)
+    n = 8 + max(-(-num // den), 0) * 5
+    return (n + 12.25) * t_sym
+
+
+def lora_ack_wait(sf):
+    """How long a node waits for the gateway's ACK (a 5-byte frame): its airtime twice over
+    plus the gateway's turn-around."""
+    return 0.15 + 2.0 * lora_airtime(sf, 5)
+
+
+def send_block_seconds(s):
+    """The longest one outbox pump can block the loop (the outbox stops after its time
+    budget, checked between sends, so: budget + one send's worst case). Wi-Fi (re)connects
+    are not counted: the watchdog is paused around them (device.telemetry.Wifi)."""
+    budget = s.SEND_BUDGET_MS / 1000.0
+    if s.TELEMETRY == "lora":
+        return budget + s.LORA_RETRIES * (lora_airtime(s.LORA_SF, 53) + lora_ack_wait(s.LORA_SF))
+    if s.TELEMETRY == "mqtt":  # connect (CONNACK) + publish (PUBACK), each up to recv_timeout
+        return budget + 2.0 * max(2, s.SEND_TIMEOUT) + 1.0
+    return budget + float(s.SEND_TIMEOUT)
 
 
 def _cross_checks(s, problems):
     _telemetry_checks(s, problems)
+    _thermal_checks(s)
     if s.COMMISSION_WINDOWS and s.COMMISSION_WINDOWS < 3:
         problems.append("COMMISSION_WINDOWS: got %d, expected 0 (off) or at least 3" % s.COMMISSION_WINDOWS)
     if s.SENSOR == "msa301" and s.SAMPLE_RATE is not None and s.SAMPLE_RATE > s.ACCEL_DATA_RATE:
@@ -283,6 +332,51 @@ def _cross_checks(s, problems):
         if s.WATCHDOG_TIMEOUT < need:
             problems.append("WATCHDOG_TIMEOUT: %s s is shorter than one MLX90640 frame at %s Hz "
                             "plus margin; use at least %d" % (s.WATCHDOG_TIMEOUT, s.MLX_REFRESH_HZ, int(need + 1)))
+
+
+# ---- thermal configurations on a board without PSRAM (issue 20) -------------------------
+# Heap left (bytes, estimate) on a 150 KB heap with a 4-mode thermal model and console
+# output, per MLX_READ (tests/thermal_bench.py "thermal heap"); each mode fewer frees its
+# two pixel maps, each transport takes its libraries (README: "Thermal camera: frame rate
+# and heap"). The driver path holds less but allocates ~87 KB per frame in 4 KB blocks.
+THERMAL_FREE_4_MODES = {"fast": 18880, "driver": 28650}
+THERMAL_PER_MODE = 6440
+TRANSPORT_HEAP = {"console": 0, "none": 0, "lora": 5880, "http": 16400, "mqtt": 25600}
+
+
+def thermal_fit(read, telemetry, modes=None):
+    """(free bytes estimated, warning or None) for a thermal configuration on an ESP32-S3
+    without PSRAM: MLX_READ `read`, TELEMETRY `telemetry`, a model of `modes` pixel modes
+    (None: the smallest, 1). Fits: 16 KB left with http/mqtt (the network stack's working
+    room), 8 KB otherwise; the driver path never next to http/mqtt."""
+    m = modes or 1
+    free = THERMAL_FREE_4_MODES[read] + (4 - m) * THERMAL_PER_MODE - TRANSPORT_HEAP.get(telemetry, 0)
+    net = telemetry in ("http", "mqtt")
+    if read == "driver" and net:
+        return free, ("MLX_READ = driver with TELEMETRY = %s: the driver allocates ~87 KB per frame in 4 KB "
+                      "blocks next to the network stack; on a board without PSRAM use MLX_READ = fast" % telemetry)
+    need = 16384 if net else 8192
+    if free < need:
+        return free, ("thermal camera with %d pixel mode(s), MLX_READ = %s, TELEMETRY = %s leaves about %d KB "
+                      "of the ~150 KB heap of a board without PSRAM (%d KB needed): fewer modes, another "
+                      "transport, or a board with PSRAM" % (m, read, telemetry, max(free, 0) // 1024, need // 1024))
+    return free, None
+
+
+def _thermal_checks(s):
+    if s.SENSOR != "mlx90640":
+        return
+    _free, warn = thermal_fit(s.MLX_READ, s.TELEMETRY)
+    if warn:
+        s.warnings.append(warn)
+    # one sub-page's RAM read (1,664 bytes + addressing, 9 clocks a byte) must fit a
+    # sub-page period, or the chip overwrites it mid-read ("Too many retries")
+    read_ms = 1700 * 9 * 1000.0 / s.I2C_FREQUENCY
+    period_ms = 1000.0 / s.MLX_REFRESH_HZ
+    if read_ms > period_ms:
+        s.warnings.append("MLX_REFRESH_HZ %s: a sub-page comes every %.1f ms but reading one takes %.1f ms at "
+                          "I2C_FREQUENCY %d; raise I2C_FREQUENCY (1000000) or lower MLX_REFRESH_HZ"
+                          % (s.MLX_REFRESH_HZ, period_ms, read_ms, s.I2C_FREQUENCY))
 
 
 def lenient_int(getenv, key, default=0):

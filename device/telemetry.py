@@ -45,8 +45,9 @@ class Wifi:
     `radio.connect` at most once per back-off period (doubling to `backoff_max_ms`)."""
 
     def __init__(self, radio, ssid, password, ticks_ms, log=None, timeout=8,
-                 backoff_ms=2000, backoff_max_ms=60000):
+                 backoff_ms=2000, backoff_max_ms=60000, watchdog=None):
         self.radio = radio
+        self.watchdog = watchdog
         self.ssid = ssid
         self.password = password
         self._ticks = ticks_ms
@@ -76,12 +77,24 @@ class Wifi:
         if self._wait and ((now - self._since) & _MASK) < self._wait:
             return False
         err = None
+        # One connect attempt blocks until the station is up or refused, whatever
+        # `timeout` says (ports/espressif/common-hal/wifi/Radio.c): pause a running
+        # watchdog around it (mode None stops it on every port) and arm it again after.
+        wd = self.watchdog
+        mode = getattr(wd, "mode", None) if wd is not None else None
+        if mode is not None:
+            wd.feed()
+            wd.mode = None
         try:
             self.radio.connect(self.ssid, self.password, timeout=self.timeout)
         except _WIFI_ERRORS as e:
             err = "%s: %s" % (type(e).__name__, e)  # keep text, not the exception
         except MemoryError:
             err = "MemoryError"
+        finally:
+            if mode is not None:
+                wd.mode = mode
+                wd.feed()
         if err is None and self.connected():
             self.connects += 1
             self._wait = 0
@@ -267,7 +280,8 @@ def _wifi(s, hw, log):
     if radio is None:
         return None  # a PC: the host's network is up
     return Wifi(radio, s.CIRCUITPY_WIFI_SSID, s.CIRCUITPY_WIFI_PASSWORD, hw.ticks_ms, log,
-                timeout=s.WIFI_TIMEOUT)
+                timeout=s.WIFI_TIMEOUT,
+                watchdog=getattr(hw, "watchdog", None) if s.WATCHDOG_TIMEOUT else None)
 
 
 def make_session(s, hw, log):
@@ -310,8 +324,9 @@ def make_transport(s, hw, log):
         from adafruit_minimqtt.adafruit_minimqtt import MQTT
 
         port = s.MQTT_PORT or (8883 if s.MQTT_TLS else 1883)
-        client = MQTT(broker=s.MQTT_BROKER, port=port, username=s.MQTT_USER or None,
-                      password=s.MQTT_PASSWORD or None, is_ssl=s.MQTT_TLS, keep_alive=0,
+        user = s.MQTT_USER or None
+        client = MQTT(broker=s.MQTT_BROKER, port=port, username=user,
+                      password=s.MQTT_PASSWORD if user else None, is_ssl=s.MQTT_TLS, keep_alive=0,
                       socket_pool=pool, ssl_context=ssl_ctx, socket_timeout=1,
                       recv_timeout=max(2, int(s.SEND_TIMEOUT)), connect_retries=1,
                       client_id=s.MQTT_CLIENT_ID or None)
@@ -337,10 +352,13 @@ def _setup_radio(radio, s):
     radio.tx_power = s.LORA_POWER
     radio.node = s.LORA_NODE
     radio.destination = s.LORA_GATEWAY
-    radio.xmit_timeout = 4.0
-    # the gateway's 5-byte ACK takes ~26 ms on air at SF7 (125 kHz), doubling per SF step
-    ack_wait = 0.15 + 1.5 * 0.026 * (1 << (s.LORA_SF - 7))
-    return LoraTransport(radio, payloads.parse_key(s.LORA_KEY), ack_wait=ack_wait,
+    # SF11/12 at 125 kHz: symbols longer than 16 ms need low-data-rate optimisation on
+    # both ends (SX1276 datasheet; the driver leaves it off). gateway/ sets the same.
+    radio.low_datarate_optimize = 1 if s.LORA_SF >= 11 else 0
+    from device.settings import lora_ack_wait, lora_airtime
+
+    radio.xmit_timeout = lora_airtime(s.LORA_SF, 53) + 0.5
+    return LoraTransport(radio, payloads.parse_key(s.LORA_KEY), ack_wait=lora_ack_wait(s.LORA_SF),
                          tries=s.LORA_RETRIES)
 
 

@@ -1,5 +1,6 @@
 """Thermal frames (24 x 32 deg C) -> hot spot and frame features, against per-mode
-per-pixel baselines; the camera as scalar streams; the one-frame-per-row CSV format.
+per-pixel baselines. The camera as scalar streams: device/framescalars.py; the
+one-frame-per-row CSV format and its recorder: device/framerows.py.
 
 Same code on the board (ulab) and the host (NumPy float32). Per frame:
 
@@ -38,7 +39,6 @@ ROWS = 24
 COLS = 32
 N = ROWS * COLS
 NAMES = ["mean", "max", "p90", "rms_z", "max_z", "min_z", "max_excess", "log_hot_pixels", "log_blob_area"]
-CHANNELS = ("max", "mean", "ambient")
 MIN_C = -60.0  # outside the MLX90640's -40..300 C (with margin) a pixel is a broken reading
 MAX_C = 400.0
 GRID_ON = "#"
@@ -460,162 +460,3 @@ def _map(v):
 
 
 # ---- the camera as scalar streams --------------------------------------------------------
-
-class FrameScalars:
-    """A thermal camera (any sensor whose read() gives a frame) as a scalar stream for a
-    `scalar` model: the frame's maximum, its mean, or the sensor's ambient reading
-    (`sensor.ambient`, the MLX90640's own Ta), one value per frame, `window` frames per
-    window. The window is one array('f') with an ndarray view (no allocation per frame
-    beyond ulab's max/mean result)."""
-
-    kind = "scalar"
-
-    def __init__(self, sensor, channel="max", window=1):
-        if channel not in CHANNELS:
-            raise ValueError("camera channel %r is not one of %s" % (channel, ", ".join(CHANNELS)))
-        self.sensor = sensor
-        self.channel = channel
-        self.window = int(window)
-        self.rate = sensor.rate
-        self.axes = 1
-        self._buf = xp.fbuf(self.window)
-        self.win = [xp.view(self._buf)] if xp.np is not None else [self._buf]
-        self.value = None
-
-    @property
-    def idle(self):
-        return getattr(self.sensor, "idle", None)
-
-    @idle.setter
-    def idle(self, f):
-        self.sensor.idle = f
-
-    @property
-    def rate_measured(self):
-        return getattr(self.sensor, "rate_measured", self.rate)
-
-    @property
-    def rate_ok(self):
-        return getattr(self.sensor, "rate_ok", True)
-
-    def read(self):
-        np = xp.np
-        buf = self._buf
-        ch = self.channel
-        for i in range(self.window):
-            fr = self.sensor.read()
-            if fr is None:
-                return None
-            if ch == "ambient":
-                v = getattr(self.sensor, "ambient", None)
-                if v is None:
-                    raise ValueError("this camera reports no ambient temperature")
-            elif np is None:
-                v = max(fr) if ch == "max" else sum(fr) / len(fr)
-            elif ch == "max":
-                v = float(np.max(fr))
-            else:
-                v = float(np.mean(fr))
-            buf[i] = v
-            self.value = v
-        return self.win
-
-    def recover(self):
-        r = getattr(self.sensor, "recover", None)
-        if r is not None:
-            r()
-
-    def close(self):
-        c = getattr(self.sensor, "close", None)
-        if c is not None:
-            c()
-
-
-# ---- the recording format: one frame per CSV row ------------------------------------------
-
-def csv_header(leading=("t_ms", "ambient")):
-    """Header of a frame CSV: the named leading columns, then p0..p767 (row-major)."""
-    return ",".join(list(leading) + ["p%d" % k for k in range(N)])
-
-
-def csv_row(frame, leading=()):
-    """One CSV line (no newline) for a frame (a flat sequence of 768 deg C) and the
-    values of its leading columns."""
-    cells = ["%s" % (v,) if isinstance(v, int) else "%.2f" % v for v in leading]
-    for k in range(N):
-        cells.append("%.2f" % frame[k])
-    return ",".join(cells)
-
-
-class FrameRowRecorder:
-    """RECORD = "file" with the camera: frames as rows (the format above), `per_file`
-    frames to a CSV `<folder>/<NNNNNN>.csv` with the header `t_ms,ambient,p0..p767`
-    (t_ms from the board's tick clock, ambient the chip's Ta or nan). Stops after
-    `max_files` files or when the drive is full (`last_error`; sensing goes on). Needs the
-    board to own the filesystem (boot.py)."""
-
-    def __init__(self, folder="recordings", sensor=None, ticks_ms=None, max_files=1000,
-                 per_file=300, opener=None, mkdir=None, listdir=None):
-        import os
-
-        self.folder = folder
-        self.sensor = sensor
-        self._ticks = ticks_ms
-        self.max_files = int(max_files)
-        self.per_file = int(per_file)
-        self._open = opener if opener is not None else open
-        self._mkdir = mkdir if mkdir is not None else os.mkdir
-        self._listdir = listdir if listdir is not None else os.listdir
-        self.kind = "thermal"
-        self.n = None
-        self.written = 0  # files started
-        self.rows = 0  # frames in the current file
-        self.stopped = False
-        self.last_error = None
-        self._f = None
-
-    def _next_file(self):
-        if self.n is None:
-            from device.recorder import next_file_number
-
-            self.n = next_file_number(self.folder, self._listdir, self._mkdir)
-        if self._f is not None:
-            self._f.close()
-            self._f = None
-        if self.written >= self.max_files:
-            self.stopped = True
-            self.last_error = "reached RECORD_MAX_FILES (%d)" % self.max_files
-            return
-        self._f = self._open("%s/%06d.csv" % (self.folder, self.n), "w")
-        self._f.write(csv_header())
-        self._f.write("\n")
-        self.n += 1
-        self.written += 1
-        self.rows = 0
-
-    def record(self, win):
-        if self.stopped:
-            return
-        try:
-            if self._f is None or self.rows >= self.per_file:
-                self._next_file()
-                if self.stopped:
-                    return
-            f = self._f
-            t = self._ticks() if self._ticks is not None else 0
-            amb = getattr(self.sensor, "ambient", None)
-            f.write("%d,%s," % (t, "nan" if amb is None else "%.2f" % amb))
-            flat = win.reshape((N,)) if hasattr(win, "reshape") else win
-            for r in range(ROWS):  # a row of the image at a time: short strings
-                f.write(",".join(["%.2f" % flat[r * COLS + c] for c in range(COLS)]))
-                f.write("," if r < ROWS - 1 else "\n")
-            f.flush()
-            self.rows += 1
-        except OSError as e:
-            self.stopped = True
-            self.last_error = "%s: %s" % (type(e).__name__, e)
-
-    def close(self):
-        if self._f is not None:
-            self._f.close()
-            self._f = None

@@ -133,6 +133,36 @@ def choose(scores, fa_rate, margin=1.0, conf=CONF):
     return t, _rank_bound(s, t, conf), "max"
 
 
+def supported_at(scores, t, conf=CONF):
+    """The rate a given threshold t supports on these scores (a CONF upper bound): the
+    distribution-free bound when the scores are enough for it or t lies inside them,
+    otherwise the exponential-tail bound choose() uses (the smaller of the two)."""
+    s = _clean(scores)
+    n = len(s)
+    if n == 0:
+        raise ValueError("no scores")
+    b = _rank_bound(s, t, conf)
+    if n < MIN_TAIL:
+        return b
+    k = n // 4
+    k = K_MIN if k < K_MIN else (K_MAX if k > K_MAX else k)
+    u = s[n - 1 - k]
+    if t <= u:
+        return b
+    excess = 0.0
+    for j in range(n - k, n):
+        excess += s[j] - u
+    sigma = excess / k
+    if sigma <= 0.0:
+        return b
+    sigma_up = 2.0 * k * sigma / chi2_quantile(1.0 - conf, 2 * k)
+    p_up = count_upper(k, conf) / n
+    if p_up > 1.0:
+        p_up = 1.0
+    tail = p_up * math.exp(-(t - u) / sigma_up)
+    return tail if tail < b else b
+
+
 def _rank_bound(s, t, conf):
     """Distribution-free upper bound of P(score > t) from sorted scores s."""
     n = len(s)
@@ -141,6 +171,19 @@ def _rank_bound(s, t, conf):
         m += 1
     b = count_upper(m, conf) / n
     return 1.0 if b > 1.0 else b
+
+
+def windows_needed(fa_rate, conf=CONF):
+    """Calibration windows that back `fa_rate` without any tail assumption: the smallest n
+    with count_upper(0) / n <= fa_rate (230 at 1%, 46 at 5%). A tail fit may back the rate
+    with fewer, under its exponential-tail assumption."""
+    if not 0.0 < fa_rate < 1.0:
+        raise ValueError("fa_rate must be between 0 and 1")
+    c = count_upper(0, conf)
+    n = int(c / fa_rate)
+    while c / n > fa_rate:
+        n += 1
+    return n
 
 
 def differs(supported, requested, tol=0.05):

@@ -128,6 +128,8 @@ def _load_model(s, log):
         return None, str(e)
     except MemoryError:
         return None, "model file %s is too large for this board's memory" % s.MODEL_PATH
+    except Exception as e:  # noqa: BLE001 - whatever the core refuses, the board runs on
+        return None, "model file %s cannot be loaded: %s: %s" % (s.MODEL_PATH, type(e).__name__, e)
     kind = "thermal" if s.SENSOR == "mlx90640" or (s.SENSOR == "replay" and s.REPLAY_KIND == "thermal") else "accel"
     camera_scalar = kind == "thermal" and doc.get("sensor") == "scalar"  # frame max/mean/ambient
     if doc.get("sensor") != kind and not camera_scalar:
@@ -149,7 +151,9 @@ def make_sensor(s, hw, pins, window, rate, buffers=None):
     from device import sensors as sensors_mod
 
     if s.SENSOR == "replay":
-        return sensors_mod.CsvReplaySensor(s.REPLAY_PATH, kind=s.REPLAY_KIND, window=window, rate=rate,
+        from device import replay
+
+        return replay.CsvReplaySensor(s.REPLAY_PATH, kind=s.REPLAY_KIND, window=window, rate=rate,
                                            loop=s.REPLAY_LOOP, realtime=s.REPLAY_REALTIME,
                                            ticks_ms=hw.ticks_ms, sleep=hw.sleep,
                                            buffers=buffers if s.REPLAY_KIND == "accel" else None)
@@ -161,8 +165,25 @@ def make_sensor(s, hw, pins, window, rate, buffers=None):
                                         data_rate=s.ACCEL_DATA_RATE, bandwidth=s.ACCEL_BANDWIDTH,
                                         read=s.ACCEL_READ, ticks_ms=hw.ticks_ms, bus_factory=bus_factory,
                                         buffers=buffers)
-    return sensors_mod.MLX90640Sensor(refresh_hz=s.MLX_REFRESH_HZ, bus_factory=bus_factory,
-                                      ticks_ms=hw.ticks_ms)
+    from device import camera
+
+    return camera.MLX90640Sensor(refresh_hz=s.MLX_REFRESH_HZ, bus_factory=bus_factory,
+                                      ticks_ms=hw.ticks_ms, read=s.MLX_READ, sleep=hw.sleep, log=hw.write)
+
+
+def _sleep_memory_slots(hw, log):
+    """Two record slots in alarm.sleep_memory (RTC memory, kept over watchdog/software
+    resets): the mirror that survives the ESP32 NVM's erase-then-write window."""
+    from device import persist
+
+    mem = getattr(hw, "sleep_memory", None)
+    if mem is None:
+        return None
+    try:
+        return persist.NvmSlots(mem, name="rtc")
+    except (ValueError, TypeError) as e:
+        log("# state mirror in sleep memory not possible: %s" % (e,))
+        return None
 
 
 def make_store(s, hw, log):
@@ -172,14 +193,19 @@ def make_store(s, hw, log):
     if mode == "off":
         return None
     nvm = getattr(hw, "nvm", None)
+    fs = getattr(hw, "fs_writable", False)
+    files = persist.FileSlots(s.PERSIST_PATH, sync=getattr(hw, "sync", None)) if fs else None
+    rtc = _sleep_memory_slots(hw, log)
     if mode in ("auto", "nvm") and nvm is not None and len(nvm) >= 2 * 512:
         try:
-            return persist.Store(persist.NvmSlots(nvm))
+            # files (when the board owns the drive) also survive a power cut in the NVM's
+            # erase-then-write window; RTC memory survives the other resets
+            return persist.Store(persist.NvmSlots(nvm), mirrors=(rtc, files if mode == "auto" else None))
         except ValueError as e:
             log("# state in nvm not possible: %s" % (e,))
     if mode in ("auto", "file"):
-        if getattr(hw, "fs_writable", False):
-            return persist.Store(persist.FileSlots(s.PERSIST_PATH, sync=getattr(hw, "sync", None)))
+        if files is not None:
+            return persist.Store(files, mirrors=(rtc,))
         if mode == "file":
             log("# PERSIST = file, but the USB host owns the filesystem (see boot.py): state is not kept")
     elif mode == "nvm":
@@ -212,7 +238,7 @@ def build_app(s, hw, pins=None):
             from device import features as features_mod
 
             feats = features_mod.from_recipe(doc["features"], doc)
-        except (ValueError, KeyError, MemoryError) as e:
+        except Exception as e:  # noqa: BLE001 - ValueError, KeyError, MemoryError, a core's refusal
             model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
             doc = None
     if doc is None:
@@ -220,13 +246,16 @@ def build_app(s, hw, pins=None):
         rate = s.SAMPLE_RATE or 200.0
         log("# NO MODEL: %s" % model_error)
         log("# sampling continues (RECORD = serial streams windows for training)")
-    buffers = feats.input_views() if feats is not None and hasattr(feats, "input_views") else None
+    # a one- or two-axis model reads the 3-axis sensor's own buffers (features.AccelFeatures
+    # reduces them); a 3-axis model shares its input buffers with the sensor
+    buffers = (feats.input_views() if feats is not None and hasattr(feats, "input_views")
+               and getattr(feats, "axes", 3) == 3 else None)
     sensor = make_sensor(s, hw, pins, window, rate, buffers)
     if doc is not None and doc.get("sensor") == "scalar" and getattr(sensor, "kind", None) == "thermal":
-        from device import thermal  # a scalar model on the camera: one value per frame
+        from device import framescalars  # a scalar model on the camera: one value per frame
 
         try:
-            sensor = thermal.FrameScalars(sensor, doc["features"].get("channel", "max"), window)
+            sensor = framescalars.FrameScalars(sensor, doc["features"].get("channel", "max"), window)
         except ValueError as e:
             model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
             log("# NO MODEL: %s" % model_error)
@@ -261,9 +290,9 @@ def build_app(s, hw, pins=None):
             else:
                 log("# RECORD = http, but no HTTP session: not recording")
         elif kind == "thermal" and getattr(hw, "fs_writable", False):
-            from device import thermal  # frames as rows: the thermal recording format
+            from device import framerows  # frames as rows: the thermal recording format
 
-            recorder = thermal.FrameRowRecorder(s.RECORD_PATH, sensor, hw.ticks_ms, s.RECORD_MAX_FILES)
+            recorder = framerows.FrameRowRecorder(s.RECORD_PATH, sensor, hw.ticks_ms, s.RECORD_MAX_FILES)
         elif getattr(hw, "fs_writable", False):
             recorder = recorder_mod.FileRecorder(s.RECORD_PATH, kind, s.RECORD_MAX_FILES)
         else:
@@ -307,9 +336,10 @@ def build_app(s, hw, pins=None):
                 gc.collect()
             log("# model %s: %s, %d mode(s), %d features, window %d at %s Hz" % (
                 s.MODEL_PATH, doc["detector"], len(app.detector.mode_names), app.features.size, window, rate))
+            _thermal_heap_warning(s, doc, app, log)
             app.held = _KEEP
             return app
-        except (ValueError, KeyError, MemoryError) as e:
+        except Exception as e:  # noqa: BLE001 - the board runs on without the model
             model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
             log("# NO MODEL: %s" % model_error)
             doc = None
@@ -319,6 +349,18 @@ def build_app(s, hw, pins=None):
     app.max_windows = s.MAX_WINDOWS
     app.held = _KEEP
     return app
+
+
+def _thermal_heap_warning(s, doc, app, log):
+    """A thermal model's pixel modes against the heap of a board without PSRAM (issue 20:
+    settings.thermal_fit), said once at start."""
+    if s.SENSOR != "mlx90640" or doc.get("sensor") != "thermal":
+        return
+    from device import settings as settings_mod
+
+    _free, warn = settings_mod.thermal_fit(s.MLX_READ, s.TELEMETRY, len(app.detector.mode_names))
+    if warn and warn not in s.warnings:
+        log("# settings: %s" % warn)
 
 
 def config_error(err, hw, max_loops=0):
@@ -371,7 +413,12 @@ def setup(getenv, hw):
         pins = resolve_pins(s, hw)
     except settings_mod.SettingsError as e:
         return config_error(e, hw, max_loops)
-    return build_app(s, hw, pins)
+    except Exception as e:  # noqa: BLE001 - no exception may end code.py
+        return config_error("settings.toml cannot be used: %s: %s" % (type(e).__name__, e), hw, max_loops)
+    try:
+        return build_app(s, hw, pins)
+    except Exception as e:  # noqa: BLE001 - a bug or MemoryError in setup: show it, keep the board up
+        return config_error("setup failed: %s: %s" % (type(e).__name__, e), hw, max_loops)
 
 
 def main(getenv, hw):

@@ -76,6 +76,18 @@ def finite(v):
     return v - v == 0.0
 
 
+def int16_be(buf, out, count):
+    """`count` signed big-endian 16-bit words of `buf` (bytes/bytearray) into the dense float
+    array `out`: ulab.utils.from_int16_buffer(out=, byteswap=True) on the board (no new
+    array), a NumPy copy on the host."""
+    if ULAB:
+        from ulab import utils
+
+        utils.from_int16_buffer(buf, count=count, out=out, byteswap=True)
+    else:
+        out[:count] = np.frombuffer(buf, dtype=">i2", count=count)
+
+
 def tolist(a):
     """Python floats from an array (for JSON); works for ulab and NumPy arrays."""
     return [float(v) for v in a]

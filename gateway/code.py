@@ -10,10 +10,9 @@ import os
 
 import adafruit_rfm9x
 import board
-import busio
 import digitalio
 
-from gateway import run
+from gateway import configure, run, settings
 
 
 def _get(key, default):
@@ -22,15 +21,16 @@ def _get(key, default):
 
 
 def main():
+    try:
+        freq, sf, node = settings(os.getenv)
+    except ValueError as e:
+        print("# CONFIG ERROR: settings.toml: %s" % e)
+        return
     cs = digitalio.DigitalInOut(getattr(board, _get("LORA_CS", "D5")))
     rst = digitalio.DigitalInOut(getattr(board, _get("LORA_RESET", "D6")))
-    spi = busio.SPI(board.SCK, MOSI=board.MOSI, MISO=board.MISO)
-    radio = adafruit_rfm9x.RFM9x(spi, cs, rst, float(_get("LORA_FREQUENCY", "868.0")), crc=True)
-    radio.enable_crc = True
-    radio.spreading_factor = int(_get("LORA_SF", 7))
-    radio.node = int(_get("LORA_GATEWAY", 2))
-    radio.ack_delay = 0.05
-    run(radio)
+    spi = board.SPI()  # the board's default SPI (SCK/MOSI/MISO), as the nodes use it
+    radio = adafruit_rfm9x.RFM9x(spi, cs, rst, freq, crc=True)
+    run(configure(radio, sf, node))
 
 
 main()

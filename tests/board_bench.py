@@ -13,9 +13,12 @@ Mahalanobis model it reports, next to the budget each figure is held to:
 - heap bytes allocated per window by each stage after warm-up;
 - the heap allocated while writing nothing but loading the model file (the load peak);
 - the heap left free after warm-up.
-How bytes are obtained depends on where it runs ("source" in the JSON line):
-- "board" (CircuitPython or MicroPython): gc.mem_alloc() deltas with the GC off (every
-  byte allocated: an upper bound of the peak) and gc.mem_free() after warm-up;
+How bytes are obtained depends on where it runs ("source" in the JSON line, and "ran_on"
+naming the interpreter and machine):
+- "board" (CircuitPython, or MicroPython on a microcontroller) and "micropython-pc" (the
+  MicroPython unix port on a PC: same gc accounting, a PC's heap and speed):
+  gc.mem_alloc() deltas with the GC off (every byte allocated: an upper bound of the
+  peak) and gc.mem_free() after warm-up;
 - "emulator-estimate" (CPython with tests/ulab_emu first on the path): the bytes the
   emulator charges to ulab.EMU for each ulab operation (from the measured table in
   shared/notes/ulab-allocation-costs.md; formulas in tests/ulab_emu/ulab/_emu.py), plus,
@@ -89,6 +92,20 @@ else:
         return time.ticks_us()
 
 
+def _on_pc():
+    """True under a desktop OS (MicroPython's unix/windows port): sys.platform is the OS
+    name there and the chip family on a board ("Espressif", "esp32", "rp2", ...)."""
+    return sys.platform in ("linux", "darwin", "win32", "windows", "cygwin")
+
+
+def ran_on():
+    """Interpreter, version and machine, for the JSON line."""
+    impl = sys.implementation
+    ver = ".".join(str(v) for v in tuple(impl.version)[:3])
+    mach = getattr(impl, "_machine", None) or sys.platform
+    return "%s %s on %s" % (impl.name, ver, mach)
+
+
 def r16(n):
     return (int(n) + 15) // 16 * 16
 
@@ -102,7 +119,7 @@ class Mem:
 
     def __init__(self):
         if hasattr(gc, "mem_alloc") and tracemalloc is None:
-            self.source = "board"
+            self.source = "micropython-pc" if _on_pc() else "board"
             self.kind = "gc.mem_alloc delta with the GC off"
         elif EMU is not None:
             self.source = "emulator-estimate"
@@ -113,7 +130,7 @@ class Mem:
         else:
             self.source = "unknown"
             self.kind = "unavailable"
-        self.board = self.source == "board"
+        self.board = self.source in ("board", "micropython-pc")  # gc.mem_alloc accounting
 
     def start(self):
         gc.collect()
@@ -340,7 +357,9 @@ class MemI2CDevice:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
+        # named arguments: `*exc` would build a tuple per `with` (32 B a sample on the
+        # board), which the native I2CDevice does not: the bench measures the loop
         return False
 
     def write_then_readinto(self, out, buf):
@@ -722,8 +741,8 @@ def run(windows=60, warmup=5):
     say = out.append
     say("board_bench: %s on %s, window %d x 3 axes at %s Hz, %d bands, %d modes (mahalanobis); bytes: %s" % (
         _impl(), sys.platform, WINDOW, RATE, BANDS, MODES, mem.kind))
-    result = {"source": mem.source, "bytes_kind": mem.kind,
-              "timing_kind": "board" if mem.board else (
+    result = {"source": mem.source, "ran_on": ran_on(), "bytes_kind": mem.kind,
+              "timing_kind": mem.source if mem.board else (
                   "CPython + emulator: not the board's ratios" if EMU is not None else "CPython + NumPy"),
               "fft_us": None, "read_bytes": None,
               "window_bytes": None, "window_fft_eq": None, "model_load_peak_bytes": None,

@@ -28,20 +28,25 @@ REPO = os.path.dirname(HERE)
 CODE_PY = os.path.join(REPO, "code.py")
 BOOT_PY = os.path.join(REPO, "boot.py")
 FAKE_NAMES = ("supervisor", "watchdog", "microcontroller", "board", "busio", "digitalio",
-              "pwmio", "neopixel", "storage", "msa301_sim", "mlx_fake", "settings_toml")
+              "pwmio", "neopixel", "storage", "alarm", "msa301_sim", "mlx_fake", "settings_toml")
 DATA = os.path.join(REPO, "data", "ceiling-fan")
 
 
 @contextlib.contextmanager
-def fake_hardware() -> Iterator[types.SimpleNamespace]:
-    saved = {n: sys.modules.get(n) for n in FAKE_NAMES}
+def fake_hardware(circuitpython: str | None = "10.1.0") -> Iterator[types.SimpleNamespace]:
+    """`circuitpython`: the core version whose built-in hashlib the board code sees
+    (tests/fakes/cp_hashlib.py; None keeps CPython's)."""
+    saved = {n: sys.modules.get(n) for n in FAKE_NAMES + ("hashlib",)}
     for n in FAKE_NAMES:
         sys.modules.pop(n, None)
     sys.path.insert(0, FAKES)
     try:
         mods = {n: importlib.import_module(n) for n in FAKE_NAMES}
+        cp_hashlib = importlib.import_module("cp_hashlib")
     finally:
         sys.path.remove(FAKES)
+    if circuitpython is not None:
+        sys.modules["hashlib"] = cp_hashlib.module(circuitpython)
     mods["supervisor"].reset_clock()
     mods["microcontroller"].fresh()
     mods["storage"].fresh()
@@ -49,7 +54,7 @@ def fake_hardware() -> Iterator[types.SimpleNamespace]:
         yield types.SimpleNamespace(**mods)
     finally:
         mods["busio"].fresh()
-        for n, m in saved.items():
+        for n, m in saved.items():  # hashlib too
             if m is None:
                 sys.modules.pop(n, None)
             else:

@@ -18,6 +18,11 @@ summation order, FFT kernel and CircuitPython's ~30-bit float objects):
     ratio          |a - b| / max(|b|, 1)   <= 1e-3   (raw / threshold of the chosen mode)
     contributions  |a - b| / max(|b|, d^2, 1) <= 1e-3 (each feature's share, against the total)
     mode           the same mode index, unless the host's two best ratios are within 1e-3
+MLX90640 (tests/golden/mlx90640.jsonl, written by tests/make_mlx_golden.py; copy it to
+/tests/golden/ or / on a board): device/mlxconv.py converts the example sub-pages of each
+case (chess and interleaved, broken/outlier pixel, pixels in temperature ranges 0, 2, 3)
+from the Adafruit driver's extracted parameters, and every pixel must be within
+    0.01 deg C of the unmodified driver's getFrame on the host.
 No NumPy import here: the arrays come from device.xp (ulab on the board).
 """
 
@@ -157,6 +162,109 @@ def _backend():
     return "numpy " + str(getattr(xp.np, "__version__", "?"))
 
 
+MLX_TOL = 0.01
+
+
+def _mlx_candidates(golden_path):
+    out = []
+    d = _dirname(golden_path) if golden_path else ""
+    if d:
+        out.append(d + "/mlx90640.jsonl")
+    if ROOT is not None:
+        out.append(ROOT + "/tests/golden/mlx90640.jsonl")
+    out.extend(["tests/golden/mlx90640.jsonl", "/tests/golden/mlx90640.jsonl", "mlx90640.jsonl",
+                "/mlx90640.jsonl"])
+    return out
+
+
+class _Params:
+    """The driver's extracted parameters (what device.mlxconv reads from the driver)."""
+
+
+def run_mlx(golden_path):
+    """(ok, lines printed) for the MLX90640 cases; None when the file is not there."""
+    import json
+
+    from device import mlxconv
+
+    f = None
+    for path in _mlx_candidates(golden_path):
+        try:
+            f = open(path, "r")
+            break
+        except OSError:
+            continue
+    if f is None:
+        print("mlx90640: golden file not found (tests/golden/mlx90640.jsonl): not checked")
+        return None
+    print("mlx90640 golden file: %s" % path)
+    ok = True
+    params = None
+    base = None
+    try:
+        while True:
+            line = f.readline()
+            if not line:
+                break
+            o = json.loads(line)
+            kind = o.get("kind")
+            if kind == "params":
+                params = o
+            elif kind == "subpages":
+                base = o["words"]
+            elif kind == "case":
+                worst = _mlx_case(mlxconv, params, base, o)
+                good = worst <= MLX_TOL
+                ok = ok and good
+                print("  mlx90640 %-26s max |d| %.5f C  (limit %.2f)  %s" % (
+                    o["name"], worst, MLX_TOL, "ok" if good else "TOO LARGE"))
+            o = None
+            gc.collect()
+    finally:
+        f.close()
+    return ok
+
+
+def _mlx_case(mlxconv, params, base, case):
+    p = _Params()
+    for k, v in params.items():
+        setattr(p, k, v)
+    for k, v in case.get("override", {}).items():
+        if isinstance(v, list) and v and isinstance(v[0], list):
+            lst = list(getattr(p, k))
+            for i, val in v:
+                lst[i] = val
+            setattr(p, k, lst)
+        else:
+            setattr(p, k, v)
+    p.brokenPixels = case["bad"]
+    p.outlierPixels = []
+    frame = xp.fbuf(768)
+    conv = mlxconv.Converter(p, frame)
+    ctl = case["control"]
+    for n in range(2):
+        sp = case["subpages"][n]
+        ram = bytearray(1664)
+        words = base[n]
+        for i in range(832):
+            w = words[i]
+            ram[2 * i] = (w >> 8) & 0xFF
+            ram[2 * i + 1] = w & 0xFF
+        for s, i, w in case["patch"]:
+            if s == n:
+                ram[2 * i] = (w >> 8) & 0xFF
+                ram[2 * i + 1] = w & 0xFF
+        conv.convert(ram, ctl, sp)
+    want = case["expected"]
+    worst = 0.0
+    for i in range(768):
+        a = frame[i]
+        e = abs(a - want[i]) if (a == a and a != INF and a != -INF) else INF
+        if e > worst:
+            worst = e
+    return worst
+
+
 def main():
     ok = True
     try:
@@ -191,6 +299,15 @@ def main():
         ok = ok and mode_errors == 0
         print("  %-14s %d of %d windows differ  %s" % ("mode", mode_errors, n, "ok" if mode_errors == 0 else "MISMATCH"))
         gc.collect()
+    cases = golden = None
+    gc.collect()
+    try:
+        mlx = run_mlx(path)
+    except Exception as e:  # report and go on: the last line must still come
+        print("mlx90640: error: %s: %s" % (type(e).__name__, e))
+        mlx = False
+    if mlx is False:
+        ok = False
     print("PASS" if ok else "FAIL")
     return ok
 

@@ -130,7 +130,7 @@ def window_rows(folder: str, per_label: int = 60, samples: int = 128, rate: floa
     return path
 
 
-def magnitude(folder: str, n: int = 4000, rate: float = 200.0, seed: int = 0, hz: float = 13.0) -> str:
+def magnitude(folder: str, n: int = 12000, rate: float = 200.0, seed: int = 0, hz: float = 13.0) -> str:
     """A single-axis vibration recording (an MPU6050's magnitude channel): `t,magnitude`."""
     os.makedirs(folder, exist_ok=True)
     v = vibration(n, rate, seed, axes=3, hz=hz)

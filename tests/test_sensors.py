@@ -1,4 +1,4 @@
-"""Sensor adapters (device/sensors.py).
+"""Sensor adapters (device/sensors.py, device/replay.py, device/camera.py).
 
 The MSA301 path runs the real Adafruit driver (adafruit_msa3xx, adafruit_register,
 adafruit_bus_device) against a simulated chip on a fake I2C bus (tests/fakes), so register
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from board_harness import DATA, fake_hardware
-from device import sensors
+from device import camera, replay, sensors
 
 
 @pytest.fixture
@@ -192,7 +192,7 @@ def test_ticks_diff_wraps():
 
 def test_mlx90640_frames_and_too_many_retries(hw):
     fake = hw.mlx_fake.FakeMLX90640(fail_on=(2,), hot=(5, 7, 15.0))
-    s = sensors.MLX90640Sensor(bus=object(), refresh_hz=4.0, driver_factory=lambda bus: fake,
+    s = camera.MLX90640Sensor(bus=object(), refresh_hz=4.0, driver_factory=lambda bus: fake,
                                ticks_ms=hw.supervisor.ticks_ms)
     f = s.read()
     assert f.shape == (24, 32)
@@ -207,7 +207,7 @@ def test_mlx90640_frames_and_too_many_retries(hw):
 
 def test_mlx90640_old_driver_valueerror_and_nan(hw):
     fake = hw.mlx_fake.FakeMLX90640(fail_on=(1,), error=ValueError)
-    s = sensors.MLX90640Sensor(bus=object(), driver_factory=lambda bus: fake)
+    s = camera.MLX90640Sensor(bus=object(), driver_factory=lambda bus: fake)
     with pytest.raises(ValueError, match="Too many retries"):
         s.read()
 
@@ -216,14 +216,14 @@ def test_mlx90640_old_driver_valueerror_and_nan(hw):
             super().getFrame(buf)
             buf[40] = float("nan")
 
-    s2 = sensors.MLX90640Sensor(bus=object(), driver_factory=lambda bus: NanDriver())
+    s2 = camera.MLX90640Sensor(bus=object(), driver_factory=lambda bus: NanDriver())
     with pytest.raises(ValueError, match="non-finite pixel at row 1 col 8"):
         s2.read()
 
 
 def test_mlx90640_bad_refresh():
     with pytest.raises(ValueError, match="refresh rate"):
-        sensors.MLX90640Sensor(bus=object(), refresh_hz=3.0)
+        camera.MLX90640Sensor(bus=object(), refresh_hz=3.0)
 
 
 # ---- CSV replay ----------------------------------------------------------------------------
@@ -235,7 +235,7 @@ def test_csv_replay_matches_host_windows(tmp_path):
     folder = os.path.join(DATA, "fan_0_med_1_weight")
     ex = features.AccelFeatures(64, 200.0)
     host = [w for _, _, w in datasets.windows_of_paths([folder], ex)]
-    s = sensors.CsvReplaySensor(folder, window=64, rate=200.0, loop=False)
+    s = replay.CsvReplaySensor(folder, window=64, rate=200.0, loop=False)
     got = []
     while True:
         w = s.read()
@@ -252,7 +252,7 @@ def test_csv_replay_loops_header_and_errors(tmp_path):
     d.mkdir()
     (d / "a.csv").write_text("x,y,z\n" + "".join("%d,0,1\n" % i for i in range(10)))
     (d / "b.csv").write_text("1,2,3\n4,5\n")
-    s = sensors.CsvReplaySensor(str(d), window=4, rate=100.0, loop=True)
+    s = replay.CsvReplaySensor(str(d), window=4, rate=100.0, loop=True)
     assert list(s.read()[0]) == [0, 1, 2, 3]
     assert list(s.read()[0]) == [4, 5, 6, 7]
     with pytest.raises(ValueError, match=r"b.csv: line 2 has 2 columns, expected 3"):
@@ -268,7 +268,7 @@ def test_csv_replay_follows_the_hosts_row_rules(tmp_path):
     d = tmp_path / "rec"
     d.mkdir()
     (d / "a.csv").write_text("x,y,z\n\n0,0,1\n0,0,1\n1500,0,1\n0,0,1\n")
-    s = sensors.CsvReplaySensor(str(d), window=4, rate=100.0, loop=False)
+    s = replay.CsvReplaySensor(str(d), window=4, rate=100.0, loop=False)
     with pytest.raises(ValueError) as board:
         s.read()
     with pytest.raises(datasets.DataError) as host:
@@ -283,20 +283,20 @@ def test_csv_replay_takes_files_in_natural_order(tmp_path):
     d.mkdir()
     for name, v in (("H10.csv", 10), ("H2.csv", 2), ("H1.csv", 1)):
         (d / name).write_text("".join("%d,0,1\n" % v for _ in range(4)))
-    s = sensors.CsvReplaySensor(str(d), window=4, loop=False)
+    s = replay.CsvReplaySensor(str(d), window=4, loop=False)
     assert [float(s.read()[0][0]) for _ in range(3)] == [1.0, 2.0, 10.0]
 
 
 def test_csv_replay_end_and_missing(tmp_path):
     with pytest.raises(OSError, match="not found"):
-        sensors.CsvReplaySensor(str(tmp_path / "nope"), window=4).read()
+        replay.CsvReplaySensor(str(tmp_path / "nope"), window=4).read()
     (tmp_path / "empty").mkdir()
     with pytest.raises(OSError, match="no .csv files"):
-        sensors.CsvReplaySensor(str(tmp_path / "empty"), window=4).read()
+        replay.CsvReplaySensor(str(tmp_path / "empty"), window=4).read()
     d = tmp_path / "one"
     d.mkdir()
     (d / "a.csv").write_text("".join("%d,0,1\n" % i for i in range(8)))
-    s = sensors.CsvReplaySensor(str(d), window=4, loop=False)
+    s = replay.CsvReplaySensor(str(d), window=4, loop=False)
     assert s.read() is not None and s.read() is not None
     assert s.read() is None
 
@@ -306,7 +306,7 @@ def test_csv_replay_non_finite(tmp_path):
     d.mkdir()
     (d / "a.csv").write_text("1,2,3\nnan,0,0\n")
     with pytest.raises(ValueError, match="non-finite"):
-        sensors.CsvReplaySensor(str(d), window=2).read()
+        replay.CsvReplaySensor(str(d), window=2).read()
 
 
 def test_csv_replay_thermal_frames(tmp_path):
@@ -314,7 +314,7 @@ def test_csv_replay_thermal_frames(tmp_path):
     d.mkdir()
     rows = [",".join("%.1f" % (20 + r + c / 100) for c in range(32)) for r in range(24)]
     (d / "f.csv").write_text("\n".join(rows * 2) + "\n")
-    s = sensors.CsvReplaySensor(str(d), kind="thermal", rate=2.0, loop=False)
+    s = replay.CsvReplaySensor(str(d), kind="thermal", rate=2.0, loop=False)
     f = s.read()
     assert f.shape == (24, 32)
     assert f[3, 10] == pytest.approx(23.1)
@@ -331,7 +331,7 @@ def test_csv_replay_realtime_pacing(tmp_path, hw):
         slept.append(s)
         hw.supervisor.sleep(s)
 
-    s = sensors.CsvReplaySensor(str(d), window=10, rate=100.0, realtime=True,
+    s = replay.CsvReplaySensor(str(d), window=10, rate=100.0, realtime=True,
                                 ticks_ms=hw.supervisor.ticks_ms, sleep=sleep)
     t0 = hw.supervisor.clock.us
     for _ in range(4):

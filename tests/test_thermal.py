@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from board_harness import fake_hardware, run_code_py, write_settings
-from device import detectors, model as model_mod, thermal
+from device import detectors, framerows, framescalars, model as model_mod, thermal
 from host_tools.cli import main as cli
 from host_tools.data import scene
 from host_tools.data import thermal_data
@@ -121,18 +121,18 @@ class _Cam:
 def test_frame_scalars_channels():
     for ch, want in (("max", [21.0, 22.0, 23.0]), ("mean", [20.0 + k / 768 for k in (1, 2, 3)]),
                      ("ambient", [27.5] * 3)):
-        fs = thermal.FrameScalars(_Cam(), ch, window=3)
+        fs = framescalars.FrameScalars(_Cam(), ch, window=3)
         w = fs.read()
         assert list(np.asarray(w[0])) == pytest.approx(want, abs=1e-4)
-    fs = thermal.FrameScalars(_Cam(), "max")
+    fs = framescalars.FrameScalars(_Cam(), "max")
     fs.idle = "hook"
     assert fs.sensor.idle == "hook" and fs.kind == "scalar"
     cam = _Cam()
     cam.ambient = None
     with pytest.raises(ValueError, match="no ambient"):
-        thermal.FrameScalars(cam, "ambient").read()
+        framescalars.FrameScalars(cam, "ambient").read()
     with pytest.raises(ValueError, match="camera channel"):
-        thermal.FrameScalars(_Cam(), "median")
+        framescalars.FrameScalars(_Cam(), "median")
 
 
 # ---- the scene simulator --------------------------------------------------------------------------
@@ -175,9 +175,9 @@ def test_frame_csv_round_trip_header_leading_columns(tmp_path):
     frames, extra = thermal_data.read_frames(str(q))
     assert frames.shape == (3, 24, 32) and frames[0, 5, 31] == pytest.approx(23.1) and extra == {}
     # the board replays the same file: one frame per row, ambient from its named column
-    from device import sensors
+    from device import replay
 
-    s = sensors.CsvReplaySensor(str(tmp_path / "rec"), kind="thermal", rate=1.0, loop=False)
+    s = replay.CsvReplaySensor(str(tmp_path / "rec"), kind="thermal", rate=1.0, loop=False)
     f0 = s.read()
     assert f0.shape == (24, 32) and np.allclose(np.asarray(f0), d["frames"][0], atol=0.006)
     assert s.ambient == pytest.approx(d["ta"][0], abs=0.006)
@@ -405,7 +405,7 @@ def test_board_runs_a_scalar_model_on_the_camera(tmp_path, monkeypatch):
 def test_camera_wait_calls_idle_and_keeps_ambient():
     """The sensor wraps adafruit_mlx90640's status-register poll so the app's idle hook
     (watchdog, alert patterns) runs while the driver waits for a sub-page."""
-    from device import sensors
+    from device import camera
 
     class Drv:
         refresh_rate = 0
@@ -435,7 +435,7 @@ def test_camera_wait_calls_idle_and_keeps_ambient():
 
     clock = [0]
     drv = Drv(clock)
-    s = sensors.MLX90640Sensor(bus=object(), refresh_hz=2.0, driver_factory=lambda bus: drv,
+    s = camera.MLX90640Sensor(bus=object(), refresh_hz=2.0, driver_factory=lambda bus: drv,
                                ticks_ms=lambda: clock[0])
     calls = []
     s.idle = lambda: calls.append(clock[0])
@@ -517,7 +517,7 @@ def test_thermal_model_and_recorder_under_micropython(scene_model, tmp_path):
     path, doc = scene_model
     script = (
         "import json\n"
-        "from device import model, thermal\n"
+        "from device import framerows, model, thermal\n"
         "c = model.verify(%r)\n"
         "d = model._read_json(%r)[0]\n"
         "ref = thermal.parse_grid(d['features']['reference'])\n"
@@ -529,7 +529,7 @@ def test_thermal_model_and_recorder_under_micropython(scene_model, tmp_path):
         "    def close(self): pass\n"
         "w = W()\n"
         "class S: ambient = 28.25\n"
-        "rec = thermal.FrameRowRecorder('x', S(), lambda: 1234, opener=lambda p, m: w, mkdir=lambda p: None,\n"
+        "rec = framerows.FrameRowRecorder('x', S(), lambda: 1234, opener=lambda p, m: w, mkdir=lambda p: None,\n"
         "                               listdir=lambda p: [])\n"
         "rec.record([20.0 + k / 1000 for k in range(768)])\n"
         "print(json.dumps([''.join(w.parts)]))\n" % (path, path, path))

@@ -156,7 +156,9 @@ def test_tutorial_end_to_end(tmp_path):
                         sim_out = subprocess.run(
                             [sys.executable, "-m", "host_tools", "simulate", "--model", str(work / "model.json"),
                              "--heartbeat", "1", "--commission", "30",
-                             "--data", fan("fan_0_med_1_weight"), fan("fan_0_high_1_weight")],
+                             # installed at medium speed (commissioning refuses a coin
+                             # already on the blade), then the coin at high speed
+                             "--data", fan("fan_0_med_0_weight"), fan("fan_0_high_1_weight")],
                             cwd=ROOT, capture_output=True, text=True, timeout=300)
                         console = sim_out.stdout.encode()
                     if "--port" in cmd and not os.path.exists(os.path.join(boardfs, "device")):

@@ -56,6 +56,25 @@ def listen_status(port: str, seconds: float, opener: Callable | None = None) -> 
     return last
 
 
+# The CircuitPython cores the board code supports (docs/board.md): 9.2.x and 10.x.
+SUPPORTED = ((9, 2), (10, 99))
+
+
+def firmware_supported(implementation: str | None, version: str | None) -> tuple[bool, str]:
+    """(supported?, a note) for the board's firmware."""
+    if implementation != "circuitpython" or not version:
+        return True, ""  # MicroPython (tests, a PC) or unknown: nothing to say
+    m = re.match(r"(\d+)\.(\d+)", version)
+    if not m:
+        return True, ""
+    v = (int(m.group(1)), int(m.group(2)))
+    if v < SUPPORTED[0] or v > SUPPORTED[1]:
+        return False, "NOT SUPPORTED: use CircuitPython 9.2.x or 10.x"
+    if v < (10, 1):
+        return True, "supported; no SHA-256 in its hashlib: the model check at boot runs in Python (seconds)"
+    return True, "supported"
+
+
 def doctor(board: Drive | SerialBoard, model: str | None, log: Log, listen: float = 0.0,
            root: str = ROOT) -> int:
     """A few lines about the board; returns the number of problems found."""
@@ -64,7 +83,10 @@ def doctor(board: Drive | SerialBoard, model: str | None, log: Log, listen: floa
     info = board.info()
     impl = "CircuitPython" if info.implementation == "circuitpython" else "MicroPython"
     log(f"board:      {info.board or 'unknown (no boot_out.txt)'}" + (f" [{info.board_id}]" if info.board_id else ""))
-    log(f"firmware:   {impl} {info.version or '?'}")
+    ok, note = firmware_supported(info.implementation, info.version)
+    if not ok:
+        problems += 1
+    log(f"firmware:   {impl} {info.version or '?'}" + (f" ({note})" if note else ""))
     if isinstance(board, SerialBoard):
         log(f"free heap:  {info.mem_free} bytes (gc.mem_free() at the REPL, app stopped)")
         log("filesystem: " + ("writable by code on the board (board owns it)" if info.writable
@@ -121,6 +143,12 @@ def doctor(board: Drive | SerialBoard, model: str | None, log: Log, listen: floa
     if status is not None:
         keys = [k for k in ("state", "event", "mode", "score", "windows", "error") if k in status]
         log("last status: " + json.dumps({k: status[k] for k in ["type"] + keys}))
+        if status.get("frame_path"):  # a thermal camera: the frame rate it really achieves
+            log(f"frame rate: {status.get('rate', '?')} frames/s achieved ({status['frame_path']} path)")
+        if "mem_free" in status:  # heartbeats carry the running app's heap margin
+            low = status.get("mem_low", status["mem_free"])
+            log(f"heap (app): {status['mem_free']} bytes free, lowest {low} since start"
+                + (" -- LOW: under 16 KB, the network stack may fail to allocate" if low < 16384 else ""))
     elif isinstance(board, SerialBoard) and listen > 0:
         log(f"last status: nothing printed in {listen:g} s (the app prints a heartbeat every "
             "HEARTBEAT_WINDOWS windows; is code.py running?)")

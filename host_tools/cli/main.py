@@ -1,5 +1,5 @@
 """Command line: `python -m host_tools {train,commission,score,evaluate,simulate,bench,
-export,drift-bench}`.
+export,drift-bench,moved-bench}`.
 
 Every bad input ends in one line `error: <what, which file or option>` on stderr and exit
 code 2, before any long work where it can be known early (options, output paths, model
@@ -10,7 +10,6 @@ and renamed).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -21,8 +20,9 @@ from typing import Any, NoReturn, Sequence
 import numpy as np
 
 from device import model as model_mod
-from host_tools.data import datasets
-from host_tools.modeling import train
+from host_tools.data import datasets, readers, timeaxis
+from host_tools.modeling import calibration, train
+from host_tools.modeling.modelfile import write as _write  # one writer for every sensor's model
 from host_tools.data.argtypes import fraction as _fraction
 from host_tools.data.argtypes import period as _period
 from host_tools.data.argtypes import rate as _rate
@@ -160,7 +160,7 @@ def _read_opts(a: argparse.Namespace) -> datasets.ReadOptions:
     dec = {"point": ".", "comma": ","}.get(dec, dec) if dec else None
     if sep == "," and dec == ",":
         raise DataError("--separator , --decimal ,: a decimal comma needs another separator (e.g. --separator ';')")
-    return datasets.ReadOptions(columns, getattr(a, "units", "g") or "g", sep, dec)
+    return datasets.ReadOptions(columns, getattr(a, "units", "g") or "g", separator=sep, decimal=dec)
 
 
 def _notes(sets: list, quiet: bool) -> None:
@@ -168,6 +168,26 @@ def _notes(sets: list, quiet: bool) -> None:
         for s in sets:
             for line in s.notes:
                 print(f"note: {line}", file=sys.stderr)
+
+
+def least_recording(name: str, n: int, holdout: float, test: float, seconds: float) -> None:
+    """Refuse a mode whose windows cannot give MIN_WINDOWS to fit and MIN_WINDOWS to choose
+    its threshold, saying in minutes how much more to record (the thermal path says the
+    same in frames: modeling.thermal_train)."""
+    lo = train.MIN_WINDOWS
+    h = holdout / (1 - test) if test < 1 else 1.0
+    keep = n * (1 - test)
+    fit, cal = int(keep * (1 - h)), int(keep * h)
+    if fit >= lo and cal >= lo:
+        return
+    need = math.ceil(lo / min(h, 1 - h) / (1 - test))
+    what = (f"only {fit} windows to fit, need at least {lo}" if fit < lo else
+            f"only {cal} calibration windows, need at least {lo} to choose a threshold")
+    raise DataError(f"mode {name!r}: {what} (with --holdout {holdout:g}"
+                    + (f" and --test {test:g}" if test else "")
+                    + f" a mode needs {need} windows of {timeaxis.describe_period(seconds)}): record at "
+                    f"least {timeaxis.describe_period((need - n) * seconds)} more of mode {name!r}, "
+                    f"or give --calibrate")
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -183,17 +203,33 @@ def cmd_train(a: argparse.Namespace) -> int:
         return thermal_train.cmd_train(a)
     if a.holdout + a.test >= 1:
         raise DataError(f"--holdout {a.holdout} --test {a.test}: together they leave nothing to fit on")
+    opts = _read_opts(a)
+    axes = 3
+    if a.sensor == "accel":
+        axes = getattr(a, "axes", None) or readers.axes_of(datasets.list_csv(a.normal[0])[0], opts)
+        if axes != 3 and not a.quiet:
+            print(f"note: {axes} acceleration ax{'is' if axes == 1 else 'es'} per sample"
+                  + ("" if getattr(a, "axes", None) else " (from the recordings' columns; --axes sets it)")
+                  + (": on a board with a 3-axis sensor the model gets each sample's vector magnitude"
+                     if axes == 1 else ": on a board with a 3-axis sensor the model gets x and y"), file=sys.stderr)
     try:
-        ex = datasets.make_extractor(a.sensor, a.window, a.rate, a.bands)
+        ex = datasets.make_extractor(a.sensor, a.window, a.rate, a.bands, axes)
     except ValueError as e:
         raise DataError(f"--sensor {a.sensor} --window {a.window} --bands {a.bands}: {e}") from None
-    opts = _read_opts(a)
+    opts = datasets.opts_for(ex, opts)
     adaptive = None
     if a.detector == "adaptive":
         adaptive = train.adaptive_params(a.window / a.rate, a.tau, a.cycle or None, a.slots)
     expect = f"--sensor {a.sensor} was given" + (" (the default)" if a.sensor == "accel" else "")
     sets = [datasets.load_folder(d, ex, not a.quiet, expect, opts) for d in a.normal]
     _notes(sets, a.quiet)
+    for i, s in enumerate(sets):  # one-window-per-row files with labels: train on the normal rows
+        sets[i], note = datasets.normal_only(s)
+        if note and not a.quiet:
+            print(f"note: {note}", file=sys.stderr)
+    if a.modes != "auto" and not a.calibrate:
+        for s in sets:
+            least_recording(s.name, len(s), a.holdout, a.test, a.window / a.rate)
     tests: list = []
     if a.test:
         parts = [s.split_time(1 - a.test, a.test) for s in sets]
@@ -202,6 +238,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     calib: list[tuple[np.ndarray, int | None]] = []
     margin_windows = None
     starts = None
+    session_windows = None
+    installations: list = []
     if a.modes == "auto":
         # Clusters have no folder labels: calibration windows go to their nearest mode.
         if a.calibrate:
@@ -216,9 +254,22 @@ def cmd_train(a: argparse.Namespace) -> int:
             source = f"time-ordered hold-out ({a.holdout:.0%} of each folder), nearest mode"
     else:
         fit_sets = []
+        per_mode, installations = calibration.load_extra(
+            a, sets, lambda d: datasets.load_folder(d, ex, not a.quiet, expect, opts))
+        if any(len(g) > 1 for g in per_mode) and not a.calibrate:
+            session_windows = [[w.features for w in g] for g in per_mode]
         for i, s in enumerate(sets):
             if a.calibrate:
                 fit_sets.append((s.name, s.features))
+            elif len(per_mode[i]) > 1:
+                h = a.holdout / (1 - a.test)
+                parts = [w.split_time(1 - h, h) for w in per_mode[i]]
+                fit_sets.append((s.name, np.concatenate([p[0].features for p in parts])))
+                calib.append((np.concatenate([p[1].features for p in parts]), i))
+                if not a.quiet:
+                    print(f"{s.name}: {len(parts)} sessions, fit {len(fit_sets[-1][1])} windows, "
+                          f"calibration {len(calib[-1][0])} windows (and every session against "
+                          f"the others)", file=sys.stderr)
             else:
                 h = a.holdout / (1 - a.test)  # of what the test part leaves
                 fit, hold = s.split_time(1 - h, h)
@@ -241,7 +292,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     doc = train.build_model(ex, a.detector, fit_sets, calib, a.fa_rate, a.shrinkage, decision,
                             sessions=[os.path.basename(os.path.normpath(d)) for d in a.normal + (a.calibrate or [])],
                             threshold_source=source, margin_windows=margin_windows, adaptive=adaptive,
-                            starts=starts)
+                            starts=starts, session_windows=session_windows)
     if tests:
         doc["training"]["test"] = [train.test_summary(doc, name, before, after) for name, before, after in tests]
     _write(a.out, doc)
@@ -250,10 +301,19 @@ def cmd_train(a: argparse.Namespace) -> int:
     for m in [] if a.quiet else doc["modes"]:
         print(f"  mode {m['name']}: {m['n_fit']} fit windows, threshold {m['threshold']:.4g} "
               f"from {m['n_threshold']} windows, supports fa {m['fa_supported']:.2%} ({m['threshold_method']})")
+    for line in [] if a.quiet else calibration.rates_text(doc):
+        print(line)
+    for name, ws in installations:
+        r = calibration.installation_test(doc, ws.features, train.commission_model, a.installation_share, name)
+        doc["training"].setdefault("installations", []).append(dict(r, session=ws.name, mode=name))
+        print(calibration.installation_line(ws.name, name, r))
+    if installations:
+        _write(a.out, doc)
     for t in [] if a.quiet else doc["training"].get("test", []):
         print(f"  test {t['session']}: {t['windows']} windows {t['span']}: {t['over']} over the line "
               f"({t['fa_rate']:.2%}), {t['alarms']} alarm(s) after the decision".replace("  :", ":"))
-    for w in train.threshold_warnings(doc):
+    share = None if a.calibrate else a.holdout
+    for w in train.threshold_warnings(doc, share):
         print(f"warning: {w}", file=sys.stderr)
     return 0
 
@@ -280,54 +340,6 @@ def mode_labels(fit_sets: list, labels: list[str], folders: list[str]) -> list:
     """The modes named as the user labelled them (alerts and the dashboard say them)
     instead of by their folder names."""
     return [(label.strip(), feats) for label, (_, feats) in zip(labels, fit_sets)]
-
-
-def _remove_folders(folders: list[str]) -> None:
-    for f in folders:  # deepest first; a folder something else has filled stays
-        with contextlib.suppress(OSError):
-            os.rmdir(f)
-
-
-def _write(path: str, doc: dict) -> None:
-    """The model file, atomically: a temporary file in the same folder, renamed over
-    `path` once complete, removed on any failure (device.model.save where it exists)."""
-    save = getattr(model_mod, "save", None)
-    d = os.path.dirname(os.path.abspath(path))
-    made = []  # folders this write creates, removed again if it fails
-    p = d
-    while not os.path.exists(p) and os.path.dirname(p) != p:
-        made.append(p)
-        p = os.path.dirname(p)
-    if save is not None:
-        try:
-            os.makedirs(d, exist_ok=True)
-            save(path, doc)
-        except OSError as e:
-            _remove_folders(made)
-            raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
-        return
-    try:
-        os.makedirs(d, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=d, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    except OSError as e:
-        _remove_folders(made)
-        raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(model_mod.dumps(doc))
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; a model file is not a secret
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        _remove_folders(made)
-        if isinstance(e, OSError):
-            raise DataError(f"--out {path}: cannot write ({e.strerror or e})") from None
-        raise
 
 
 def cmd_commission(a: argparse.Namespace) -> int:
@@ -472,6 +484,12 @@ def cmd_drift_bench(a: argparse.Namespace) -> int:
     return driftbench.main(a)
 
 
+def cmd_moved_bench(a: argparse.Namespace) -> int:
+    from host_tools.modeling import moved_sensor
+
+    return moved_sensor.main(a)
+
+
 def cmd_simulate(a: argparse.Namespace) -> int:
     from host_tools.modeling import simulate
 
@@ -503,11 +521,11 @@ def _reading_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--columns", metavar="A,B,C",
                    help="value columns by header name or position from 1 (e.g. accX,accY,accZ or 2,3,4)")
     p.add_argument("--units", choices=["g", "m/s2"], default="g", help="unit of accelerometer values (default: g)")
-    p.add_argument("--separator", choices=[",", ";", "tab", "comma", "semicolon"], default=None,
-                   help="cell separator of CSV files (default: detected; comma unless every line "
-                        "holds the same number of ; or tabs)")
-    p.add_argument("--decimal", choices=[".", ",", "point", "comma"], default=None,
-                   help="decimal mark of CSV numbers (default: detected; a comma between digits in a "
+    p.add_argument("--separator", choices=[",", ";", "tab", "comma", "semicolon"], default=None, metavar="SEP",
+                   help="cell separator of CSV files: , ; tab comma semicolon (default: detected; "
+                        "comma unless every line holds the same number of ; or tabs)")
+    p.add_argument("--decimal", choices=[".", ",", "point", "comma"], default=None, metavar="MARK",
+                   help="decimal mark of CSV numbers: . , point comma (default: detected; a comma between digits in a "
                         "file separated by ; or tabs)")
 
 
@@ -518,8 +536,16 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
     t = add_command(sub, "train", "fit a model on normal recordings (one folder per operating mode)",
                     "%(prog)s --normal data/ceiling-fan/fan_0_low_0_weight data/ceiling-fan/fan_0_med_0_weight "
-                    "--out model.json\n"
+                    "--label low medium --out model.json\n"
                     "%(prog)s --sensor scalar --detector adaptive --rate 5min --normal data/boiler --out boiler.json")
+    t.description = ("Fit a model on normal recordings (accelerometer, scalar or thermal: the same "
+                     "--calibrate, --holdout, --test, --modes, --fa-rate and --rate). The least "
+                     "recording per mode: 10 windows (thermal: frames) to fit and 10 to choose its "
+                     "threshold, so without --calibrate and with --holdout 0.25 at least 40 windows "
+                     "(40 s at --window 200 --rate 200; 40 frames, 5 s, at 8 frames/s); with "
+                     "--calibrate 10 per mode in the normal folders and 10 per mode in the calibration "
+                     "folders. More gives thresholds that hold: about 120 calibration windows per "
+                     "mode back a 1%% false-alarm rate without extrapolating.")
     t.add_argument("--sensor", choices=["accel", "scalar", "thermal"], default="accel",
                    help="what the recordings hold: accel x,y,z windows, one scalar value per row, "
                         "or thermal camera frames")
@@ -532,22 +558,31 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                    help="a name for each --normal folder's operating mode, in the same order (e.g. "
                         "\"low speed\" \"high speed\"); alerts and the dashboard use it (default: the folder names)")
     t.add_argument("--calibrate", nargs="+", metavar="DIR",
-                   help="other recordings of normal operation to choose thresholds on")
+                   help="other recordings of normal operation to choose thresholds on, each window "
+                        "for its nearest mode; every window of --normal then fits (default: none, "
+                        "thresholds on --holdout)")
     t.add_argument("--modes", choices=["folders", "auto"], default="folders",
                    help="folders: each --normal folder is a mode; auto: find the modes by clustering")
     t.add_argument("--fa-rate", type=_fraction, default=0.01,
                    help="false-alarm rate per window the thresholds are chosen for")
     t.add_argument("--holdout", type=_fraction, default=0.25,
-                   help="without --calibrate: last fraction of each folder (time order) for thresholds")
+                   help="without --calibrate: fraction of each folder for thresholds (default 0.25): "
+                        "its last part in time (thermal: every 4th block, blocks of up to 10 minutes "
+                        "scaled so a short session still has 3)")
     t.add_argument("--test", type=_fraction_or_zero, default=0.0,
                    help="last fraction of each folder (time order) kept out as a test, scored at the end")
     t.add_argument("--window", type=int, default=200, help="samples per window")
-    t.add_argument("--rate", type=_rate, default=200.0, help="sample rate in Hz, or a period (5min, 10ms)")
+    t.add_argument("--rate", type=_rate, default=200.0,
+                   help="sample rate in Hz, or a period (5min, 10ms); checked against the recordings' "
+                        "time stamps (default: 200; thermal: the frames/s the time stamps show, else 1)")
     t.add_argument("--tau", type=_period, default=6 * 3600.0,
                    help="adaptive: time constant of the baseline in seconds or a period (e.g. 6h)")
     t.add_argument("--cycle", type=_period_or_none, default=86400.0,
                    help="adaptive: period of the cycle profile in seconds or a period (24h), or none")
     t.add_argument("--slots", type=int, default=48, help="adaptive: parts of the cycle profile")
+    t.add_argument("--axes", type=int, choices=[1, 2, 3], default=None,
+                   help="accelerometer axes per sample: 1 (a magnitude channel), 2 or 3 (default: "
+                        "the recordings' value columns, else 3)")
     t.add_argument("--bands", type=int, default=16, help="spectral bands (accel)")
     t.add_argument("--shrinkage", type=_shrinkage, default="auto", help="'auto' (Ledoit-Wolf) or a fixed 0..1")
     t.add_argument("--k", type=int, default=3, help="decision: alarms need k of the last n windows")
@@ -556,6 +591,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     t.add_argument("--cooldown", type=int, default=30, help="decision: windows between alarms")
     t.add_argument("--out", required=True, metavar="FILE", help="the model file to write (model.json)")
     t.add_argument("--quiet", action="store_true", help=QUIET_HELP)
+    calibration.add_train_arguments(t)
     _reading_options(t)
     t.set_defaults(func=cmd_train)
 
@@ -627,6 +663,15 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
 
     driftbench.add_arguments(d)
     d.set_defaults(func=cmd_drift_bench)
+
+    mb = add_command(sub, "moved-bench", "a model trained at some sensor positions, used at another "
+                                         "(simulated on the ceiling fan and synthetic machines), "
+                                         "before and after commissioning",
+                     "%(prog)s")
+    from host_tools.modeling import moved_sensor
+
+    moved_sensor.add_arguments(mb)
+    mb.set_defaults(func=cmd_moved_bench)
 
     b = add_command(sub, "bench", "host speed of the device code path",
                     "%(prog)s --windows 200 256 --count 200")

@@ -16,6 +16,7 @@ gap-free piece; each keeps the file and line of its first sample and its start t
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -289,6 +290,7 @@ class WindowSet:
     starts: np.ndarray | None = None  # start time of each window, seconds (NaN: none)
     absolute: bool = False
     notes: list[str] = field(default_factory=list)
+    labels: list[str] | None = None  # per window, from a label column (one-window-per-row files)
 
     @property
     def name(self) -> str:
@@ -302,7 +304,8 @@ class WindowSet:
         return WindowSet(self.folder, self.features[idx], [self.files[i] for i in idx],
                          [self.index[i] for i in idx], self.file_order[idx],
                          [self.lines[i] for i in idx] if self.lines else [],
-                         self.starts[idx] if self.starts is not None else None, self.absolute, self.notes)
+                         self.starts[idx] if self.starts is not None else None, self.absolute, self.notes,
+                         [self.labels[i] for i in idx] if self.labels is not None else None)
 
     def part_masks(self, *fractions: float) -> list[np.ndarray]:
         """Masks of consecutive time-ordered parts, e.g. (0.6, 0.2, 0.2). Whole files go
@@ -361,9 +364,21 @@ class Progress:
             self.stream.flush()
 
 
+def opts_for(extractor, opts: ReadOptions | None) -> ReadOptions:
+    """The reading options with the extractor's axis count (accel: 1, 2 or 3)."""
+    opts = opts or readers.DEFAULT
+    if extractor.kind == "accel" and opts.axes is None and getattr(extractor, "axes", 3) != 3:
+        return dataclasses.replace(opts, axes=extractor.axes)
+    return opts
+
+
 def load_folder(folder: str, extractor, progress: bool = True, expect: str | None = None,
                 opts: ReadOptions | None = None) -> WindowSet:
     """Every window of a session through the device feature code."""
+    opts = opts_for(extractor, opts)
+    files = list_csv(folder)
+    if extractor.kind != "thermal" and readers.is_window_rows(files[0], opts):
+        return load_window_rows(folder, files, extractor, opts)
     if extractor.kind == "thermal":
         wins, _ = located_windows([folder], extractor, expect, opts)
         refs0 = [r for r, _ in wins]
@@ -384,6 +399,64 @@ def load_folder(folder: str, extractor, progress: bool = True, expect: str | Non
     return WindowSet(folder, np.stack(feats), [r.file for r in refs], [r.index for r in refs],
                      np.array([pos[r.file] for r in refs]), [r.line for r in refs],
                      np.array([r.t for r in refs]), absolute, session_notes(s))
+
+
+NORMAL_LABELS = ("normal", "ok", "good", "healthy", "0", "false", "no", "none", "")
+
+
+def is_normal_label(label: str) -> bool:
+    return label.strip().lower() in NORMAL_LABELS
+
+
+def load_window_rows(folder: str, files: list[str], extractor, opts: ReadOptions) -> WindowSet:
+    """A folder of one-window-per-row files (readers.read_window_rows) as a WindowSet:
+    each row a window, in file and row order, with its label when the files have one."""
+    kind = extractor.kind
+    lo, hi = (-features_mod.MAX_G, features_mod.MAX_G) if kind == "accel" else (-csvrows.FLOAT32_MAX, csvrows.FLOAT32_MAX)
+    feats, fpos, index, lines, labels, notes = [], [], [], [], [], []
+    have_labels = True
+    for k, f in enumerate(files):
+        if not readers.is_window_rows(f, opts):
+            raise DataError(f"{f}: not one window per row like {os.path.basename(files[0])}: a folder "
+                            f"holds one layout")
+        try:
+            wr = readers.read_window_rows(f, opts, lo, hi)
+        except readers.ReadError as e:
+            raise DataError(str(e)) from None
+        n, axes, samples = wr.windows.shape
+        want_axes = getattr(extractor, "axes", 1)
+        if samples != extractor.window:
+            raise DataError(f"{f}: its rows are windows of {samples} samples but the window is "
+                            f"{extractor.window}: give --window {samples}")
+        if axes != want_axes:
+            raise DataError(f"{f}: its rows hold {axes} ax{'is' if axes == 1 else 'es'} "
+                            f"({', '.join(wr.axis_names)}) but {want_axes} are expected: give --axes {axes}")
+        for i in range(n):
+            feats.append(np.array(extractor.compute(wr.windows[i].astype(np.float32)), dtype=np.float32))
+        fpos.extend([k] * n)
+        index.extend(range(n))
+        lines.extend(wr.lines.tolist())
+        have_labels &= wr.labels is not None
+        labels.extend(wr.labels or [""] * n)
+        notes.extend(wr.notes)
+    label = os.path.basename(os.path.normpath(folder))
+    return WindowSet(folder, np.stack(feats), [files[k] for k in fpos], index, np.array(fpos), lines,
+                     np.full(len(index), math.nan), False, [f"{label}: {len(files)} file(s) of windows"] + notes,
+                     labels if have_labels else None)
+
+
+def normal_only(ws: WindowSet) -> tuple[WindowSet, str | None]:
+    """The windows labelled normal (all of them without labels), and a note saying so."""
+    if ws.labels is None:
+        return ws, None
+    keep = np.array([is_normal_label(v) for v in ws.labels])
+    others = sorted({v for v in ws.labels if not is_normal_label(v)})
+    if not keep.any():
+        raise DataError(f"{ws.folder}: no window is labelled normal (labels: {readers.cut_list(others, 8, ', ')}); "
+                        f"normal labels are {', '.join(repr(v) for v in NORMAL_LABELS if v)}")
+    note = (f"{ws.name}: {int(keep.sum())} of {len(ws)} windows are labelled normal and used; "
+            f"the others ({readers.cut_list(others, 8, ', ')}) are left for evaluate") if others else None
+    return ws.subset(keep), note
 
 
 def spectrum_bins(window: int) -> int:
@@ -438,9 +511,9 @@ def model_expect(path: str, extractor) -> str:
     return f"{path} is a model for {'an' if kind[0] in 'aeiou' else 'a'} '{kind}' sensor"
 
 
-def make_extractor(sensor: str, window: int, rate: float, bands: int = 16):
+def make_extractor(sensor: str, window: int, rate: float, bands: int = 16, axes: int = 3):
     if sensor == "accel":
-        return features_mod.AccelFeatures(window, rate, bands)
+        return features_mod.AccelFeatures(window, rate, bands, axes)
     if sensor == "scalar":
         return features_mod.ScalarFeatures(window, rate)
     raise DataError(f"unknown sensor kind {sensor!r}")
@@ -457,6 +530,7 @@ def located_windows(paths: Iterable[str], extractor, expect: str | None = None,
     """Every window of the given folders or files (each folder a session; loose files
     given together are one session), with where it came from; and the notes."""
     paths = list(paths)
+    opts = opts_for(extractor, opts)
     for p in paths:
         list_csv(p)  # every path checked first
     out: list[tuple[WindowRef, np.ndarray]] = []

@@ -43,6 +43,7 @@ class ReadOptions:
 
     columns: list[str] | None = None
     units: str = "g"
+    axes: int | None = None  # accel values per row: None for 3, or what the recordings have (auto)
     separator: str | None = None  # None: detected (comma, semicolon or tab)
     decimal: str | None = None  # None: detected ("." or ",")
 
@@ -195,7 +196,8 @@ def read(path: str, kind: str, rate: float, expect: str | None = None,
 def _probe(lines: list[str], kind: str, path: str, expect: str | None, opts: ReadOptions):
     """A Rows reader that has seen the header and first data row (layout settled), or
     None when those lines break a rule (the slow path then names it)."""
-    rows = csvrows.Rows(kind, path, expect=expect, columns=opts.columns, scale=opts.scale(kind))
+    rows = csvrows.Rows(kind, path, expect=expect, columns=opts.columns, scale=opts.scale(kind),
+                        axes=opts.axes if kind == "accel" else None)
     try:
         for ln in lines:
             if rows.feed(ln) is not None:
@@ -227,7 +229,7 @@ def read_csv(path: str, kind: str, expect: str | None = None, opts: ReadOptions 
 
 def _read_csv_text(path: str, kind: str, expect: str | None, opts: ReadOptions, text: str) -> Table:
     columns, lo, hi = csvrows.KINDS[kind][:3]
-    nv = csvrows.VALUES[kind]
+    nv = opts.axes if kind == "accel" and opts.axes else csvrows.VALUES[kind]
     lines = text.split("\n")  # text mode: \r\n and \r are already \n
     keep = [i for i, ln in enumerate(lines) if ln.strip()]
     probe = _probe([lines[i] for i in keep[:2]], kind, path, expect, opts) if keep else None
@@ -257,7 +259,8 @@ def _read_csv_text(path: str, kind: str, expect: str | None, opts: ReadOptions, 
                     times = data[:, t_col] if t_col >= 0 else None
                     return _finish(path, probe, vals, np.array(body_at) + 1, times, None)
     # Not clean (or empty): the shared per-line rules find and name the first bad line.
-    rows = csvrows.Rows(kind, path, expect=expect, columns=opts.columns, scale=opts.scale(kind))
+    rows = csvrows.Rows(kind, path, expect=expect, columns=opts.columns, scale=opts.scale(kind),
+                        axes=opts.axes if kind == "accel" else None)
     out: list[list[float]] = []
     texts: list[str | None] = []
     at: list[int] = []
@@ -373,6 +376,32 @@ def _show(t: Table, i: int) -> str:
     return str(timeaxis.format_time(float(t.times[i]), t.absolute))
 
 
+def axes_of(path: str, opts: ReadOptions = DEFAULT) -> int:
+    """How many acceleration axes a recording holds (1: a magnitude channel, 2 or 3): its
+    value columns (--columns, or a header's columns other than the time stamp); 3 when
+    nothing says otherwise (a header-less row of 2 cells is timestamp,value data)."""
+    if opts.columns:
+        return len(opts.columns)
+    if path.lower().endswith(".json"):
+        return 3
+    try:
+        with open(path, "r", encoding="utf-8-sig", errors="replace") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError:
+        return 3  # the reader refuses the file with its own words
+    sep, dec = sniff(head, opts.separator, opts.decimal)
+    lines = [ln for ln in to_commas(head, sep, dec).split("\n") if ln.strip()][:2]
+    if not lines:
+        return 3
+    cells = lines[0].split(",")
+    if csvrows.is_header(cells) and window_layout(cells) is not None:
+        return len(window_layout(cells)[0])
+    if csvrows.is_header(cells):
+        n = len(cells) - (1 if any(csvrows.is_time_name(c) for c in cells) else 0)
+        return n if n in (1, 2) else 3
+    return 1 if len(cells) == 1 else 3
+
+
 # ---- Edge Impulse JSON ------------------------------------------------------------------
 
 def read_edge_impulse_json(path: str, kind: str, opts: ReadOptions = DEFAULT) -> Table:
@@ -389,7 +418,7 @@ def read_edge_impulse_json(path: str, kind: str, opts: ReadOptions = DEFAULT) ->
     sensors = [s for s in p["sensors"] if isinstance(s, dict)]
     names = [str(s.get("name", "")) for s in sensors]
     units = [str(s.get("units", "")) for s in sensors]
-    nv = csvrows.VALUES[kind]
+    nv = opts.axes if kind == "accel" and opts.axes else csvrows.VALUES[kind]
     if opts.columns:
         idx = []
         for c in opts.columns:
@@ -652,3 +681,119 @@ def _frame_blocks(path: str, numbered: list[tuple[int, str]]) -> Frames:
         raise ReadError(f"{path}: a pixel is not a temperature between {MIN_C:g} and {MAX_C:g} C")
     frames = data.astype(np.float32).reshape(-1, ROWS, COLS)
     return Frames(path, frames, {}, np.array([n for n, _ in numbered[::ROWS]]))
+
+
+# ---- one window per row: s0,...,s127[,label] ------------------------------------------------
+
+_SAMPLE_NAME = re.compile(r"^([A-Za-z_]*?)_?([0-9]+)$")
+WINDOW_LABEL_NAMES = ("label", "class", "target", "y", "state", "condition", "fault")
+MIN_ROW_SAMPLES = 8
+
+
+@dataclass
+class WindowRows:
+    """A file with one window per row (the layout of most public time-series archives):
+    windows (n, axes, samples) float64, the line of each, its label (text) or None."""
+
+    path: str
+    windows: np.ndarray
+    lines: np.ndarray
+    labels: list[str] | None
+    axis_names: list[str]
+    notes: list[str] = field(default_factory=list)
+
+
+def window_layout(header: list[str]) -> tuple[list[list[int]], int] | None:
+    """(column indexes of each axis' samples in order, label column or -1) when a header
+    names samples (s0..s127; x0..x127,y0..y127,z0..z127) and at most a label or a time
+    column besides; else None."""
+    groups: dict[str, list[tuple[int, int]]] = {}
+    label = -1
+    for i, h in enumerate(header):
+        name = h.strip().strip('"')
+        m = _SAMPLE_NAME.match(name)
+        if m and not csvrows.is_time_name(name):
+            groups.setdefault(m.group(1).lower(), []).append((int(m.group(2)), i))
+        elif name.lower() in WINDOW_LABEL_NAMES and label < 0:
+            label = i
+        elif not csvrows.is_time_name(name):
+            return None
+    if not groups or len(groups) > 3:
+        return None
+    cols = []
+    for g in groups.values():
+        g.sort()
+        if [n for n, _ in g] != list(range(g[0][0], g[0][0] + len(g))):
+            return None
+        cols.append([i for _, i in g])
+    if len({len(c) for c in cols}) != 1 or len(cols[0]) < MIN_ROW_SAMPLES:
+        return None
+    return cols, label
+
+
+def is_window_rows(path: str, opts: ReadOptions = DEFAULT) -> bool:
+    """Whether a CSV's header says it holds one window per row."""
+    if path.lower().endswith(".json"):
+        return False
+    try:
+        with open(path, "r", encoding="utf-8-sig", errors="replace") as f:
+            head = f.read(SNIFF_BYTES)
+    except OSError:
+        return False
+    sep, dec = sniff(head, opts.separator, opts.decimal)
+    for ln in to_commas(head, sep, dec).split("\n"):
+        if ln.strip():
+            cells = ln.split(",")
+            return csvrows.is_header(cells) and window_layout(cells) is not None
+    return False
+
+
+def read_window_rows(path: str, opts: ReadOptions = DEFAULT, lo: float = -1000.0, hi: float = 1000.0) -> WindowRows:
+    """One-window-per-row CSV -> WindowRows (values checked finite and within lo..hi)."""
+    text = read_text(path)
+    sep, dec = sniff(text, opts.separator, opts.decimal)
+    text = to_commas(text, sep, dec)
+    how = f" (read as {layout_words(sep, dec)})" if (sep, dec) != (",", ".") else ""
+    numbered = [(i + 1, ln) for i, ln in enumerate(text.split("\n")) if ln.strip()]
+    del text
+    header = [c.strip().strip('"') for c in numbered[0][1].split(",")]
+    got = window_layout(header)
+    if got is None:
+        raise ReadError(f"{path}: its header does not name one window per row (s0,s1,...,label)")
+    cols, label = got
+    body = numbered[1:]
+    if not body:
+        raise ReadError(f"{path}: file has a header but no windows")
+    width = len(header)
+    flat = [i for c in cols for i in c]
+    vals = np.empty((len(body), len(flat)))
+    labels: list[str] | None = [] if label >= 0 else None
+    for r, (ln_no, ln) in enumerate(body):
+        cells = ln.split(",")
+        if len(cells) != width:
+            raise ReadError(f"{path}: line {ln_no} has {len(cells)} columns, expected {width} "
+                            f"(one window per row: {csvrows.listed(header)}){how}")
+        try:
+            vals[r] = [float(cells[i]) for i in flat]
+        except ValueError:
+            bad = next(cells[i] for i in flat if not csvrows.is_number(cells[i]))
+            raise ReadError(f"{path}: line {ln_no} has a non-numeric value {bad.strip()!r}{how}") from None
+        if labels is not None:
+            labels.append(cells[label].strip().strip('"'))
+    ok = np.isfinite(vals) & (vals >= lo) & (vals <= hi)
+    if not ok.all():
+        r = int(np.flatnonzero(~ok.all(axis=1))[0])
+        raise ReadError(f"{path}: line {body[r][0]} has a value that is not finite or outside "
+                        f"{lo:g}..{hi:g}{how}")
+    n_ax, n_s = len(cols), len(cols[0])
+    names = [_SAMPLE_NAME.match(header[c[0]]).group(1) or f"axis{k}" for k, c in enumerate(cols)]
+    out = WindowRows(path, vals.reshape(len(body), n_ax, n_s), np.array([n for n, _ in body]), labels, names)
+    counts = ""
+    if labels is not None:
+        seen: dict[str, int] = {}
+        for v in labels:
+            seen[v] = seen.get(v, 0) + 1
+        counts = "; labels " + cut_list([f"{k} {v}" for k, v in seen.items()], 8, ", ")
+    out.notes.append(f"{path}: one window per row: {len(body)} windows of {n_s} samples, {n_ax} "
+                     f"ax{'is' if n_ax == 1 else 'es'}{counts}" + (f"; {how.strip(' ()')}" if how else ""))
+    return out

@@ -7,9 +7,15 @@ Format (what the board's recording mode writes, and what `train`/`evaluate`/`sco
 - an optional header row; leading columns before the 768 pixels are not pixels: a header
   names them (e.g. `t_ms,ambient,p0,...,p767`); without a header they are unnamed
   (`col0`, `col1`, ...). Recognised names: a time stamp (`t`, `t_ms`, `time`,
-  `timestamp`), the sensor's ambient reading (`ambient`, `ta`), and a ground-truth label
-  (`label` or `anomaly`: 1 where the frame shows an anomaly) for evaluation;
-- every pixel a finite number within -60..400 deg C, else the file and line are named.
+  `timestamp`; a number or an ISO-8601 date, as in the public `Time,RT,P000..P767`
+  layout), the sensor's ambient reading (`ambient`, `ta`), and a ground-truth label
+  (`label` or `anomaly`: 1, or any word but normal/ok/0, where the frame shows an
+  anomaly) for evaluation; with named pixels (`p0..`, `P000..`) columns may follow them;
+- every pixel a finite number within -60..400 deg C, else the file and line are named;
+- commas, semicolons or tabs between cells, decimal points or commas (detected).
+
+The reading itself is host_tools.data.readers.read_frames (time stamps checked as every
+reader checks them); this module keeps the folder-level view and the writers.
 
 Files of blocks of 24 rows of 32 values (no header: what `device.recorder` makes of a
 serial capture, one frame per file) are read too.
@@ -23,7 +29,8 @@ import os
 
 import numpy as np
 
-from device.thermal import COLS, MAX_C, MIN_C, N, ROWS, csv_header, csv_row
+from device.framerows import csv_header, csv_row
+from device.thermal import N
 from host_tools.data import readers
 from host_tools.data.datasets import DataError, list_csv
 

@@ -43,7 +43,7 @@ from host_tools.data.argtypes import fraction as _fraction
 from host_tools.data.argtypes import rate as _rate
 from host_tools.data.argtypes import shrinkage as _shrinkage
 from host_tools.modeling import baselines as baselines_mod
-from host_tools.data import datasets
+from host_tools.data import datasets, readers
 from host_tools.modeling import train
 from host_tools.data.datasets import DataError, WindowSet
 
@@ -75,6 +75,7 @@ class Scenario:
     commission: str | None = None  # remount: the later session with the sensor re-taped
     extras: list[str] = field(default_factory=list)  # other normal sessions, informational
     notes: list[str] = field(default_factory=list)
+    from_labels: bool = False  # anomalies are the normal folders' windows with other labels
 
 
 def builtin_scenarios(root: str) -> dict[str, Scenario]:
@@ -197,7 +198,9 @@ def normal_parts(ratios: np.ndarray, test_sets: Sequence[tuple[str, WindowSet]],
                     "over": int(np.sum(r > 1.0)), "fa_rate": detection_rate(r), "stated": fa_rate,
                     "fa_supported": m.get("fa_supported"), "threshold_method": m.get("threshold_method"),
                     "threshold_windows": m.get("n_threshold"),
-                    "threshold_source": m.get("threshold_source")})
+                    "threshold_source": m.get("threshold_source"),
+                    "fa_supported_across": m.get("fa_supported_across"),
+                    "sessions": m.get("sessions", 1)})
     return out
 
 
@@ -220,6 +223,14 @@ def fa_table_text(results: Sequence[dict]) -> str:
                              f"{100 * p['fa_rate']:8.2f}% {100 * p['stated']:6.2f}% "
                              f"{'-' if sup is None else f'{100 * sup:.2f}%':>9s}  "
                              f"{p['threshold_method'] or '-'} ({p['threshold_windows']})")
+            across = [p for p in m["normal_parts"] if p.get("fa_supported_across") is not None]
+            if across:
+                lines.append("  across sessions (leave-one-session-out): " + ", ".join(
+                    f"{p['mode']} {100 * p['fa_supported_across']:.2f}% ({p['sessions']} sessions)"
+                    for p in across))
+            if len(across) < len(m["normal_parts"]):
+                lines.append("  supported rates of modes with one session are within-session only "
+                             "(no other session says how a new one behaves)")
             dets = ", ".join(f"{a} {100 * v['detection_rate']:.1f}%" for a, v in m["anomalies"].items())
             lines.append(f"  detected: {dets}")
     return "\n".join(lines)
@@ -284,8 +295,8 @@ def resolve(p: str, root: str) -> str:
 def check_folders(sc: Scenario, root: str) -> None:
     for p in sc.normal + sc.anomalies + ([sc.commission] if sc.commission else []):
         if not os.path.isdir(p):
-            raise DataError(f"scenario {sc.name!r} needs folder {os.path.basename(p)!r}, "
-                            f"which is not in {root}")
+            raise DataError(f"--data {root}: has no folder {os.path.basename(p)!r}, which the bundled "
+                            f"ceiling-fan preset's scenario {sc.name!r} needs; {PRESET_HINT}")
 
 
 # ---- running a scenario -------------------------------------------------------------
@@ -549,12 +560,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="thermal: MLX90640 frame CSVs (--normal and --anomaly folders; "
                         "host_tools.modeling.thermal_report)")
     p.add_argument("--data", default=os.path.join("data", "ceiling-fan"), metavar="DIR",
-                   help="dataset root with one folder per session (default: data/ceiling-fan)")
+                   help="dataset root (default: data/ceiling-fan): the bundled ceiling-fan folders "
+                        "(the preset scenarios), a folder of labelled one-window-per-row files, or where "
+                        "--normal/--anomaly folders are looked for")
     p.add_argument("--scenario", choices=["state", "remount", "coin", "all"], default="all",
-                   help="built-in scenario to run: operating-state change, sensor remount, coin on a blade")
+                   help="ceiling-fan preset scenario (default: all); not used with --normal/--anomaly")
     p.add_argument("--normal", nargs="+", metavar="DIR",
-                   help="custom scenario instead of the built-in ones: one folder per normal mode")
-    p.add_argument("--anomaly", nargs="+", metavar="DIR", help="custom scenario: anomaly folders")
+                   help="any recordings instead of the preset: one folder per normal mode (default: none); "
+                        "folders of labelled one-window-per-row files keep their normal rows")
+    p.add_argument("--anomaly", nargs="+", metavar="DIR",
+                   help="anomaly folders for --normal (default: none; with labelled window rows in "
+                        "--normal, each other label is an anomaly set)")
     p.add_argument("--detector", choices=list(DETECTORS), default="mahalanobis",
                    help="which of ours is the headline (both are always in the tables)")
     p.add_argument("--fa-rate", type=_fraction, default=0.01,
@@ -577,20 +593,79 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="print nothing but warnings and errors; the report is still written")
 
 
+PRESET_HINT = ("for other recordings give --normal DIR... (one folder per normal mode) and --anomaly DIR..., "
+               "or --data/--normal with one-window-per-row files that have a label column")
+
+
+def _labelled(folder: str) -> bool:
+    """Does a folder (or file) hold one-window-per-row files with a label column?"""
+    try:
+        files = datasets.list_csv(folder)
+    except DataError:
+        return False
+    if not readers.is_window_rows(files[0]):
+        return False
+    with open(files[0], "r", encoding="utf-8-sig", errors="replace") as f:
+        header = f.readline().split(",")
+    got = readers.window_layout(header)
+    return got is not None and got[1] >= 0
+
+
 def _scenarios(a: argparse.Namespace) -> list[Scenario]:
     root = a.data
-    if not os.path.isdir(root):
-        raise DataError(f"{root}: no such dataset folder")
     if a.normal or a.anomaly:
-        if not (a.normal and a.anomaly):
-            raise DataError("a custom scenario needs both --normal and --anomaly folders")
+        if not a.normal:
+            raise DataError("--anomaly needs --normal DIR... too (one folder per normal mode)")
+        normal = [resolve(p, root) for p in a.normal]
+        if not a.anomaly:
+            if not all(_labelled(p) for p in normal):
+                raise DataError("--normal without --anomaly: give --anomaly DIR..., or --normal folders of "
+                                "one-window-per-row files with a label column (the other labels are the anomalies)")
+            return [Scenario("labels", "Labels: windows labelled normal against each other label",
+                             normal, [], from_labels=True)]
         return [Scenario("custom", "Custom: the given normal modes against the given anomalies",
-                         [resolve(p, root) for p in a.normal], [resolve(p, root) for p in a.anomaly])]
+                         normal, [resolve(p, root) for p in a.anomaly])]
+    if not os.path.exists(root):
+        raise DataError(f"--data {root}: no such dataset folder ({PRESET_HINT})")
+    if _labelled(root):
+        return [Scenario("labels", "Labels: windows labelled normal against each other label",
+                         [root], [], from_labels=True)]
     allsc = builtin_scenarios(root)
     chosen = list(allsc.values()) if a.scenario == "all" else [allsc[a.scenario]]
     for sc in chosen:
         check_folders(sc, root)
     return chosen
+
+
+def expand_labels(scenarios: list[Scenario], folders: dict[str, Folder]) -> None:
+    """Normal folders of labelled window rows keep only their normal windows ('DIR#normal');
+    a label scenario gets one anomaly set per other label ('DIR#blocked', ...)."""
+    for sc in scenarios:
+        normal, anomalies = [], list(sc.anomalies)
+        for p in sc.normal:
+            ws, mad = folders[p].ws, folders[p].mad
+            if ws.labels is None:
+                if sc.from_labels:
+                    raise DataError(f"{p}: has no label column: give --anomaly DIR...")
+                normal.append(p)
+                continue
+            by: dict[str, np.ndarray] = {}
+            for lab in dict.fromkeys(ws.labels):
+                key = "normal" if datasets.is_normal_label(lab) else lab
+                m = np.array([(datasets.is_normal_label(v) if key == "normal" else v == lab) for v in ws.labels])
+                by[key] = by.get(key, np.zeros(len(ws), dtype=bool)) | m
+            if "normal" not in by:
+                raise DataError(f"{p}: no window is labelled normal (labels: {readers.cut_list(sorted(by), 8, ', ')})")
+            for key, m in by.items():
+                name = f"{p}#{key}"
+                folders[name] = Folder(ws.subset(m), mad[m] if mad is not None else None)
+                if key == "normal":
+                    normal.append(name)
+                elif sc.from_labels:
+                    anomalies.append(name)
+        if not anomalies:
+            raise DataError(f"scenario {sc.name!r}: no anomaly windows (every label is normal): give --anomaly DIR...")
+        sc.normal, sc.anomalies = normal, anomalies
 
 
 def main(a: argparse.Namespace) -> int:
@@ -607,7 +682,8 @@ def main(a: argparse.Namespace) -> int:
     decision = {"k": a.k, "n": a.n, "on": 1.0, "off": a.off, "cooldown": a.cooldown}
     try:
         Decision.from_settings(decision)
-        extractor = datasets.make_extractor("accel", a.window, a.rate, a.bands)
+        axes = readers.axes_of(datasets.list_csv(scenarios[0].normal[0])[0])
+        extractor = datasets.make_extractor("accel", a.window, a.rate, a.bands, axes)
     except ValueError as e:
         raise DataError(f"--window {a.window} --bands {a.bands} --k {a.k} --n {a.n} --off {a.off}: {e}") from None
     cfg = Config(a.fa_rate, a.shrinkage, decision, a.detector, a.window / a.rate, not a.no_baselines)
@@ -623,6 +699,7 @@ def main(a: argparse.Namespace) -> int:
         print(f"loading {len(paths)} folders from {a.data}", file=sys.stderr)
     with stages("load"):
         folders = load_folders(paths, extractor, keep_mad=cfg.baselines, progress=not a.quiet)
+        expand_labels(scenarios, folders)
 
     ev = Evaluator(folders, extractor, cfg, stages)
     results: list[dict] = []
@@ -651,9 +728,22 @@ def main(a: argparse.Namespace) -> int:
                                             total=lambda: time.perf_counter() - t_start)
     timing = dict(stages.t, total=time.perf_counter() - t_start)
     report_mod.write_metrics(a.report, results, meta, timing, STAGE_LABELS)
-    if not a.quiet:
+    if not a.quiet:  # --quiet: the one-line result below
         print(report_mod.summary_text(results, meta))
         print(fa_table_text(results))
+    from host_tools.modeling import recommend
+
+    if not a.quiet:
+        print(recommend.text(results, a.fa_rate))
+    coin = next((r for r in scenarios if r.name == "coin"), None)
+    if coin is not None and not getattr(a, "no_guard_table", False) and not a.quiet:
+        from host_tools.modeling import guard_table
+
+        doc = ev._models[(tuple(coin.normal), cfg.detector)]
+        rows = guard_table.table(doc, [(os.path.basename(p), f.ws.features) for p, f in folders.items()])
+        print()
+        print(guard_table.text(rows, doc))
+    if not a.quiet:
         print(report_mod.timing_text(timing, STAGE_LABELS))
     print(f"report: {paths_out['html']} (also report.md, metrics.json, "
           f"{len(paths_out['figures'])} figures)")

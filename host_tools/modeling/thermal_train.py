@@ -36,7 +36,7 @@ from device import detectors as detectors_mod
 from device import model as model_mod
 from device import thermal
 from host_tools.data import timeaxis
-from host_tools.modeling import train
+from host_tools.modeling import modelfile, train
 from host_tools.data.datasets import DataError
 
 SCALE_FLOOR = 0.15  # deg C: the sensor's own frame-to-frame noise at a 2 Hz refresh
@@ -360,12 +360,25 @@ def cmd_train(a: argparse.Namespace) -> int:
             print(f"note: {rate:.3g} frames/s, from the recordings' time stamps (--rate sets it)", file=sys.stderr)
     else:
         rate = 1.0  # the board's default refresh: a whole frame per second
-    doc = build(sessions, auto=a.modes == "auto", fa_rate=a.fa_rate, holdout=a.holdout,
+    tests = []
+    if a.test:  # the last part of each session in time: scored at the end, as for the other sensors
+        if a.holdout + a.test >= 1:
+            raise DataError(f"--holdout {a.holdout} --test {a.test}: together they leave nothing to fit on")
+        for i, (name, fr) in enumerate(sessions):
+            k = int(round(len(fr) * (1 - a.test)))
+            sessions[i] = (name, fr[:k])
+            tests.append((name, fr[k:]))
+    doc = build(sessions, auto=a.modes == "auto", fa_rate=a.fa_rate, holdout=a.holdout / (1 - a.test),
                 detector=a.detector, rate=rate, decision=decision, calibrate=calib or None)
-    try:
-        save(a.out, doc)
-    except OSError as e:
-        raise DataError(f"--out {a.out}: cannot write ({e.strerror or e})") from None
+    if tests:
+        doc["training"]["test"] = []
+        for name, fr in tests:
+            out = Runner(doc).run(fr)
+            over = int(np.sum(out["scores"] > 1.0))
+            doc["training"]["test"].append({
+                "session": name, "windows": int(len(fr)), "span": timeaxis.describe_period(len(fr) / rate),
+                "over": over, "fa_rate": over / len(fr) if len(fr) else 0.0, "alarms": len(out["starts"])})
+    modelfile.write(a.out, doc)
     print(f"wrote {a.out} (+ pixel maps {os.path.splitext(a.out)[0]}.pixels.npy): thermal {a.detector}, "
           f"{len(doc['modes'])} mode(s), {len(thermal.NAMES)} frame features, fa_rate {a.fa_rate}, "
           f"{doc['training']['masked_pixels']} pixels allowed hot, "
@@ -373,6 +386,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     for m in doc["modes"]:
         print(f"  mode {m['name']}: {m['n_fit']} fit frames, threshold {m['threshold']:.4g} "
               f"from {m['n_threshold']} frames, supports fa {m['fa_supported']:.2%} ({m['threshold_method']})")
+    for t in doc["training"].get("test", []):
+        print(f"  test {t['session']}: {t['windows']} frames ({t['span']}): {t['over']} over the line "
+              f"({t['fa_rate']:.2%}), {t['alarms']} alarm(s) after the decision")
     for w in train.threshold_warnings(doc):
         print(f"warning: {w}", file=sys.stderr)
     return 0

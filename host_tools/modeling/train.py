@@ -133,8 +133,9 @@ def raw_scores(det, feats: np.ndarray, mode: int | None = None) -> tuple[np.ndar
 
 
 def choose_thresholds(det, modes: list[dict], calib: list[tuple[np.ndarray, int | None]],
-                      fa_rate: float, source: str) -> None:
-    """Set each mode's threshold from calibration windows (labelled or nearest-mode)."""
+                      fa_rate: float, source: str) -> list[list[float]]:
+    """Set each mode's threshold from calibration windows (labelled or nearest-mode);
+    returns each mode's calibration scores."""
     per_mode: list[list[float]] = [[] for _ in modes]
     for feats, mode in calib:
         raws, which = raw_scores(det, feats, mode)
@@ -153,6 +154,7 @@ def choose_thresholds(det, modes: list[dict], calib: list[tuple[np.ndarray, int 
         m["n_threshold"] = len(per_mode[i])
         m["threshold_source"] = source
         det.set_mode(i, threshold=m["threshold"])
+    return per_mode
 
 
 def drift_margin(det, i: int, feats: np.ndarray, fa_rate: float, fraction: float = 0.3,
@@ -191,13 +193,16 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
                 sessions: Sequence[str] = (), threshold_source: str = "calibration",
                 margin_windows: Sequence[np.ndarray] | None = None,
                 adaptive: dict | None = None,
-                starts: Sequence[np.ndarray | None] | None = None) -> dict:
+                starts: Sequence[np.ndarray | None] | None = None,
+                session_windows: Sequence[Sequence[np.ndarray]] | None = None) -> dict:
     """Fit every mode, choose thresholds, and return the model dict (not yet written).
 
     margin_windows: per mode, its windows in time order (fit + hold-out) on which the
     commissioning drift margin is measured; None leaves the margin at 1.
     adaptive: device.adaptive's parameters (detector "adaptive"); starts: for it, the
     start times of the fit windows and of each calibration set (gaps move its cycle on).
+    session_windows: per mode, the windows of each of its recording sessions; a mode with
+    two or more gets a threshold that also holds across sessions (host_tools.modeling.calibration).
     """
     if not 0 < fa_rate < 1:
         raise DataError(f"--fa-rate must be between 0 and 1, got {fa_rate}")
@@ -223,7 +228,22 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
         # choose_thresholds scores in order: hand it the raw scores just computed
         calib = [(np.asarray(raws, dtype=np.float32)[:, None], 0)]
         det = _Replay()
-    choose_thresholds(det, modes, calib, fa_rate, threshold_source)
+    within = choose_thresholds(det, modes, calib, fa_rate, threshold_source)
+    if session_windows is not None and detector in ("mahalanobis", "zscore"):
+        from host_tools.modeling import calibration
+
+        for i, m in enumerate(modes):
+            sess = [s for s in session_windows[i] if len(s)]
+            def fit(x, name=m["name"]):
+                return make_detector(detector, [fit_mode(name, x, detector, shrinkage)])
+
+            across = calibration.out_of_session_scores(sess, fit) if len(sess) >= 2 else np.zeros(0)
+            calibration.across_sessions(m, fa_rate, within[i], across, len(sess))
+            det.set_mode(i, threshold=m["threshold"])
+        for i, m in enumerate(modes):
+            lim = calibration.axis_allowance(modes, i, [s for s in session_windows[i] if len(s)])
+            if lim is not None:
+                m["axis_limit"] = lim
     for i, m in enumerate(modes):
         span = margin_windows[i] if margin_windows is not None and detector != "adaptive" else None
         if span is not None and len(span) >= 2 * MIN_WINDOWS:
@@ -250,16 +270,35 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
     return doc
 
 
-def threshold_warnings(doc: dict) -> list[str]:
-    """One line per mode whose threshold supports a worse false-alarm rate than asked."""
+def threshold_warnings(doc: dict, calib_share: float | None = None) -> list[str]:
+    """One line per mode whose threshold supports a worse false-alarm rate than asked:
+    how many calibration windows it has, the rate they support, and how many more (and
+    how many seconds of recording) back the asked rate without a tail assumption.
+    calib_share: the share of a mode's recording that becomes calibration windows (train's
+    --holdout); None: the seconds count calibration windows only."""
     fa = doc["fa_rate"]
+    feat = doc.get("features", {})
+    spw = float(feat.get("window", 0)) / float(feat.get("rate", 1.0) or 1.0)
+    need = threshold_mod.windows_needed(fa)
     out = []
     for m in doc["modes"]:
         sup = m.get("fa_supported")
         if sup is not None and threshold_mod.differs(sup, fa):
-            out.append(f"mode {m['name']!r}: threshold from {m.get('n_threshold', '?')} windows "
-                       f"({m.get('threshold_method', '?')}) supports a false-alarm rate of "
-                       f"{sup:.2%}, not the {fa:.2%} asked for; give it more calibration windows")
+            n = m.get("n_threshold")
+            line = (f"mode {m['name']!r}: threshold from {n if n is not None else '?'} calibration windows "
+                    f"({m.get('threshold_method', '?')}) supports a false-alarm rate of "
+                    f"{sup:.2%}, not the {fa:.2%} asked for")
+            if isinstance(n, int) and n < need:
+                more = need - n
+                secs = more * spw / (calib_share if calib_share else 1.0)
+                line += (f"; {need} calibration windows back {fa:.2%} without a tail assumption: "
+                         f"{more} more" + (f", about {secs:.0f} s more recording of this mode"
+                                           + (f" (with {calib_share:.0%} of it held out for "
+                                              f"calibration)" if calib_share else "")
+                                           if spw > 0 else ""))
+            else:
+                line += "; give it more calibration windows"
+            out.append(line)
     return out
 
 

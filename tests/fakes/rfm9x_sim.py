@@ -3,6 +3,18 @@ and methods of adafruit_rfm9x.RFM9x that the board transport and the gateway use
 send_with_ack, receive with the RadioHead 4-byte header, ACKs, retries, seen_ids), and
 `SimLink` carries frames between radios, dropping, duplicating and corrupting them.
 
+Written from adafruit_rfm9x.py 2.2.25 (Adafruit_CircuitPython_RFM9x, the version pip
+installs for the tests):
+- `frequency_mhz` setter raises RuntimeError outside 240..960 MHz (also from __init__);
+- `spreading_factor` setter clamps to 6..12 without complaint (SF6 would need implicit-
+  header mode, which the driver never sets: such a radio hears nothing here);
+- `low_datarate_optimize` is a register bit the driver leaves at 0; a frame is heard only
+  by a radio on the same frequency, spreading factor and low-data-rate setting;
+- `send` polls tx_done for `xmit_timeout` seconds and returns False when the frame takes
+  longer on air (`airtime`, 0 in most tests);
+- `receive` returns None on the first CRC-failed frame (counting crc_error_count) and on a
+  frame for another node, instead of listening on.
+
 Corruption is a flipped bit. With CRC on, the receiving radio discards a corrupted frame
 (counted in crc_error_count) -- except a fraction `crc_miss`, which models frames whose
 damage the 16-bit CRC does not catch (or a sender that computes a valid CRC): those reach
@@ -51,8 +63,9 @@ class SimLink:
                     crc_ok = self.rng.random() < self.crc_miss
                     self.stats["crc_missed"] += crc_ok
                 out.append((bytes(f), crc_ok))
+        modem = sender._modem()
         for r in self.radios:
-            if r is not sender:
+            if r is not sender and r.hears(modem):
                 for f, ok in out:
                     r._inbox.put((f, ok))
 
@@ -62,11 +75,12 @@ class FakeRFM9x:
 
     def __init__(self, link: SimLink, node: int = BROADCAST, frequency: float = 868.0) -> None:
         self.link = link
-        link.attach(self)
         self._inbox: queue.Queue = queue.Queue()
         self.frequency_mhz = frequency
+        link.attach(self)
         self.enable_crc = True
-        self.spreading_factor = 7
+        self._sf = 7
+        self.low_datarate_optimize = 0
         self.signal_bandwidth = 125000
         self.coding_rate = 5
         self.tx_power = 13
@@ -86,6 +100,36 @@ class FakeRFM9x:
         self.last_snr = 9.5
         self.airtime = 0.0  # seconds a frame takes (0 in tests; the bench may set it)
 
+    @property
+    def frequency_mhz(self) -> float:
+        return self._freq
+
+    @frequency_mhz.setter
+    def frequency_mhz(self, val: float) -> None:
+        if val < 240 or val > 960:
+            raise RuntimeError("frequency_mhz must be between 240 and 960")
+        self._freq = float(val)
+
+    @property
+    def spreading_factor(self) -> int:
+        return self._sf
+
+    @spreading_factor.setter
+    def spreading_factor(self, val: int) -> None:
+        self._sf = min(max(int(val), 6), 12)
+
+    def _modem(self) -> tuple:
+        return (self._freq, self._sf, bool(self.low_datarate_optimize))
+
+    def hears(self, modem: tuple) -> bool:
+        """True if a frame sent with `modem` settings is decoded by this radio. SF11/12 at
+        125 kHz (symbols over 16 ms) are decoded only with low-data-rate optimisation on
+        both ends (SX1276 datasheet: mandated there; without it the crystal drift over a
+        long frame breaks reception)."""
+        if self._sf == 6 or modem != self._modem():
+            return False
+        return self._sf < 11 or bool(self.low_datarate_optimize)
+
     def send(self, data, *, keep_listening=False, destination=None, node=None,
              identifier=None, flags=None) -> bool:
         assert 0 < len(data) <= 252
@@ -94,6 +138,9 @@ class FakeRFM9x:
                      self.identifier if identifier is None else identifier,
                      self.flags if flags is None else flags])
         if self.airtime:
+            if self.airtime > self.xmit_timeout:  # tx_done never came in time
+                time.sleep(self.xmit_timeout)
+                return False
             time.sleep(self.airtime)
         self.link.transmit(self, hdr + bytes(data))
         return True
@@ -128,13 +175,14 @@ class FakeRFM9x:
                 frame, crc_ok = self._inbox.get(timeout=left)
             except queue.Empty:
                 return None
+            # the driver reads one frame per call: a bad or foreign one ends the call
             if self.enable_crc and not crc_ok:
                 self.crc_error_count += 1
-                continue
+                return None
             if len(frame) < 5:
-                continue
+                return None
             if self.node != BROADCAST and frame[0] not in (BROADCAST, self.node):
-                continue
+                return None
             packet = bytearray(frame)
             if with_ack and not packet[3] & FLAG_ACK and packet[0] != BROADCAST:
                 if self.ack_delay is not None:

@@ -667,7 +667,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     mb = add_command(sub, "moved-bench", "a model trained at some sensor positions, used at another "
                                          "(simulated on the ceiling fan and synthetic machines), "
                                          "before and after commissioning",
-                     "%(prog)s")
+                     "%(prog)s --seeds 1 2 --commission 120")
     from host_tools.modeling import moved_sensor
 
     moved_sensor.add_arguments(mb)

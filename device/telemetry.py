@@ -355,7 +355,7 @@ def _setup_radio(radio, s):
     # SF11/12 at 125 kHz: symbols longer than 16 ms need low-data-rate optimisation on
     # both ends (SX1276 datasheet; the driver leaves it off). gateway/ sets the same.
     radio.low_datarate_optimize = 1 if s.LORA_SF >= 11 else 0
-    from device.settings import lora_ack_wait, lora_airtime
+    from device.lora_time import lora_ack_wait, lora_airtime
 
     radio.xmit_timeout = lora_airtime(s.LORA_SF, 53) + 0.5
     return LoraTransport(radio, payloads.parse_key(s.LORA_KEY), ack_wait=lora_ack_wait(s.LORA_SF),

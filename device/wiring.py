@@ -9,21 +9,22 @@ the heap the loop needs.
 """
 
 from device.alerts import CONFIG
-from device.app import App
 from device.ticks import Uptime
 
-# Modules only setup needs: code.py removes them from sys.modules after setup.
-SETUP_MODULES = ("device.wiring", "device.settings", "device.model", "device.chips")
+# Modules only setup needs: code.py removes them from sys.modules after setup. Setup also
+# drops them as it goes -- the settings table once settings are read, the model loader
+# once the model is loaded -- and imports the app's modules only after the model load,
+# so each stage's code leaves before the next one's arrives (a lower setup peak).
+SETUP_MODULES = ("device.wiring", "device.settings", "device.model", "device.chips", "device.sha256")
 
 
-def drop_setup_modules(extra=()):
-    """Forget the setup-only modules (and `extra` ones) so their bytecode leaves the heap
-    the loop and the network stack need: out of sys.modules and out of the package, which
-    holds its submodules too."""
+def drop_modules(names):
+    """Forget modules so their bytecode leaves the heap: out of sys.modules and out of the
+    package, which holds its submodules too; then collect."""
     import sys
 
     pkg = sys.modules.get("device")
-    for name in SETUP_MODULES + tuple(extra):
+    for name in names:
         sys.modules.pop(name, None)
         short = name.split(".")[-1]
         if pkg is not None and short in pkg.__dict__:
@@ -34,6 +35,12 @@ def drop_setup_modules(extra=()):
         gc.collect()
     except ImportError:
         pass
+
+
+def drop_setup_modules(extra=()):
+    """Forget the setup-only modules (and `extra` ones) so their bytecode leaves the heap
+    the loop and the network stack need."""
+    drop_modules(SETUP_MODULES + tuple(extra))
 
 def _model_id(doc):
     c = doc.get("checksum", "") if doc else ""
@@ -213,6 +220,30 @@ def make_store(s, hw, log):
     return None
 
 
+# Heap the transport's libraries take, measured on a CircuitPython-like build (issue 15):
+# MiniMQTT + ConnectionManager + ticks 25.6 KB, the Requests stack 16.4 KB.
+_LIB_KB = {"mqtt": 25.6, "http": 16.4}
+SMALL_HEAP = 256 * 1024  # below this the board has no PSRAM (ESP32-S3 without: ~150 KB)
+
+
+def heap_total():
+    """The interpreter's whole heap in bytes, or None where gc cannot tell (CPython)."""
+    try:
+        import gc
+
+        return gc.mem_free() + gc.mem_alloc()
+    except (ImportError, AttributeError):
+        return None
+
+
+def _warn_small_heap(kind, log):
+    total = heap_total()
+    if kind in _LIB_KB and total is not None and total < SMALL_HEAP:
+        log("# warning: TELEMETRY = %s: its libraries take ~%.1f KB of a %d KB heap (no PSRAM): the "
+            "accelerometer app with it may not fit (docs/board.md section 9); watch mem_low in the "
+            "heartbeats, or use LoRa, or a board with PSRAM" % (kind, _LIB_KB[kind], total // 1024))
+
+
 def build_app(s, hw, pins=None):
     """An App wired from validated settings `s` and hardware `hw` (see code.py's Hardware
     for the interface). Raises SettingsError for pins the board does not have; every other
@@ -228,8 +259,7 @@ def build_app(s, hw, pins=None):
     except ImportError:
         gc = None
     doc, model_error = _load_model(s, log)
-    if gc is not None:
-        gc.collect()
+    drop_modules(("device.model", "device.sha256"))  # the loader's part is done
     feats = None
     if doc is not None:
         window = doc["features"]["window"]
@@ -268,6 +298,7 @@ def build_app(s, hw, pins=None):
         from device import telemetry
 
         transport = telemetry.make_transport(s, hw, log)  # None: it could not start (logged)
+        _warn_small_heap(s.TELEMETRY, log)
     if transport is None:
         transport = outbox_mod.NullTransport() if s.TELEMETRY == "none" else outbox_mod.ConsoleTransport(hw.write)
         box = outbox_mod.Outbox(transport)
@@ -319,6 +350,8 @@ def build_app(s, hw, pins=None):
                  "model": _model_id(doc) if doc is not None else None}
     if getattr(hw, "reset_reason", None):
         boot_info["reset_reason"] = hw.reset_reason
+    from device.app import App  # the loop's modules, after the loader left
+
     common = dict(outbox=box, alerts=alerts, clock=clock, watchdog=wd, device_id=device_id,
                   heartbeat_every=s.HEARTBEAT_WINDOWS, retries=s.SENSOR_RETRIES, recorder=recorder,
                   log=log, sleep=hw.sleep, store=store, persist_every=s.PERSIST_EVERY,
@@ -415,6 +448,8 @@ def setup(getenv, hw):
         return config_error(e, hw, max_loops)
     except Exception as e:  # noqa: BLE001 - no exception may end code.py
         return config_error("settings.toml cannot be used: %s: %s" % (type(e).__name__, e), hw, max_loops)
+    settings_mod = None
+    drop_modules(("device.settings",))  # the table and its checks: done
     try:
         return build_app(s, hw, pins)
     except Exception as e:  # noqa: BLE001 - a bug or MemoryError in setup: show it, keep the board up

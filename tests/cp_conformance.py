@@ -9,9 +9,9 @@ against:
   busio, digitalio, microcontroller, watchdog, wifi, socketpool, alarm, ulab, ...;
 - `hashlib` from those stubs too (copied onto MYPYPATH, which mypy puts before its own
   CPython stdlib stubs: a plain run would check `hashlib.sha256` against CPython's);
-- `os` and `time` as CircuitPython has them (tests/cp_stubs/*.pyi: the stubs package has
-  none for them; written from shared-bindings/os/__init__.c and shared-bindings/time/
-  __init__.c, CircuitPython 10.x);
+- `os`, `time` and `gc` as CircuitPython has them (tests/cp_stubs/*.pyi: the stubs
+  package has none for them; written from shared-bindings/os/__init__.c, shared-bindings/
+  time/__init__.c and MicroPython's py/modgc.c, CircuitPython 10.x);
 - the Adafruit libraries' own annotations (adafruit_minimqtt, adafruit_requests,
   adafruit_rfm9x, adafruit_msa3xx, adafruit_mlx90640 as pip installs them).
 Reported: what the board does not have -- a missing attribute or module function
@@ -67,7 +67,7 @@ def stubs_dir():
     if site is None:
         raise SystemExit("circuitpython-stubs is not installed (pip install -e '.[dev]')")
     shutil.copy(os.path.join(site, "hashlib-stubs", "__init__.pyi"), os.path.join(d, "hashlib.pyi"))
-    for name in ("os", "time"):
+    for name in ("os", "time", "gc"):
         shutil.copy(os.path.join(HERE, "cp_stubs", name + ".pyi"), os.path.join(d, name + ".pyi"))
     return d
 

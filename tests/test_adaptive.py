@@ -289,3 +289,54 @@ def test_seasonal_year_weekly_profile_finds_both_failures_with_few_false_runs():
     assert res["zscore"]["hits"] < 2 and res["zscore"]["false_runs"] > 5
     x, inc, hol = driftbench.make_year(1)
     assert len(x) == 365 * 24 and [i.kind for i in inc] == ["ventilation", "heating"] and len(hol) == 14
+
+
+def _dated_csv(tmp_path, days=56, seed=1):
+    import datetime
+
+    x, _, _ = driftbench.make_year(seed)
+    d = tmp_path / "hall"
+    d.mkdir()
+    t0 = datetime.datetime(2025, 1, 6)
+    rows = ["timestamp,value"] + [f"{(t0 + datetime.timedelta(hours=h)).isoformat()},{x[h]:.3f}"
+                                  for h in range(days * 24)]
+    (d / "hall.csv").write_text("\n".join(rows) + "\n")
+    return str(d)
+
+
+def test_train_days_off_and_holidays_from_the_command_line(tmp_path, capsys):
+    folder = _dated_csv(tmp_path)
+    out = str(tmp_path / "m.json")
+    rc = cli.main(["train", "--sensor", "scalar", "--detector", "adaptive", "--normal", folder,
+                   "--rate", "1h", "--window", "1", "--cycle", "24h", "--slots", "24",
+                   "--days-off", "sat,sun", "--holidays", "2025-01-06,2025-02-14", "--out", out, "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    p = json.load(open(out))["adaptive"]
+    assert p["day_types"] == 1 and p["off_weekdays"] == [5, 6]
+    assert p["holidays"] == [20094, 20133] and "day0" not in p  # the board takes the day from its clock
+    det = detectors.from_model(json.load(open(out)))
+    assert det.day_types == 1 and det.day0 is None
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--days-off", "sat,sun", "--cycle", "none"], "needs a daily profile"),
+    (["--days-off", "funday", "--cycle", "24h"], "is not a weekday"),
+    (["--holidays", "2025-01-01", "--cycle", "24h"], "give --days-off too"),
+    (["--days-off", "sat", "--holidays", "2025-13-01", "--cycle", "24h"], "is not a date"),
+])
+def test_train_days_off_bad_options(tmp_path, capsys, args, words):
+    folder = _dated_csv(tmp_path, days=10)
+    rc = cli.main(["train", "--sensor", "scalar", "--detector", "adaptive", "--normal", folder, "--rate", "1h",
+                   "--window", "1", *args, "--out", str(tmp_path / "m.json"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and words in err, err
+
+
+def test_train_days_off_needs_dated_time_stamps(tmp_path, capsys):
+    d = tmp_path / "plain"
+    d.mkdir()
+    (d / "a.csv").write_text("".join(f"{h * 3600},{20 + (h % 24) / 10:.2f}\n" for h in range(24 * 20)))
+    rc = cli.main(["train", "--sensor", "scalar", "--detector", "adaptive", "--normal", str(d), "--rate", "1h",
+                   "--window", "1", "--days-off", "sat,sun", "--out", str(tmp_path / "m.json"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "no dated time stamps" in err, err

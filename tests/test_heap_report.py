@@ -40,3 +40,63 @@ def test_firmware_versions():
     assert not connection.firmware_supported("circuitpython", "8.2.10")[0]
     assert not connection.firmware_supported("circuitpython", "11.0.0")[0]
     assert connection.firmware_supported("micropython", "1.28.0") == (True, "")
+
+
+def test_setup_stages_leave_one_after_another(tmp_path, fan_model_path, monkeypatch):
+    """Settings table, then model loader, then the app's modules: each stage's code is
+    dropped before the next one's is imported (a lower setup peak; tests/heap_configs.py
+    measures it per configuration)."""
+    import os
+    import shutil
+    import sys
+
+    from board_harness import copy_replay, fake_hardware, run_code_py, write_settings
+    from device import model as model_mod
+    from device import wiring
+
+    root = tmp_path / "CIRCUITPY"
+    root.mkdir()
+    for f in model_mod.files_of(fan_model_path):
+        shutil.copy(f, root / os.path.basename(f))
+    copy_replay(str(root), ["fan_0_low_0_weight"], 3)
+    write_settings(str(root), SENSOR="replay", REPLAY_LOOP=0, REPLAY_REALTIME=0)
+    at_load = []
+    orig = model_mod.load
+
+    def load(*a, **k):
+        doc = orig(*a, **k)
+        at_load.append(set(sys.modules))
+        return doc
+
+    monkeypatch.setattr(model_mod, "load", load)
+    for n in ("device.app", "device.features", "device.detectors", "device.decision", "device.settings"):
+        monkeypatch.delitem(sys.modules, n, raising=False)
+    at_end = []
+    orig_drop = wiring.drop_setup_modules
+
+    def drop(extra=()):
+        at_end.append(set(sys.modules))
+        return orig_drop(extra)
+
+    monkeypatch.setattr(wiring, "drop_setup_modules", drop)
+    monkeypatch.setitem(sys.modules, "device.model", model_mod)
+    with fake_hardware() as hw:
+        r = run_code_py(str(root), hw)
+    assert r.app is not None and r.app.model is not None
+    mods = at_load[0]
+    assert "device.settings" not in mods  # dropped once the settings were read
+    assert not {"device.app", "device.features", "device.detectors"} & mods  # not yet imported
+    assert "device.model" not in at_end[0]  # the loader left before the app was built
+
+
+def test_small_heap_warning_for_network_libraries(monkeypatch):
+    from device import wiring
+
+    lines = []
+    monkeypatch.setattr(wiring, "heap_total", lambda: 150 * 1024)
+    wiring._warn_small_heap("mqtt", lines.append)
+    wiring._warn_small_heap("lora", lines.append)
+    assert len(lines) == 1 and "TELEMETRY = mqtt" in lines[0] and "150 KB heap" in lines[0]
+    monkeypatch.setattr(wiring, "heap_total", lambda: 2 * 1024 * 1024)  # PSRAM
+    wiring._warn_small_heap("mqtt", lines.append)
+    assert len(lines) == 1

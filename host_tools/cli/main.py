@@ -21,7 +21,7 @@ import numpy as np
 
 from device import model as model_mod
 from host_tools.data import datasets, readers, timeaxis
-from host_tools.modeling import calibration, train
+from host_tools.modeling import calibration, train, weeks
 from host_tools.modeling.modelfile import write as _write  # one writer for every sensor's model
 from host_tools.data.argtypes import fraction as _fraction
 from host_tools.data.argtypes import period as _period
@@ -220,9 +220,15 @@ def cmd_train(a: argparse.Namespace) -> int:
     adaptive = None
     if a.detector == "adaptive":
         adaptive = train.adaptive_params(a.window / a.rate, a.tau, a.cycle or None, a.slots)
+        adaptive.update(weeks.params(a))
+    elif getattr(a, "days_off", None) or getattr(a, "holidays", None):
+        weeks.params(a)  # says which option is missing or misplaced
     expect = f"--sensor {a.sensor} was given" + (" (the default)" if a.sensor == "accel" else "")
     sets = [datasets.load_folder(d, ex, not a.quiet, expect, opts) for d in a.normal]
     _notes(sets, a.quiet)
+    if adaptive and adaptive.get("day_types") and not (sets and sets[0].absolute):
+        raise DataError(f"--days-off: {a.normal[0]} has no dated time stamps (ISO-8601), so its "
+                        f"weekdays are unknown")
     for i, s in enumerate(sets):  # one-window-per-row files with labels: train on the normal rows
         sets[i], note = datasets.normal_only(s)
         if note and not a.quiet:
@@ -592,6 +598,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     t.add_argument("--out", required=True, metavar="FILE", help="the model file to write (model.json)")
     t.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     calibration.add_train_arguments(t)
+    weeks.add_train_arguments(t)
     _reading_options(t)
     t.set_defaults(func=cmd_train)
 

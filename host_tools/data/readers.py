@@ -227,6 +227,30 @@ def read_csv(path: str, kind: str, expect: str | None = None, opts: ReadOptions 
     return _read_csv_text(path, kind, expect, opts, text)
 
 
+PARSE_ROWS = 4096  # rows parsed per NumPy call: the token lists stay small
+
+
+def parse_rows(lines: list[str], width: int, dtype=np.float64) -> np.ndarray | None:
+    """Rows of `width` comma-separated numbers -> (rows, width) array, parsed a block of
+    rows at a time into one preallocated array (memory: the array, not a list of every
+    cell); None when a row has another cell count or a cell is not a number (the
+    per-line rules then name the line)."""
+    out = np.empty((len(lines), width), dtype=dtype)
+    for a in range(0, len(lines), PARSE_ROWS):
+        block = lines[a:a + PARSE_ROWS]
+        text = " ".join(block)
+        if text.count(",") != (width - 1) * len(block):
+            return None
+        try:
+            vals = np.array(text.replace(",", " ").split(), dtype=np.float64)
+        except ValueError:
+            return None
+        if vals.size != width * len(block):
+            return None
+        out[a:a + len(block)] = vals.reshape(len(block), width)
+    return out
+
+
 def _read_csv_text(path: str, kind: str, expect: str | None, opts: ReadOptions, text: str) -> Table:
     columns, lo, hi = csvrows.KINDS[kind][:3]
     nv = opts.axes if kind == "accel" and opts.axes else csvrows.VALUES[kind]
@@ -242,12 +266,8 @@ def _read_csv_text(path: str, kind: str, expect: str | None, opts: ReadOptions, 
         dated = t_col >= 0 and csvrows.is_date(probe.time_text or "")
         body = [lines[i] for i in body_at]
         if not dated and all(ln.count(",") == width - 1 for ln in body):
-            try:
-                data = np.array(" ".join(body).replace(",", " ").split(), dtype=np.float64)
-            except ValueError:
-                data = None
-            if data is not None and data.size == width * len(body):
-                data = data.reshape(len(body), width)
+            data = parse_rows(body, width)
+            if data is not None:
                 vals = data[:, idx]
                 if probe.values is not None and probe.scale != 1.0:
                     vals = vals * probe.scale
@@ -602,15 +622,7 @@ def read_frames(path: str, rate: float | None = None, opts: ReadOptions = DEFAUL
         tail = rest.rsplit(",", trail) if trail else [rest]
         heads.append(cells[:lead] + tail[1:])
         body_lines.append(tail[0])
-    data = None
-    body = "\n".join(body_lines)
-    if body.count(",") == (N - 1) * rows:
-        try:
-            data = np.array(body.replace(",", " ").split(), dtype=np.float64)
-            data = data.reshape(rows, N) if data.size == rows * N else None
-        except ValueError:
-            data = None
-    del body
+    data = parse_rows(body_lines, N, np.float32)
     if data is None:  # name the bad line
         for (ln_no, ln), rest in zip(numbered, body_lines):
             cells = ln.count(",") + 1

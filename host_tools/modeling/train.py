@@ -187,6 +187,13 @@ def drift_margin(det, i: int, feats: np.ndarray, fa_rate: float, fraction: float
     return max(1.0, float(np.quantile(ratios, coverage)))
 
 
+def _set_clock(det, starts, window_seconds: float) -> None:
+    """A days-off profile needs the clock: the first window's dated start."""
+    if getattr(det, "day_types", 0) and starts is not None and len(starts) and np.isfinite(starts[0]) \
+            and window_seconds > 0:
+        det.set_time(int(starts[0]), window_seconds)
+
+
 def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarray]],
                 calib: list[tuple[np.ndarray, int | None]], fa_rate: float,
                 shrinkage: float | str = "auto", decision: dict | None = None,
@@ -217,6 +224,7 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
         det.set_mode(0, threshold=3.0e38)
         spw = float((adaptive or {}).get("seconds", {}).get("window", 0.0))
         st = list(starts) if starts is not None else [None] * (1 + len(calib))
+        _set_clock(det, st[0], spw)
         for x, k in zip(fit_sets[0][1], gap_skips(st[0], len(fit_sets[0][1]), spw)):
             det.skip(k)
             det.step(x)
@@ -373,6 +381,7 @@ def test_summary(doc: dict, path: str, before, after) -> dict:
     det = detectors_mod.from_model(doc)
     spw = doc["features"]["window"] / doc["features"]["rate"]
     if doc["detector"] == "adaptive":
+        _set_clock(det, before.starts, spw)
         for x, k in zip(before.features, gap_skips(before.starts, len(before), spw)):
             det.skip(k)
             det.score(x)

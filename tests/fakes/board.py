@@ -1,4 +1,7 @@
-"""Fake `board` for an ESP32-S3 Feather-like board: pins are microcontroller.Pin objects."""
+"""Fake `board` for an ESP32-S3 Feather-like board: pins are microcontroller.Pin objects.
+
+Like CircuitPython's board module (shared-bindings/board/__init__.c): I2C(), STEMMA_I2C()
+and SPI() return the board's default bus singleton (SPI on SCK/MOSI/MISO)."""
 
 import microcontroller
 
@@ -24,3 +27,15 @@ def I2C():
 
 def STEMMA_I2C():
     return I2C()
+
+
+_spi = None
+
+
+def SPI():
+    global _spi
+    import busio
+
+    if _spi is None or _spi.deinited:
+        _spi = busio.SPI(globals()["SCK"], MOSI=globals()["MOSI"], MISO=globals()["MISO"])
+    return _spi

@@ -133,10 +133,54 @@ class I2C:
 
 
 class SPI:
-    """Present so typing-only imports in drivers resolve; not simulated."""
+    """An SPI bus with nothing on it (shared-bindings/busio/SPI.c, 10.x: try_lock/unlock,
+    configure(baudrate, polarity, phase, bits), write, readinto, write_readinto, deinit).
+    With no device, MISO reads 0x00: a driver's chip-id check fails as on a bare bus
+    (adafruit_rfm9x: "Failed to find rfm9x with expected version")."""
 
     def __init__(self, clock, MOSI=None, MISO=None, half_duplex=False):
-        raise RuntimeError("fake busio has no SPI devices")
+        for p in (clock, MOSI, MISO):
+            if p is not None:
+                if getattr(p, "in_use", False):
+                    raise ValueError("%s in use" % p)
+        self.pins = (clock, MOSI, MISO)
+        self.deinited = False
+        self._locked = False
+        self.frequency = 250000
+        self.written = []
+
+    def try_lock(self):
+        if self._locked:
+            return False
+        self._locked = True
+        return True
+
+    def unlock(self):
+        self._locked = False
+
+    def configure(self, *, baudrate=100000, polarity=0, phase=0, bits=8):
+        self.frequency = baudrate
+
+    def write(self, buffer, *, start=0, end=None):
+        self.written.append(bytes(buffer[start:end]))
+
+    def readinto(self, buffer, *, start=0, end=None, write_value=0):
+        end = len(buffer) if end is None else end
+        for i in range(start, end):
+            buffer[i] = 0
+
+    def write_readinto(self, out_buffer, in_buffer, *, out_start=0, out_end=None, in_start=0, in_end=None):
+        self.write(out_buffer, start=out_start, end=out_end)
+        self.readinto(in_buffer, start=in_start, end=in_end)
+
+    def deinit(self):
+        self.deinited = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, a, b, c):
+        self.deinit()
 
 
 class UART:

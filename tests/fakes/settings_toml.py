@@ -1,11 +1,26 @@
-"""Read settings.toml the way CircuitPython's os.getenv does (strings and integers only).
+"""Read settings.toml the way CircuitPython's os.getenv does, per core version.
 
-`getenv_from(path)` returns a getenv function for tests. Supported: `KEY = "string"`
-(with \\n, \\", \\\\, \\t escapes), `KEY = 'literal'`, `KEY = 123` / `-5` / `0x1f`,
-comments, blank lines; tables ([section]) end the readable part, as on the board.
-Anything else (e.g. a bare float) raises ValueError when that key is read, like
-CircuitPython's "Invalid value" error.
+Written from adafruit/circuitpython shared-module/os/getenv.c and shared-bindings/os/
+__init__.c (9.2.x-10.1.x and 10.2.x; /work/shared/notes/circuitpython-semantics.md):
+- values are double-quoted strings (escapes \\n \\t \\" \\\\ ...) or integers (decimal,
+  0x hex); single quotes are NOT strings there;
+- up to 10.1 getenv returns str or int and raises on a value it cannot parse (a bare
+  float, 'single quotes') when that key is read;
+- from 10.2 getenv returns every value as str (an integer's text) and never raises; typed
+  values come from supervisor.get_setting().
+Comments, blank lines; a [table] ends the readable part. The file is re-read per call on
+the board; here it is read once (`getenv_from(path, version)` returns the function).
 """
+
+
+def _version_tuple(v):
+    out = []
+    for part in str(v).split("-")[0].split("."):
+        try:
+            out.append(int(part))
+        except ValueError:
+            break
+    return tuple(out)
 
 
 def _parse_value(text, key):
@@ -25,11 +40,6 @@ def _parse_value(text, key):
             out.append(ch)
             i += 1
         raise ValueError("settings.toml: unterminated string for %s" % key)
-    if t.startswith("'"):
-        end = t.find("'", 1)
-        if end < 0:
-            raise ValueError("settings.toml: unterminated string for %s" % key)
-        return t[1:end]
     v = t.split("#")[0].strip()
     try:
         if v.lower().startswith("0x"):
@@ -60,12 +70,19 @@ def read(path):
     return d
 
 
-def getenv_from(path):
+def getenv_from(path, version="10.1.0"):
     raw = read(path)
+    strings = _version_tuple(version) >= (10, 2)
 
     def getenv(key, default=None):
         if key not in raw:
             return default
+        if strings:  # 10.2+: a str for every value, nothing raises
+            try:
+                v = _parse_value(raw[key], key)
+            except ValueError:
+                return raw[key].split("#")[0].strip()
+            return v if isinstance(v, str) else raw[key].split("#")[0].strip()
         return _parse_value(raw[key], key)
 
     return getenv

@@ -14,15 +14,22 @@ class _Clock:
         self.us = 0
         self.tick_cost_us = 50
         self.ticks_calls = 0
+        self.watchers = []  # called after time moves (a RAISE watchdog fires from there)
 
     def advance_us(self, us):
         self.us += int(us)
+        self.moved()
+
+    def moved(self):
+        for w in self.watchers:
+            w()
 
 
 clock = _Clock()
 
 
 def reset_clock(start_ms=0, tick_cost_us=50):
+    clock.watchers = []
     clock.us = int(start_ms) * 1000
     clock.tick_cost_us = tick_cost_us
     clock.ticks_calls = 0
@@ -31,6 +38,7 @@ def reset_clock(start_ms=0, tick_cost_us=50):
 def ticks_ms():
     clock.us += clock.tick_cost_us
     clock.ticks_calls += 1
+    clock.moved()
     return (clock.us // 1000) & TICKS_MASK
 
 
@@ -38,6 +46,7 @@ def sleep(seconds):
     """A stand-in for time.sleep that advances the virtual clock."""
     if seconds > 0:
         clock.us += int(seconds * 1000000)
+        clock.moved()
 
 
 class _Runtime:

@@ -1,11 +1,15 @@
 """Fake `watchdog` module (CircuitPython): WatchDogMode, WatchDogTimeout, WatchDogTimer.
 
-Follows CircuitPython's documented behaviour: `feed()` on a watchdog that is not running
-does nothing (no error); when a RAISE-mode watchdog fires it stops (mode None, as on the
-ESP32) and WatchDogTimeout is raised in the running code (here: at the first feed after
-the timeout passed on the virtual clock); stopping is `mode = None` (CircuitPython 10
-has no deinit). The timer records every feed and the longest gap between feeds, so a
-test can check that the loop fed it in time.
+Written from adafruit/circuitpython shared-bindings/watchdog/WatchDogTimer.c and
+ports/espressif/common-hal/watchdog/WatchDogTimer.c (10.x; see
+/work/shared/notes/circuitpython-semantics.md): `feed()` on a watchdog that is not running
+does nothing (no error); stopping is `mode = None` (10.x has no deinit); the timeout must
+be set before the mode. A RAISE-mode timeout is raised ASYNCHRONOUSLY wherever the code is
+when the time runs out -- inside a socket call, a sleep, an `except Exception:` block of a
+transport -- and the watchdog's mode becomes None (here: from the fake supervisor's clock,
+whenever virtual time moves: ticks_ms(), sleep(), bus time). RESET mode never raises
+(`starved()` tells a test the board would have reset). The timer records every feed and
+the longest gap between feeds.
 """
 
 import supervisor
@@ -39,6 +43,19 @@ class WatchDogTimer:
             raise ValueError("watchdog timeout must be set before the mode")
         self._mode = m
         self._last_us = supervisor.clock.us
+        if m is not None and self._check not in supervisor.clock.watchers:
+            supervisor.clock.watchers.append(self._check)
+
+    def _check(self):
+        """The asynchronous RAISE: called whenever the virtual clock moves."""
+        if self._mode == WatchDogMode.RAISE and self._last_us is not None and \
+                (supervisor.clock.us - self._last_us) / 1e6 > self.timeout:
+            gap = (supervisor.clock.us - self._last_us) // 1000
+            if gap > self.max_gap_ms:
+                self.max_gap_ms = gap
+            self._mode = None
+            self.fired += 1
+            raise WatchDogTimeout("watchdog timed out")
 
     def feed(self):
         if self._mode is None:

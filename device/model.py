@@ -1,4 +1,5 @@
-"""The model file: read, validate, checksum and write.
+"""The model file: read, validate and checksum (writing: device/modelwrite.py, which
+imports this module; nothing here imports it back).
 
 One JSON document. The first key is "checksum": "sha256:<hex>", the SHA-256 of the file
 bytes with those 64 hex digits replaced by zeros, so the board can verify it while
@@ -618,12 +619,3 @@ def validate_arrays(doc):
         else:
             _check_array(u, (n, n), what + " prec_chol", diag=True)
     return doc
-
-
-# ---- writing ----------------------------------------------------------------------
-
-def save(path, doc, sidecar=None):
-    """Write a model: JSON plus (for big arrays) its .npy sidecar (device.modelwrite)."""
-    from device import modelwrite
-
-    return modelwrite.save(path, doc, sidecar)

@@ -424,10 +424,14 @@ def _impl():
 # ---- the model file ---------------------------------------------------------------------
 
 def write_model(path, doc):
-    """Write the model file(s) for `doc` at `path`: device.model.save when the model module
+    """Write the model file(s) for `doc` at `path`: device.modelwrite.save when the writer module
     has it (JSON + float32 .npy sidecar), else the checksum-first JSON of today's format."""
-    if hasattr(model_mod, "save"):
-        model_mod.save(path, doc)
+    try:
+        from device import modelwrite
+    except ImportError:
+        modelwrite = None
+    if modelwrite is not None:
+        modelwrite.save(path, doc)
         return
     with open(path, "wb") as f:
         f.write(model_bytes(doc))

@@ -17,6 +17,7 @@ import pytest
 
 from conftest import ULAB_EMU, ROOT, TESTS, run_py
 from device import detectors, model as model_mod
+from device import modelwrite
 from device.adaptive import AdaptiveDetector
 from host_tools.cli import main as cli
 from host_tools.modeling import driftbench
@@ -168,7 +169,7 @@ def test_model_carries_and_validates_the_parameters(tmp_path):
     assert doc["detector"] == "adaptive" and doc["adaptive"]["cycle"] == driftbench.DAY
     model_mod.validate(doc)
     p = str(tmp_path / "m.json")
-    model_mod.save(p, doc)
+    modelwrite.save(p, doc)
     back = model_mod.load(p)
     assert isinstance(detectors.from_model(back), AdaptiveDetector)
     for bad, words in [({"modes": doc["modes"] + [dict(doc["modes"][0], name="other")]}, "exactly one mode"),

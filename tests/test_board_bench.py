@@ -281,16 +281,21 @@ def test_hot_path_has_no_element_wise_ndarray_access():
 
 # ---- the model writer the lead switches to the sidecar format ----------------------------
 
-def test_write_model_uses_model_save_when_it_exists(tmp_path, monkeypatch):
+def test_write_model_uses_modelwrite_when_it_exists(tmp_path, monkeypatch):
     import board_bench
+    import device
     from device import model as model_mod
+    from device import modelwrite
 
     doc = board_bench.synthetic_model(board_bench.recipe(), modes=2)
     path = str(tmp_path / "m.json")
-    monkeypatch.delattr(model_mod, "save", raising=False)
-    board_bench.write_model(path, doc)
-    assert model_mod.load(path)["modes"][1]["name"] == "mode1"  # today's checksum-first JSON
     calls = []
-    monkeypatch.setattr(model_mod, "save", lambda p, d: calls.append((p, d)), raising=False)
+    monkeypatch.setattr(modelwrite, "save", lambda p, d: calls.append((p, d)))
     board_bench.write_model(path, doc)
     assert calls == [(path, doc)]
+    monkeypatch.delattr(device, "modelwrite", raising=False)  # a board without the writer
+    monkeypatch.setitem(sys.modules, "device.modelwrite", None)
+    board_bench.write_model(path, doc)
+    assert model_mod.load(path)["modes"][1]["name"] == "mode1"  # today's checksum-first JSON
+
+

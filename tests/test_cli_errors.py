@@ -14,6 +14,7 @@ import pytest
 from conftest import fan, run_py, cli_error
 from device import csvrows
 from device import model as model_mod
+from device import modelwrite
 from host_tools.cli import main as cli
 from host_tools.data import datasets
 
@@ -180,7 +181,7 @@ def test_out_invalid_names(capsys, tmp_path, bad):
 
 def test_write_failure_leaves_no_temporary_file(tmp_path, monkeypatch):
     """The write itself fails half-way (disk full): an `error:` and no stray .tmp."""
-    monkeypatch.delattr(model_mod, "save", raising=False)
+    monkeypatch.delattr(modelwrite, "save", raising=False)  # the fallback writer
 
     def full(doc):
         raise OSError(28, "No space left on device")
@@ -193,7 +194,7 @@ def test_write_failure_leaves_no_temporary_file(tmp_path, monkeypatch):
 
 
 def test_write_is_atomic_and_readable(tmp_path, monkeypatch):
-    monkeypatch.delattr(model_mod, "save", raising=False)
+    monkeypatch.delattr(modelwrite, "save", raising=False)  # the fallback writer
     out = tmp_path / "deeper" / "m.json"
     out.parent.mkdir()
     out.write_text("old")

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from board_harness import fake_hardware, run_code_py, write_settings
+from device import modelwrite
 from device import detectors, framerows, framescalars, model as model_mod, thermal
 from host_tools.cli import main as cli
 from host_tools.data import scene
@@ -232,7 +233,7 @@ def test_model_pixel_sidecar_round_trip_and_validation(scene_model, tmp_path):
         np.testing.assert_array_equal(np.array(f1.compute(f)), np.array(f2.compute(f)))
     # a changed pixel file is refused, as is a thermal model without its pixel maps
     bad = str(tmp_path / "m.json")
-    model_mod.save(bad, {k: v for k, v in doc.items() if not k.startswith("_")})
+    modelwrite.save(bad, {k: v for k, v in doc.items() if not k.startswith("_")})
     px = str(tmp_path / "m.pixels.npy")
     with open(px, "r+b") as fh:
         fh.seek(200)

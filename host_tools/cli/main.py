@@ -163,34 +163,11 @@ def _read_opts(a: argparse.Namespace) -> datasets.ReadOptions:
     return datasets.ReadOptions(columns, getattr(a, "units", "g") or "g", separator=sep, decimal=dec)
 
 
-def _notes(sets: list, quiet: bool) -> None:
-    if not quiet:
-        for s in sets:
-            for line in s.notes:
-                print(f"note: {line}", file=sys.stderr)
-
-
-def least_recording(name: str, n: int, holdout: float, test: float, seconds: float) -> None:
-    """Refuse a mode whose windows cannot give MIN_WINDOWS to fit and MIN_WINDOWS to choose
-    its threshold, saying in minutes how much more to record (the thermal path says the
-    same in frames: modeling.thermal_train)."""
-    lo = train.MIN_WINDOWS
-    h = holdout / (1 - test) if test < 1 else 1.0
-    keep = n * (1 - test)
-    fit, cal = int(keep * (1 - h)), int(keep * h)
-    if fit >= lo and cal >= lo:
-        return
-    need = math.ceil(lo / min(h, 1 - h) / (1 - test))
-    what = (f"only {fit} windows to fit, need at least {lo}" if fit < lo else
-            f"only {cal} calibration windows, need at least {lo} to choose a threshold")
-    raise DataError(f"mode {name!r}: {what} (with --holdout {holdout:g}"
-                    + (f" and --test {test:g}" if test else "")
-                    + f" a mode needs {need} windows of {timeaxis.describe_period(seconds)}): record at "
-                    f"least {timeaxis.describe_period((need - n) * seconds)} more of mode {name!r}, "
-                    f"or give --calibrate")
-
-
 def cmd_train(a: argparse.Namespace) -> int:
+    """Every sensor through one training pipeline (host_tools.modeling.pipeline): this picks
+    the sensor's plug-in."""
+    from host_tools.modeling import pipeline
+
     check_out_file(a.out)
     check_labels(a)
     if a.detector is None:  # scalar means z-score (README); accel the Mahalanobis detector
@@ -201,127 +178,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         from host_tools.modeling import thermal_train
 
         return thermal_train.cmd_train(a)
-    if a.holdout + a.test >= 1:
-        raise DataError(f"--holdout {a.holdout} --test {a.test}: together they leave nothing to fit on")
-    opts = _read_opts(a)
-    axes = 3
-    if a.sensor == "accel":
-        axes = getattr(a, "axes", None) or readers.axes_of(datasets.list_csv(a.normal[0])[0], opts)
-        if axes != 3 and not a.quiet:
-            print(f"note: {axes} acceleration ax{'is' if axes == 1 else 'es'} per sample"
-                  + ("" if getattr(a, "axes", None) else " (from the recordings' columns; --axes sets it)")
-                  + (": on a board with a 3-axis sensor the model gets each sample's vector magnitude"
-                     if axes == 1 else ": on a board with a 3-axis sensor the model gets x and y"), file=sys.stderr)
-    try:
-        ex = datasets.make_extractor(a.sensor, a.window, a.rate, a.bands, axes)
-    except ValueError as e:
-        raise DataError(f"--sensor {a.sensor} --window {a.window} --bands {a.bands}: {e}") from None
-    opts = datasets.opts_for(ex, opts)
-    adaptive = None
-    if a.detector == "adaptive":
-        adaptive = train.adaptive_params(a.window / a.rate, a.tau, a.cycle or None, a.slots)
-        adaptive.update(weeks.params(a))
-    elif getattr(a, "days_off", None) or getattr(a, "holidays", None):
-        weeks.params(a)  # says which option is missing or misplaced
-    expect = f"--sensor {a.sensor} was given" + (" (the default)" if a.sensor == "accel" else "")
-    sets = [datasets.load_folder(d, ex, not a.quiet, expect, opts) for d in a.normal]
-    _notes(sets, a.quiet)
-    if adaptive and adaptive.get("day_types") and not (sets and sets[0].absolute):
-        raise DataError(f"--days-off: {a.normal[0]} has no dated time stamps (ISO-8601), so its "
-                        f"weekdays are unknown")
-    for i, s in enumerate(sets):  # one-window-per-row files with labels: train on the normal rows
-        sets[i], note = datasets.normal_only(s)
-        if note and not a.quiet:
-            print(f"note: {note}", file=sys.stderr)
-    if a.modes != "auto" and not a.calibrate:
-        for s in sets:
-            least_recording(s.name, len(s), a.holdout, a.test, a.window / a.rate)
-    tests: list = []
-    if a.test:
-        parts = [s.split_time(1 - a.test, a.test) for s in sets]
-        sets = [p[0] for p in parts]
-        tests = [(s, p[0], p[1]) for s, p in zip(a.normal, parts)]
-    calib: list[tuple[np.ndarray, int | None]] = []
-    margin_windows = None
-    starts = None
-    session_windows = None
-    installations: list = []
-    if a.modes == "auto":
-        # Clusters have no folder labels: calibration windows go to their nearest mode.
-        if a.calibrate:
-            fit_sets = train.cluster_modes([s.features for s in sets])
-            calib = [(datasets.load_folder(d, ex, not a.quiet, expect, opts).features, None) for d in a.calibrate]
-            source = "calibration"
-        else:
-            h = a.holdout / (1 - a.test)  # of what the test part leaves
-            parts = [s.split_time(1 - h, h) for s in sets]
-            fit_sets = train.cluster_modes([fit.features for fit, _ in parts])
-            calib = [(hold.features, None) for _, hold in parts]
-            source = f"time-ordered hold-out ({a.holdout:.0%} of each folder), nearest mode"
-    else:
-        fit_sets = []
-        per_mode, installations = calibration.load_extra(
-            a, sets, lambda d: datasets.load_folder(d, ex, not a.quiet, expect, opts))
-        if any(len(g) > 1 for g in per_mode) and not a.calibrate:
-            session_windows = [[w.features for w in g] for g in per_mode]
-        for i, s in enumerate(sets):
-            if a.calibrate:
-                fit_sets.append((s.name, s.features))
-            elif len(per_mode[i]) > 1:
-                h = a.holdout / (1 - a.test)
-                parts = [w.split_time(1 - h, h) for w in per_mode[i]]
-                fit_sets.append((s.name, np.concatenate([p[0].features for p in parts])))
-                calib.append((np.concatenate([p[1].features for p in parts]), i))
-                if not a.quiet:
-                    print(f"{s.name}: {len(parts)} sessions, fit {len(fit_sets[-1][1])} windows, "
-                          f"calibration {len(calib[-1][0])} windows (and every session against "
-                          f"the others)", file=sys.stderr)
-            else:
-                h = a.holdout / (1 - a.test)  # of what the test part leaves
-                fit, hold = s.split_time(1 - h, h)
-                fit_sets.append((s.name, fit.features))
-                calib.append((hold.features, i))
-                if not a.quiet:
-                    print(f"{s.name}: fit {len(fit)} windows {fit.span()}".rstrip(), file=sys.stderr)
-                    print(f"{s.name}: calibration {len(hold)} windows {hold.span()}".rstrip(), file=sys.stderr)
-        if a.calibrate:
-            calib = [(datasets.load_folder(d, ex, not a.quiet, expect, opts).features, None) for d in a.calibrate]
-            source = "calibration"
-        else:
-            source = f"time-ordered hold-out ({a.holdout:.0%} of each folder)"
-        margin_windows = [s.features for s in sets]
-        if a.detector == "adaptive" and len(fit_sets) == 1 and not a.calibrate:
-            starts = [fit.starts, hold.starts]
-    if a.label:
-        fit_sets = mode_labels(fit_sets, a.label, a.normal)
-    decision = {"k": a.k, "n": a.n, "on": 1.0, "off": a.off, "cooldown": a.cooldown}
-    doc = train.build_model(ex, a.detector, fit_sets, calib, a.fa_rate, a.shrinkage, decision,
-                            sessions=[os.path.basename(os.path.normpath(d)) for d in a.normal + (a.calibrate or [])],
-                            threshold_source=source, margin_windows=margin_windows, adaptive=adaptive,
-                            starts=starts, session_windows=session_windows)
-    if tests:
-        doc["training"]["test"] = [train.test_summary(doc, name, before, after) for name, before, after in tests]
-    _write(a.out, doc)
-    print(f"wrote {a.out}: {a.detector}, {len(doc['modes'])} mode(s), {len(ex.names)} features, "
-          f"fa_rate {a.fa_rate}")
-    for m in [] if a.quiet else doc["modes"]:
-        print(f"  mode {m['name']}: {m['n_fit']} fit windows, threshold {m['threshold']:.4g} "
-              f"from {m['n_threshold']} windows, supports fa {m['fa_supported']:.2%} ({m['threshold_method']})")
-    for line in [] if a.quiet else calibration.rates_text(doc):
-        print(line)
-    for name, ws in installations:
-        r = calibration.installation_test(doc, ws.features, train.commission_model, a.installation_share, name)
-        doc["training"].setdefault("installations", []).append(dict(r, session=ws.name, mode=name))
-        print(calibration.installation_line(ws.name, name, r))
-    if installations:
-        _write(a.out, doc)
-    for t in [] if a.quiet else doc["training"].get("test", []):
-        print(f"  test {t['session']}: {t['windows']} windows {t['span']}: {t['over']} over the line "
-              f"({t['fa_rate']:.2%}), {t['alarms']} alarm(s) after the decision".replace("  :", ":"))
-    share = None if a.calibrate else a.holdout
-    for w in train.threshold_warnings(doc, share):
-        print(f"warning: {w}", file=sys.stderr)
-    return 0
+    return pipeline.run(a, pipeline.AccelPlugin(lambda: _read_opts(a)))
 
 
 def check_labels(a: argparse.Namespace) -> None:
@@ -340,12 +197,6 @@ def check_labels(a: argparse.Namespace) -> None:
             raise DataError(f"--label {x!r}: a mode name is 1-40 printable characters")
     if len(set(labels)) != len(labels):
         raise DataError(f"--label {' '.join(labels)}: two modes with one name")
-
-
-def mode_labels(fit_sets: list, labels: list[str], folders: list[str]) -> list:
-    """The modes named as the user labelled them (alerts and the dashboard say them)
-    instead of by their folder names."""
-    return [(label.strip(), feats) for label, (_, feats) in zip(labels, fit_sets)]
 
 
 def cmd_commission(a: argparse.Namespace) -> int:

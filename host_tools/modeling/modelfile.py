@@ -1,5 +1,5 @@
 """Writing a model file, the same way for every sensor (accelerometer, scalar, thermal):
-atomically through device.model.save (JSON, and the float32 sidecar for big arrays), the
+atomically through device.modelwrite.save (JSON, and the float32 sidecar for big arrays), the
 folders it needed created, and removed again when the write fails; every failure one
 DataError naming --out."""
 
@@ -10,6 +10,7 @@ import os
 import tempfile
 
 from device import model as model_mod
+from device import modelwrite
 from host_tools.data.datasets import DataError
 
 
@@ -21,8 +22,8 @@ def _remove_folders(folders: list[str]) -> None:
 
 def write(path: str, doc: dict) -> None:
     """The model file, atomically: a temporary file in the same folder, renamed over
-    `path` once complete, removed on any failure (device.model.save where it exists)."""
-    save = getattr(model_mod, "save", None)
+    `path` once complete, removed on any failure (device.modelwrite.save)."""
+    save = getattr(modelwrite, "save", None)
     d = os.path.dirname(os.path.abspath(path))
     made = []  # folders this write creates, removed again if it fails
     p = d

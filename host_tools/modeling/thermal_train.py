@@ -1,5 +1,7 @@
 """`train --sensor thermal`: per-mode pixel baselines, the allowed-hot mask and honest
-thresholds from normal MLX90640 recordings; and the detector loop the evaluation uses.
+thresholds from normal MLX90640 recordings (ThermalPlugin: thermal's part of the one
+training pipeline, host_tools.modeling.pipeline, which loads, splits, checks, scores the
+test part and writes); and the detector loop the evaluation uses.
 
 Steps (every per-frame number comes from the board's own code, device.thermal):
 1. operating modes: one per --normal folder (labelled), or k-means on the frames
@@ -34,9 +36,10 @@ import numpy as np
 from device import decision as decision_mod
 from device import detectors as detectors_mod
 from device import model as model_mod
+from device import modelwrite
 from device import thermal
 from host_tools.data import timeaxis
-from host_tools.modeling import modelfile, train
+from host_tools.modeling import pipeline, train
 from host_tools.data.datasets import DataError
 
 SCALE_FLOOR = 0.15  # deg C: the sensor's own frame-to-frame noise at a 2 Hz refresh
@@ -44,7 +47,6 @@ REF_SPREAD = 0.75
 HEAVY_TAIL = 8.0  # largest excess / RMS excess over which a pixel is allowed to be hot
 FEATURE_FLOORS = {"mean": 0.05, "max": 0.1, "p90": 0.05, "rms_z": 0.05, "max_z": 0.25,
                   "min_z": 0.25, "max_excess": 0.1, "log_hot_pixels": 0.5, "log_blob_area": 0.5}
-BLOCK_S = 600.0  # hold-out blocks, seconds of recording
 DEFAULT_DECISION = {"k": 3, "n": 5, "on": 1.0, "off": 0.8, "cooldown": 30}
 
 
@@ -142,31 +144,30 @@ def build(sessions: list[tuple[str, np.ndarray]], auto: bool = False, fa_rate: f
           z_hot: float = 4.0, min_excess: float = 1.5, decision: dict | None = None,
           max_modes: int = 4, mask: np.ndarray | None = None,
           calibrate: list[tuple[str, np.ndarray]] | None = None) -> dict:
-    """The thermal model dict (pixel maps as arrays; write it with device.model.save).
+    """The thermal model dict (pixel maps as arrays; write it with device.modelwrite.save).
     sessions: (name, frames (n, 24, 32)) in time order; with auto=True the names are
     ignored and modes come from clustering (at most max_modes: each mode's two maps cost
     the board 6 KB; fewer when a clustered mode gets too few frames to be fitted or
-    calibrated)."""
-    while True:
-        try:
-            return _build(sessions, auto, fa_rate, holdout, detector, rate, z_hot, min_excess,
-                          decision, max_modes, mask, calibrate)
-        except _TooFewFrames as e:
-            if not auto or e.args[1] <= 1:
-                raise DataError(e.args[0]) from None
-            max_modes = e.args[1] - 1
-
-
-def blocks(n: int, rate: float, holdout: float) -> tuple[np.ndarray, int, int]:
-    """Which of n frames are held out: every `every`-th block. A block is BLOCK_S seconds,
-    shorter for a short session so that it still has MIN_HELD_BLOCKS held-out blocks
-    (a few minutes at 8 frames/s are enough). Returns (held mask, block frames, every)."""
-    every = max(2, int(round(1 / holdout)))
-    block = max(1, min(int(BLOCK_S * rate), n // (every * MIN_HELD_BLOCKS)))
-    return (np.arange(n) // block) % every == every - 1, block, every
-
-
-MIN_HELD_BLOCKS = 3
+    calibrated). The split is training's (host_tools.modeling.pipeline): every
+    1/holdout-th block of a session held out, or the `calibrate` recordings."""
+    if not 0 < fa_rate < 1:
+        raise DataError(f"--fa-rate must be between 0 and 1, got {fa_rate}")
+    fit_parts, hold_parts = [], []
+    for name, fr in sessions:
+        s = pipeline.FrameSet(name, fr)
+        if calibrate:
+            check_parts(name, len(fr), None, rate, holdout)
+            fit_parts.append(fr)
+            continue
+        f, h = pipeline.holdout_masks(s, holdout, rate)
+        check_parts(name, int(f.sum()), int(h.sum()), rate, holdout, len(fr))
+        fit_parts.append(fr[f])
+        hold_parts.append(fr[h])
+    if calibrate:
+        hold_parts = [fr for _, fr in calibrate]
+    return fit_model([n for n, _ in sessions], fit_parts, hold_parts, auto, fa_rate, detector, rate,
+                     source(sessions, holdout, rate, [n for n, _ in calibrate] if calibrate else None),
+                     z_hot, min_excess, decision, max_modes, mask)
 
 
 def least_frames(holdout: float) -> int:
@@ -182,33 +183,48 @@ def _more(name: str, have: int, need: int, rate: float) -> str:
             f"a mode needs {need} frames)")
 
 
-def _build(sessions, auto, fa_rate, holdout, detector, rate, z_hot, min_excess, decision, max_modes, mask,
-           calibrate=None):
-    if not 0 < fa_rate < 1:
-        raise DataError(f"--fa-rate must be between 0 and 1, got {fa_rate}")
-    fit_parts, hold_parts, names = [], [], []
-    every = max(2, int(round(1 / holdout)))
-    block_s = BLOCK_S
-    for name, fr in sessions:
-        if calibrate:  # thresholds from the calibration recordings: every frame fits
-            if len(fr) < train.MIN_WINDOWS:
-                raise DataError(f"{name}: {_more(name, len(fr), train.MIN_WINDOWS, rate)}")
-            fit_parts.append(fr)
-            names.append(name)
-            continue
-        # blocks, every `every`-th one held out: a boiler cycles through its modes over tens
-        # of minutes, so "the last quarter" could miss one entirely
-        held, block, every = blocks(len(fr), rate, holdout)
-        block_s = min(block_s, block / rate)
-        if (~held).sum() < train.MIN_WINDOWS or held.sum() < train.MIN_WINDOWS:
-            raise DataError(f"{name}: too few frames to fit and to choose a threshold (need "
-                            f"{train.MIN_WINDOWS} in each part): {_more(name, len(fr), least_frames(holdout), rate)}, "
-                            f"or give --calibrate")
-        fit_parts.append(fr[~held])
-        hold_parts.append(fr[held])
-        names.append(name)
+def check_parts(name: str, fit: int, held: int | None, rate: float, holdout: float, n: int | None = None) -> None:
+    """Refuse a session whose fit part or held-out part is under MIN_WINDOWS frames (held
+    None: --calibrate, every frame fits), saying how much more to record."""
+    lo = train.MIN_WINDOWS
+    if held is None:
+        if fit < lo:
+            raise DataError(f"{name}: {_more(name, fit, lo, rate)}")
+        return
+    if fit < lo or held < lo:
+        raise DataError(f"{name}: too few frames to fit and to choose a threshold (need "
+                        f"{lo} in each part): {_more(name, n if n is not None else fit + held, least_frames(holdout), rate)}, "
+                        f"or give --calibrate")
+
+
+def source(sessions: list, holdout: float, rate: float, calibrate: list[str] | None) -> str:
+    """Where the thresholds come from, as the model states it."""
     if calibrate:
-        hold_parts = [fr for _, fr in calibrate]
+        return f"calibration: {', '.join(calibrate)}, nearest mode"
+    every = max(2, int(round(1 / holdout)))
+    block_s = min([pipeline.BLOCK_S] + [pipeline.blocks(len(fr), rate, holdout)[1] / rate for _, fr in sessions])
+    return f"hold-out: every {every}th {timeaxis.describe_period(block_s)} block of each session, nearest mode"
+
+
+def fit_model(names: list[str], fit_parts: list[np.ndarray], hold_parts: list[np.ndarray], auto: bool,
+              fa_rate: float, detector: str, rate: float, threshold_source: str, z_hot: float = 4.0,
+              min_excess: float = 1.5, decision: dict | None = None, max_modes: int = 4,
+              mask: np.ndarray | None = None) -> dict:
+    """Pixel maps on the fit frames, then frame features (device.thermal), one detector mode
+    per pixel mode and thresholds on the held-out (or calibration) frames; with auto, fewer
+    clustered modes while one gets too few frames."""
+    while True:
+        try:
+            return _fit(names, fit_parts, hold_parts, auto, fa_rate, detector, rate, threshold_source,
+                        z_hot, min_excess, decision, max_modes, mask)
+        except _TooFewFrames as e:
+            if not auto or e.args[1] <= 1:
+                raise DataError(e.args[0]) from None
+            max_modes = e.args[1] - 1
+
+
+def _fit(names, fit_parts, hold_parts, auto, fa_rate, detector, rate, threshold_source, z_hot, min_excess,
+         decision, max_modes, mask):
     fit = np.concatenate(fit_parts).astype(np.float64)
     if auto:
         labels = _cluster(fit, max_modes)
@@ -263,9 +279,7 @@ def _build(sessions, auto, fa_rate, holdout, detector, rate, z_hot, min_excess, 
     fhold, _, _ = features_of(ex, hold)
     det = train.make_detector(detector, modes)
     try:
-        source = (f"calibration: {', '.join(n for n, _ in calibrate)}, nearest mode" if calibrate else
-                  f"hold-out: every {every}th {timeaxis.describe_period(block_s)} block of each session, nearest mode")
-        train.choose_thresholds(det, modes, [(fhold, None)], fa_rate, source)
+        train.choose_thresholds(det, modes, [(fhold, None)], fa_rate, threshold_source)
     except DataError as e:
         raise _TooFewFrames(str(e), nm) from None
     for k, m in enumerate(modes):
@@ -281,7 +295,8 @@ def _build(sessions, auto, fa_rate, holdout, detector, rate, z_hot, min_excess, 
         "modes": modes,
         "decision": dict(decision or DEFAULT_DECISION),
         "training": {
-            "sessions": names, "frames": int(sum(len(f) for _, f in sessions)),
+            "sessions": list(names), "frames": int(sum(len(f) for f in fit_parts))
+            + (0 if threshold_source.startswith("calibration") else int(sum(len(f) for f in hold_parts))),
             "fit_windows": {m["name"]: m["n_fit"] for m in modes},
             "threshold_windows": {m["name"]: m["n_threshold"] for m in modes},
             "reference_pixels": int(ref.sum()), "masked_pixels": int(np.asarray(mask).sum()),
@@ -294,7 +309,7 @@ def _build(sessions, auto, fa_rate, holdout, detector, rate, z_hot, min_excess, 
 def save(path: str, doc: dict) -> dict:
     """Write the model (JSON + pixel sidecar) and load it back as the board would."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    model_mod.save(path, doc)
+    modelwrite.save(path, doc)
     return model_mod.load(path)
 
 
@@ -330,68 +345,79 @@ class Runner:
 
 # ---- command line ---------------------------------------------------------------------------
 
+class ThermalPlugin(pipeline.Plugin):
+    """Thermal frames in the training pipeline: frames read by data.thermal_data, the
+    hold-out in blocks (a boiler cycles through its modes over tens of minutes, so "the
+    last quarter" could miss one entirely), pixel maps and frame features by fit_model."""
+
+    unit = "frames"
+
+    def prepare(self, a: argparse.Namespace) -> None:
+        if a.rate <= 0:
+            raise DataError("--rate must be > 0 (frames per second)")
+        for opt in ("session", "installation", "session_gap"):  # accel/scalar: calibration.load_extra
+            if getattr(a, opt, None):
+                raise DataError(f"--{opt.replace('_', '-')}: not for --sensor thermal yet (a thermal mode "
+                                f"is one --normal folder; give more folders with --calibrate)")
+        self.given = a.rate != 200.0  # 200 Hz is the accelerometer default: not given for frames
+        self.block_rate = a.rate if self.given else 1.0
+
+    def load(self, folder: str, a: argparse.Namespace) -> pipeline.FrameSet:
+        from host_tools.data import thermal_data
+
+        data = thermal_data.load_folder(folder, a.rate if self.given else None)
+        return pipeline.FrameSet(os.path.basename(os.path.normpath(folder)), data["frames"], data["rate"],
+                                 data["notes"])
+
+    def loaded(self, a: argparse.Namespace, sets: list, calib: list) -> None:
+        if not a.quiet:  # the --normal folders' notes are printed by the pipeline
+            for s in calib:
+                for n in s.notes:
+                    print(f"note: {n}", file=sys.stderr)
+        shown = [s.rate for s in sets + calib if s.rate]
+        if self.given:
+            rate = a.rate
+        elif shown:
+            rate = float(np.median(shown))
+            if not a.quiet:
+                print(f"note: {rate:.3g} frames/s, from the recordings' time stamps (--rate sets it)",
+                      file=sys.stderr)
+        else:
+            rate = 1.0  # the board's default refresh: a whole frame per second
+        self.rate = self.block_rate = rate
+
+    def check_parts(self, s, fit: int, held: int | None, a: argparse.Namespace) -> None:
+        check_parts(s.name, fit, held, self.rate, a.holdout / (1 - a.test), len(s))
+
+    def build(self, a: argparse.Namespace, sp: pipeline.Split, decision: dict) -> dict:
+        h = a.holdout / (1 - a.test)
+        fit_parts = [np.concatenate([p.frames for p in parts]) for _, parts in sp.fit]
+        hold_parts = [c.frames for c, _ in sp.calib]  # nearest mode, as on the board
+        src = source([(s.name, s.frames) for s in sp.sets], h, self.rate, sp.calib_names if a.calibrate else None)
+        return fit_model([s.name for s in sp.sets], fit_parts, hold_parts, a.modes == "auto", a.fa_rate,
+                         a.detector, self.rate, src, decision=decision)
+
+    def test_summary(self, doc: dict, folder: str, before, after) -> dict:
+        out = Runner(doc).run(after.frames)
+        over = int(np.sum(out["scores"] > 1.0))
+        n = len(after)
+        return {"session": os.path.basename(os.path.normpath(folder)), "windows": int(n),
+                "span": timeaxis.describe_period(n / self.rate), "over": over,
+                "fa_rate": over / n if n else 0.0, "alarms": len(out["starts"])}
+
+    def show_span(self, span: str) -> str:
+        return f"({span})"
+
+    def wrote(self, a: argparse.Namespace, doc: dict) -> str:
+        return (f"wrote {a.out} (+ pixel maps {os.path.splitext(a.out)[0]}.pixels.npy): thermal {a.detector}, "
+                f"{len(doc['modes'])} mode(s), {len(thermal.NAMES)} frame features, fa_rate {a.fa_rate}, "
+                f"{doc['training']['masked_pixels']} pixels allowed hot, "
+                f"{doc['training']['reference_pixels']} reference pixels")
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     """`python -m host_tools train --sensor thermal ...` (called by host_tools.cli.main)."""
-    from host_tools.data import thermal_data
-
-    if a.rate <= 0:
-        raise DataError("--rate must be > 0 (frames per second)")
-    given = a.rate != 200.0  # 200 Hz is the accelerometer default: not given for frames
-    sessions, calib, shown = [], [], []
-    for group, out in ((a.normal, sessions), (a.calibrate or [], calib)):
-        for d in group:
-            data = thermal_data.load_folder(d, a.rate if given else None)
-            out.append((os.path.basename(os.path.normpath(d)), data["frames"]))
-            if data["rate"]:
-                shown.append(data["rate"])
-            if not a.quiet:
-                for n in data["notes"]:
-                    print(f"note: {n}", file=sys.stderr)
-    decision = {"k": a.k, "n": a.n, "on": 1.0, "off": a.off, "cooldown": a.cooldown}
-    try:
-        decision_mod.Decision.from_settings(decision)
-    except ValueError as e:
-        raise DataError(f"decision settings: {e}") from None
-    if given:
-        rate = a.rate
-    elif shown:
-        rate = float(np.median(shown))
-        if not a.quiet:
-            print(f"note: {rate:.3g} frames/s, from the recordings' time stamps (--rate sets it)", file=sys.stderr)
-    else:
-        rate = 1.0  # the board's default refresh: a whole frame per second
-    tests = []
-    if a.test:  # the last part of each session in time: scored at the end, as for the other sensors
-        if a.holdout + a.test >= 1:
-            raise DataError(f"--holdout {a.holdout} --test {a.test}: together they leave nothing to fit on")
-        for i, (name, fr) in enumerate(sessions):
-            k = int(round(len(fr) * (1 - a.test)))
-            sessions[i] = (name, fr[:k])
-            tests.append((name, fr[k:]))
-    doc = build(sessions, auto=a.modes == "auto", fa_rate=a.fa_rate, holdout=a.holdout / (1 - a.test),
-                detector=a.detector, rate=rate, decision=decision, calibrate=calib or None)
-    if tests:
-        doc["training"]["test"] = []
-        for name, fr in tests:
-            out = Runner(doc).run(fr)
-            over = int(np.sum(out["scores"] > 1.0))
-            doc["training"]["test"].append({
-                "session": name, "windows": int(len(fr)), "span": timeaxis.describe_period(len(fr) / rate),
-                "over": over, "fa_rate": over / len(fr) if len(fr) else 0.0, "alarms": len(out["starts"])})
-    modelfile.write(a.out, doc)
-    print(f"wrote {a.out} (+ pixel maps {os.path.splitext(a.out)[0]}.pixels.npy): thermal {a.detector}, "
-          f"{len(doc['modes'])} mode(s), {len(thermal.NAMES)} frame features, fa_rate {a.fa_rate}, "
-          f"{doc['training']['masked_pixels']} pixels allowed hot, "
-          f"{doc['training']['reference_pixels']} reference pixels")
-    for m in doc["modes"]:
-        print(f"  mode {m['name']}: {m['n_fit']} fit frames, threshold {m['threshold']:.4g} "
-              f"from {m['n_threshold']} frames, supports fa {m['fa_supported']:.2%} ({m['threshold_method']})")
-    for t in doc["training"].get("test", []):
-        print(f"  test {t['session']}: {t['windows']} frames ({t['span']}): {t['over']} over the line "
-              f"({t['fa_rate']:.2%}), {t['alarms']} alarm(s) after the decision")
-    for w in train.threshold_warnings(doc):
-        print(f"warning: {w}", file=sys.stderr)
-    return 0
+    return pipeline.run(a, ThermalPlugin())
 
 
 # ---- editing the allowed-hot mask of a trained model ---------------------------------------

@@ -58,6 +58,10 @@ try:
     import wifi
 except ImportError:  # a board without Wi-Fi, or a PC
     wifi = socketpool = ssl = None
+try:
+    import rtc  # the wall clock of a days-off profile (device/wallclock.py)
+except ImportError:
+    rtc = None
 
 
 class Hardware:
@@ -132,6 +136,20 @@ class Hardware:
 
     def spi(self):
         return board.SPI()
+
+    def wall_parts(self, tz_offset):
+        """(time.time, rtc, adafruit_ntp.NTP or None, why not) for device.wallclock: NTP
+        needs Wi-Fi (CircuitPython joins CIRCUITPY_WIFI_SSID itself) and lib/adafruit_ntp."""
+        if rtc is None or not hasattr(time, "time"):
+            return None, None, None, "this board has no RTC"
+        if wifi is None or not os.getenv("CIRCUITPY_WIFI_SSID"):
+            return time.time, rtc, None, "no Wi-Fi configured for NTP"
+        try:
+            import adafruit_ntp
+        except ImportError:
+            return time.time, rtc, None, "adafruit_ntp is not in lib/ (circup install adafruit_ntp)"
+        return time.time, rtc, adafruit_ntp.NTP(self.socket_pool(), tz_offset=tz_offset,
+                                                socket_timeout=2), None
 
     def watchdog_mode(self, name):
         return watchdog.WatchDogMode.RAISE if name == "raise" else watchdog.WatchDogMode.RESET

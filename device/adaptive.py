@@ -149,8 +149,35 @@ class AdaptiveDetector:
         w = int(window_seconds) if window_seconds >= 1 else 1
         # window 0 sits `count` windows before the next one
         s -= self.count * w
+        first = self.day0 is None
+        old = self.phase0
         self.day0 = s // 86400
         self.phase0 = (s % 86400) // w
+        if self.slots and self.count and self.phase0 != old:
+            # a clock set after windows were learned (a board whose clock came late, or a
+            # re-alignment): the profile learned so far moves to the slots the clock says
+            self._rotate(self.phase0 - old)
+        if first and self.day_types and self.cycle:
+            # what was learned before the clock counts as workdays seen
+            self._days_seen[0] = self.count // self.cycle
+            self._last_day = self.day0 + (self.count + self.phase0) // self.cycle - 1
+
+    def _rotate(self, windows):
+        """Move every profile bank `windows` windows later in the cycle (whole slots)."""
+        sl = self.slots
+        d = int(round(float(windows) * sl / self.cycle)) % sl
+        if not d:
+            return
+        n = self.size
+        tmp = _fbuf(sl * n)
+        for b in range(1 + self.day_types):
+            o = b * sl * n
+            for j in range(sl * n):
+                tmp[j] = self._prof[o + j]
+            for j in range(sl):
+                t = ((j + d) % sl) * n
+                for k in range(n):
+                    self._prof[o + t + k] = tmp[j * n + k]
 
     def day_off(self, day):
         """True if `day` (days since 1970-01-01) is a day off."""

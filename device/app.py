@@ -18,6 +18,22 @@ from device import xp
 from device.alerts import ANOMALY, BAD_DATA, COMMISSIONING, CONFIG, FAULT, NO_MODEL, NORMAL  # noqa: F401
 from device.ticks import Uptime  # noqa: F401  (re-exported for callers of the app)
 
+
+def new_boot_id():
+    """A random id 1..65535 for this start of the board; it travels with every payload
+    (`boot`), so a receiver keeps a sequence that restarted (storage wiped, a replacement
+    board with the same id) apart from the old one instead of dropping it as repeats."""
+    try:
+        import os
+
+        b = os.urandom(2)
+        v = (b[0] << 8) | b[1]
+    except (ImportError, AttributeError, NotImplementedError, OSError):
+        import time
+
+        v = int(time.monotonic() * 1000) & 0xFFFF
+    return v or 1
+
 SENSOR_ERRORS = (OSError, ValueError, RuntimeError)
 
 
@@ -48,7 +64,7 @@ class App:
                  commission_windows=0, commission_mode=None, model_error=None,
                  recorder=None, on_commissioned=None, top=3, log=None, sleep=None,
                  store=None, persist_every=0, model_id="", commission_key="",
-                 restore=None, boot_info=None, guard=False, features=None):
+                 restore=None, boot_info=None, guard=False, features=None, wall=None):
         self.sensor = sensor
         self.outbox = outbox
         self._pump = getattr(outbox, "pump", None)
@@ -80,6 +96,7 @@ class App:
         self.max_windows = 0
         self.held = []  # objects that must live as long as the app (power-enable pins)
         self.seq = 0
+        self.boot_id = new_boot_id()
         self.windows = 0
         self.faults = 0
         self.errors = 0
@@ -121,6 +138,11 @@ class App:
                         raise ValueError("commission mode %r is not in the model" % commission_mode)
                     mode = self.detector.mode_names.index(commission_mode)
                 self.commissioner = commission.from_model(self.detector, model, n_fit, n_thr, mode=mode)
+        # the wall clock a days-off profile needs (device.wallclock; None for every other model)
+        self.wall = wall if (wall is not None and model is not None
+                             and getattr(self.detector, "day_types", 0)) else None
+        if self.wall is not None:
+            self.wall.start(self)
         restored = False
         if restore is not None:
             from device import appstate
@@ -171,6 +193,7 @@ class App:
         self.seq += 1
         payload["device"] = self.device_id
         payload["seq"] = self.seq
+        payload["boot"] = self.boot_id
         payload["t"] = self._now()
         if self.outbox is not None:
             self.outbox.put(payload)
@@ -350,6 +373,8 @@ class App:
             if self.commissioner.update(x):
                 self._commissioned()
             return
+        if self.wall is not None:
+            self.wall.window(self)
         score, mode = self.detector.score(x)
         if not xp.finite(score):
             self._bad_window("score is not a finite number")

@@ -14,7 +14,12 @@ def lora_airtime(sf, length, bw=125000.0):
     return (n + 12.25) * t_sym
 
 
+LORA_FRAME = 55  # bytes on air: the 51-byte packet (device.payloads) + RadioHead's 4-byte header
+HOST_CONFIRM_S = 0.3  # the gateway ACKs once the host stored the packet (it waits <= 0.25 s)
+
+
 def lora_ack_wait(sf):
-    """How long a node waits for the gateway's ACK (a 5-byte frame): its airtime twice over
-    plus the gateway's turn-around."""
-    return 0.15 + 2.0 * lora_airtime(sf, 5)
+    """How long a node waits for the gateway's ACK (a 5-byte frame): its airtime twice over,
+    the gateway's turn-around, and the host's confirmation that it stored the packet
+    (serial round trip and a database commit; gateway/gateway.py)."""
+    return 0.15 + 2.0 * lora_airtime(sf, 5) + HOST_CONFIRM_S

@@ -10,13 +10,20 @@ have one implementation next to the code that builds them; the board does not im
 import json
 import struct
 
-from device.payloads import (_F_ANOMALY, _F_HOTSPOT, _F_SATURATED, _KINDS, _LAYOUT, _NONE,
-                             BODY_LEN, EVENTS, MAX_ID, PACKET_LEN, STATES, TAG_LEN, TYPES, VERSION,
-                             PayloadError, _finite, hmac_sha256)
+from device.payloads import (_F_ANOMALY, _F_HOTSPOT, _F_SATURATED, _KINDS, _LAYOUT, _LAYOUT_V1,
+                             _NONE, BODY_LEN, BODY_LEN_V1, BOOT_MAX, EVENTS, MAX_ID, PACKET_LEN,
+                             PACKET_LEN_V1, STATES, TAG_LEN, TYPES, VERSION, PayloadError, _finite,
+                             hmac_sha256)
+
+# The board computes in 32-bit floats: a number beyond their range is no measurement, and
+# an integer beyond a double's (10**400 is valid JSON) breaks whatever formats it later.
+NUM_MAX = 3.4e38
+COUNT_MAX = 1 << 53
 
 
 def _is_num(v):
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v)
+    return (isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v)
+            and -NUM_MAX <= v <= NUM_MAX)
 
 
 def _id_ok(s):
@@ -67,8 +74,11 @@ def validate(d):
     for k in ("score", "threshold", "raw"):
         if k in d and d[k] is not None and not _is_num(d[k]):
             raise PayloadError("%s: expected a finite number" % k)
-    for k in ("windows", "faults", "anomalies", "dropped", "errors", "window"):
-        if k in d and (not isinstance(d[k], int) or isinstance(d[k], bool) or d[k] < 0):
+    boot = d.get("boot", 0)
+    if not isinstance(boot, int) or isinstance(boot, bool) or not 0 <= boot <= BOOT_MAX:
+        raise PayloadError("boot: expected a whole number 0..%d" % BOOT_MAX)
+    for k in ("windows", "faults", "anomalies", "dropped", "errors", "window", "boots"):
+        if k in d and (not isinstance(d[k], int) or isinstance(d[k], bool) or not 0 <= d[k] < COUNT_MAX):
             raise PayloadError("%s: expected a whole number >= 0" % k)
     if "anomaly" in d and not isinstance(d["anomaly"], bool):
         raise PayloadError("anomaly: expected true or false")
@@ -108,9 +118,9 @@ class Unpacker:
     """Host side of the LoRa layout: checks length, version, tag and freshness.
 
     keys: one key (bytes) for every device, or a dict device id -> key.
-    Replays: per device, a sequence number must be new within the last `window` numbers
-    and not older than that (sliding window as in IPsec); a receiver's storage also
-    rejects a (device, seq) it already holds.
+    Replays: per device and boot id, a sequence number must be new within the last
+    `window` numbers and not older than that (sliding window as in IPsec); a receiver's
+    storage also recognises a (device, boot, seq) it already holds.
     """
 
     def __init__(self, keys, names=None, modes=None, window=64):
@@ -125,18 +135,23 @@ class Unpacker:
             return self.keys.get(dev)
         return self.keys
 
-    def unpack(self, packet, commit=True):
+    def unpack(self, packet, commit=True, fresh=True):
         """Bytes -> payload dict. Raises PayloadError (short, long, version, unknown
         device, bad tag, replayed). With commit=False the replay window is not updated
-        (call `accept` once the payload is stored)."""
+        (call `accept` once the payload is stored). With fresh=False the replay window is
+        not checked (the receiver asks `received` and lets its storage decide)."""
         n = len(packet)
-        if n < PACKET_LEN:
+        if n == PACKET_LEN:
+            blen, layout, version = BODY_LEN, _LAYOUT, VERSION
+        elif n == PACKET_LEN_V1:
+            blen, layout, version = BODY_LEN_V1, _LAYOUT_V1, 1
+        elif n < PACKET_LEN:
             raise PayloadError("short packet: %d bytes, expected %d" % (n, PACKET_LEN))
-        if n > PACKET_LEN:
+        else:
             raise PayloadError("long packet: %d bytes, expected %d" % (n, PACKET_LEN))
-        body, tag = bytes(packet[:BODY_LEN]), bytes(packet[BODY_LEN:])
-        f = struct.unpack(_LAYOUT, body)
-        if f[0] >> 4 != VERSION:
+        body, tag = bytes(packet[:blen]), bytes(packet[blen:])
+        f = struct.unpack(layout, body)
+        if f[0] >> 4 != version:
             raise PayloadError("unknown layout version %d" % (f[0] >> 4))
         kind = f[0] & 15
         if kind >= len(_KINDS):
@@ -153,12 +168,21 @@ class Unpacker:
         if not _id_ok(dev):
             raise PayloadError("device id %r is not allowed" % dev)
         seq = f[1]
-        why = self._check(dev, seq)
+        boot = f[17] if len(f) > 17 else 0
+        why = self._check((dev, boot), seq) if fresh else None
         if why:
             raise PayloadError("replayed packet from %r: %s" % (dev, why))
         if commit:
-            self.accept(dev, seq)
-        return self._payload(f, kind, dev, seq)
+            self.accept(dev, seq, boot)
+        p = self._payload(f[:17], kind, dev, seq)
+        if boot:
+            p["boot"] = boot
+        return p
+
+    def received(self, dev, seq, boot=0):
+        """True if (dev, boot, seq) was accepted (stored) within the window."""
+        top, bits = self._seen.get((dev, boot), (None, 0))
+        return top is not None and 0 <= top - seq < self.window and bool(bits >> (top - seq) & 1)
 
     def _check(self, dev, seq):
         top, bits = self._seen.get(dev, (None, 0))
@@ -171,15 +195,18 @@ class Unpacker:
             return "seq %d was already received" % seq
         return None
 
-    def accept(self, dev, seq):
-        top, bits = self._seen.get(dev, (None, 0))
+    def accept(self, dev, seq, boot=0):
+        """Mark (dev, boot, seq) as received: call it only once the payload is stored,
+        so a packet whose storing failed is taken when the board sends it again."""
+        key = (dev, boot)
+        top, bits = self._seen.get(key, (None, 0))
         mask = (1 << self.window) - 1
         if top is None:
-            self._seen[dev] = (seq, 1)
+            self._seen[key] = (seq, 1)
         elif seq > top:
-            self._seen[dev] = (seq, ((bits << (seq - top)) | 1) & mask)
+            self._seen[key] = (seq, ((bits << (seq - top)) | 1) & mask)
         else:
-            self._seen[dev] = (top, bits | (1 << (top - seq)))
+            self._seen[key] = (top, bits | (1 << (top - seq)))
 
     def _name(self, table, i, prefix):
         if i == _NONE:

@@ -9,11 +9,14 @@ dropped messages.
 - JSON for HTTP and MQTT: `dumps` here; the checks (`loads`, `validate`) and the LoRa
   decoder (`Unpacker`) are in device/payload_check.py, which the host uses and the board
   never imports (it saves the board their heap).
-- A fixed 49-byte binary layout for LoRa (fits the 51-byte payload of every spreading
+- A fixed 51-byte binary layout for LoRa (the 51-byte payload of every spreading
   factor): `pack(payload, key)`; Unpacker rejects short, long, tampered and replayed
-  packets with a reason. The tag is
-  HMAC-SHA256 truncated to 8 bytes; HMAC is written out here because not every supported
-  CircuitPython has an hmac module, and SHA-256 comes from device.hashing
+  packets with a reason (and still reads the 49-byte layout 1, which had no boot id).
+- `boot`: a random 16-bit id a board draws at every start (device.app.new_boot_id). A
+  receiver keys payloads by (device, boot, seq), so a board whose sequence restarts
+  (storage wiped, a replacement with the same id) is stored, not dropped as a repeat.
+- The tag is HMAC-SHA256 truncated to 8 bytes; HMAC is written out here because not every
+  supported CircuitPython has an hmac module, and SHA-256 comes from device.hashing
   (`hashlib.new("sha256")`, or pure Python on 9.x / 10.0.x, whose hashlib has only sha1).
 
 Board-safe: no typing, no f-strings, imports only json/struct/device.hashing.
@@ -33,12 +36,17 @@ STATES = ("normal", "anomaly", "fault", "commissioning", "no_model", "config", "
 MAX_ID = 64          # device id length (JSON)
 LORA_ID = 12         # device id bytes in a LoRa packet
 TAG_LEN = 8
-VERSION = 1
+VERSION = 2
 # version/kind, seq, time in 0.1 s, device id, flags, state, mode, score x1000,
-# faults, dropped, anomalies, 3 x (feature index, value x100) -- then the tag.
-_LAYOUT = ">BII12sBBBHHHHBhBhBh"
+# faults, dropped, anomalies, 3 x (feature index, value x100), boot id -- then the tag.
+_LAYOUT = ">BII12sBBBHHHHBhBhBhH"
 BODY_LEN = struct.calcsize(_LAYOUT)
 PACKET_LEN = BODY_LEN + TAG_LEN
+# layout 1 (boards from before the boot id): the same without the last field
+_LAYOUT_V1 = ">BII12sBBBHHHHBhBhBh"
+BODY_LEN_V1 = struct.calcsize(_LAYOUT_V1)
+PACKET_LEN_V1 = BODY_LEN_V1 + TAG_LEN
+BOOT_MAX = 0xFFFF
 _KINDS = ("event_start", "event_end", "heartbeat", "status", "warning")
 _F_ANOMALY = 1
 _F_HOTSPOT = 2
@@ -205,7 +213,8 @@ def pack(p, key, names=None, modes=None):
                        _u32(t * 10.0), dev, flags, code, mi, sc,
                        _u16(p.get("faults", 0)), _u16(p.get("dropped", 0)),
                        _u16(p.get("anomalies", 0)),
-                       slots[0], slots[1], slots[2], slots[3], slots[4], slots[5])
+                       slots[0], slots[1], slots[2], slots[3], slots[4], slots[5],
+                       int(p.get("boot") or 0) & BOOT_MAX)
     return body + hmac_sha256(key, body)[:TAG_LEN]
 
 

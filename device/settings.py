@@ -11,7 +11,7 @@ Keys that are not given take the documented default (settings.toml.example lists
 """
 
 from device.chips import MLX_REFRESH
-from device.lora_time import lora_ack_wait, lora_airtime
+from device.lora_time import LORA_FRAME, lora_ack_wait, lora_airtime
 from device.chips import MSA_BANDWIDTHS as ACCEL_BANDWIDTHS
 from device.chips import MSA_DATA_RATES as ACCEL_DATA_RATES
 from device.chips import MSA_RANGES as ACCEL_RANGES
@@ -64,6 +64,7 @@ SPEC = (
     ("CIRCUITPY_WIFI_SSID", "str", None, None),
     ("CIRCUITPY_WIFI_PASSWORD", "str", None, None),
     ("WIFI_TIMEOUT", "int", 8, [1, 60]),
+    ("TZ_OFFSET", "float", 0.0, [-12.0, 14.0]),  # hours from UTC: the local day of a days-off profile
     ("HTTP_URL", "str", None, None),
     ("HTTP_TOKEN", "str", None, None),
     ("MQTT_BROKER", "str", None, None),
@@ -294,7 +295,7 @@ def send_block_seconds(s):
     are not counted: the watchdog is paused around them (device.telemetry.Wifi)."""
     budget = s.SEND_BUDGET_MS / 1000.0
     if s.TELEMETRY == "lora":
-        return budget + s.LORA_RETRIES * (lora_airtime(s.LORA_SF, 53) + lora_ack_wait(s.LORA_SF))
+        return budget + s.LORA_RETRIES * (lora_airtime(s.LORA_SF, LORA_FRAME) + lora_ack_wait(s.LORA_SF))
     if s.TELEMETRY == "mqtt":  # connect (CONNACK) + publish (PUBACK), each up to recv_timeout
         return budget + 2.0 * max(2, s.SEND_TIMEOUT) + 1.0
     return budget + float(s.SEND_TIMEOUT)

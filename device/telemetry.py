@@ -1,7 +1,7 @@
 """Network transports for the outbox: HTTP, MQTT and LoRa, each `send(payload) -> bool`.
 
 True means the far end confirmed the payload (HTTP 2xx, MQTT PUBACK at QoS 1, LoRa ACK
-from the gateway); False means "not now" and the outbox keeps it and backs off. No
+from the gateway, sent once the host stored it); False means "not now" and the outbox keeps it and backs off. No
 transport raises into the loop. The libraries (adafruit_requests, adafruit_minimqtt,
 adafruit_rfm9x) are passed in already built, so tests run the real libraries on CPython
 against loopback servers; `make_transport(settings, hw, log)` builds them on the board.
@@ -357,7 +357,7 @@ def _setup_radio(radio, s):
     radio.low_datarate_optimize = 1 if s.LORA_SF >= 11 else 0
     from device.lora_time import lora_ack_wait, lora_airtime
 
-    radio.xmit_timeout = lora_airtime(s.LORA_SF, 53) + 0.5
+    radio.xmit_timeout = lora_airtime(s.LORA_SF, payloads.PACKET_LEN + 4) + 0.5
     return LoraTransport(radio, payloads.parse_key(s.LORA_KEY), ack_wait=lora_ack_wait(s.LORA_SF),
                          tries=s.LORA_RETRIES)
 

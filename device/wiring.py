@@ -350,6 +350,7 @@ def build_app(s, hw, pins=None):
                  "model": _model_id(doc) if doc is not None else None}
     if getattr(hw, "reset_reason", None):
         boot_info["reset_reason"] = hw.reset_reason
+    wall = _wall_clock(s, hw, doc, clock, log)
     from device.app import App  # the loop's modules, after the loader left
 
     common = dict(outbox=box, alerts=alerts, clock=clock, watchdog=wd, device_id=device_id,
@@ -359,7 +360,8 @@ def build_app(s, hw, pins=None):
     if doc is not None:
         try:
             app = App(sensor, doc, commission_windows=s.COMMISSION_WINDOWS,
-                      commission_mode=s.COMMISSION_MODE, model_id=_model_id(doc), features=feats, **common)
+                      commission_mode=s.COMMISSION_MODE, model_id=_model_id(doc), features=feats,
+                      wall=wall, **common)
             app.watchdog_mode = wd_mode
             app.max_windows = s.MAX_WINDOWS
             if getattr(transport, "name", "") == "lora":  # LoRa packets carry indexes, not names
@@ -382,6 +384,24 @@ def build_app(s, hw, pins=None):
     app.max_windows = s.MAX_WINDOWS
     app.held = _KEEP
     return app
+
+
+def _wall_clock(s, hw, doc, uptime, log):
+    """A device.wallclock.WallClock for a model with a days-off profile (None otherwise:
+    no other model needs the date, and the module stays off the heap)."""
+    if doc is None or not doc.get("adaptive", {}).get("day_types") or not hasattr(hw, "wall_parts"):
+        return None
+    try:
+        time_fn, rtc_mod, ntp, why = hw.wall_parts(s.TZ_OFFSET)
+    except Exception as e:  # noqa: BLE001 - a socket pool that cannot be made, ...
+        time_fn, rtc_mod, ntp, why = None, None, None, "%s: %s" % (type(e).__name__, e)
+    if time_fn is None:
+        log("# no wall clock (%s): every day counts as a workday" % why)
+        return None
+    from device.wallclock import WallClock
+
+    return WallClock(time_fn, rtc_mod, ntp, uptime=uptime, why=why,
+                     watchdog=getattr(hw, "watchdog", None) if s.WATCHDOG_TIMEOUT else None)
 
 
 def _thermal_heap_warning(s, doc, app, log):

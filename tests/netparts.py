@@ -47,7 +47,7 @@ class Mosquitto:
     """A broker with a password file and persistence (sessions and queued QoS 1 messages
     survive a restart, as a deployed broker should be configured)."""
 
-    def __init__(self, users: dict[str, str] | None = None) -> None:
+    def __init__(self, users: dict[str, str] | None = None, acl: str | None = None) -> None:
         self.bin = need("mosquitto", "mosquitto")
         self.dir = tempfile.mkdtemp(prefix="mosq")
         self.port = free_port()
@@ -64,6 +64,11 @@ class Mosquitto:
                                check=True, capture_output=True)
             os.chmod(pw, 0o600)
             conf += ["allow_anonymous false", f"password_file {pw}"]
+            if acl:  # e.g. docs/telemetry.md's one user per board: pattern write <topic>/%u/#
+                path = os.path.join(self.dir, "acl")
+                with open(path, "w") as f:
+                    f.write(acl)
+                conf.append(f"acl_file {path}")
         else:
             conf.append("allow_anonymous true")
         self.conf = os.path.join(self.dir, "mosquitto.conf")
@@ -130,6 +135,14 @@ class Postgres:
                 if time.monotonic() > end or self.proc.poll() is not None:
                     raise
                 time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown: open sessions are cut), keep its data."""
+        if self.proc is not None:
+            subprocess.run([*self.as_user, f"{self.bindir}/pg_ctl", "-D", self.data, "-m", "fast", "-w",
+                            "-t", "30", "stop"], capture_output=True, timeout=60)
+            self.proc.wait(30)
+            self.proc = None
 
     def reset(self) -> None:
         import psycopg

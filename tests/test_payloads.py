@@ -118,4 +118,35 @@ def test_ha_discovery_messages():
 
 
 def test_layout_is_fixed():
-    assert struct.calcsize(pl._LAYOUT) + pl.TAG_LEN == 49
+    # layout 2 carries the boot id and uses the whole 51-byte budget; layout 1 (49 bytes,
+    # boards from before the boot id) is still read
+    assert struct.calcsize(pl._LAYOUT) + pl.TAG_LEN == 51 == pl.PACKET_LEN
+    assert struct.calcsize(pl._LAYOUT_V1) + pl.TAG_LEN == 49 == pl.PACKET_LEN_V1
+
+
+def test_boot_id_travels_and_keys_the_replay_window():
+    u = pc.Unpacker(KEY)
+    a = u.unpack(pl.pack(_event(seq=5, boot=4321), KEY))
+    assert a["boot"] == 4321 and a["seq"] == 5
+    # the board restarted with its sequence at 1 (storage wiped): a new boot id, accepted
+    assert u.unpack(pl.pack(_event(seq=1, boot=77), KEY))["boot"] == 77
+    with pytest.raises(pl.PayloadError, match="already received"):
+        u.unpack(pl.pack(_event(seq=1, boot=77), KEY))
+    # a 49-byte layout-1 packet (no boot id) from an older board
+    p = _event(seq=9)
+    body = struct.pack(pl._LAYOUT_V1, (1 << 4) | 0, 9, 1234, b"fan-1", 1, 1, 255, 2345, 2, 1, 3,
+                       255, 61, 255, 20, 255, 0)
+    old = u.unpack(body + pl.hmac_sha256(KEY, body)[:pl.TAG_LEN])
+    assert old["seq"] == 9 and "boot" not in old and old["device"] == p["device"]
+
+
+def test_numbers_outside_the_float_range_are_refused():
+    good = _event()
+    for bad in ({**good, "top": [["rms", 10 ** 400]]}, {**good, "score": 10 ** 40}, {**good, "t": -1e39},
+                {**good, "hotspot": {"row": 1, "col": 2, "excess": 10 ** 39}}, {**good, "faults": 1 << 60},
+                {**good, "boot": 70000}, {**good, "boot": -1}, {**good, "boot": "x"}):
+        with pytest.raises(pl.PayloadError):
+            pc.validate(json.loads(json.dumps(bad)))
+    with pytest.raises(pl.PayloadError):  # 10**400 as the JSON text a sender posts
+        pc.loads(pl.dumps(good).replace("0.61", "1" + "0" * 400))
+    assert pc.validate({**good, "score": 3.3e38, "boot": 65535})["boot"] == 65535

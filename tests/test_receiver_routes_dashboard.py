@@ -111,7 +111,8 @@ def test_dashboard_in_headless_chromium(tmp_path):
         profile = tmp_path / "profile"
         flags = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--no-first-run", "--user-data-dir=%s" % profile]
-        url = "http://127.0.0.1:%d/" % port
+        # reads need the token: a browser sends it as HTTP Basic (any user name)
+        url = "http://viewer:%s@127.0.0.1:%d/" % (TOKEN, port)
         dom = subprocess.run(flags + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
         assert 'data-device="fan-7"' in dom and '<a href="/device/fan-7">fan-7</a>' in dom
         assert '<svg class="plot" data-device="fan-7"' in dom
@@ -130,4 +131,4 @@ def test_dashboard_in_headless_chromium(tmp_path):
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=30)
-    assert "stored 10, duplicates 0, rejected 0" in out, (out, err)
+    assert "stored 10, duplicates 0, conflicts 0, rejected 0" in out, (out, err)

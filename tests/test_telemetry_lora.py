@@ -47,6 +47,27 @@ def _opened(path):
     return n
 
 
+def pty_reader(fd):
+    """The gateway's read(timeout): one line the host wrote on the serial line, or None."""
+    import select
+
+    buf = bytearray()
+
+    def read(timeout):
+        end = time.monotonic() + timeout
+        while b"\n" not in buf:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            buf.extend(os.read(fd, 256))
+        i = buf.index(b"\n")
+        line = bytes(buf[:i]).decode()
+        del buf[:i + 1]
+        return line
+
+    return read
+
+
 def _p(seq, kind):
     if kind == "event":
         p = payloads.event("anomaly_start" if seq % 4 == 1 else "anomaly_end", 1.7, "high",
@@ -66,7 +87,7 @@ def test_lora_link_with_loss_duplicates_and_corruption(tmp_path):
            LORA_GATEWAY=2, LORA_RETRIES=3)
     tr = telemetry._setup_radio(board, s)
     assert board.enable_crc and board.spreading_factor == 7 and board.tx_power == 14
-    tr.ack_wait = 0.05
+    tr.ack_wait = 0.4  # the gateway acknowledges after the host's confirmation (<= 0.25 s)
     gw = FakeRFM9x(link, node=2)
     gw.receive_timeout = 0.05
 
@@ -81,12 +102,13 @@ def test_lora_link_with_loss_duplicates_and_corruption(tmp_path):
     st = store.open_store(str(tmp_path / "l.db"))
     rx = receiver.Receiver(st, unpacker=payload_check.Unpacker(KEY), log=lambda line: None)
     name = os.ttyname(slave)
-    rx.serve_lora(receiver.serial_lines(name))
+    port = receiver.GatewaySerial(name)
+    rx.serve_lora(port, port.reply)  # the host confirms each stored packet to the gateway
     # pyserial flushes the input when it opens the port: start the gateway after that
     end = time.monotonic() + 10
     while _opened(name) < 2 and time.monotonic() < end:
         time.sleep(0.02)
-    threading.Thread(target=gateway_run, args=(gw, write), daemon=True).start()
+    threading.Thread(target=gateway_run, args=(gw, write, pty_reader(master)), daemon=True).start()
 
     box = outbox_mod.Outbox(tr, capacity=64, per_pump=4, backoff_ms=0)
     sent = {}
@@ -155,10 +177,26 @@ def test_lora_link_with_loss_duplicates_and_corruption(tmp_path):
             b[9:21] = b"evil-device\0"
             line = "LORA " + b.hex()
         ok, why = rx.ingest_lora(line)
-        assert not ok, (line, why)
+        # a replayed authentic packet is confirmed (the board's resend after a lost ACK
+        # looks the same) but never stored again
+        assert not ok or (k == 0 and why == "duplicate"), (line, why)
         tried += 1
     assert st.count() == n_before
     print("lora fuzz: %d forged/replayed/malformed lines tried, 0 stored" % tried)
+
+    # the storage fails (disk full): nothing is confirmed, the sequence is not marked as
+    # seen, and the board's resend is stored once storage works again
+    pkt = payloads.pack(_p(500, "event"), KEY)
+    line = "LORA %s -60 9.5" % pkt.hex()
+    real_add = st.add
+    st.add = lambda *a, **k: (_ for _ in ()).throw(store.StoreError("disk full"))
+    with pytest.raises(store.StoreError):
+        rx.ingest_lora(line)
+    st.add = real_add
+    assert rx.ingest_lora(line) == (True, "stored")
+    assert rx.ingest_lora(line) == (True, "duplicate")
+    assert [r["seq"] for r in st.events() if r["seq"] == 500] == [500]
+    rx.close()  # the serial input ends (and would not reopen a pty number reused later)
     os.close(master)
     os.close(slave)
     st.close()
@@ -173,3 +211,31 @@ def test_dead_lora_link_costs_bounded_time():
     assert tr.send(_p(1, "event")) is False
     # a dead link costs LORA_RETRIES transmissions and ACK waits, no more
     assert link.stats["sent"] == 2
+
+
+def test_gateway_acknowledges_only_after_the_host_confirms():
+    """The radio ACK waits for the host's `ACK <tag>`: none without a host, none for a
+    confirmation of another packet, one after the right confirmation."""
+    link = SimLink()
+    board = FakeRFM9x(link, node=1)
+    board.destination = 2
+    gw = FakeRFM9x(link, node=2)
+    pkt = payloads.pack(dict(_p(1, "event"), boot=5), KEY)
+    tag = pkt[-8:].hex()
+
+    def exchange(read):
+        lines = []
+        t = threading.Thread(target=gateway_run, args=(gw, lines.append, read),
+                             kwargs={"host_wait": 0.2, "max_packets": 1})
+        t.start()
+        board.send(pkt, keep_listening=True, identifier=7, flags=0)
+        ack = board.receive(timeout=1.0, with_header=True)
+        t.join(5)
+        assert lines[-1].startswith("LORA " + pkt.hex())
+        return ack
+
+    assert exchange(None) is None  # a gateway without a host acknowledges nothing
+    assert exchange(lambda timeout: "ACK " + "00" * 8) is None  # another packet's confirmation
+    replies = iter(["ACK " + "11" * 8, "ACK " + tag.upper() + "\r"])
+    ack = exchange(lambda timeout: next(replies, None))
+    assert ack is not None and ack[2] == 7 and ack[3] & 0x80 and ack[0] == 1

@@ -108,7 +108,9 @@ def test_board_mqtt_through_mosquitto_to_receiver(broker, tmp_path):
     c.connect("127.0.0.1", broker.port)
     c.loop_start()
     bad = [b"", b"{", b"null", json.dumps(_p(99, dev="other")).encode(), b"\xff" * 40,
-           json.dumps(dict(_p(98), score=None, type="event")).encode()]
+           json.dumps(dict(_p(98), score=None, type="event")).encode(),
+           json.dumps(dict(_p(97), error="x" * 9000)).encode(),  # over --max-body: refused
+           json.dumps(_p(96)).replace("0.7", "1" + "0" * 400).encode()]  # beyond the float range
     for b in bad:
         c.publish("anomaly/fan-1/event", b, qos=1).wait_for_publish(5)
     assert _wait(lambda: sum(rx.counters()["rejected"].values()) == len(bad), 5)
@@ -234,3 +236,97 @@ def test_outage_every_alert_arrives_exactly_once(backend, broker, tmp_path, requ
           % (backend, during, time.monotonic() - t0, len(alerts), len(keys), box.dropped, box.spilled, worst[0]))
     rx.close()
     st.close()
+
+
+def _publish_all(tr, seqs):
+    for i in seqs:
+        assert tr.send(_p(i)) is True
+
+
+def test_mqtt_nothing_lost_while_storage_fails_or_the_receiver_restarts(broker, tmp_path):
+    """SQLite full (its own 'database or disk is full') while messages arrive, then a
+    restart with the default options: every message stored once. The default client id
+    comes from the database, so the restarted receiver resumes the broker's session."""
+    db = str(tmp_path / "full.db")
+    st = store.open_store(db)
+    rx = _receiver(broker, st)  # default client id
+    cid = rx._servers[0].client_id
+    tr = _board(broker)
+    _publish_all(tr, range(1, 21))
+    assert _wait(lambda: st.count() == 20)
+    (pages,) = st._db.execute("PRAGMA page_count").fetchone()
+    st._db.execute("PRAGMA max_page_count = %d" % pages)
+    _publish_all(tr, range(21, 81))
+    assert _wait(lambda: rx.counters()["store_errors"] > 0)
+    assert st.count() < 80
+    st._db.execute("PRAGMA max_page_count = 1073741823")  # the disk was freed
+    assert _wait(lambda: st.count() == 80, 30)
+    rx.close()
+    _publish_all(tr, range(81, 121))  # while no receiver runs: the broker keeps them
+    st2 = store.open_store(db)
+    rx2 = _receiver(broker, st2)
+    assert rx2._servers[0].client_id == cid
+    assert _wait(lambda: st2.count() == 120, 30)
+    time.sleep(0.3)  # a late duplicate would show now
+    assert [r["seq"] for r in st2.events()] == list(range(1, 121))
+    rx2.close()
+    st.close()
+    st2.close()
+
+
+def test_mqtt_postgres_stopped_loses_nothing(broker, pg):
+    pg.reset()
+    st = store.open_store(pg.url)
+    rx = _receiver(broker, st)
+    tr = _board(broker)
+    _publish_all(tr, range(1, 11))
+    assert _wait(lambda: st.count() == 10)
+    pg.stop()  # the database goes away
+    _publish_all(tr, range(11, 61))
+    assert _wait(lambda: rx.counters()["store_errors"] > 0)
+    pg.start()
+    assert _wait(lambda: st.count() == 60, 40)
+    time.sleep(0.3)
+    assert [r["seq"] for r in st.events()] == list(range(1, 61))
+    rx.close()
+    st.close()
+
+
+ACL = """# docs/telemetry.md: each board is a broker user named as its device id and may publish
+# only under <topic>/<its user name>/; the receiver reads everything
+user rx
+topic read anomaly/#
+pattern write anomaly/%u/#
+"""
+
+
+def test_mqtt_one_user_per_board_with_an_acl(tmp_path):
+    m = Mosquitto({"fan-1": "pw-1", "fan-2": "pw-2", "rx": "r-pass"}, acl=ACL).start()
+    try:
+        st = store.open_store(str(tmp_path / "acl.db"))
+        rx = _receiver(m, st)
+        import paho.mqtt.client as mqtt
+
+        forger = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="forger")
+        forger.username_pw_set("fan-1", "pw-1")  # fan-1's credentials, fan-2's topic and id
+        forger.connect("127.0.0.1", m.port)
+        forger.loop_start()
+        for seq in range(1, 51):
+            p = _p(seq, dev="fan-2")
+            p["score"] = 9.0
+            forger.publish("anomaly/fan-2/event", json.dumps(p), qos=1).wait_for_publish(5)
+        forger.publish("anomaly/fan-1/event", json.dumps(_p(1, dev="fan-1")), qos=1).wait_for_publish(5)
+        forger.loop_stop()
+        forger.disconnect()
+        genuine = _board(m, "fan-2", "pw-2")  # the board's own transport
+        for seq in range(1, 51):
+            assert genuine.send(_p(seq, dev="fan-2")) is True
+        assert _wait(lambda: st.count() == 51)
+        time.sleep(0.3)
+        rows = st.events("fan-2")
+        assert [r["seq"] for r in rows] == list(range(1, 51)) and {r["score"] for r in rows} == {1.2}
+        assert st.count_conflicts() == 0
+        rx.close()
+        st.close()
+    finally:
+        m.close()

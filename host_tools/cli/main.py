@@ -239,7 +239,9 @@ def cmd_score(a: argparse.Namespace) -> int:
         return _score_events(a, doc, ex, wins)
     det = detectors_mod.from_model(doc)
     n = flagged = 0
-    skips = train.gap_skips(np.array([r.t for r, _ in wins]), len(wins), ex.window / ex.rate)
+    starts = np.array([r.t for r, _ in wins])
+    skips = train.gap_skips(starts, len(wins), ex.window / ex.rate)
+    train._set_clock(det, starts, ex.window / ex.rate)  # a days-off profile: the first window's date
     for (ref, w), k in zip(wins, skips):
         if k and hasattr(det, "skip"):  # a gap: the adaptive detector's cycle moves on
             det.skip(int(k))
@@ -281,7 +283,8 @@ def _score_events(a: argparse.Namespace, doc: dict, ex, wins: list) -> int:
                 events.append(dict(p))
             return True
 
-    skips = train.gap_skips(np.array([r.t for r, _ in wins]), len(wins), ex.window / ex.rate)
+    starts = np.array([r.t for r, _ in wins])
+    skips = train.gap_skips(starts, len(wins), ex.window / ex.rate)
     holder: list = []
 
     class GapAwareReplay(ReplaySensor):
@@ -299,6 +302,7 @@ def _score_events(a: argparse.Namespace, doc: dict, ex, wins: list) -> int:
     app = app_mod.App(GapAwareReplay([w for _, w in wins]), doc, outbox=Box(), device_id="score",
                       heartbeat_every=0, features=ex)
     holder.append(app)
+    train._set_clock(app.detector, starts, ex.window / ex.rate)  # as a board with its clock set
     app.run()
     for p in events:
         ref = wins[p["window"] - 1][0]  # the app counts windows from 1

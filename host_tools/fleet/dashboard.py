@@ -288,6 +288,23 @@ def chart(device: str, rows: list[dict], times: list[float], now: float | None =
         out.append(f'<text x="{x(ts):.1f}" y="{H - B + 14}" font-size="10" text-anchor="{anchor}" '
                    f'class="ts short" data-t="{ts:.3f}">{_utc(ts, "%m-%d %H:%M")}</text>')
     out.append("</svg>")
+
+
+def conflicts_html(store: Store, limit: int = 20) -> str:
+    """Payloads that repeated a stored (device, boot, seq) with other content: a forger,
+    or a board whose sequence restarted without a new boot id. Empty when there are none."""
+    rows = store.conflicts(limit)
+    if not rows:
+        return ""
+    out = [f'<h2 class="anomaly">Conflicts ({store.count_conflicts()}): same device, boot and sequence '
+           'number, different content</h2><table id="conflicts"><tr><th>received</th><th>device</th>'
+           "<th>boot</th><th>seq</th><th>source</th><th>stored</th><th>arrived later</th></tr>"]
+    for c in rows:
+        out.append(f'<tr><td>{when(c["received"])}</td>'
+                   f'<td>{html.escape(c["device"])}</td><td>{c["boot"]}</td><td>{c["seq"]}</td>'
+                   f'<td>{html.escape(c["source"])}</td><td><code>{html.escape(str(c["stored_payload"]))}</code></td>'
+                   f'<td><code>{html.escape(c["payload"])}</code></td></tr>')
+    out.append("</table>")
     return "".join(out)
 
 
@@ -352,6 +369,7 @@ def render(st: Store, now: float | None = None, stale_after: float = DEFAULT_STA
                    f'<td>{e(what)}</td><td>{e(explain_words(p))}</td>'
                    f'<td>{_ack_cell(a) if r["event"] == "anomaly_start" else ""}</td></tr>')
     out.append("</table>")
+    out.append(conflicts_html(st))
     return _page("Anomaly telemetry", out)
 
 

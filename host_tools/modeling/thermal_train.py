@@ -47,7 +47,7 @@ REF_SPREAD = 0.75
 HEAVY_TAIL = 8.0  # largest excess / RMS excess over which a pixel is allowed to be hot
 FEATURE_FLOORS = {"mean": 0.05, "max": 0.1, "p90": 0.05, "rms_z": 0.05, "max_z": 0.25,
                   "min_z": 0.25, "max_excess": 0.1, "log_hot_pixels": 0.5, "log_blob_area": 0.5}
-DEFAULT_DECISION = {"k": 3, "n": 5, "on": 1.0, "off": 0.8, "cooldown": 30}
+DEFAULT_DECISION = train.DEFAULT_DECISION
 
 
 def _cluster(frames: np.ndarray, max_modes: int = 5, seed: int = 0) -> np.ndarray:
@@ -114,25 +114,9 @@ def features_of(ex: thermal.ThermalFeatures, frames: np.ndarray, maps: bool = Fa
 
 
 def _fit_features(name: str, feats: np.ndarray, detector: str, shrinkage="auto") -> dict:
-    x = np.asarray(feats, dtype=np.float64)
-    mean = x.mean(axis=0)
-    floors = np.array([FEATURE_FLOORS[k] for k in thermal.NAMES])
-    scale = np.maximum(x.std(axis=0, ddof=1), floors)
-    mode = {"name": name, "mean": train._f32(mean), "scale": train._f32(scale), "n_fit": int(len(x))}
-    if detector == "mahalanobis":
-        z = (x - np.asarray(mode["mean"])) / np.asarray(mode["scale"])
-        cov, alpha = train.shrunk_correlation(z, shrinkage)
-        if shrinkage == "auto" and alpha < 0.05:
-            cov, alpha = train.shrunk_correlation(z, 0.05)
-        # a floored scale means the feature barely varied (a count that was always 0):
-        # its z-variance is under 1, and the inverse would amplify it; the floor is the
-        # spread we mean, so its variance is at least 1
-        cov = cov + np.diag(np.maximum(0.0, 1.0 - np.diag(cov)))
-        inv = np.linalg.inv(cov)
-        inv32 = np.asarray((inv + inv.T) / 2, dtype=np.float32)
-        mode["inv_cov"] = [[train._num(v) for v in row] for row in (inv32 + inv32.T) / 2]
-        mode["shrinkage"] = round(alpha, 4)
-    return mode
+    """A detector mode on frame features: training's fit with the per-feature scale floors."""
+    return train.fit_mode(name, feats, detector, shrinkage,
+                          floors=np.array([FEATURE_FLOORS[k] for k in thermal.NAMES]))
 
 
 class _TooFewFrames(DataError):

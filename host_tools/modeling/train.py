@@ -51,20 +51,25 @@ def shrunk_correlation(z: np.ndarray, shrinkage: float | str = "auto") -> tuple[
 
 
 def fit_mode(name: str, feats: np.ndarray, detector: str, shrinkage: float | str = "auto",
-             min_shrinkage: float = 0.05) -> dict:
-    """One mode's mean, scale and (for Mahalanobis) inverse shrunk correlation."""
+             min_shrinkage: float = 0.05, floors: np.ndarray | None = None) -> dict:
+    """One mode's mean, scale and (for Mahalanobis) inverse shrunk correlation.
+    floors: per-feature scale floors (thermal frame features: a count that is always 0 in
+    training must not turn one noisy pixel into an alarm); a floored feature's variance
+    is then taken as at least 1, the spread the floor means."""
     x = np.asarray(feats, dtype=np.float64)
     if len(x) < MIN_WINDOWS:
         raise DataError(f"mode {name!r}: only {len(x)} windows to fit, need at least {MIN_WINDOWS}")
     mean = x.mean(axis=0)
     scale = x.std(axis=0, ddof=1)
-    scale = np.maximum(scale, 1e-6 + 1e-6 * np.abs(mean))
+    scale = np.maximum(scale, 1e-6 + 1e-6 * np.abs(mean)) if floors is None else np.maximum(scale, floors)
     mode = {"name": name, "mean": _f32(mean), "scale": _f32(scale), "n_fit": int(len(x))}
     if detector == "mahalanobis":
         z = (x - np.asarray(mode["mean"])) / np.asarray(mode["scale"])
         cov, alpha = shrunk_correlation(z, shrinkage)
         if shrinkage == "auto" and alpha < min_shrinkage:
             cov, alpha = shrunk_correlation(z, min_shrinkage)
+        if floors is not None:  # the inverse would amplify a variance under 1
+            cov = cov + np.diag(np.maximum(0.0, 1.0 - np.diag(cov)))
         inv = np.linalg.inv(cov)
         inv = (inv + inv.T) / 2
         inv32 = np.asarray(inv, dtype=np.float32)

@@ -116,7 +116,7 @@ def test_dashboard_pages_in_headless_chromium(tmp_path):
     port = free_port()
     db = str(tmp_path / "d.db")
     proc = subprocess.Popen([sys.executable, "-m", "host_tools", "receive", "--db", db, "--http",
-                             f"127.0.0.1:{port}", "--token", TOKEN, "--stale-after", "2"],
+                             f"127.0.0.1:{port}", "--token", TOKEN, "--stale-after", "2", "--public-dashboard"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     shots = os.environ.get("SCREENSHOT_DIR")
@@ -184,5 +184,5 @@ def test_dashboard_pages_in_headless_chromium(tmp_path):
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=30)
-    assert "stored 44, duplicates 0, rejected 0" in out, (out, err)
+    assert "stored 44, duplicates 0, conflicts 0, rejected 0" in out, (out, err)
     assert "acknowledged by Ana" in err

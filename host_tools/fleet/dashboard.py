@@ -288,6 +288,7 @@ def chart(device: str, rows: list[dict], times: list[float], now: float | None =
         out.append(f'<text x="{x(ts):.1f}" y="{H - B + 14}" font-size="10" text-anchor="{anchor}" '
                    f'class="ts short" data-t="{ts:.3f}">{_utc(ts, "%m-%d %H:%M")}</text>')
     out.append("</svg>")
+    return "".join(out)
 
 
 def conflicts_html(store: Store, limit: int = 20) -> str:

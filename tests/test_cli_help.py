@@ -134,8 +134,8 @@ def test_receiver_tells_duplicates_from_conflicts(tmp_path):
         assert rx.ingest(dict(p), "http") == "duplicate"  # the same again
         p2 = dict(p, t=p["t"] + 100)  # another payload under the same number
         assert rx.ingest(p2, "http") == "conflict"
-    assert sum("# duplicate from d1" in x for x in logged) == 1
-    assert sum("# conflict from d1" in x for x in logged) == 1
+    assert sum("# duplicate: d1 " in x for x in logged) == 1
+    assert sum("# conflict: d1 " in x for x in logged) == 1
     lines = rx.summary_lines()
     assert any("duplicates this run: 3 (d1 3)" in x for x in lines)
     assert any("conflicts this run: 3 (d1 3)" in x for x in lines)

@@ -127,8 +127,9 @@ class Receiver:
         if first:
             why = ("other content than the stored one: kept in conflicts (a board whose sequence "
                    "restarted)" if result == "conflict" else "the same payload again (a retry or a second receiver)")
-            self.log(f"# {result} from {p['device']}: boot {p.get('boot', 0)} seq {p['seq']} ({source}) is already "
-                     f"stored, {why}; further {result}s from {p['device']} are counted and the total is logged at exit")
+            self.log(f"# {result}: {p['device']} boot {p.get('boot', 0)} seq {p['seq']} arrived ({source}) and is "
+                     f"already stored, {why}; further {result}s from {p['device']} are counted and the total is "
+                     f"logged at exit")
         if result == "stored" and alerts:
             self.routes.kick()
         return result

@@ -39,7 +39,8 @@ def test_every_block_runs_or_says_why_not():
             if SKIP in b:
                 assert b.startswith(SKIP) and len(b.split(SKIP)[1].split("\n")[0].strip()) > 5, b
                 skipped.setdefault(doc, []).append(b.split("\n")[1])
-    assert skipped == {"README.md": ["make test   # run the test suite (pytest)"],
+    assert skipped == {"README.md": ["make test   # run the test suite (pytest)",
+                                     "make lock              # re-resolve requirements.lock (uv, pinned in the Makefile)"],
                        "docs/telemetry.md": ["python -m host_tools.fleet.telemetry_bench    # ingest rates, dead-link send cost"]}
 
 

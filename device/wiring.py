@@ -15,7 +15,8 @@ from device.ticks import Uptime
 # drops them as it goes -- the settings table once settings are read, the model loader
 # once the model is loaded -- and imports the app's modules only after the model load,
 # so each stage's code leaves before the next one's arrives (a lower setup peak).
-SETUP_MODULES = ("device.wiring", "device.settings", "device.model", "device.chips", "device.sha256")
+_LOADER = ("device.model", "device.modelcheck", "device.modelformat", "device.sha256")  # the model file's code
+SETUP_MODULES = ("device.wiring", "device.settings", "device.chips") + _LOADER
 
 
 def drop_modules(names):
@@ -259,7 +260,7 @@ def build_app(s, hw, pins=None):
     except ImportError:
         gc = None
     doc, model_error = _load_model(s, log)
-    drop_modules(("device.model", "device.sha256"))  # the loader's part is done
+    drop_modules(_LOADER)  # the loader's part is done
     feats = None
     if doc is not None:
         window = doc["features"]["window"]

@@ -58,21 +58,58 @@ def num(v, digits=4):
     return round(v, digits)
 
 
+class AppConfig:
+    """The App's configuration: numbers, ids and names, no hardware (device/wiring.py
+    fills it from settings.toml; host tools and tests set what they need). A plain class:
+    CircuitPython has no dataclasses; the App copies the values once, at start.
+
+    device_id: names the board in every payload. heartbeat_every: windows between
+    heartbeats (0: none). retries: sensor reads tried per window before it is a fault.
+    commission_windows / commission_mode: re-learn (one mode of) the model on the first
+    windows after installation (0: no commissioning). commission_key: what a saved
+    commissioning record must match to be restored. model_id: the model's checksum
+    prefix in the saved state. top: features named in an anomaly event. persist_every:
+    windows between state saves (0: only at start and after commissioning). guard: an exception in a step is
+    counted and the loop goes on (the board) instead of raised (tests). max_windows:
+    stop after this many windows (0: never)."""
+
+    def __init__(self, device_id="board", heartbeat_every=60, retries=3, commission_windows=0,
+                 commission_mode=None, commission_key="", model_id="", top=3, persist_every=0,
+                 guard=False, max_windows=0):
+        self.device_id = device_id
+        self.heartbeat_every = heartbeat_every
+        self.retries = retries
+        self.commission_windows = commission_windows
+        self.commission_mode = commission_mode
+        self.commission_key = commission_key
+        self.model_id = model_id
+        self.top = top
+        self.persist_every = persist_every
+        self.guard = guard
+        self.max_windows = max_windows
+
+
 class App:
-    def __init__(self, sensor, model=None, outbox=None, alerts=(), clock=None,
-                 watchdog=None, device_id="board", heartbeat_every=60, retries=3,
-                 commission_windows=0, commission_mode=None, model_error=None,
-                 recorder=None, on_commissioned=None, top=3, log=None, sleep=None,
-                 store=None, persist_every=0, model_id="", commission_key="",
-                 restore=None, boot_info=None, guard=False, features=None, wall=None):
+    def __init__(self, sensor, model=None, config=None, outbox=None, alerts=(), clock=None,
+                 watchdog=None, sleep=None, log=None, store=None, recorder=None, wall=None,
+                 features=None, model_error=None, restore=None, boot_info=None, on_commissioned=None):
+        """sensor .. wall: the hardware and services (device/wiring.py makes them);
+        model: the loaded model dict (None: the board runs without one, `model_error`
+        says why); config: an AppConfig (numbers, ids and names; None: the defaults);
+        features: the model's feature extractor when the wiring built it first (its big
+        buffers before the rest); restore: a saved state (device.appstate); boot_info:
+        what the boot status payload carries; on_commissioned: called when a
+        commissioning run ends."""
+        c = config if config is not None else AppConfig()
+        self.config = c
         self.sensor = sensor
         self.outbox = outbox
         self._pump = getattr(outbox, "pump", None)
         self.alerts = list(alerts)
         self.clock = clock
         self.watchdog = watchdog
-        self.device_id = device_id
-        self.heartbeat_every = int(heartbeat_every)
+        self.device_id = c.device_id
+        self.heartbeat_every = int(c.heartbeat_every)
         try:
             import gc
 
@@ -80,20 +117,20 @@ class App:
         except ImportError:
             self._mem_free = None
         self.mem_low = self.mem_last = None
-        self.retries = int(retries)
+        self.retries = int(c.retries)
         self.recorder = recorder
         self.on_commissioned = on_commissioned
-        self.top = int(top)
+        self.top = int(c.top)
         self._log = log
         self._sleep = sleep
         self.store = store
-        self.persist_every = int(persist_every)
-        self.model_id = model_id
-        self.commission_key = commission_key
-        self.guard = guard
+        self.persist_every = int(c.persist_every)
+        self.model_id = c.model_id
+        self.commission_key = c.commission_key
+        self.guard = c.guard
         self.watchdog_mode = None  # set by the wiring: the mode to re-arm a stopped watchdog with
         self.watchdog_rearms = 0
-        self.max_windows = 0
+        self.max_windows = int(c.max_windows)
         self.held = []  # objects that must live as long as the app (power-enable pins)
         self.seq = 0
         self.boot_id = new_boot_id()
@@ -127,6 +164,8 @@ class App:
                 raise ValueError("model feature names do not match this code's recipe")
             self.detector = detectors_mod.from_model(model)
             self.decision = decision_mod.Decision.from_settings(model.get("decision", {}))
+            commission_windows = c.commission_windows
+            commission_mode = c.commission_mode
             if commission_windows and commission_windows > 0:
                 from device import commission
 

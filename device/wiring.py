@@ -352,19 +352,20 @@ def build_app(s, hw, pins=None):
     if getattr(hw, "reset_reason", None):
         boot_info["reset_reason"] = hw.reset_reason
     wall = _wall_clock(s, hw, doc, clock, log)
-    from device.app import App  # the loop's modules, after the loader left
+    from device.app import App, AppConfig  # the loop's modules, after the loader left
 
-    common = dict(outbox=box, alerts=alerts, clock=clock, watchdog=wd, device_id=device_id,
-                  heartbeat_every=s.HEARTBEAT_WINDOWS, retries=s.SENSOR_RETRIES, recorder=recorder,
-                  log=log, sleep=hw.sleep, store=store, persist_every=s.PERSIST_EVERY,
-                  commission_key=commission_key, restore=restore, boot_info=boot_info, guard=True)
+    config = AppConfig(device_id=device_id, heartbeat_every=s.HEARTBEAT_WINDOWS, retries=s.SENSOR_RETRIES,
+                       commission_key=commission_key, persist_every=s.PERSIST_EVERY, guard=True,
+                       max_windows=s.MAX_WINDOWS)
     if doc is not None:
         try:
-            app = App(sensor, doc, commission_windows=s.COMMISSION_WINDOWS,
-                      commission_mode=s.COMMISSION_MODE, model_id=_model_id(doc), features=feats,
-                      wall=wall, **common)
+            config.commission_windows = s.COMMISSION_WINDOWS
+            config.commission_mode = s.COMMISSION_MODE
+            config.model_id = _model_id(doc)
+            app = App(sensor, doc, config, outbox=box, alerts=alerts, clock=clock, watchdog=wd,
+                      sleep=hw.sleep, log=log, store=store, recorder=recorder, wall=wall,
+                      features=feats, restore=restore, boot_info=boot_info)
             app.watchdog_mode = wd_mode
-            app.max_windows = s.MAX_WINDOWS
             if getattr(transport, "name", "") == "lora":  # LoRa packets carry indexes, not names
                 transport.names, transport.modes = app.features.names, app.detector.mode_names
             _slim(doc)
@@ -380,9 +381,11 @@ def build_app(s, hw, pins=None):
             log("# NO MODEL: %s" % model_error)
             doc = None
             boot_info["model"] = None
-    app = App(sensor, None, model_error=model_error, **common)
+            config.commission_windows, config.commission_mode, config.model_id = 0, None, ""  # no model's
+    app = App(sensor, None, config, outbox=box, alerts=alerts, clock=clock, watchdog=wd, sleep=hw.sleep,
+              log=log, store=store, recorder=recorder, restore=restore, boot_info=boot_info,
+              model_error=model_error)
     app.watchdog_mode = wd_mode
-    app.max_windows = s.MAX_WINDOWS
     app.held = _KEEP
     return app
 

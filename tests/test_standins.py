@@ -86,9 +86,9 @@ def test_raise_watchdog_fires_inside_a_transport_and_the_loop_rearms(fan_model_p
             dog = hw.microcontroller.watchdog
             dog.timeout = 2.0
             lines = []
-            a = app_mod.App(Flaky(normal, fail_first=0, exc=RuntimeError), doc, outbox=box, watchdog=dog,
-                            log=lines.append, guard=True, heartbeat_every=1,
-                            clock=lambda: hw.supervisor.clock.us / 1e6)
+            a = app_mod.App(Flaky(normal, fail_first=0, exc=RuntimeError), doc,
+                            app_mod.AppConfig(guard=True, heartbeat_every=1), outbox=box, watchdog=dog,
+                            log=lines.append, clock=lambda: hw.supervisor.clock.us / 1e6)
             a.watchdog_mode = hw.watchdog.WatchDogMode.RAISE
             dog.mode = a.watchdog_mode
             a.run(3)

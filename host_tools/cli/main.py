@@ -274,8 +274,8 @@ def _score_events(a: argparse.Namespace, doc: dict, ex, wins: list) -> int:
                 holder[0].detector.skip(int(skips[i]))
             return w
 
-    app = app_mod.App(GapAwareReplay([w for _, w in wins]), doc, outbox=Box(), device_id="score",
-                      heartbeat_every=0, features=ex)
+    app = app_mod.App(GapAwareReplay([w for _, w in wins]), doc, app_mod.AppConfig(device_id="score", heartbeat_every=0),
+                      outbox=Box(), features=ex)
     holder.append(app)
     train._set_clock(app.detector, starts, ex.window / ex.rate)  # as a board with its clock set
     app.run()

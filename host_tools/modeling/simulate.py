@@ -83,8 +83,8 @@ def run(model_path: str, data: list[str], commission: int = 0, heartbeat: int = 
         app asks (it also reads the clock to advance alert patterns)."""
         return round(holder[0].windows * step, 3) if holder else 0.0
 
-    app = app_mod.App(ReplaySensor(windows), doc, outbox=out, alerts=[alert], clock=clock,
-                      device_id="sim", heartbeat_every=heartbeat, commission_windows=commission)
+    config = app_mod.AppConfig(device_id="sim", heartbeat_every=heartbeat, commission_windows=commission)
+    app = app_mod.App(ReplaySensor(windows), doc, config, outbox=out, alerts=[alert], clock=clock)
     holder.append(app)
     app.run()
     if out is not box:

@@ -58,50 +58,22 @@ def num(v, digits=4):
     return round(v, digits)
 
 
-class AppConfig:
-    """The App's configuration: numbers, ids and names, no hardware (device/wiring.py
-    fills it from settings.toml; host tools and tests set what they need). A plain class:
-    CircuitPython has no dataclasses; the App copies the values once, at start.
-
-    device_id: names the board in every payload. heartbeat_every: windows between
-    heartbeats (0: none). retries: sensor reads tried per window before it is a fault.
-    commission_windows / commission_mode: re-learn (one mode of) the model on the first
-    windows after installation (0: no commissioning). commission_key: what a saved
-    commissioning record must match to be restored. model_id: the model's checksum
-    prefix in the saved state. top: features named in an anomaly event. persist_every:
-    windows between state saves (0: only at start and after commissioning). guard: an exception in a step is
-    counted and the loop goes on (the board) instead of raised (tests). max_windows:
-    stop after this many windows (0: never)."""
-
-    def __init__(self, device_id="board", heartbeat_every=60, retries=3, commission_windows=0,
-                 commission_mode=None, commission_key="", model_id="", top=3, persist_every=0,
-                 guard=False, max_windows=0):
-        self.device_id = device_id
-        self.heartbeat_every = heartbeat_every
-        self.retries = retries
-        self.commission_windows = commission_windows
-        self.commission_mode = commission_mode
-        self.commission_key = commission_key
-        self.model_id = model_id
-        self.top = top
-        self.persist_every = persist_every
-        self.guard = guard
-        self.max_windows = max_windows
-
-
 class App:
     def __init__(self, sensor, model=None, config=None, outbox=None, alerts=(), clock=None,
                  watchdog=None, sleep=None, log=None, store=None, recorder=None, wall=None,
                  features=None, model_error=None, restore=None, boot_info=None, on_commissioned=None):
         """sensor .. wall: the hardware and services (device/wiring.py makes them);
         model: the loaded model dict (None: the board runs without one, `model_error`
-        says why); config: an AppConfig (numbers, ids and names; None: the defaults);
-        features: the model's feature extractor when the wiring built it first (its big
+        says why); config: a device.appconfig.AppConfig (numbers, ids and names; None:
+        the defaults); features: the model's feature extractor when the wiring built it first (its big
         buffers before the rest); restore: a saved state (device.appstate); boot_info:
         what the boot status payload carries; on_commissioned: called when a
         commissioning run ends."""
-        c = config if config is not None else AppConfig()
-        self.config = c
+        if config is None:  # host tools and tests; the board always passes one
+            from device.appconfig import AppConfig
+
+            config = AppConfig()
+        c = config  # copied into attributes: the config and its module leave the heap after setup
         self.sensor = sensor
         self.outbox = outbox
         self._pump = getattr(outbox, "pump", None)

@@ -16,7 +16,7 @@ from device.ticks import Uptime
 # once the model is loaded -- and imports the app's modules only after the model load,
 # so each stage's code leaves before the next one's arrives (a lower setup peak).
 _LOADER = ("device.model", "device.modelcheck", "device.modelformat", "device.sha256")  # the model file's code
-SETUP_MODULES = ("device.wiring", "device.settings", "device.chips") + _LOADER
+SETUP_MODULES = ("device.wiring", "device.settings", "device.chips", "device.appconfig") + _LOADER
 
 
 def drop_modules(names):
@@ -352,7 +352,8 @@ def build_app(s, hw, pins=None):
     if getattr(hw, "reset_reason", None):
         boot_info["reset_reason"] = hw.reset_reason
     wall = _wall_clock(s, hw, doc, clock, log)
-    from device.app import App, AppConfig  # the loop's modules, after the loader left
+    from device.app import App  # the loop's modules, after the loader left
+    from device.appconfig import AppConfig
 
     config = AppConfig(device_id=device_id, heartbeat_every=s.HEARTBEAT_WINDOWS, retries=s.SENSOR_RETRIES,
                        commission_key=commission_key, persist_every=s.PERSIST_EVERY, guard=True,

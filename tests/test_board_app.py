@@ -16,6 +16,7 @@ import pytest
 
 from board_harness import DATA, REPO, fake_hardware
 from device import app as app_mod
+from device.appconfig import AppConfig
 from device import model as model_mod
 from device import outbox as outbox_mod
 from device import persist, recorder
@@ -338,7 +339,7 @@ def _app(sensor, doc=None, **kw):
     box, alert, dog = Box(), Alert(), Dog()
     slept = []
     parts = {k: kw.pop(k) for k in _NOT_CONFIG if k in kw}
-    a = app_mod.App(sensor, doc, app_mod.AppConfig(**kw), outbox=box, alerts=[alert], watchdog=dog,
+    a = app_mod.App(sensor, doc, AppConfig(**kw), outbox=box, alerts=[alert], watchdog=dog,
                     sleep=slept.append, **parts)
     return a, box, alert, dog, slept
 
@@ -551,7 +552,7 @@ def test_raise_mode_watchdog_is_rearmed_after_a_timeout(fan):
                 return Flaky.read(self)
 
         lines = []
-        a = app_mod.App(Stall(normal), model_mod.load(path), app_mod.AppConfig(guard=True), watchdog=dog,
+        a = app_mod.App(Stall(normal), model_mod.load(path), AppConfig(guard=True), watchdog=dog,
                         log=lines.append, clock=lambda: hw.supervisor.clock.us / 1e6)
         a.watchdog_mode = wdmod.WatchDogMode.RAISE
         dog.mode = a.watchdog_mode

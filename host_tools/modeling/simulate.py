@@ -11,6 +11,7 @@ import json
 import sys
 
 from device import app as app_mod
+from device.appconfig import AppConfig
 from device.sensors import ReplaySensor
 from host_tools.data import datasets
 
@@ -83,7 +84,7 @@ def run(model_path: str, data: list[str], commission: int = 0, heartbeat: int = 
         app asks (it also reads the clock to advance alert patterns)."""
         return round(holder[0].windows * step, 3) if holder else 0.0
 
-    config = app_mod.AppConfig(device_id="sim", heartbeat_every=heartbeat, commission_windows=commission)
+    config = AppConfig(device_id="sim", heartbeat_every=heartbeat, commission_windows=commission)
     app = app_mod.App(ReplaySensor(windows), doc, config, outbox=out, alerts=[alert], clock=clock)
     holder.append(app)
     app.run()

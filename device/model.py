@@ -11,8 +11,8 @@ import json
 
 from device.modelcheck import validate, validate_arrays
 from device.modelformat import (  # noqa: F401 - re-exported: device.model is the entry point
-    _ARRAY_KEYS, _HEAD, _PIXEL_KEYS, _SIDECARS, DETECTORS, INF, PIXEL_COLS, PIXEL_ROWS, READS, SCHEMA, SENSORS,
-    SIDECAR_MIN, VERSION, ModelError, _hex, _ref, _sha256, _split_head, checksum_of, dumps,
+    _ARRAY_KEYS, _HEAD, _PIXEL_KEYS, _SIDECARS, PIXEL_COLS, PIXEL_ROWS, SCHEMA, SIDECAR_MIN, VERSION, ModelError,
+    _hex, _ref, _sha256, _split_head, checksum_of, dumps,
 )
 
 

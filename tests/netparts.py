@@ -1,12 +1,11 @@
 """Real servers on loopback for the telemetry tests: mosquitto, a throw-away PostgreSQL
 cluster, headless Chromium. Each starts on a free port in a temporary directory and is
-stopped by the test. `need(binary)` skips a test when the Debian package is absent
-(.ci/run installs them, so CI runs every test).
+stopped by the test. A missing Debian package skips the test on a developer's machine and
+fails it in CI (conftest.require_tool; .ci/run installs them, so CI runs every test).
 """
 
 from __future__ import annotations
 
-import glob
 import os
 import pwd
 import shutil
@@ -16,7 +15,7 @@ import subprocess
 import tempfile
 import time
 
-import pytest
+from conftest import require_tool
 
 
 def free_port() -> int:
@@ -36,11 +35,9 @@ def wait_port(port: int, timeout: float = 10.0) -> None:
     raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
 
 
-def need(binary: str, package: str) -> str:
-    path = shutil.which(binary) or next(iter(glob.glob(binary)), None)
-    if not path:
-        pytest.skip(f"{binary} not installed (apt-get install {package}; .ci/run installs it)")
-    return path
+def need(binary: str, package: str = "") -> str:
+    """The program's path (`package` is kept for callers; conftest.TOOLS names it)."""
+    return require_tool(binary)
 
 
 class Mosquitto:
@@ -98,10 +95,7 @@ class Postgres:
     (runuser); otherwise to the current user."""
 
     def __init__(self) -> None:
-        bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-        if not bins and not shutil.which("initdb"):
-            pytest.skip("PostgreSQL not installed (apt-get install postgresql; .ci/run installs it)")
-        self.bindir = os.path.dirname(bins[-1] if bins else shutil.which("initdb"))
+        self.bindir = os.path.dirname(require_tool("postgresql"))
         self.dir = tempfile.mkdtemp(prefix="pg")
         self.port = free_port()
         self.as_user: list[str] = []
@@ -162,8 +156,4 @@ class Postgres:
 
 
 def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if shutil.which(name):
-            return shutil.which(name)
-    pytest.skip("chromium not installed (apt-get install chromium; .ci/run installs it)")
-    return ""
+    return require_tool("chromium")

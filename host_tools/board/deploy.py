@@ -13,11 +13,21 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from host_tools.board import appfiles
 from host_tools.board.connection import (BoardError, BoardInfo, Drive, Log, SerialBoard, board_telemetry,
                                          current_hashes, drive_model_name, model_checksum, short)
 from host_tools.board.push import push_model
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # the repository
+ROOT = appfiles.ROOT  # the board's files: this checkout, or the copy an installed wheel carries
+
+
+def check_app_files(root: str) -> None:
+    """The board's own files are where deploy/doctor look (a broken install lacks them)."""
+    gone = appfiles.missing(root)
+    if gone:
+        raise BoardError(f"{root}: the board's files are missing ({', '.join(gone)}): reinstall this "
+                         "package (pip install --force-reinstall circuitpython-anomaly) or run it from "
+                         "the repository")
 
 
 def app_files(root: str = ROOT) -> list[tuple[str, str]]:
@@ -152,6 +162,7 @@ def deploy(board: Drive | SerialBoard, model: str | None, log: Log, dry_run: boo
            mpy_cross: str | None = None, circup: str | None = None, root: str = ROOT) -> int:
     import tempfile
 
+    check_app_files(root)
     info = board.info()
     if isinstance(board, Drive) and info.version is None:
         log(f"deploy: {board.where()}: boot_out.txt names no CircuitPython version")

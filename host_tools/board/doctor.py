@@ -9,7 +9,7 @@ from typing import Callable
 
 from host_tools.board.connection import (BoardError, Drive, Log, SerialBoard, board_telemetry, current_hashes,
                                          drive_model_name, model_checksum, short)
-from host_tools.board.deploy import ROOT, app_files, board_libraries, libraries_present
+from host_tools.board.deploy import ROOT, app_files, board_libraries, check_app_files, libraries_present
 
 
 def _state_summary(data0: bytes | None, data1: bytes | None) -> str | None:
@@ -78,6 +78,7 @@ def firmware_supported(implementation: str | None, version: str | None) -> tuple
 def doctor(board: Drive | SerialBoard, model: str | None, log: Log, listen: float = 0.0,
            root: str = ROOT) -> int:
     """A few lines about the board; returns the number of problems found."""
+    check_app_files(root)
     problems = 0
     status = listen_status(board.port, listen) if isinstance(board, SerialBoard) else None
     info = board.info()

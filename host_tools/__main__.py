@@ -3,4 +3,4 @@ import sys
 
 from host_tools.cli.main import main
 
-sys.exit(main())
+sys.exit(main(prog="python -m host_tools"))

@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return rc
 
     print("\n== 2. evaluate (design section 8 protocol, with baselines)")
-    rc = cli.main(["evaluate", "--data", a.data, "--report", report, "--quiet"])
+    rc = cli.main(["evaluate", "--data", a.data, "--report", report])  # its summary is the demo's
     if rc:
         return rc
 

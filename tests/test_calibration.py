@@ -84,7 +84,7 @@ def test_train_cli_sessions_and_installations(tmp_path, capsys):
     rc = cli.main(["train", "--normal", fan("fan_0_off_0_weight"), fan("fan_0_low_0_weight"),
                    "--session", f"fan_0_low_0_weight={fan('fan_0_low_0_weight-moving')}",
                    "--installation", f"fan_0_low_0_weight={fan('fan_0_low-deploy')}",
-                   "--out", str(out), "--quiet"])
+                   "--out", str(out)])  # the rates text is read: not --quiet
     text = capsys.readouterr().out
     assert rc == 0
     doc = json.load(open(out))

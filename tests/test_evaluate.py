@@ -31,7 +31,7 @@ def full_run(tmp_path_factory):
 
     buf_out, buf_err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(buf_out), contextlib.redirect_stderr(buf_err):
-        rc = cli.main(["evaluate", "--data", DATA, "--report", str(out), "--quiet"])
+        rc = cli.main(["evaluate", "--data", DATA, "--report", str(out)])  # --quiet: one line
     return rc, out, buf_out.getvalue(), buf_err.getvalue()
 
 
@@ -44,20 +44,37 @@ def test_evaluate_writes_report(full_run):
     from host_tools.modeling import report
 
     scen = json.loads((out / "metrics.json").read_text())["scenarios"]
-    # every method's distributions, false alarms over time, the timeline; ROC only where a
-    # method does not separate perfectly (seven identical perfect curves say nothing)
+    # every method's distributions, false alarms over time, the timeline and the ROC (also
+    # where every method separates perfectly: its caption says so)
     assert pngs == sorted(f"{s}_{k}.png" for s in ("state", "remount", "coin")
-                          for k in ("hist", "alarms", "timeline") + (("roc",) if report.roc_informative(scen[s]) else ()))
+                          for k in ("hist", "alarms", "timeline", "roc"))
+    assert not report.roc_informative(scen["state"]) or "state_roc.png" in pngs
     assert "coin_roc.png" in pngs
     for p in out.glob("*.png"):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (out / "report.md").read_text()
     assert "## Scenario coin" in md and "![" in md and "| method |" in md
+    assert md.index("## Verdict") < md.index("![") < md.index("| method |")
     html = (out / "report.html").read_text()
     assert "<table>" in html and "coin_roc.png" in html
     assert "report:" in stdout and "report.html" in stdout
     assert "== state" in stdout and "== remount" in stdout and "== coin" in stdout
     assert "false alarms per mode" in stdout and "== coin mahalanobis" in stdout
+
+
+def test_report_opens_with_a_verdict_and_folds_the_tables(full_run):
+    _, out, _, _ = full_run
+    html = (out / "report.html").read_text()
+    # the verdict per scenario in words and numbers, then figures, then the tables folded
+    assert html.index("<h2>Verdict</h2>") < html.index("<figure>") < html.index("<details>") < html.index("| method |" if False else "<th>method</th>")
+    for name in ("state", "remount", "coin"):
+        assert f"<b>{name}:</b>" in html
+    assert "per day" in html and "The stated false-alarm rate held" in html and "First alarm" in html
+    assert html.count("<figcaption>") == 12 and "<table>" in html.split("<details>")[0]  # one short table on top
+    assert html.split("<details>")[0].count("<table>") == 1
+    assert str(out) not in html and "/tmp" not in html and os.getcwd() not in html  # no absolute paths
+    m = json.loads((out / "metrics.json").read_text())["meta"]
+    assert not any(os.path.isabs(p) for p in m["evaluated"] + [m["data"]])
 
 
 def test_evaluate_metrics_json(full_run):
@@ -106,7 +123,7 @@ def test_evaluate_metrics_json(full_run):
 
 def test_evaluate_single_scenario_no_baselines(tmp_path, capsys):
     rc = cli.main(["evaluate", "--data", DATA, "--scenario", "coin", "--no-baselines",
-                   "--detector", "zscore", "--report", str(tmp_path), "--quiet"])
+                   "--detector", "zscore", "--report", str(tmp_path)])  # the summary is checked below
     assert rc == 0
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert list(m["scenarios"]) == ["coin"]

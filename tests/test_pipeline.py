@@ -34,12 +34,12 @@ def runs(monkeypatch):
 def test_accel_scalar_and_thermal_train_through_the_pipeline(capsys, tmp_path, runs):
     rc.plain_accel(str(tmp_path / "a"), n=8000)  # 40 windows of 200 samples
     assert cli.main(["train", "--normal", str(tmp_path / "a"), "--out", str(tmp_path / "a.json"),
-                     "--test", "0.2", "--quiet"]) == 0
+                     "--test", "0.2"]) == 0  # the messages are read below: not --quiet
     rc.step_back_series(str(tmp_path / "s"), back_at=600)
-    assert cli.main(["train", "--sensor", "scalar", "--rate", "5min", "--window", "12", "--quiet",
+    assert cli.main(["train", "--sensor", "scalar", "--rate", "5min", "--window", "12",
                      "--normal", str(tmp_path / "s"), "--out", str(tmp_path / "s.json")]) == 0
     normal, cal = rc.thermal_pipes(str(tmp_path / "t"))
-    assert cli.main(["train", "--sensor", "thermal", "--normal", *normal, "--calibrate", *cal, "--quiet",
+    assert cli.main(["train", "--sensor", "thermal", "--normal", *normal, "--calibrate", *cal,
                      "--out", str(tmp_path / "t.json")]) == 0
     out = capsys.readouterr().out
     assert [r[0] for r in runs] == ["AccelPlugin", "AccelPlugin", "ThermalPlugin"]

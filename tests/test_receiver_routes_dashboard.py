@@ -114,10 +114,10 @@ def test_dashboard_in_headless_chromium(tmp_path):
         # reads need the token: a browser sends it as HTTP Basic (any user name)
         url = "http://viewer:%s@127.0.0.1:%d/" % (TOKEN, port)
         dom = subprocess.run(flags + ["--dump-dom", url], capture_output=True, text=True, timeout=120).stdout
-        assert 'data-device="fan-7"' in dom and "<td>fan-7</td>" in dom
+        assert 'data-device="fan-7"' in dom and '<a href="/device/fan-7">fan-7</a>' in dom
         assert '<svg class="plot" data-device="fan-7"' in dom
         assert 'class="score" points="' in dom and 'class="alarm-line"' in dom and 'class="anomaly-span"' in dom
-        assert "fan-7: anomaly started in mode high" in dom
+        assert "Out of normal while running as “high”" in dom  # explanations in words (dashboard.py)
         shot = tmp_path / "dash.png"
         subprocess.run(flags + ["--screenshot=%s" % shot, "--window-size=900,900", url],
                        capture_output=True, timeout=120)

@@ -227,7 +227,7 @@ def test_one_axis_features_of_a_3_axis_window_are_those_of_its_magnitude():
 # ---- evaluate on any folders ----------------------------------------------------------
 
 def _eval(capsys, argv) -> tuple[int, str, str]:
-    code = cli.main(["evaluate", "--quiet", "--no-baselines", *argv])
+    code = cli.main(["evaluate", "--no-baselines", *argv])  # the summary is read: not --quiet
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -314,8 +314,25 @@ def test_cli_train_score_and_evaluate_thermal(recordings, tmp_path, capsys):
     s = json.load(open(os.path.join(rep, "thermal_summary.json")))
     assert s["anomaly"][0]["detected"] and s["anomaly"][0]["first_anomalous_frame"] == 200
     assert s["anomaly"][0]["hotspot"]["area"] == 4
-    assert s["heatmaps"] and os.path.getsize(s["heatmaps"][0]) > 10000
+    assert s["heatmaps"] and os.path.getsize(os.path.join(rep, s["heatmaps"][0])) > 10000  # relative names
     assert "false alarm" in capsys.readouterr().out
+    page = open(os.path.join(rep, "report.html"), encoding="utf-8").read()
+    assert page.index("Verdict") < page.index("<img") < page.index("<details>")
+    assert str(tmp_path) not in page and s["heatmaps"][0] in page
+
+
+def test_heatmap_names_a_cold_region_cold():
+    from host_tools.modeling import thermal_report
+
+    z = np.zeros((24, 32))
+    ex = np.zeros((24, 32))
+    z[8:10, 18:32], ex[8:10, 18:32] = -25.0, -12.0  # a flow pipe gone cold
+    z[5:17, 8:18], ex[5:17, 8:18] = 9.0, 4.0  # the boiler body a little warmer than expected
+    regs = thermal_report.anomaly_regions(z, ex, np.ones((24, 32)), 4.0, 1.5)
+    assert [r["kind"] for r in regs] == ["cold", "hot"] and regs[0]["area"] == 28
+    words = thermal_report.region_words(regs)
+    assert words.startswith("cold region at row 8.5, column 24.5 (28 pixels, up to 12.0 °C below normal)")
+    assert thermal_report.region_words([]).startswith("no pixel far from its baseline")
 
 
 def test_cli_thermal_bad_input_is_one_error_line(tmp_path, capsys):

@@ -26,9 +26,13 @@ TUTORIAL = os.path.join(ROOT, "docs", "tutorial.md")
 LABELS = {"low": "fan_0_low_0_weight", "med": "fan_0_med_0_weight", "high": "fan_0_high_0_weight"}
 
 
-def sh_blocks(path: str) -> list[str]:
+def sh_blocks(path: str, board: bool = True) -> list[str]:
+    """The page's ```sh blocks; board=True: those for a (simulated) board on $PORT/$D,
+    without the ones that start their own simulated board (host_tools.board.simboard; they run
+    whole, in tests/test_docs.py)."""
     text = open(path, encoding="utf-8").read()
-    return re.findall(r"```sh\n(.*?)```", text, re.S)
+    blocks = re.findall(r"```sh\n(.*?)```", text, re.S)
+    return [b for b in blocks if "host_tools.board.simboard" not in b] if board else blocks
 
 
 def commands(block: str) -> list[str]:

@@ -28,6 +28,7 @@ from host_tools.data.argtypes import period as _period
 from host_tools.data.argtypes import rate as _rate
 from host_tools.data.argtypes import shrinkage as _shrinkage
 from host_tools.data.datasets import DataError
+from host_tools.cli.helptext import QUIET_HELP, HelpFormatter, add_command, prog_name  # noqa: F401 (re-exported)
 
 EXIT_BAD_INPUT = 2
 
@@ -37,7 +38,12 @@ class UsageError(DataError):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but its errors are one `error:` line (no usage block): main prints it."""
+    """argparse, but its errors are one `error:` line (no usage block): main prints it;
+    help shows every option's default (HelpFormatter)."""
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        kw.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kw)
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
@@ -163,6 +169,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     from host_tools.modeling import pipeline
 
     check_out_file(a.out)
+    check_labels(a)
     if a.detector is None:  # scalar means z-score (README); accel the Mahalanobis detector
         a.detector = "zscore" if a.sensor == "scalar" else "mahalanobis"
     if a.detector == "adaptive" and a.sensor != "scalar":
@@ -172,6 +179,24 @@ def cmd_train(a: argparse.Namespace) -> int:
 
         return thermal_train.cmd_train(a)
     return pipeline.run(a, pipeline.AccelPlugin(lambda: _read_opts(a)))
+
+
+def check_labels(a: argparse.Namespace) -> None:
+    """train --label: one readable, distinct name per --normal folder."""
+    labels = getattr(a, "label", None)
+    if not labels:
+        return
+    if a.sensor == "thermal" or a.modes == "auto":
+        raise DataError("--label names the modes of --normal folders; with --modes auto or --sensor thermal "
+                        "the modes are found by clustering and keep their numbers")
+    if len(labels) != len(a.normal):
+        raise DataError(f"--label: {len(labels)} name(s) for {len(a.normal)} --normal folder(s); give one per "
+                        f"folder, in the same order")
+    for x in labels:
+        if not x.strip() or len(x) > 40 or not x.isprintable():
+            raise DataError(f"--label {x!r}: a mode name is 1-40 printable characters")
+    if len(set(labels)) != len(labels):
+        raise DataError(f"--label {' '.join(labels)}: two modes with one name")
 
 
 def cmd_commission(a: argparse.Namespace) -> int:
@@ -188,7 +213,7 @@ def cmd_commission(a: argparse.Namespace) -> int:
     new, com = train.commission_model(doc, ws.features, a.fit_share, a.mode)
     _write(a.out, new)
     print(f"wrote {a.out}: commissioned on {len(ws)} windows of {a.data}")
-    for m_old, m_new in zip(doc["modes"], new["modes"]):
+    for m_old, m_new in zip(doc["modes"], new["modes"]):  # the result: kept under --quiet
         tag = "updated" if m_new["name"] in com.updated else "kept (too few windows)"
         sup = f", supports fa {m_new['fa_supported']:.2%}" if "fa_supported" in m_new else ""
         print(f"  mode {m_new['name']}: threshold {m_old['threshold']:.4g} -> {m_new['threshold']:.4g} {tag}{sup}")
@@ -366,32 +391,42 @@ def _reading_options(p: argparse.ArgumentParser) -> None:
                         "file separated by ; or tabs)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = Parser(prog="python -m host_tools", description=__doc__)
-    sub = p.add_subparsers(dest="command", required=True)
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    p = Parser(prog=prog or prog_name(), description=__doc__.split("\n\n")[0].replace(
+        "`python -m host_tools", "`%(prog)s"))
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    t = sub.add_parser(
-        "train", help="fit a model on normal recordings",
-        description="Fit a model on normal recordings (accelerometer, scalar or thermal: the same "
-                    "--calibrate, --holdout, --test, --modes, --fa-rate and --rate). The least "
-                    "recording per mode: 10 windows (thermal: frames) to fit and 10 to choose its "
-                    "threshold, so without --calibrate and with --holdout 0.25 at least 40 windows "
-                    "(40 s at --window 200 --rate 200; 40 frames, 5 s, at 8 frames/s); with "
-                    "--calibrate 10 per mode in the normal folders and 10 per mode in the calibration "
-                    "folders. More gives thresholds that hold: about 120 calibration windows per "
-                    "mode back a 1%% false-alarm rate without extrapolating.")
-    t.add_argument("--sensor", choices=["accel", "scalar", "thermal"], default="accel")
+    t = add_command(sub, "train", "fit a model on normal recordings (one folder per operating mode)",
+                    "%(prog)s --normal data/ceiling-fan/fan_0_low_0_weight data/ceiling-fan/fan_0_med_0_weight "
+                    "--label low medium --out model.json\n"
+                    "%(prog)s --sensor scalar --detector adaptive --rate 5min --normal data/boiler --out boiler.json")
+    t.description = ("Fit a model on normal recordings (accelerometer, scalar or thermal: the same "
+                     "--calibrate, --holdout, --test, --modes, --fa-rate and --rate). The least "
+                     "recording per mode: 10 windows (thermal: frames) to fit and 10 to choose its "
+                     "threshold, so without --calibrate and with --holdout 0.25 at least 40 windows "
+                     "(40 s at --window 200 --rate 200; 40 frames, 5 s, at 8 frames/s); with "
+                     "--calibrate 10 per mode in the normal folders and 10 per mode in the calibration "
+                     "folders. More gives thresholds that hold: about 120 calibration windows per "
+                     "mode back a 1%% false-alarm rate without extrapolating.")
+    t.add_argument("--sensor", choices=["accel", "scalar", "thermal"], default="accel",
+                   help="what the recordings hold: accel x,y,z windows, one scalar value per row, "
+                        "or thermal camera frames")
     t.add_argument("--detector", choices=["zscore", "mahalanobis", "adaptive"], default=None,
                    help="default: mahalanobis for accel and thermal, zscore for scalar; adaptive: a "
                         "baseline that follows drift (scalar)")
     t.add_argument("--normal", nargs="+", required=True, metavar="DIR",
                    help="one folder per operating mode (or all normal data with --modes auto)")
+    t.add_argument("--label", nargs="+", metavar="NAME",
+                   help="a name for each --normal folder's operating mode, in the same order (e.g. "
+                        "\"low speed\" \"high speed\"); alerts and the dashboard use it (default: the folder names)")
     t.add_argument("--calibrate", nargs="+", metavar="DIR",
                    help="other recordings of normal operation to choose thresholds on, each window "
                         "for its nearest mode; every window of --normal then fits (default: none, "
                         "thresholds on --holdout)")
-    t.add_argument("--modes", choices=["folders", "auto"], default="folders")
-    t.add_argument("--fa-rate", type=_fraction, default=0.01)
+    t.add_argument("--modes", choices=["folders", "auto"], default="folders",
+                   help="folders: each --normal folder is a mode; auto: find the modes by clustering")
+    t.add_argument("--fa-rate", type=_fraction, default=0.01,
+                   help="false-alarm rate per window the thresholds are chosen for")
     t.add_argument("--holdout", type=_fraction, default=0.25,
                    help="without --calibrate: fraction of each folder for thresholds (default 0.25): "
                         "its last part in time (thermal: every 4th block, blocks of up to 10 minutes "
@@ -403,9 +438,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="sample rate in Hz, or a period (5min, 10ms); checked against the recordings' "
                         "time stamps (default: 200; thermal: the frames/s the time stamps show, else 1)")
     t.add_argument("--tau", type=_period, default=6 * 3600.0,
-                   help="adaptive: time constant of the baseline (e.g. 6h)")
+                   help="adaptive: time constant of the baseline in seconds or a period (e.g. 6h)")
     t.add_argument("--cycle", type=_period_or_none, default=86400.0,
-                   help="adaptive: period of the cycle profile (24h), or none")
+                   help="adaptive: period of the cycle profile in seconds or a period (24h), or none")
     t.add_argument("--slots", type=int, default=48, help="adaptive: parts of the cycle profile")
     t.add_argument("--axes", type=int, choices=[1, 2, 3], default=None,
                    help="accelerometer axes per sample: 1 (a magnitude channel), 2 or 3 (default: "
@@ -413,77 +448,96 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--bands", type=int, default=16, help="spectral bands (accel)")
     t.add_argument("--shrinkage", type=_shrinkage, default="auto", help="'auto' (Ledoit-Wolf) or a fixed 0..1")
     t.add_argument("--k", type=int, default=3, help="decision: alarms need k of the last n windows")
-    t.add_argument("--n", type=int, default=5)
+    t.add_argument("--n", type=int, default=5, help="decision: windows the k-of-n vote looks at")
     t.add_argument("--off", type=float, default=0.8, help="decision: alarm clears below this ratio")
     t.add_argument("--cooldown", type=int, default=30, help="decision: windows between alarms")
-    t.add_argument("--out", required=True)
-    t.add_argument("--quiet", action="store_true")
+    t.add_argument("--out", required=True, metavar="FILE", help="the model file to write (model.json)")
+    t.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     calibration.add_train_arguments(t)
     weeks.add_train_arguments(t)
     _reading_options(t)
     t.set_defaults(func=cmd_train)
 
-    c = sub.add_parser("commission", help="re-learn location/scale/thresholds on an installed sensor")
-    c.add_argument("--model", required=True)
-    c.add_argument("--data", required=True, metavar="DIR")
-    c.add_argument("--out", required=True)
+    c = add_command(sub, "commission", "re-learn location/scale/thresholds on an installed sensor",
+                    "%(prog)s --model model.json --data data/ceiling-fan/fan_0_low-deploy --fraction 0.3 "
+                    "--out model-installed.json")
+    c.add_argument("--model", required=True, metavar="FILE", help="the trained model (model.json)")
+    c.add_argument("--data", required=True, metavar="DIR",
+                   help="recordings of normal operation at the new installation")
+    c.add_argument("--out", required=True, metavar="FILE", help="the commissioned model file to write")
     c.add_argument("--fraction", type=_fraction, help="use only the first fraction of the files")
     c.add_argument("--windows", type=int, help="use only the first N windows")
     c.add_argument("--fit-share", type=_fraction, default=0.5,
                    help="share of the windows for location/scale; the rest choose thresholds")
     c.add_argument("--mode", help="commission this mode only (default: nearest mode per window)")
-    c.add_argument("--quiet", action="store_true")
+    c.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     _reading_options(c)
     c.set_defaults(func=cmd_commission)
 
-    s = sub.add_parser("score", help="score recordings with a model, one line per window")
-    s.add_argument("--model", required=True)
-    s.add_argument("paths", nargs="+", metavar="PATH")
+    s = add_command(sub, "score", "score recordings with a model, one line per window",
+                    "%(prog)s --model model.json data/ceiling-fan/fan_0_high_1_weight --json\n"
+                    "%(prog)s --model model.json data/ceiling-fan/fan_0_high_1_weight --events")
+    s.add_argument("--model", required=True, metavar="FILE", help="the model file (model.json)")
+    s.add_argument("paths", nargs="+", metavar="PATH", help="recording files or folders, scored in order")
     s.add_argument("--json", action="store_true", help="one JSON object per window (or event), "
                    "with the start time when the recording has time stamps")
     s.add_argument("--events", action="store_true",
                    help="apply the model's decision (debounce) and print only the events, as the board does")
-    s.add_argument("--top", type=int, default=3)
-    s.add_argument("--quiet", action="store_true", help="no notes on file order and gaps")
+    s.add_argument("--top", type=int, default=3, help="features named per window as its explanation")
+    s.add_argument("--quiet", action="store_true", help="no notes on file order and gaps, no summary line")
     _reading_options(s)
     s.set_defaults(func=cmd_score)
 
-    e = sub.add_parser("evaluate", help="leave-session-out evaluation with baselines and a report")
+    e = add_command(sub, "evaluate", "leave-session-out evaluation with baselines and a report",
+                    "%(prog)s --data data/ceiling-fan --report out/report\n"
+                    "%(prog)s --data data/my-fan --normal low_1 med_1 --anomaly high_1 --report out/report "
+                    "--no-baselines")
     from host_tools.modeling import evaluate
 
     evaluate.add_arguments(e)
     e.set_defaults(func=cmd_evaluate)
 
-    m = sub.add_parser("simulate", help="run the board application over recordings")
+    m = add_command(sub, "simulate", "run the board application over recordings",
+                    "%(prog)s --model model.json --data data/ceiling-fan/fan_0_low-deploy "
+                    "data/ceiling-fan/fan_0_high_1_weight --commission 30 --quiet\n"
+                    "%(prog)s --model model.json --data data/ceiling-fan/fan_0_high_1_weight "
+                    "--send http://127.0.0.1:8080/ingest --token T --device sim-2")
     from host_tools.modeling import simulate
 
     simulate.add_arguments(m)
     m.set_defaults(func=cmd_simulate)
 
-    x = sub.add_parser("export", help="write recordings as Edge Impulse data-acquisition files")
-    x.add_argument("paths", nargs="+", metavar="PATH")
-    x.add_argument("--to", choices=["ei-json", "ei-csv"], default="ei-json")
-    x.add_argument("--sensor", choices=["accel", "scalar"], default="accel")
+    x = add_command(sub, "export", "write recordings as Edge Impulse data-acquisition files",
+                    "%(prog)s data/ceiling-fan/fan_0_low_0_weight --to ei-json --out out/ei")
+    x.add_argument("paths", nargs="+", metavar="PATH", help="recording files or folders to export")
+    x.add_argument("--to", choices=["ei-json", "ei-csv"], default="ei-json",
+                   help="Edge Impulse JSON (data-acquisition format) or CSV")
+    x.add_argument("--sensor", choices=["accel", "scalar"], default="accel",
+                   help="what the recordings hold: accel x,y,z or one scalar value per row")
     x.add_argument("--rate", type=_rate, default=200.0, help="sample rate in Hz, or a period (5min, 10ms)")
-    x.add_argument("--out", required=True, metavar="DIR")
+    x.add_argument("--out", required=True, metavar="DIR", help="folder for the exported files")
+    x.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     _reading_options(x)
     x.set_defaults(func=cmd_export)
 
-    d = sub.add_parser("drift-bench", help="fixed vs adaptive baseline on synthetic drifting streams")
+    d = add_command(sub, "drift-bench", "fixed vs adaptive baseline on synthetic drifting streams",
+                    "%(prog)s --seeds 1 2 3 --days 120")
     from host_tools.modeling import driftbench
 
     driftbench.add_arguments(d)
     d.set_defaults(func=cmd_drift_bench)
 
-    mb = sub.add_parser("moved-bench", help="a model trained at some sensor positions, used at another "
-                                            "(simulated on the ceiling fan and synthetic machines), "
-                                            "before and after commissioning")
+    mb = add_command(sub, "moved-bench", "a model trained at some sensor positions, used at another "
+                                         "(simulated on the ceiling fan and synthetic machines), "
+                                         "before and after commissioning",
+                     "%(prog)s --seeds 1 2 --commission 120")
     from host_tools.modeling import moved_sensor
 
     moved_sensor.add_arguments(mb)
     mb.set_defaults(func=cmd_moved_bench)
 
-    b = sub.add_parser("bench", help="host speed of the device code path")
+    b = add_command(sub, "bench", "host speed of the device code path",
+                    "%(prog)s --windows 200 256 --count 200")
     from host_tools.modeling import bench
 
     bench.add_arguments(b)
@@ -492,7 +546,36 @@ def build_parser() -> argparse.ArgumentParser:
 
     telemetry.add_commands(sub)  # receive events
     workflow.add_commands(sub)  # collect push deploy doctor monitor
+    for sp in sub.choices.values():  # --quiet means quiet in every command
+        if not any("--quiet" in act.option_strings for act in sp._actions):
+            sp.add_argument("--quiet", action="store_true", help=QUIET_HELP)
     return p
+
+
+# --quiet everywhere means: no progress, notes or tables; the one-line result, warnings and
+# errors stay (and the data a command exists to print: score lines, events, a diagnosis).
+# Most commands do that themselves; these print progress lines of which only the last (the
+# result) is kept.
+LAST_LINE_ONLY = {"push", "deploy", "receive"}
+
+
+class _LastLine:
+    """stdout for LAST_LINE_ONLY commands under --quiet: keeps only the last line written."""
+
+    def __init__(self) -> None:
+        self.last = ""
+        self._part = ""
+
+    def write(self, s: str) -> int:
+        self._part += s
+        *done, self._part = self._part.split("\n")
+        for line in done:
+            if line.strip():
+                self.last = line
+        return len(s)
+
+    def flush(self) -> None:
+        pass
 
 
 def _fail(message: str) -> int:
@@ -501,10 +584,19 @@ def _fail(message: str) -> int:
     return EXIT_BAD_INPUT
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, prog: str | None = None) -> int:
     try:
-        a = build_parser().parse_args(argv)
+        a = build_parser(prog).parse_args(argv)
         check_options(a)
+        if getattr(a, "quiet", False) and a.command in LAST_LINE_ONLY:
+            keep = _LastLine()
+            try:
+                with contextlib.redirect_stdout(keep):
+                    return int(a.func(a) or 0)
+            finally:
+                last = (keep.last + " " + keep._part).strip()
+                if last:
+                    print(last)
         return int(a.func(a) or 0)
     except (DataError, model_mod.ModelError) as e:
         return _fail(str(e))

@@ -107,6 +107,8 @@ def cmd_receive(a: argparse.Namespace) -> int:
     names, modes = _names(a.model)
     st = store.open_store(a.db)
     unpacker = payload_check.Unpacker(keys, names, modes) if keys is not None else None
+    if not a.stale_after > 0:
+        raise DataError(f"--stale-after {a.stale_after}: heartbeat intervals must be > 0")
     read_token = a.read_token if a.read_token is not None else os.environ.get("RECEIVER_READ_TOKEN", token)
     rx = receiver.Receiver(st, token, r, unpacker, a.max_body, device_tokens=dev_tokens,
                            read_token=read_token, public_reads=a.public_dashboard,
@@ -114,6 +116,7 @@ def cmd_receive(a: argparse.Namespace) -> int:
     if token and dev_tokens is None and a.http:
         print("# note: one shared --token lets any board speak for any other; --device-tokens binds "
               "each board to its id", file=sys.stderr, flush=True)
+    rx.stale_after = a.stale_after
     if a.http:
         try:
             srv = rx.serve_http(*a.http)
@@ -147,6 +150,8 @@ def cmd_receive(a: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     rx.close()
+    for line in rx.summary_lines():
+        print(line, file=sys.stderr, flush=True)
     c = rx.counters()
     print(f"stored {c['stored']}, duplicates {c['duplicates']}, conflicts {c['conflicts']}, "
           f"rejected {sum(c['rejected'].values())}, storage failures {c['store_errors']}", flush=True)
@@ -177,9 +182,7 @@ def cmd_events(a: argparse.Namespace) -> int:
         rows = rows[::-1]
     for r in rows:
         if a.json:
-            r = dict(r)
-            r["payload"] = json.loads(r["payload"])
-            print(json.dumps(r))
+            print(json.dumps(store.view(r)))
         else:
             what = r["event"] or r["state"] or ""
             score = "" if r["score"] is None else f"{r['score']:.3f}"
@@ -191,7 +194,12 @@ def cmd_events(a: argparse.Namespace) -> int:
 
 def add_commands(sub) -> None:
     """Register `receive` and `events` on cli.build_parser's subparsers."""
-    r = sub.add_parser("receive", help="receive telemetry (HTTP, MQTT, LoRa), store it, serve the dashboard")
+    from host_tools.cli.helptext import add_command
+
+    r = add_command(sub, "receive", "receive telemetry (HTTP, MQTT, LoRa), store it, serve the dashboard",
+                    "%(prog)s --db telemetry.db --http 127.0.0.1:8080 --device-tokens tokens.json --read-token r3ad\n"
+                    "%(prog)s --db postgresql://rx@localhost/telemetry --mqtt mqtt://rx:pass@localhost:1883 "
+                    "--group receivers")
     r.add_argument("--db", default="telemetry.db", help="SQLite file or postgresql:// URL (default: telemetry.db)")
     r.add_argument("--http", type=_hostport, metavar="HOST:PORT", default=None,
                    help="HTTP endpoint and dashboard, e.g. 0.0.0.0:8080 (default: no HTTP)")
@@ -224,10 +232,16 @@ def add_commands(sub) -> None:
                                       "prefer --lora-keys)")
     r.add_argument("--model", help="model file: names the features and modes in LoRa packets (default: none)")
     r.add_argument("--routes", metavar="FILE", help="alert routes (JSON), see host_tools/fleet/routes.py (default: none)")
+    r.add_argument("--stale-after", type=float, metavar="N",
+                   default=float(os.environ.get("STALE_HEARTBEATS", "3")),
+                   help="dashboard: a device is stale after N heartbeat intervals without a payload, "
+                        "offline after 2N (env STALE_HEARTBEATS; default 3)")
     r.add_argument("--seconds", type=float, default=0, help="stop after this long (default: 0 = until Ctrl-C)")
     r.set_defaults(func=cmd_receive)
 
-    e = sub.add_parser("events", help="list stored telemetry")
+    e = add_command(sub, "events", "list stored telemetry, oldest first",
+                    "%(prog)s --db telemetry.db --device fan-1 --limit 50\n"
+                    "%(prog)s --db telemetry.db --json")
     e.add_argument("--db", required=True, help="SQLite file or postgresql:// URL")
     e.add_argument("--json", action="store_true", help="one JSON object per line (default: a table)")
     e.add_argument("--device", help="only this device (default: all)")

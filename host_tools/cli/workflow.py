@@ -14,9 +14,6 @@ from host_tools.board import deploy as deploy_mod
 from host_tools.board import doctor as doctor_mod
 from host_tools.board import push as push_mod
 
-PROG = "cpy-anomaly"
-
-
 def _positive(s: str) -> float:
     try:
         v = float(s)
@@ -75,15 +72,15 @@ def cmd_monitor(a: argparse.Namespace) -> int:
 
 
 def _sub(sub: Any, name: str, help: str, example: str) -> argparse.ArgumentParser:
-    return sub.add_parser(name, help=help, description=help,
-                          epilog="example:\n  " + example.replace("\n", "\n  "),
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+    from host_tools.cli.helptext import add_command
+
+    return add_command(sub, name, help, example)
 
 
 def add_commands(sub: Any) -> None:
     c = _sub(sub, "collect", "record raw windows from a board in recording mode into a session folder",
-             f"{PROG} collect --port /dev/ttyACM0 --out data/my-fan/low_1 --label low --duration 600\n"
-             f"{PROG} collect --http 0.0.0.0:8765 --token s3cret --out data/my-fan/high_1 --label high --windows 500")
+             "%(prog)s --port /dev/ttyACM0 --out data/my-fan/low_1 --label low --duration 600\n"
+             "%(prog)s --http 0.0.0.0:8765 --token s3cret --out data/my-fan/high_1 --label high --windows 500")
     src = c.add_argument_group("input (one of)")
     src.add_argument("--port", metavar="PORT", help="the board's serial console (settings.toml: RECORD = \"serial\")")
     src.add_argument("--http", metavar="HOST:PORT", help="listen for the board's posts over Wi-Fi (RECORD = \"http\")")
@@ -101,8 +98,8 @@ def add_commands(sub: Any) -> None:
     c.set_defaults(func=cmd_collect)
 
     p = _sub(sub, "push", "put a model on the board and prove it arrived (checksum read back / checked on the board)",
-             f"{PROG} push --model model.json                      # the CIRCUITPY drive, found automatically\n"
-             f"{PROG} push --model model.json --port /dev/ttyACM0  # board owns its filesystem: over mpremote")
+             "%(prog)s --model model.json                      # the CIRCUITPY drive, found automatically\n"
+             "%(prog)s --model model.json --port /dev/ttyACM0  # board owns its filesystem: over mpremote")
     p.add_argument("--model", required=True, help="the model file (model.json; its .npy sidecar goes with it)")
     p.add_argument("--name", help="name on the board (default: MODEL_PATH from the board's settings.toml, "
                    "else model.json)")
@@ -110,8 +107,8 @@ def add_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_push)
 
     d = _sub(sub, "deploy", "install the application, its libraries and a model on the board",
-             f"{PROG} deploy --model model.json --dry-run   # list what would change\n"
-             f"{PROG} deploy --model model.json --drive /media/$USER/CIRCUITPY")
+             "%(prog)s --model model.json --dry-run   # list what would change\n"
+             "%(prog)s --model model.json --drive /media/$USER/CIRCUITPY")
     d.add_argument("--model", help="also push this model (with the same proof as push)")
     d.add_argument("--dry-run", action="store_true", help="list what would change; write nothing")
     d.add_argument("--mpy-cross", metavar="PATH", help="mpy-cross for the board's firmware "
@@ -121,8 +118,8 @@ def add_commands(sub: Any) -> None:
     d.set_defaults(func=cmd_deploy)
 
     o = _sub(sub, "doctor", "read a connected board: firmware, heap, libraries, model, last status",
-             f"{PROG} doctor --model model.json\n"
-             f"{PROG} doctor --port /dev/ttyACM0 --listen 10 --model model.json")
+             "%(prog)s --model model.json\n"
+             "%(prog)s --port /dev/ttyACM0 --listen 10 --model model.json")
     o.add_argument("--model", help="say whether the board's model is this one")
     o.add_argument("--listen", type=_positive, metavar="SECONDS",
                    help="--port: read the running app's console this long first (last status)")
@@ -130,11 +127,11 @@ def add_commands(sub: Any) -> None:
     o.set_defaults(func=cmd_doctor)
 
     m = _sub(sub, "monitor", "follow the board's console: one line per window, score bar, events",
-             f"{PROG} monitor --port /dev/ttyACM0 --plot scores.png   # Ctrl-C to stop, then the plot is written")
+             "%(prog)s --port /dev/ttyACM0 --plot scores.png   # Ctrl-C to stop, then the plot is written")
     m.add_argument("--port", metavar="PORT", help="the board's serial console")
     m.add_argument("--from", dest="source", metavar="FILE", help="a saved console capture (- = stdin)")
     m.add_argument("--plot", metavar="PNG", help="on exit, draw score over time, alarm line, anomaly spans")
     m.add_argument("--duration", type=_positive, metavar="SECONDS", help="stop after this long")
     m.add_argument("--windows", type=int, metavar="N", help="stop after N scored lines")
-    m.add_argument("--baud", type=int, default=115200)
+    m.add_argument("--baud", type=int, default=115200, help="baud rate (USB CDC ignores it)")
     m.set_defaults(func=cmd_monitor)

@@ -69,6 +69,52 @@ def host_transport(url: str, token: str | None = None, timeout: int = 3):
     return t
 
 
+class _Watched:
+    """The board's transport, remembering why the last send failed (host only): an HTTP
+    status or the socket error, so `simulate --send` can name it."""
+
+    def __init__(self, transport) -> None:
+        self.t = transport
+        self.confirmed = 0
+        self.refused = 0
+        self.fatal: str | None = None  # a failure retrying cannot cure (wrong token)
+        self.last: str | None = None
+
+    def send(self, payload: dict) -> bool:
+        ok = self.t.send(payload)
+        code = getattr(self.t, "last_status", None)
+        err = getattr(self.t, "last_error", None)
+        if ok:
+            if code is not None and code >= 300:
+                self.refused += 1
+                self.last = f"HTTP {code}: the receiver refused a payload as invalid"
+            else:
+                self.confirmed += 1
+            return True
+        if code in (401, 403) and not err:
+            self.fatal = self.last = f"HTTP {code}: wrong or missing token (--token)"
+        elif err:
+            self.last = _why(err)
+        elif code is not None:
+            self.last = f"HTTP {code}"
+        else:
+            self.last = "not confirmed"
+        if hasattr(self.t, "last_error"):
+            self.t.last_error = None
+        return False
+
+
+def _why(err: str) -> str:
+    low = err.lower()
+    if "refused" in low or "errno 111" in low:
+        return f"connection refused: is the receiver running at that address? ({err})"
+    if "timed out" in low or "timeout" in low:
+        return f"timed out: no answer from the receiver ({err})"
+    if "name or service" in low or "gaierror" in low or "nodename" in low:
+        return f"unknown host ({err})"
+    return err
+
+
 class SendOutbox:
     """simulate --send: echo like the console and forward through the board's outbox."""
 
@@ -76,7 +122,8 @@ class SendOutbox:
         from device import outbox as outbox_mod
 
         self.echo = echo_box
-        self.box = outbox_mod.Outbox(transport, capacity=256, per_pump=16, budget_ms=2000,
+        self.link = _Watched(transport)
+        self.box = outbox_mod.Outbox(self.link, capacity=256, per_pump=16, budget_ms=2000,
                                      backoff_ms=500, backoff_max_ms=4000)
         self.items = echo_box.items
 
@@ -85,10 +132,23 @@ class SendOutbox:
         return self.box.put(dict(payload))
 
     def pump(self) -> int:
+        if self.link.fatal:
+            return 0
         return self.box.pump()
 
-    def finish(self, timeout_s: float = 15.0) -> str:
-        ok = self.box.flush(int(timeout_s * 1000), sleep=time.sleep)
+    def finish(self, timeout_s: float = 15.0) -> tuple[bool, str]:
+        """Send what waits (bounded); (everything confirmed?, what happened in words)."""
+        end = time.monotonic() + timeout_s
         b = self.box
-        return (f"sent {b.sent}, waiting {len(b)}, dropped {b.dropped}, failed attempts {b.failed}"
-                + ("" if ok else " (link did not confirm everything)"))
+        while len(b) and not self.link.fatal and time.monotonic() < end:
+            if b.pump() == 0:
+                time.sleep(0.05)
+        ln = self.link
+        text = (f"sent {ln.confirmed}, waiting {len(b)}, dropped {b.dropped}, refused {ln.refused}, "
+                f"failed attempts {b.failed}")
+        ok = len(b) == 0 and ln.confirmed > 0 and not ln.refused
+        if not ok:
+            why = ln.last or "nothing to send"
+            text += f" - {'nothing' if ln.confirmed == 0 else 'not everything'} was confirmed: {why}"
+        return ok, text
+

@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
 import queue
 import socket
@@ -77,6 +78,9 @@ class Receiver:
         self.duplicates = 0
         self.conflicts = 0
         self.store_errors = 0
+        self.stale_after = 3.0  # dashboard: heartbeat intervals before a device is stale
+        self.dup_by_device: dict[str, int] = {}  # duplicates per device, logged once each
+        self.conflict_by_device: dict[str, int] = {}  # same (device, seq), other content
         self.rejected: dict[str, int] = {}
         self._lock = threading.Lock()
         self._servers: list[Any] = []
@@ -114,9 +118,18 @@ class Receiver:
                 self.duplicates += 1
             else:
                 self.conflicts += 1
-        if result == "conflict":
-            self.log(f"# conflict: {p['device']} boot {p.get('boot', 0)} seq {p['seq']} arrived ({source}) "
-                     "with other content than the stored one; kept in conflicts")
+            first = False
+            if result != "stored":  # counted per device; logged once each, totals at exit
+                per = self.dup_by_device if result == "duplicate" else self.conflict_by_device
+                dev = str(p.get("device"))
+                first = dev not in per
+                per[dev] = per.get(dev, 0) + 1
+        if first:
+            why = ("other content than the stored one: kept in conflicts (a board whose sequence "
+                   "restarted)" if result == "conflict" else "the same payload again (a retry or a second receiver)")
+            self.log(f"# {result}: {p['device']} boot {p.get('boot', 0)} seq {p['seq']} arrived ({source}) and is "
+                     f"already stored, {why}; further {result}s from {p['device']} are counted and the total is "
+                     f"logged at exit")
         if result == "stored" and alerts:
             self.routes.kick()
         return result
@@ -214,6 +227,18 @@ class Receiver:
         if isinstance(lines, GatewaySerial):
             self._servers.append(_Closer(lines, t))
         return t
+
+    def summary_lines(self) -> list[str]:
+        """Once per run: duplicates per device (and rejections by reason), with counts."""
+        c = self.counters()
+        out = []
+        for kind, per in (("duplicates", self.dup_by_device), ("conflicts", self.conflict_by_device)):
+            if per:
+                each = ", ".join(f"{d} {n}" for d, n in sorted(per.items()))
+                out.append(f"# {kind} this run: {sum(per.values())} ({each}): not stored again")
+        for why, n in sorted(c["rejected"].items()):
+            out.append(f"# rejected this run: {n}x {why}")
+        return out
 
     def close(self) -> None:
         for s in self._servers:
@@ -341,7 +366,46 @@ def _handler(rx: Receiver) -> type:
                 return True, None
             return False, None
 
+        def _html(self, code: int, page: str) -> None:
+            self._reply(code, page.encode(), "text/html; charset=utf-8")
+
+        def _ack(self) -> None:
+            """POST /ack from the device page's form: device, seq, name, note."""
+            from host_tools.fleet import store as store_mod
+
+            try:
+                n = int(self.headers.get("Content-Length", ""))
+            except ValueError:
+                n = -1
+            if not 0 <= n <= 4096:
+                self.close_connection = True
+                return self._json(413, {"error": "a short form is expected"})
+            body = self.rfile.read(n)
+            if not self._read_allowed():  # whoever may read the dashboard may acknowledge
+                return self._json(401, {"error": "acknowledging needs the read token"},
+                                  {"WWW-Authenticate": 'Basic realm="anomaly receiver"'})
+            f = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+            device = f.get("device", [""])[0]
+            name = " ".join(f.get("name", [""])[0].split())[:80]
+            note = f.get("note", [""])[0].strip()[:1000]
+            try:
+                seq = int(f.get("seq", [""])[0])
+            except ValueError:
+                return self._json(400, {"error": "seq: a whole number"})
+            if not name:
+                return self._json(400, {"error": "name: say who acknowledges"})
+            ok = store_mod.acknowledge(rx.store, device, seq, name, note)
+            rx.log(f"# alert {device} seq {seq} acknowledged by {name}" if ok else
+                   f"# acknowledge {device} seq {seq}: no such open alert")
+            self.send_response(303)
+            self.send_header("Location", "/device/" + urllib.parse.quote(device, safe="")
+                             + ("?acked=%d" % seq if ok else "?ackfailed=%d" % seq))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
         def do_POST(self) -> None:  # noqa: N802
+            if self.path.split("?")[0] == "/ack":
+                return self._ack()
             if self.path.split("?")[0] != "/ingest":
                 self.close_connection = True
                 return self._json(404, {"error": "POST /ingest"})
@@ -385,7 +449,8 @@ def _handler(rx: Receiver) -> type:
         def do_GET(self) -> None:  # noqa: N802
             u = urllib.parse.urlsplit(self.path)
             q = urllib.parse.parse_qs(u.query)
-            if u.path not in ("/", "/api/devices", "/api/events", "/api/conflicts", "/healthz"):
+            if u.path not in ("/", "/api/devices", "/api/events", "/api/conflicts", "/healthz") \
+                    and not u.path.startswith("/device/"):
                 return self._json(404, {"error": "not found"})
             if not self._read_allowed():
                 why = ("reads need the read token (Bearer, or Basic with it as the password)" if rx.read_token
@@ -393,17 +458,31 @@ def _handler(rx: Receiver) -> type:
                 return self._json(401, {"error": why}, {"WWW-Authenticate": 'Basic realm="anomaly receiver"'})
             try:
                 if u.path == "/":
-                    return self._reply(200, dashboard.render(rx.store).encode(), "text/html; charset=utf-8")
+                    return self._html(200, dashboard.render(rx.store, stale_after=rx.stale_after))
+                if u.path.startswith("/device/"):
+                    dev = urllib.parse.unquote(u.path[len("/device/"):])
+                    msg = ""
+                    if "acked" in q:
+                        msg = f"Alert {q['acked'][0]} acknowledged."
+                    elif "ackfailed" in q:
+                        msg = f"Alert {q['ackfailed'][0]} was not acknowledged: it is not an open alert."
+                    page = dashboard.render_device(rx.store, dev, q, stale_after=rx.stale_after, message=msg)
+                    if page is None:
+                        return self._html(404, f"<p>no device {html.escape(dev)}</p>")
+                    return self._html(200, page)
                 if u.path == "/api/devices":
-                    return self._json(200, rx.store.devices())
+                    return self._json(200, dashboard.device_summary(rx.store, time.time(), rx.stale_after))
                 if u.path in ("/api/events", "/api/conflicts"):
                     lim = int(q.get("limit", ["200"])[0])
                     if not 1 <= lim <= API_LIMIT_MAX:
                         return self._json(400, {"error": f"limit: expected 1..{API_LIMIT_MAX}"})
                     if u.path == "/api/conflicts":
                         return self._json(200, rx.store.conflicts(lim))
+                    from host_tools.fleet import store as store_mod
+
                     dev = q.get("device", [None])[0]
-                    return self._json(200, rx.store.events(dev, lim, newest_first=True))
+                    # one payload shape: the payload as an object, as `events --json` prints it
+                    return self._json(200, [store_mod.view(r) for r in rx.store.events(dev, lim, newest_first=True)])
                 return self._json(200, rx.counters())
             except ValueError:
                 return self._json(400, {"error": "bad query"})

@@ -175,6 +175,12 @@ class Store:
         lim = f" LIMIT {int(limit)}" if limit and int(limit) > 0 else ""
         return self._rows(f"SELECT {', '.join(_COLUMNS)} FROM events {where} ORDER BY id {order}{lim}", args)
 
+    def payload_at(self, device: str, seq: int) -> dict | None:
+        """The payload stored for (device, seq), to tell a duplicate from a conflict."""
+        rows = self._rows(f"SELECT payload FROM events WHERE device = {self.ph} AND seq = {self.ph}",
+                          (device, int(seq)))
+        return json.loads(rows[0]["payload"]) if rows else None
+
     def count(self) -> int:
         return int(self._rows("SELECT COUNT(*) AS n FROM events")[0]["n"])
 
@@ -448,3 +454,72 @@ def _redact(url: str) -> str:
 def open_store(spec: str) -> Store:
     """A path (SQLite) or a postgresql:// URL."""
     return PostgresStore(spec) if is_url(spec) else SqliteStore(spec)
+
+
+# ---- alert acknowledgements (dashboard): a table of their own -------------------------
+
+_ACK_SCHEMA = """
+CREATE TABLE IF NOT EXISTS acks (
+    device TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    note TEXT NOT NULL,
+    at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (device, seq)
+)"""
+
+
+def ensure_ack_table(st: Store) -> None:
+    """Create the acknowledgement table if it is missing (both backends; idempotent)."""
+    if getattr(st, "_ack_ready", False):
+        return
+    with st._lock:
+        st._exec(_ACK_SCHEMA)
+    st._ack_ready = True  # type: ignore[attr-defined]
+
+
+def acknowledge(st: Store, device: str, seq: int, name: str, note: str, at: float | None = None) -> bool:
+    """Acknowledge the alert (device, seq): who and a note. False if that alert is not
+    stored or already acknowledged (the first acknowledgement stays)."""
+    ensure_ack_table(st)
+    if not st._rows(f"SELECT 1 AS x FROM events WHERE device = {st.ph} AND seq = {st.ph} "
+                    f"AND event = 'anomaly_start'", (device, int(seq))):
+        return False
+    q = ",".join([st.ph] * 5)
+    with st._lock:
+        cur = st._exec(f"INSERT INTO acks (device, seq, name, note, at) VALUES ({q}) "
+                       f"ON CONFLICT (device, seq) DO NOTHING",
+                       (device, int(seq), name, note, time.time() if at is None else float(at)))
+    return cur.rowcount == 1
+
+
+def acks(st: Store, device: str | None = None) -> dict[tuple[str, int], dict]:
+    """(device, seq) -> {name, note, at} of every acknowledged alert (of one device)."""
+    ensure_ack_table(st)
+    where, args = (f"WHERE device = {st.ph}", (device,)) if device else ("", ())
+    return {(r["device"], int(r["seq"])): r
+            for r in st._rows(f"SELECT device, seq, name, note, at FROM acks {where}", args)}
+
+
+def view(row: dict) -> dict:
+    """A stored row as the API and `events --json` give it: the payload as an object."""
+    out = dict(row)
+    if isinstance(out.get("payload"), str):
+        out["payload"] = json.loads(out["payload"])
+    return out
+
+
+def history(st: Store, device: str, since: float | None = None, until: float | None = None,
+            limit: int = 5000) -> list[dict]:
+    """A device's payloads (oldest first) received in [since, until], at most `limit`
+    newest ones."""
+    cond, args = [f"device = {st.ph}"], [device]
+    if since is not None:
+        cond.append(f"received >= {st.ph}")
+        args.append(since)
+    if until is not None:
+        cond.append(f"received <= {st.ph}")
+        args.append(until)
+    rows = st._rows(f"SELECT {', '.join(_COLUMNS)} FROM events WHERE {' AND '.join(cond)} "
+                    f"ORDER BY received DESC, seq DESC LIMIT {int(limit)}", tuple(args))
+    return rows[::-1]

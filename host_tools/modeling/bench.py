@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="real windows from this folder of CSVs, or from the first --modes "
                         "session folders of a dataset root (default: synthetic random windows)")
     p.add_argument("--windows", type=int, nargs="+", default=[200, 256], metavar="N",
-                   help="window lengths in samples (default: 200 256)")
+                   help="window lengths in samples")
     p.add_argument("--rate", type=float, default=200.0, help="sample rate in Hz")
     p.add_argument("--bands", type=int, default=16, help="spectral bands")
     p.add_argument("--modes", type=int, default=4, help="modes in the Mahalanobis model")

@@ -280,7 +280,8 @@ def year_table(seeds: list[int], days: int = 365) -> str:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    p.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3],
+                   help="random seeds, one synthetic stream set each")
     p.add_argument("--days", type=int, default=120, help="days per stream (>= 30; default 120)")
     p.add_argument("--seasonal", type=int, nargs="*", default=[1, 2, 3], metavar="SEED",
                    help="also the seasonal case: a year of hourly hall temperatures with weekends, "

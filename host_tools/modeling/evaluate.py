@@ -581,13 +581,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--shrinkage", type=_shrinkage, default="auto", help="'auto' (Ledoit-Wolf) or 0..1")
     p.add_argument("--k", type=int, default=train.DEFAULT_DECISION["k"],
                    help="decision: alarm needs k of the last n windows over the line")
-    p.add_argument("--n", type=int, default=train.DEFAULT_DECISION["n"])
-    p.add_argument("--off", type=float, default=train.DEFAULT_DECISION["off"])
-    p.add_argument("--cooldown", type=int, default=train.DEFAULT_DECISION["cooldown"])
+    p.add_argument("--n", type=int, default=train.DEFAULT_DECISION["n"],
+                   help="decision: windows the k-of-n vote looks at")
+    p.add_argument("--off", type=float, default=train.DEFAULT_DECISION["off"],
+                   help="decision: alarm clears below this ratio to the threshold")
+    p.add_argument("--cooldown", type=int, default=train.DEFAULT_DECISION["cooldown"],
+                   help="decision: windows between alarms")
     p.add_argument("--report", default=os.path.join("reports", "latest"), metavar="DIR",
                    help="report folder (default: reports/latest)")
     p.add_argument("--no-baselines", action="store_true", help="skip the baselines (faster)")
-    p.add_argument("--quiet", action="store_true", help="no progress, summary only")
+    p.add_argument("--quiet", action="store_true", help="print nothing but warnings and errors; the report is still written")
 
 
 PRESET_HINT = ("for other recordings give --normal DIR... (one folder per normal mode) and --anomaly DIR..., "
@@ -709,8 +712,8 @@ def main(a: argparse.Namespace) -> int:
         series[sc.name] = ser
 
     meta = {
-        "data": os.path.abspath(a.data),
-        "evaluated": [os.path.abspath(p) for p in folders],
+        "data": report_mod.shown_path(a.data),
+        "evaluated": [report_mod.shown_path(p) for p in folders],
         "folders": {os.path.basename(p): len(f.ws) for p, f in folders.items()},
         "window": a.window, "rate": a.rate, "bands": a.bands,
         "seconds_per_window": cfg.seconds_per_window, "features": len(extractor.names),
@@ -725,20 +728,23 @@ def main(a: argparse.Namespace) -> int:
                                             total=lambda: time.perf_counter() - t_start)
     timing = dict(stages.t, total=time.perf_counter() - t_start)
     report_mod.write_metrics(a.report, results, meta, timing, STAGE_LABELS)
-    print(report_mod.summary_text(results, meta))
-    print(fa_table_text(results))
+    if not a.quiet:  # --quiet: the one-line result below
+        print(report_mod.summary_text(results, meta))
+        print(fa_table_text(results))
     from host_tools.modeling import recommend
 
-    print(recommend.text(results, a.fa_rate))
+    if not a.quiet:
+        print(recommend.text(results, a.fa_rate))
     coin = next((r for r in scenarios if r.name == "coin"), None)
-    if coin is not None and not getattr(a, "no_guard_table", False):
+    if coin is not None and not getattr(a, "no_guard_table", False) and not a.quiet:
         from host_tools.modeling import guard_table
 
         doc = ev._models[(tuple(coin.normal), cfg.detector)]
         rows = guard_table.table(doc, [(os.path.basename(p), f.ws.features) for p, f in folders.items()])
         print()
         print(guard_table.text(rows, doc))
-    print(report_mod.timing_text(timing, STAGE_LABELS))
+    if not a.quiet:
+        print(report_mod.timing_text(timing, STAGE_LABELS))
     print(f"report: {paths_out['html']} (also report.md, metrics.json, "
           f"{len(paths_out['figures'])} figures)")
     return 0

@@ -230,6 +230,14 @@ def decision_of(a: argparse.Namespace) -> dict:
     return decision
 
 
+def label_modes(sp: Split, labels: list[str]) -> None:
+    """train --label: the modes named as the user labelled them, one per --normal folder in
+    order (alerts and the dashboard say these names), instead of their folder names."""
+    rename = {name: label.strip() for (name, _), label in zip(sp.fit, labels)}
+    sp.fit = [(rename[name], parts) for name, parts in sp.fit]
+    sp.installations = [(rename.get(name, name), ws) for name, ws in sp.installations]
+
+
 def run(a: argparse.Namespace, plugin: Plugin) -> int:
     """`train` for any sensor: the steps of the module doc; returns the exit code."""
     if a.holdout + a.test >= 1:
@@ -241,16 +249,18 @@ def run(a: argparse.Namespace, plugin: Plugin) -> int:
     plugin.loaded(a, sets, calib_sets)
     decision = decision_of(a)
     sp = split(a, plugin, sets, calib_sets)
+    if getattr(a, "label", None):
+        label_modes(sp, a.label)
     doc = plugin.build(a, sp, decision)
     if sp.tests:
         doc["training"]["test"] = [plugin.test_summary(doc, d, b, t) for d, b, t in sp.tests]
     modelfile.write(a.out, doc)
     print(plugin.wrote(a, doc))
     u = plugin.unit
-    for m in doc["modes"]:
+    for m in [] if a.quiet else doc["modes"]:  # --quiet: the one-line result above
         print(f"  mode {m['name']}: {m['n_fit']} fit {u}, threshold {m['threshold']:.4g} "
               f"from {m['n_threshold']} {u}, supports fa {m['fa_supported']:.2%} ({m['threshold_method']})")
-    if plugin.rates_text:
+    if plugin.rates_text and not a.quiet:
         for line in calibration.rates_text(doc):
             print(line)
     for name, ws in sp.installations:
@@ -259,7 +269,7 @@ def run(a: argparse.Namespace, plugin: Plugin) -> int:
         print(calibration.installation_line(ws.name, name, r))
     if sp.installations:
         modelfile.write(a.out, doc)
-    for t in doc["training"].get("test", []):
+    for t in [] if a.quiet else doc["training"].get("test", []):
         span = plugin.show_span(t["span"])
         print(f"  test {t['session']}: {t['windows']} {u} {span}: {t['over']} over the line "
               f"({t['fa_rate']:.2%}), {t['alarms']} alarm(s) after the decision".replace("  :", ":"))

@@ -222,7 +222,7 @@ def _alarms(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> Non
     spw = float(r.get("seconds_per_window", 1.0))
     sessions = ["normal"] + list(r.get("extras", []))
     order = [k for k in method_order(r["methods"], r["primary"]) if k in series]
-    fig = _figure(4.2 * len(sessions) + 1.8, 3.6)
+    fig = _figure(max(4.2 * len(sessions) + 1.0, 7.5), 3.8)
     axes = fig.subplots(1, len(sessions), squeeze=False)[0]
     lines = []
     for ax, s in zip(axes, sessions):
@@ -235,22 +235,27 @@ def _alarms(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> Non
             line, = ax.step(t, starts, where="post", linewidth=2 if k == r["primary"] else 1, color=f"C{j}")
             if len(lines) < len(order):
                 lines.append(line)
-        ax.set_title("normal test" if s == "normal" else short_folder(s), fontsize=9, y=1.0)
-        ax.set_xlabel("minutes of data", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.set_title("normal test windows" if s == "normal" else f"unseen session {short_folder(s)}",
+                      fontsize=9, y=1.0)
+        ax.set_xlabel("minutes of normal data", fontsize=8)
+        top = max(2.0, ax.get_ylim()[1] * 1.1)
+        ax.set_ylim(bottom=-0.04 * top, top=top)  # 0 false alarms: a line just above the frame
+        from matplotlib.ticker import MaxNLocator
+
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+        ax.tick_params(labelsize=8)
     axes[0].set_ylabel("false alarms so far", fontsize=8)
-    fig.suptitle(f"{r['name']}: false alarms over time (decision k={dec.get('k')} of n={dec.get('n')})",
-                 y=0.97)
-    fig.legend(lines, [short_method(k, r["primary"]) for k in order], loc="center right", fontsize=7,
-               frameon=False)
-    fig.subplots_adjust(left=0.06, right=1 - 1.6 / (4.2 * len(sessions) + 1.8), bottom=0.16, top=0.82,
-                        wspace=0.25)
+    fig.suptitle(f"{r['name']}: false alarms over time on normal data "
+                 f"(board decision: {dec.get('k')} of {dec.get('n')} windows)", y=0.97, fontsize=10)
+    fig.legend(lines, [short_method(k, r["primary"]) for k in order], loc="lower center",
+               ncol=min(len(order), 7), fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.0))
+    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.3, top=0.82, wspace=0.25)
     _save(fig, path)
 
 
 def roc_informative(r: dict) -> bool:
-    """Is an ROC figure worth drawing? Not when every method separates every anomaly
-    folder perfectly (identical curves along the axes say nothing the tables do not)."""
+    """Does any method separate some anomaly folder imperfectly? (The ROC is drawn either
+    way: a perfect separation is a verdict too; its caption says so.)"""
     for m in r["methods"].values():
         if "error" in m:
             continue
@@ -267,7 +272,8 @@ def _roc(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> None:
     panels = r["anomalies"] + ["pooled"]
     cols = min(4, len(panels))
     rows = (len(panels) + cols - 1) // cols
-    h = 3.2 * rows + 0.4  # figure height in inches: margins fixed in inches, not in fractions
+    nleg = (len([k for k in r["methods"] if k in series]) + 2) // 3  # legend rows, 3 per row
+    h = 3.2 * rows + 0.7 + 0.22 * nleg  # figure height in inches: margins fixed in inches
     fig = _figure(3.3 * cols, h)
     # shared axes: tick labels and axis labels only on the outer panels (fewer texts to draw)
     axes = fig.subplots(rows, cols, squeeze=False, sharex=True, sharey=True)
@@ -281,7 +287,9 @@ def _roc(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> None:
             s = series[k]
             anom = np.concatenate([s[a] for a in r["anomalies"]]) if an == "pooled" else s[an]
             fpr, tpr = roc_points(s["normal"], anom)
-            line, = ax.plot(fpr, tpr, linewidth=2 if k == r["primary"] else 1)
+            main = k == r["primary"]  # the headline on top of the others, thick and black
+            line, = ax.plot(fpr, tpr, linewidth=2.5 if main else 1, color="k" if main else None,
+                            zorder=5 if main else 2, alpha=1.0 if main else 0.8)
             if len(lines) < len(order):
                 lines.append(line)
         ax.plot([0, 1], [0, 1], color="0.7", linewidth=0.8)
@@ -297,11 +305,11 @@ def _roc(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> None:
             ax.set_xlabel("false-alarm rate", fontsize=8)
         if i % cols == 0:
             ax.set_ylabel("detection rate", fontsize=8)
-    fig.suptitle(f"{r['name']}: ROC per anomaly folder (normal test vs folder), AUC of "
-                 f"{r['methods'][r['primary']]['label']}", y=1 - 0.1 / h)
-    fig.legend(lines, [r["methods"][k]["label"] for k in order], loc="upper center",
-               ncol=len(order), fontsize=7, frameon=False, bbox_to_anchor=(0.5, 1 - 0.4 / h))
-    fig.subplots_adjust(left=0.06, right=0.98, bottom=0.5 / h, top=1 - 1.0 / h,
+    fig.suptitle(f"{r['name']}: ROC per anomaly folder (normal test vs folder); AUC of "
+                 f"{r['methods'][r['primary']]['label']} (black)", y=1 - 0.1 / h, fontsize=10)
+    fig.legend(lines, [r["methods"][k]["label"] for k in order], loc="lower center",
+               ncol=min(3, len(order)), fontsize=8, frameon=False, bbox_to_anchor=(0.5, 0.02))
+    fig.subplots_adjust(left=0.08, right=0.97, bottom=(0.75 + 0.22 * nleg) / h, top=1 - 0.6 / h,
                         wspace=0.3, hspace=0.5)
     _save(fig, path)
 
@@ -329,8 +337,10 @@ def _timeline(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> N
     _log_axis(ax.yaxis)
     ax.set_xlabel("window (time order within each folder)")
     ax.set_ylabel("score / threshold")
-    ax.legend(fontsize=7, loc="upper left")
-    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.12, top=0.92)
+    ax.set_title(f"{r['name']}: every window's score in time order, normal test first, then each anomaly "
+                 f"folder", fontsize=10, y=1.06)
+    ax.legend(fontsize=8, loc="upper left", markerscale=4)
+    fig.subplots_adjust(left=0.06, right=0.99, bottom=0.12, top=0.86)
     _save(fig, path)
 
 
@@ -367,9 +377,8 @@ def write_figures(out_dir: str, results: Sequence[dict],
     for r in results:
         ser = series[r["name"]]
         files = [f"{r['name']}_hist.png", f"{r['name']}_alarms.png", f"{r['name']}_timeline.png"]
-        if roc_informative(r):
-            files.insert(1, f"{r['name']}_roc.png")
-            jobs.append(("roc", os.path.join(out_dir, f"{r['name']}_roc.png"), r, ser))  # the slow ones first
+        files.insert(1, f"{r['name']}_roc.png")
+        jobs.append(("roc", os.path.join(out_dir, f"{r['name']}_roc.png"), r, ser))  # the slow ones first
         jobs.append(("hist", os.path.join(out_dir, files[0]), r, ser))
         jobs.append(("alarms", os.path.join(out_dir, f"{r['name']}_alarms.png"), r, ser))
         jobs.append(("timeline", os.path.join(out_dir, files[-1]), r, ser))
@@ -392,19 +401,126 @@ def write_figures(out_dir: str, results: Sequence[dict],
 
 # ---- documents ----------------------------------------------------------------------
 
+def shown_path(path: str) -> str:
+    """A path as a report shows it: relative to the current folder, never absolute (a
+    report is read elsewhere, and someone's home folder is not the reader's business)."""
+    if not os.path.isabs(path):
+        return path
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        return os.path.basename(path)
+    return rel if rel.count("..") <= 3 else os.path.basename(path)
+
+
 def _evaluated(meta: dict) -> str:
     """What was evaluated: the folders actually loaded (not the default root)."""
     folders = meta.get("evaluated")
     if not folders:
-        return str(meta.get("data", "?"))
-    roots = sorted({os.path.dirname(f) for f in folders})
+        return shown_path(str(meta.get("data", "?")))
+    roots = sorted({shown_path(os.path.dirname(f)) for f in folders})
     names = ", ".join(os.path.basename(f) for f in folders)
     return f"{len(folders)} folders ({names}) in {', '.join(roots)}"
 
 
+def poisson_upper(k: int, conf: float = 0.95) -> float:
+    """One-sided upper confidence bound on a Poisson mean after observing k events."""
+    from scipy.stats import chi2
+
+    return float(chi2.ppf(conf, 2 * k + 2) / 2)
+
+
+def _per_day(alarms: int, hours: float) -> str:
+    if hours <= 0:
+        return "no normal data"
+    rate = alarms / hours * 24
+    up = poisson_upper(alarms) / hours * 24
+    txt = f"{alarms} in {_duration(hours)} of normal data = {rate:,.0f} per day"
+    if up > 10 * max(rate, 1):
+        txt += f" (with so little data it could be up to {up:,.0f} per day; record longer normal runs)"
+    return txt
+
+
+def verdict(r: dict, meta: dict) -> dict:
+    """The headline detector's result in one scenario, in numbers and in words."""
+    m = r["methods"][r["primary"]]
+    nm = m["normal"]
+    stated = float(meta["fa_rate"])
+    fa = nm["fa_rate"]
+    held = _ok(fa) and fa <= stated
+    hits = {an: a for an, a in m["anomalies"].items() if a.get("delay_windows") is not None}
+    delays = sorted(float(a["delay_seconds"]) for a in hits.values()
+                    if a.get("delay_seconds") is not None and not a.get("alarm_on_at_onset"))
+    n_an = len(m["anomalies"])
+    words = [f"{r['title']}."]
+    if n_an:
+        missed = [short_folder(an) for an in m["anomalies"] if an not in hits]
+        words.append(f"Detected {len(hits)} of {n_an} anomaly recordings"
+                     + (f" (missed: {', '.join(missed)})" if missed else "")
+                     + f"; {pct(m['pooled']['detection_rate'], 0)} of their windows over the line.")
+        if delays:
+            words.append(f"First alarm {delays[len(delays) // 2]:.0f} s after the anomaly began (median; "
+                         f"longest {delays[-1]:.0f} s).")
+    words.append(f"False alarms: {_per_day(int(nm['alarms']), float(nm['hours']))}.")
+    words.append(f"The stated false-alarm rate {'held' if held else 'did NOT hold'}: "
+                 f"{pct(fa)} of {nm['windows']} normal test windows over the line (stated {pct(stated, 1)}).")
+    return {"name": r["name"], "title": r["title"], "detected": f"{len(hits)} of {n_an}",
+            "windows": pct(m["pooled"]["detection_rate"], 0),
+            "delay": f"{delays[len(delays) // 2]:.0f} s" if delays else ("-" if not hits else "0 s (already on)"),
+            "per_day": f"{nm['alarms'] / nm['hours'] * 24:,.0f}" if nm["hours"] else "-",
+            "normal": _duration(float(nm["hours"])), "held": held, "fa": pct(fa), "stated": pct(stated, 1),
+            "words": " ".join(words), "label": m["label"]}
+
+
+_CAPTIONS = {
+    "hist": ("Where each method puts its alarm line",
+             "Bars: 5th-95th percentile of each method's scores (thick: middle half, dot: median), as a ratio "
+             "to that method's own threshold (dashed line at 1). Look for the normal bar below 1 and every "
+             "anomaly bar above it; overlap means missed anomalies or false alarms."),
+    "roc": ("Detection against false alarms, per anomaly recording",
+            "Each curve trades detection (up) against false alarms (right) as the threshold moves; the "
+            "headline detector is black. A curve hugging the top-left corner (AUC 1) separates the anomaly "
+            "from normal completely; the diagonal is guessing."),
+    "alarms": ("False alarms accumulating over normal data",
+               "Alarms the board's decision would raise, counted as the normal recordings play. A line on "
+               "the floor is a quiet method; a staircase is a method that would wake someone up. "
+               "Unseen sessions were never used for training or thresholds."),
+    "timeline": ("Every window's score in time order",
+                 "Score / threshold per window (log scale): normal test windows first, then each anomaly "
+                 "folder (grey lines separate them). Points above the dashed line at 1 are over the alarm "
+                 "line; the board alarms when k of the last n are."),
+}
+
+
 def blocks(results: Sequence[dict], meta: dict, timing: dict, labels: dict,
            figures: dict[str, list[str]]) -> list[Block]:
-    b: list[Block] = [("h1", "Detection quality: evaluation report")]
+    b: list[Block] = [("h1", "Accelerometer evaluation: does it catch anomalies without false alarms?")]
+    vs = [verdict(r, meta) for r in results]
+    b.append(("p", f"Headline detector: {vs[0]['label'] if vs else '-'}, thresholds for a false-alarm rate of "
+                   f"{meta['fa_rate']:g} per window, {meta['seconds_per_window']:g} s per window. "
+                   f"Data: {_evaluated(meta)}."))
+    b.append(("h2", "Verdict"))
+    for v in vs:
+        b.append(("verdict", v["name"], v["words"], v["held"]))
+    b.append(("table", ["scenario", "anomalies detected", "their windows flagged", "first alarm (median)",
+                        "false alarms per day", "normal data", "stated rate held?"],
+              [[v["name"], v["detected"], v["windows"], v["delay"], v["per_day"], v["normal"],
+                f"{'yes' if v['held'] else 'NO'} ({v['fa']} measured, {v['stated']} stated)"] for v in vs]))
+    for r in results:
+        b.append(("h2", f"Scenario {r['name']}: {r['title']}"))
+        for f in figures.get(r["name"], []):
+            kind = f.rsplit("_", 1)[-1].split(".")[0]
+            title, caption = _CAPTIONS.get(kind, (f, ""))
+            if kind == "roc" and not roc_informative(r):
+                caption += " Here every method separates every anomaly completely: the curves lie on the axes."
+            b.append(("fig", f, f"{r['name']}: {title}", caption))
+    b.append(("details", "Details: parameters, every method's numbers per scenario, wall time",
+              _detail_blocks(results, meta, timing, labels)))
+    return b
+
+
+def _detail_blocks(results: Sequence[dict], meta: dict, timing: dict, labels: dict) -> list[Block]:
+    b: list[Block] = []
     dec = meta["decision"]
     b.append(("p", f"Data: {_evaluated(meta)}. Window {meta['window']} samples at {meta['rate']:g} Hz "
                    f"({meta['seconds_per_window']:g} s per window), {meta['features']} device features, "
@@ -423,7 +539,7 @@ def blocks(results: Sequence[dict], meta: dict, timing: dict, labels: dict,
     for r in results:
         ms = r["methods"]
         order = method_order(ms, r["primary"])
-        b.append(("h2", f"Scenario {r['name']}: {r['title']}"))
+        b.append(("h3", f"Scenario {r['name']}: {r['title']}"))
         parts = ", ".join(f"{p['label']} ({p['windows']})" for p in r["normal_test"]["parts"])
         b.append(("p", f"Normal modes: {', '.join(r['normal_modes'])}. Fit windows: "
                        f"{', '.join(f'{k} {v}' for k, v in r['fit_windows'].items())}; threshold windows: "
@@ -466,6 +582,9 @@ def blocks(results: Sequence[dict], meta: dict, timing: dict, labels: dict,
                             "delay (windows)", "delay (s)"], rows))
         if r["extras"]:
             b.append(("h3", "Informational: other normal sessions never used in fitting or thresholds"))
+            b.append(("p", "'FA rate' here (the console's 'extra FA%') is the share of windows of a normal "
+                           "recording session the model has never seen that are over the line: a new "
+                           "installation before it is commissioned."))
             rows = []
             for ex in r["extras"]:
                 for k in ok:
@@ -476,18 +595,16 @@ def blocks(results: Sequence[dict], meta: dict, timing: dict, labels: dict,
                                 "alarms/h", "alarm on (time)"], rows))
             b.append(("p", "Each anomaly folder is also a recording session of its own. ROC AUC of the "
                            "anomaly windows against these unseen normal sessions (instead of the normal "
-                           "test windows) shows whether an anomaly stands out more than a change of "
-                           "session does; near 0.5 or below, the detection above says more about the "
-                           "session than about the anomaly."))
+                           "test windows; the console's 'pooled AUC vs') shows whether an anomaly stands "
+                           "out more than a change of session does; near 0.5 or below, the detection above "
+                           "says more about the session than about the anomaly."))
             rows = []
             for an in r["anomalies"] + ["pooled"]:
                 for k in ok:
                     a = ms[k]["pooled"] if an == "pooled" else ms[k]["anomalies"][an]
                     rows.append([an, ms[k]["label"]] + [num(a["auc_vs_extras"][ex]) for ex in r["extras"]])
             b.append(("table", ["anomaly folder", "method"] + [f"AUC vs {ex}" for ex in r["extras"]], rows))
-        for f in figures.get(r["name"], []):
-            b.append(("img", f, f"{r['name']} {f}"))
-    b.append(("h2", "Wall time"))
+    b.append(("h3", "Wall time"))
     rows = [[labels.get(k, k), f"{v:.2f}"] for k, v in timing.items() if k != "total"]
     rows.append(["total (so far, at report writing)", f"{timing.get('total', 0.0):.2f}"])
     b.append(("table", ["stage", "seconds"], rows))
@@ -502,6 +619,8 @@ def to_markdown(bs: Sequence[Block]) -> str:
             out.append("#" * int(kind[1]) + " " + blk[1])
         elif kind == "p":
             out.append(blk[1])
+        elif kind == "verdict":
+            out.append(f"**{blk[1]}** ({'rate held' if blk[3] else 'RATE NOT HELD'}): {blk[2]}")
         elif kind == "table":
             head, rows = blk[1], blk[2]
             cell = lambda s: str(s).replace("|", "\\|")  # noqa: E731
@@ -510,28 +629,50 @@ def to_markdown(bs: Sequence[Block]) -> str:
             out.extend("| " + " | ".join(cell(c) for c in row) + " |" for row in rows)
         elif kind == "img":
             out.append(f"![{blk[2]}]({blk[1]})")
+        elif kind == "fig":
+            out.append(f"**{blk[2]}**\n\n![{blk[2]}]({blk[1]})\n\n*{blk[3]}*")
+        elif kind == "details":
+            out.append(f"## {blk[1]}")
+            out.append(to_markdown(blk[2]))
         out.append("")
     return "\n".join(out)
 
 
-def to_html(bs: Sequence[Block]) -> str:
+_CSS = ("body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 1em;line-height:1.4}"
+        "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #bbb;padding:2px 6px;"
+        "font-size:13px}th{background:#eee}td{text-align:right}td:first-child,td:nth-child(2)"
+        "{text-align:left}img{max-width:100%}figure{margin:1em 0 2em 0}figcaption{color:#333;font-size:14px;"
+        "max-width:900px}figcaption b{display:block;font-size:15px;margin-bottom:.2em}"
+        ".verdict{padding:.4em .7em;margin:.4em 0;border-left:5px solid #2a2}.verdict.bad{border-color:#c22}"
+        "details{margin-top:2em}summary{font-size:1.2em;font-weight:bold;cursor:pointer}")
+
+
+def to_html(bs: Sequence[Block], title: str = "Evaluation report") -> str:
+    out = ["<!doctype html>", f"<html><head><meta charset='utf-8'><title>{html.escape(title)}</title>",
+           f"<style>{_CSS}</style></head><body>", _html_body(bs), "</body></html>"]
+    return "\n".join(out)
+
+
+def _html_body(bs: Sequence[Block]) -> str:
     e = html.escape
-    out = ["<!doctype html>", "<html><head><meta charset='utf-8'><title>Evaluation report</title>",
-           "<style>body{font-family:sans-serif;max-width:1300px;margin:1em auto;padding:0 1em}"
-           "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #bbb;padding:2px 6px;"
-           "font-size:13px}th{background:#eee}td{text-align:right}td:first-child,td:nth-child(2)"
-           "{text-align:left}img{max-width:100%}</style></head><body>"]
+    out = []
     for blk in bs:
         kind = blk[0]
         if kind in ("h1", "h2", "h3", "p"):
             out.append(f"<{kind}>{e(blk[1])}</{kind}>")
+        elif kind == "verdict":
+            out.append(f"<p class='verdict{'' if blk[3] else ' bad'}'><b>{e(blk[1])}:</b> {e(blk[2])}</p>")
         elif kind == "table":
             out.append("<table><tr>" + "".join(f"<th>{e(str(h))}</th>" for h in blk[1]) + "</tr>")
             out.extend("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in blk[2])
             out.append("</table>")
         elif kind == "img":
             out.append(f"<p><img src='{e(blk[1])}' alt='{e(blk[2])}'></p>")
-    out.append("</body></html>")
+        elif kind == "fig":
+            out.append(f"<figure><img src='{e(blk[1])}' alt='{e(blk[2])}'><figcaption><b>{e(blk[2])}</b>"
+                       f"{e(blk[3])}</figcaption></figure>")
+        elif kind == "details":
+            out.append(f"<details><summary>{e(blk[1])}</summary>{_html_body(blk[2])}</details>")
     return "\n".join(out)
 
 

@@ -28,9 +28,49 @@ from host_tools.data.datasets import DataError
 TRAIN_SHARE = 0.7
 
 
+def anomaly_regions(z: np.ndarray, ex: np.ndarray, allow: np.ndarray, z_hot: float,
+                    min_excess: float) -> list[dict]:
+    """What fired in a frame, hot and cold apart: the pixels far from their baseline (|z|
+    over z_hot and at least min_excess deg C away) on each side, strongest first (mean |z|:
+    a small pipe 12 C too cold beats a large body 4 C warm). Each: kind, pixel mask,
+    excess-weighted centre, area, peak excess (negative when cold), mean |z|."""
+    ok = allow > 0.5
+    out = []
+    for kind, mask in (("hot", (z > z_hot) & (ex >= min_excess) & ok),
+                       ("cold", (z < -z_hot) & (ex <= -min_excess) & ok)):
+        if not mask.any():
+            continue
+        wts = np.abs(ex) * mask
+        rr, cc = np.indices(mask.shape)
+        tot = float(np.sum(wts)) or 1.0
+        peak = float(np.min(ex[mask])) if kind == "cold" else float(np.max(ex[mask]))
+        out.append({"kind": kind, "mask": mask, "row": round(float(np.sum(rr * wts)) / tot, 1),
+                    "col": round(float(np.sum(cc * wts)) / tot, 1), "area": int(mask.sum()),
+                    "excess": round(peak, 2), "strength": float(np.mean(np.abs(z[mask])))})
+    out.sort(key=lambda r: -r["strength"])
+    return out
+
+
+def region_words(regs: list[dict]) -> str:
+    if not regs:
+        return "no pixel far from its baseline in this frame (the alarm came from the frame as a whole)"
+    words = []
+    for reg in regs:
+        side = "below" if reg["kind"] == "cold" else "above"
+        words.append(f"{reg['kind']} {'region' if reg['kind'] == 'cold' else 'spot'} at row {reg['row']:g}, "
+                     f"column {reg['col']:g} ({reg['area']} pixels, up to {abs(reg['excess']):.1f} °C {side} "
+                     f"normal)")
+    return words[0] + ("; also a weaker " + words[1] if len(words) > 1 else "")
+
+
+def _regions_of(f) -> list[dict]:
+    return anomaly_regions(np.asarray(f.z_map()), np.asarray(f.excess_map()), np.asarray(f.allow_map()),
+                           f.z_hot, f.min_excess)
+
+
 def heatmaps(runner: thermal_train.Runner, frame: np.ndarray, path: str, title: str = "") -> str:
-    """PNG of one frame: the frame, its baseline, and the z-map with the hot pixels
-    outlined and the largest blob's centre marked."""
+    """PNG of one frame: the frame, its baseline, and the z-map with the pixels that
+    fired outlined, hot (lime) or cold (cyan) as they are, and their centre marked."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -41,9 +81,9 @@ def heatmaps(runner: thermal_train.Runner, frame: np.ndarray, path: str, title: 
     base = f.baseline_map()
     z = f.z_map()
     ex = f.excess_map()
-    hot = ((z > f.z_hot) & (ex >= f.min_excess)).astype(float)
     allow = f.allow_map()
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    regs = _regions_of(f)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.1))
     lo, hi = float(np.min(frame)), float(np.max(frame))
     for ax, img, name, kw in ((axes[0], np.asarray(frame).reshape(24, 32), "frame (C)", dict(vmin=lo, vmax=hi)),
                               (axes[1], base, "baseline (C)", dict(vmin=lo, vmax=hi)),
@@ -51,16 +91,20 @@ def heatmaps(runner: thermal_train.Runner, frame: np.ndarray, path: str, title: 
         im = ax.imshow(img, cmap=kw.pop("cmap", "inferno"), interpolation="nearest", **kw)
         ax.set_title(name)
         fig.colorbar(im, ax=ax, fraction=0.035)
-    if hot.any():
-        axes[2].contour(hot, levels=[0.5], colors="lime", linewidths=1.5)
+    for k, reg in enumerate(regs):  # the strongest with a thick outline and its centre marked
+        colour = "cyan" if reg["kind"] == "cold" else "lime"
+        axes[2].contour(reg["mask"].astype(float), levels=[0.5], colors=colour, linewidths=2.0 if k == 0 else 1.0,
+                        linestyles="solid" if k == 0 else "dotted")
+        if k == 0:
+            for ax in axes:
+                ax.plot([reg["col"]], [reg["row"]], "+", color=colour, markersize=14, mew=2)
     if (allow < 0.5).any():
         axes[2].contour(allow, levels=[0.5], colors="grey", linewidths=0.8, linestyles="dashed")
-    hs = f.hotspot()
-    if hs is not None:
-        for ax in axes:
-            ax.plot([hs["col"]], [hs["row"]], "+", color="cyan", markersize=14, mew=2)
-        title += f"  hot spot at row {hs['row']}, col {hs['col']}: {hs['area']} px, +{hs['excess']} C"
-    fig.suptitle(title)
+    for ax in axes:
+        ax.set_xlabel("column", fontsize=8)
+        ax.set_ylabel("row", fontsize=8)
+    title += ":\n" + region_words(regs)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=80)
@@ -199,7 +243,7 @@ def main_eval(a: argparse.Namespace) -> int:
         runner = thermal_train.Runner(model)
         out = runner.run(fr)
         hours = len(fr) / fps / 3600
-        summary["normal"].append({"folder": d, "frames": len(fr), "hours": round(hours, 3),
+        summary["normal"].append({"folder": _shown(d), "frames": len(fr), "hours": round(hours, 3),
                                   "alarms": len(out["starts"]),
                                   "per_hour": round(len(out["starts"]) / hours, 3) if hours else None,
                                   "frames_over": float(np.mean(out["scores"] > 1.0))})
@@ -214,13 +258,16 @@ def main_eval(a: argparse.Namespace) -> int:
             runner = thermal_train.Runner(model)
             out = runner.run(fr)
             hits = [(i, hs) for i, hs in out["starts"] if i >= first]
-            row = {"file": f, "frames": len(fr), "first_anomalous_frame": first, "detected": bool(hits)}
+            row = {"file": _shown(f), "frames": len(fr), "first_anomalous_frame": first, "detected": bool(hits)}
             if hits:
                 i, hs = hits[0]
                 row.update(delay_frames=i - first, delay_s=round((i - first) / fps, 2), hotspot=hs)
                 png = os.path.join(a.report, "thermal_" + os.path.splitext(os.path.basename(f))[0] + ".png")
-                pngs.append(heatmaps(thermal_train.Runner(model), fr[i], png,
-                                     f"{os.path.basename(f)} frame {i} (first alarm)"))
+                rr = thermal_train.Runner(model)
+                heatmaps(rr, fr[i], png, f"{os.path.basename(f)}, frame {i} (first alarm)")
+                row["fired"] = region_words(_regions_of(rr.features))
+                row["heatmap"] = os.path.basename(png)
+                pngs.append(os.path.basename(png))
             summary["anomaly"].append(row)
     summary["heatmaps"] = pngs
     with open(os.path.join(a.report, "thermal_summary.json"), "w", encoding="utf-8") as fh:
@@ -234,10 +281,84 @@ def main_eval(a: argparse.Namespace) -> int:
     det = sum(r["detected"] for r in summary["anomaly"])
     print(f"anomalies: {det}/{len(summary['anomaly'])} files detected")
     for r in summary["anomaly"]:
-        extra = f" after {r['delay_s']} s, hot spot {r['hotspot']}" if r["detected"] else ""
+        extra = f" after {r['delay_s']} s: {r['fired']}" if r["detected"] else ""
         print(f"  {r['file']}: {'detected' if r['detected'] else 'MISSED'}{extra}")
-    print(f"report: {os.path.join(a.report, 'thermal_summary.json')} and {len(pngs)} heatmap PNG(s)")
+    html_path = write_html(a.report, summary)
+    print(f"report: {html_path} (also thermal_summary.json and {len(pngs)} heatmap PNG(s))")
     return 0
+
+
+def _shown(path: str) -> str:
+    from host_tools.modeling.report import shown_path
+
+    return shown_path(path)
+
+
+def write_html(out_dir: str, summary: dict) -> str:
+    """report.html: the verdict per anomaly recording first (detected, delay, false alarms
+    per day, whether the stated rate held), then the heatmaps, then the tables folded away."""
+    from host_tools.modeling import report as rep
+
+    fps = float(summary["fps"])
+    stated = float(summary["fa_rate"])
+    hours = sum(float(r["hours"]) for r in summary["normal"])
+    alarms = sum(int(r["alarms"]) for r in summary["normal"])
+    frames = sum(int(r["frames"]) for r in summary["normal"])
+    over = (sum(float(r["frames_over"]) * int(r["frames"]) for r in summary["normal"]) / frames) if frames else 0.0
+    held = over <= stated
+    fa_words = (f"False alarms: {rep._per_day(alarms, hours)}. The stated false-alarm rate "
+                f"{'held' if held else 'did NOT hold'}: {over:.3%} of {frames} normal test frames over the "
+                f"line (stated {stated:.3%}).")
+    b: list = [("h1", "Thermal camera evaluation: does it catch anomalies without false alarms?"),
+               ("p", f"{len(summary['modes'])} operating mode(s) learned from the first {TRAIN_SHARE:.0%} of "
+                     f"each normal recording; the rest is the normal test. {fps:g} frames per second. Normal: "
+                     f"{', '.join(r['folder'] for r in summary['normal'])}."),
+               ("h2", "Verdict"), ("verdict", "normal operation", fa_words, held)]
+    rows = []
+    for r in summary["anomaly"]:
+        name = os.path.splitext(os.path.basename(r["file"]))[0]
+        if r["detected"]:
+            words = (f"Detected {r['delay_s']:g} s after the anomaly began (frame {r['first_anomalous_frame']} "
+                     f"+ {r['delay_frames']}); what fired: {r['fired']}.")
+        else:
+            words = f"MISSED: no alarm started in {r['frames']} frames after frame {r['first_anomalous_frame']}."
+        b.append(("verdict", name, words, bool(r["detected"])))
+        rows.append([name, "yes" if r["detected"] else "NO", f"{r['delay_s']:g} s" if r["detected"] else "-",
+                     r.get("fired", "-")])
+    b.append(("table", ["anomaly recording", "detected", "first alarm after", "what fired"], rows))
+    b.append(("table", ["normal data", "false alarms", "per day", "frames over the line", "stated rate held?"],
+              [[rep._duration(hours), str(alarms), f"{alarms / hours * 24:,.1f}" if hours else "-",
+                f"{over:.3%}", f"{'yes' if held else 'NO'} (stated {stated:.3%})"]]))
+    b.append(("h2", "Heatmaps: the frame of the first alarm"))
+    for r in summary["anomaly"]:
+        if r.get("heatmap"):
+            name = os.path.splitext(os.path.basename(r["file"]))[0]
+            b.append(("fig", r["heatmap"], f"{name}: {r['fired']}",
+                      "Left: the frame (°C); middle: the baseline the model expected for it; right: how far "
+                      "each pixel is from its baseline in standard deviations (red hotter, blue colder). The "
+                      "pixels that fired are outlined (lime when hot, cyan when cold; the strongest solid, with "
+                      "its centre marked +, a weaker one dotted); dashed grey: parts allowed to be hot (the boiler body, masked)."))
+    details = [("h3", "Modes"),
+               ("table", ["mode", "threshold", "false-alarm rate it supports", "threshold method"],
+                [[m["name"], f"{m['threshold']:.4g}", f"{m['fa_supported']:.3%}", m["method"]]
+                 for m in summary["modes"]]),
+               ("h3", "Normal test recordings"),
+               ("table", ["folder", "frames", "hours", "alarms", "alarms per hour", "frames over the line"],
+                [[r["folder"], str(r["frames"]), f"{r['hours']:.3f}", str(r["alarms"]), str(r["per_hour"]),
+                  f"{r['frames_over']:.3%}"] for r in summary["normal"]]),
+               ("h3", "Anomaly recordings"),
+               ("table", ["file", "frames", "first anomalous frame", "detected", "delay (frames)", "delay (s)",
+                          "board's hot-spot report"],
+                [[r["file"], str(r["frames"]), str(r["first_anomalous_frame"]), str(r["detected"]),
+                  str(r.get("delay_frames", "-")), str(r.get("delay_s", "-")), str(r.get("hotspot", "-"))]
+                 for r in summary["anomaly"]])]
+    b.append(("details", "Details: modes, every recording's numbers", details))
+    path = os.path.join(out_dir, "report.html")
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(rep.to_html(b, "Thermal evaluation report"))
+    with open(os.path.join(out_dir, "report.md"), "w", encoding="utf-8") as fh:
+        fh.write(rep.to_markdown(b))
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

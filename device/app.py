@@ -59,20 +59,29 @@ def num(v, digits=4):
 
 
 class App:
-    def __init__(self, sensor, model=None, outbox=None, alerts=(), clock=None,
-                 watchdog=None, device_id="board", heartbeat_every=60, retries=3,
-                 commission_windows=0, commission_mode=None, model_error=None,
-                 recorder=None, on_commissioned=None, top=3, log=None, sleep=None,
-                 store=None, persist_every=0, model_id="", commission_key="",
-                 restore=None, boot_info=None, guard=False, features=None, wall=None):
+    def __init__(self, sensor, model=None, config=None, outbox=None, alerts=(), clock=None,
+                 watchdog=None, sleep=None, log=None, store=None, recorder=None, wall=None,
+                 features=None, model_error=None, restore=None, boot_info=None, on_commissioned=None):
+        """sensor .. wall: the hardware and services (device/wiring.py makes them);
+        model: the loaded model dict (None: the board runs without one, `model_error`
+        says why); config: a device.appconfig.AppConfig (numbers, ids and names; None:
+        the defaults); features: the model's feature extractor when the wiring built it first (its big
+        buffers before the rest); restore: a saved state (device.appstate); boot_info:
+        what the boot status payload carries; on_commissioned: called when a
+        commissioning run ends."""
+        if config is None:  # host tools and tests; the board always passes one
+            from device.appconfig import AppConfig
+
+            config = AppConfig()
+        c = config  # copied into attributes: the config and its module leave the heap after setup
         self.sensor = sensor
         self.outbox = outbox
         self._pump = getattr(outbox, "pump", None)
         self.alerts = list(alerts)
         self.clock = clock
         self.watchdog = watchdog
-        self.device_id = device_id
-        self.heartbeat_every = int(heartbeat_every)
+        self.device_id = c.device_id
+        self.heartbeat_every = int(c.heartbeat_every)
         try:
             import gc
 
@@ -80,20 +89,20 @@ class App:
         except ImportError:
             self._mem_free = None
         self.mem_low = self.mem_last = None
-        self.retries = int(retries)
+        self.retries = int(c.retries)
         self.recorder = recorder
         self.on_commissioned = on_commissioned
-        self.top = int(top)
+        self.top = int(c.top)
         self._log = log
         self._sleep = sleep
         self.store = store
-        self.persist_every = int(persist_every)
-        self.model_id = model_id
-        self.commission_key = commission_key
-        self.guard = guard
+        self.persist_every = int(c.persist_every)
+        self.model_id = c.model_id
+        self.commission_key = c.commission_key
+        self.guard = c.guard
         self.watchdog_mode = None  # set by the wiring: the mode to re-arm a stopped watchdog with
         self.watchdog_rearms = 0
-        self.max_windows = 0
+        self.max_windows = int(c.max_windows)
         self.held = []  # objects that must live as long as the app (power-enable pins)
         self.seq = 0
         self.boot_id = new_boot_id()
@@ -127,6 +136,8 @@ class App:
                 raise ValueError("model feature names do not match this code's recipe")
             self.detector = detectors_mod.from_model(model)
             self.decision = decision_mod.Decision.from_settings(model.get("decision", {}))
+            commission_windows = c.commission_windows
+            commission_mode = c.commission_mode
             if commission_windows and commission_windows > 0:
                 from device import commission
 

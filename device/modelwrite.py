@@ -2,7 +2,7 @@
 
 Pure Python (struct, array, hashlib): the host's `train` writes models with it and the
 board bench can write one on a board too, without numpy. Kept apart from device.model so
-the board's app never loads this code into its heap. Format: see device/model.py.
+the board's app never loads this code into its heap. Format: see device/modelformat.py.
 """
 
 import array
@@ -126,7 +126,7 @@ def save(path, doc, sidecar=None):
     written = []
     body.pop("pixels", None)
     if any(m.get("pixel_mean") is not None for m in modes):
-        # per-pixel maps: always a sidecar of their own, rows of 32 (see device/model.py)
+        # per-pixel maps: always a sidecar of their own, rows of 32 (see device/modelformat.py)
         rows = []
         for k in model_mod._PIXEL_KEYS:  # all means, then all scales: one block each
             for m in modes:

@@ -15,7 +15,8 @@ from device.ticks import Uptime
 # drops them as it goes -- the settings table once settings are read, the model loader
 # once the model is loaded -- and imports the app's modules only after the model load,
 # so each stage's code leaves before the next one's arrives (a lower setup peak).
-SETUP_MODULES = ("device.wiring", "device.settings", "device.model", "device.chips", "device.sha256")
+_LOADER = ("device.model", "device.modelcheck", "device.modelformat", "device.sha256")  # the model file's code
+SETUP_MODULES = ("device.wiring", "device.settings", "device.chips", "device.appconfig") + _LOADER
 
 
 def drop_modules(names):
@@ -259,7 +260,7 @@ def build_app(s, hw, pins=None):
     except ImportError:
         gc = None
     doc, model_error = _load_model(s, log)
-    drop_modules(("device.model", "device.sha256"))  # the loader's part is done
+    drop_modules(_LOADER)  # the loader's part is done
     feats = None
     if doc is not None:
         window = doc["features"]["window"]
@@ -352,18 +353,20 @@ def build_app(s, hw, pins=None):
         boot_info["reset_reason"] = hw.reset_reason
     wall = _wall_clock(s, hw, doc, clock, log)
     from device.app import App  # the loop's modules, after the loader left
+    from device.appconfig import AppConfig
 
-    common = dict(outbox=box, alerts=alerts, clock=clock, watchdog=wd, device_id=device_id,
-                  heartbeat_every=s.HEARTBEAT_WINDOWS, retries=s.SENSOR_RETRIES, recorder=recorder,
-                  log=log, sleep=hw.sleep, store=store, persist_every=s.PERSIST_EVERY,
-                  commission_key=commission_key, restore=restore, boot_info=boot_info, guard=True)
+    config = AppConfig(device_id=device_id, heartbeat_every=s.HEARTBEAT_WINDOWS, retries=s.SENSOR_RETRIES,
+                       commission_key=commission_key, persist_every=s.PERSIST_EVERY, guard=True,
+                       max_windows=s.MAX_WINDOWS)
     if doc is not None:
         try:
-            app = App(sensor, doc, commission_windows=s.COMMISSION_WINDOWS,
-                      commission_mode=s.COMMISSION_MODE, model_id=_model_id(doc), features=feats,
-                      wall=wall, **common)
+            config.commission_windows = s.COMMISSION_WINDOWS
+            config.commission_mode = s.COMMISSION_MODE
+            config.model_id = _model_id(doc)
+            app = App(sensor, doc, config, outbox=box, alerts=alerts, clock=clock, watchdog=wd,
+                      sleep=hw.sleep, log=log, store=store, recorder=recorder, wall=wall,
+                      features=feats, restore=restore, boot_info=boot_info)
             app.watchdog_mode = wd_mode
-            app.max_windows = s.MAX_WINDOWS
             if getattr(transport, "name", "") == "lora":  # LoRa packets carry indexes, not names
                 transport.names, transport.modes = app.features.names, app.detector.mode_names
             _slim(doc)
@@ -379,9 +382,11 @@ def build_app(s, hw, pins=None):
             log("# NO MODEL: %s" % model_error)
             doc = None
             boot_info["model"] = None
-    app = App(sensor, None, model_error=model_error, **common)
+            config.commission_windows, config.commission_mode, config.model_id = 0, None, ""  # no model's
+    app = App(sensor, None, config, outbox=box, alerts=alerts, clock=clock, watchdog=wd, sleep=hw.sleep,
+              log=log, store=store, recorder=recorder, restore=restore, boot_info=boot_info,
+              model_error=model_error)
     app.watchdog_mode = wd_mode
-    app.max_windows = s.MAX_WINDOWS
     app.held = _KEEP
     return app
 

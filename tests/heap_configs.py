@@ -92,7 +92,8 @@ with bh.fake_hardware() as hw:
 app = r.app
 loop_now = mods()
 import board_bench as bb
-loop = [n for n in loop_now if n not in ("device.wiring", "device.settings", "device.model", "device.chips")]
+loop = [n for n in loop_now if n not in ("device.wiring", "device.settings", "device.model", "device.modelcheck",
+                                         "device.modelformat", "device.chips", "device.appconfig")]
 files = dict((n, f) for n, f in seen.get("files", {}).items() if f and f.endswith(".py"))
 for n in loop:
     m = sys.modules.get(n)

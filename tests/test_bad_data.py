@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from device import alerts, app as app_mod, features, model as model_mod
+from device.appconfig import AppConfig
 from device.sensors import ReplaySensor
 from host_tools.data import datasets
 from conftest import DATA
@@ -79,7 +80,8 @@ def test_one_huge_sample_is_bad_data_not_normal(fan):
     path, normal, _ = fan
     windows = normal[:10] + [_spoil(normal[10], 1e10)] + normal[11:20]
     box, pix = Box(), Pixel()
-    a = app_mod.App(ReplaySensor(windows), model_mod.load(path), outbox=box, alerts=[pix], heartbeat_every=5)
+    a = app_mod.App(ReplaySensor(windows), model_mod.load(path), AppConfig(heartbeat_every=5), outbox=box,
+                    alerts=[pix])
     a.run()
     assert a.bad == 1 and a.windows == 20
     assert alerts.BAD_DATA in box.states() and "recovered" in box.states()
@@ -106,7 +108,7 @@ def test_persistent_garbage_escalates_to_fault(fan):
     path, normal, _ = fan
     windows = normal[:3] + [_spoil(w, float("nan")) for w in normal[3:10]] + normal[10:14]
     box = Box()
-    a = app_mod.App(ReplaySensor(windows), model_mod.load(path), outbox=box, retries=3)
+    a = app_mod.App(ReplaySensor(windows), model_mod.load(path), AppConfig(retries=3), outbox=box)
     a.run()
     st = box.states()
     assert alerts.BAD_DATA in st and alerts.FAULT in st and st[-1] == "recovered"
@@ -150,8 +152,8 @@ def test_board_refuses_commissioning_off_mode_on_high_speed(tmp_path):
     high = _windows("fan_0_high_1_weight", ex, 40)
     box = Box()
     lines = []
-    a = app_mod.App(ReplaySensor(high), doc, outbox=box, commission_windows=30,
-                    commission_mode="fan_0_off_0_weight", log=lines.append)
+    config = AppConfig(commission_windows=30, commission_mode="fan_0_off_0_weight")
+    a = app_mod.App(ReplaySensor(high), doc, config, outbox=box, log=lines.append)
     trained = a.detector.mode_params(0)
     a.run()
     refused = [p for p in box.items if p.get("state") == "commission_refused"]

@@ -16,6 +16,7 @@ import pytest
 
 from board_harness import DATA, REPO, fake_hardware
 from device import app as app_mod
+from device.appconfig import AppConfig
 from device import model as model_mod
 from device import outbox as outbox_mod
 from device import persist, recorder
@@ -329,11 +330,17 @@ def fan(fan_model_path):
     return fan_model_path, normal, weight
 
 
+_NOT_CONFIG = ("log", "store", "restore", "model_error", "clock", "recorder", "boot_info", "on_commissioned")
+
+
 def _app(sensor, doc=None, **kw):
+    """An App with stand-in outputs; keyword arguments are AppConfig fields, or the
+    App's own arguments named in _NOT_CONFIG."""
     box, alert, dog = Box(), Alert(), Dog()
     slept = []
-    a = app_mod.App(sensor, doc, outbox=box, alerts=[alert], watchdog=dog, sleep=slept.append,
-                    log=kw.pop("log", None), **kw)
+    parts = {k: kw.pop(k) for k in _NOT_CONFIG if k in kw}
+    a = app_mod.App(sensor, doc, AppConfig(**kw), outbox=box, alerts=[alert], watchdog=dog,
+                    sleep=slept.append, **parts)
     return a, box, alert, dog, slept
 
 
@@ -545,8 +552,8 @@ def test_raise_mode_watchdog_is_rearmed_after_a_timeout(fan):
                 return Flaky.read(self)
 
         lines = []
-        a = app_mod.App(Stall(normal), model_mod.load(path), watchdog=dog, log=lines.append, guard=True,
-                        clock=lambda: hw.supervisor.clock.us / 1e6)
+        a = app_mod.App(Stall(normal), model_mod.load(path), AppConfig(guard=True), watchdog=dog,
+                        log=lines.append, clock=lambda: hw.supervisor.clock.us / 1e6)
         a.watchdog_mode = wdmod.WatchDogMode.RAISE
         dog.mode = a.watchdog_mode
         a.run(8)

@@ -503,7 +503,8 @@ def test_setup_code_leaves_the_heap_before_the_loop(root, hw):
     r = run_code_py(root, hw)
     app = r.globals["app"]
     assert app.windows == 2
-    for name in ("device.wiring", "device.settings", "device.model"):
+    for name in ("device.wiring", "device.settings", "device.model", "device.modelcheck", "device.modelformat",
+                 "device.appconfig"):
         assert name not in sys.modules
     assert "wiring" not in r.globals
     gc.collect()

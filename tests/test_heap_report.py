@@ -86,7 +86,8 @@ def test_setup_stages_leave_one_after_another(tmp_path, fan_model_path, monkeypa
     mods = at_load[0]
     assert "device.settings" not in mods  # dropped once the settings were read
     assert not {"device.app", "device.features", "device.detectors"} & mods  # not yet imported
-    assert "device.model" not in at_end[0]  # the loader left before the app was built
+    for name in ("device.model", "device.modelcheck", "device.modelformat"):
+        assert name not in at_end[0]  # the loader left before the app was built
 
 
 def test_small_heap_warning_for_network_libraries(monkeypatch):

@@ -202,7 +202,8 @@ def test_push_bad_local_model(tmp_path, capsys, model):
 
 def board_fs_with_model_py(fs) -> str:
     os.makedirs(os.path.join(fs, "device"), exist_ok=True)
-    for n in ("__init__.py", "model.py", "hashing.py", "sha256.py"):  # model.py and what it imports
+    # model.py and what it imports
+    for n in ("__init__.py", "model.py", "modelcheck.py", "modelformat.py", "hashing.py", "sha256.py"):
         shutil.copy(os.path.join(ROOT, "device", n), os.path.join(fs, "device", n))
     return fs
 

@@ -57,6 +57,7 @@ def test_raise_watchdog_fires_inside_a_transport_and_the_loop_rearms(fan_model_p
     """The real RAISE timeout lands wherever the code is -- here inside LoraTransport.send's
     `except Exception` (the old stand-in raised only in feed(), where the loop expects it)."""
     from device import app as app_mod
+    from device.appconfig import AppConfig
     from device import model as model_mod
     from device import outbox as outbox_mod
     from device.telemetry import LoraTransport
@@ -86,9 +87,9 @@ def test_raise_watchdog_fires_inside_a_transport_and_the_loop_rearms(fan_model_p
             dog = hw.microcontroller.watchdog
             dog.timeout = 2.0
             lines = []
-            a = app_mod.App(Flaky(normal, fail_first=0, exc=RuntimeError), doc, outbox=box, watchdog=dog,
-                            log=lines.append, guard=True, heartbeat_every=1,
-                            clock=lambda: hw.supervisor.clock.us / 1e6)
+            a = app_mod.App(Flaky(normal, fail_first=0, exc=RuntimeError), doc,
+                            AppConfig(guard=True, heartbeat_every=1), outbox=box, watchdog=dog,
+                            log=lines.append, clock=lambda: hw.supervisor.clock.us / 1e6)
             a.watchdog_mode = hw.watchdog.WatchDogMode.RAISE
             dog.mode = a.watchdog_mode
             a.run(3)

@@ -19,6 +19,7 @@ import pytest
 
 from conftest import ROOT
 from device import app as app_mod
+from device.appconfig import AppConfig
 from device.sensors import ReplaySensor
 from device.wallclock import WallClock
 from host_tools.cli import main as cli
@@ -83,7 +84,7 @@ class _Clocked(ReplaySensor):
 
 
 def _board(doc, windows, wall, rtc, lines):
-    app = app_mod.App(_Clocked(windows, rtc, 3600), doc, heartbeat_every=0, wall=wall, log=lines.append)
+    app = app_mod.App(_Clocked(windows, rtc, 3600), doc, AppConfig(heartbeat_every=0), wall=wall, log=lines.append)
     scores = []
     while app.step():
         scores.append(app.last_score)
@@ -218,7 +219,7 @@ def test_wiring_makes_a_wall_clock_only_for_a_days_off_model(weekly):
     assert wiring._wall_clock(S, hw, plain, lambda: 0.0, lines.append) is None and hw.asked == []
     w = wiring._wall_clock(S, hw, doc, lambda: 0.0, lines.append)
     assert isinstance(w, WallClock) and hw.asked == [1.0] and not w.can_sync() and not lines
-    app = app_mod.App(ReplaySensor(windows[:3]), doc, heartbeat_every=0, wall=w, log=lines.append)
+    app = app_mod.App(ReplaySensor(windows[:3]), doc, AppConfig(heartbeat_every=0), wall=w, log=lines.append)
     assert lines == ["# no wall clock (no Wi-Fi configured for NTP): days off (weekends, holidays) not "
                      "known, every day counts as a workday until the clock is set"]
     assert app.run() == 3 and app.detector.day0 is None

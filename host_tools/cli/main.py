@@ -273,6 +273,7 @@ def cmd_score(a: argparse.Namespace) -> int:
 def _score_events(a: argparse.Namespace, doc: dict, ex, wins: list) -> int:
     """The board's App over the windows; its event payloads, with where each window is."""
     from device import app as app_mod
+    from device.appconfig import AppConfig
     from device.sensors import ReplaySensor
 
     events: list[dict] = []
@@ -299,8 +300,8 @@ def _score_events(a: argparse.Namespace, doc: dict, ex, wins: list) -> int:
                 holder[0].detector.skip(int(skips[i]))
             return w
 
-    app = app_mod.App(GapAwareReplay([w for _, w in wins]), doc, outbox=Box(), device_id="score",
-                      heartbeat_every=0, features=ex)
+    app = app_mod.App(GapAwareReplay([w for _, w in wins]), doc, AppConfig(device_id="score", heartbeat_every=0),
+                      outbox=Box(), features=ex)
     holder.append(app)
     train._set_clock(app.detector, starts, ex.window / ex.rate)  # as a board with its clock set
     app.run()

@@ -12,6 +12,7 @@ import sys
 import time
 
 from device import app as app_mod
+from device.appconfig import AppConfig
 from device.sensors import ReplaySensor
 from host_tools.data import datasets
 
@@ -95,8 +96,8 @@ def run(model_path: str, data: list[str], commission: int = 0, heartbeat: int = 
         app asks (it also reads the clock to advance alert patterns)."""
         return round(holder[0].windows * step, 3) if holder else 0.0
 
-    app = app_mod.App(ReplaySensor(windows), doc, outbox=out, alerts=[alert], clock=clock,
-                      device_id=device, heartbeat_every=heartbeat, commission_windows=commission)
+    config = AppConfig(device_id=device, heartbeat_every=heartbeat, commission_windows=commission)
+    app = app_mod.App(ReplaySensor(windows), doc, config, outbox=out, alerts=[alert], clock=clock)
     if seq_start is None:
         seq_start = int(time.time() * 1000) if send else 1
     app.seq = seq_start - 1  # the app adds 1 before each payload

@@ -174,7 +174,22 @@ def tmpfs(path: str, size_kb: int, readonly: bool = False) -> Iterator[str]:
             subprocess.run(["mount", "-o", "remount,ro", path], check=True)
         yield path
     finally:
-        subprocess.run(["umount", path], capture_output=True)
+        _umount(path)
+
+
+def _umount(path: str) -> None:
+    """Unmount, waiting (bounded) for a board process that still has the drive open; a lazy
+    unmount last, so no tmpfs outlives its test (a leftover read-only one breaks pytest's
+    clean-up of old temp folders in every later run)."""
+    delay, deadline = 0.05, time.monotonic() + 15
+    while subprocess.run(["umount", path], capture_output=True).returncode != 0:
+        if not os.path.ismount(path):
+            return
+        if time.monotonic() > deadline:
+            subprocess.run(["umount", "-l", path], capture_output=True)
+            return
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
 
 
 def fan_windows(n: int, folder: str = "fan_0_low_0_weight", window: int = 200) -> list[np.ndarray]:

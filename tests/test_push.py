@@ -155,7 +155,7 @@ def test_push_full_drive_cleans_up(tmp_path, model, small_model):
     prev = model_mod.dumps(small_model)
     open(os.path.join(root, "model.json"), "wb").write(prev)
     drive = board_mod.Drive(root, opener=failing_open(errno.ENOSPC, after_bytes=4096))
-    with pytest.raises(board_mod.BoardError, match="is full writing model\.(json|npy) .* delete old recordings/"):
+    with pytest.raises(board_mod.BoardError, match=r"is full writing model\.(json|npy) .* delete old recordings/"):
         push_mod.push_model(drive, model, print)
     assert open(os.path.join(root, "model.json"), "rb").read() == prev  # the old model is untouched
     assert sorted(os.listdir(root)) == ["boot_out.txt", "model.json"]

@@ -1,35 +1,23 @@
 """No module of device/ or host_tools/ imports another that imports it back (tests/import_cycles.py).
 
-Cycles known when this check came in are owned by an open issue and marked expected-to-fail
-(strict: once the cycle is gone, the mark must go too). host_tools.data.datasets <->
-thermal_data was one; issue 16 removed it."""
+The two cycles there were when this check came in (datasets <-> thermal_data, model <->
+modelwrite) are gone, so there is no list of known ones: any cycle fails."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 
-import pytest
 
 import import_cycles
 from conftest import ROOT
 
-KNOWN: dict = {}  # issue 15 removed device.model <-> device.modelwrite (model.save is modelwrite.save)
 
-
-def test_no_import_cycles_beyond_the_known_ones():
+def test_no_import_cycles():
     edges = import_cycles.graph(ROOT)
     assert "host_tools.cli.main" in edges and "device.app" in edges and len(edges) > 40
-    new = [g for g in import_cycles.cycles(edges) if tuple(g) not in KNOWN]
-    assert not new, "import cycles:\n" + "\n".join(import_cycles.describe(g, edges) for g in new)
-
-
-@pytest.mark.parametrize("group", [
-    pytest.param(g, id=" <-> ".join(g), marks=pytest.mark.xfail(strict=True, reason=why)) for g, why in KNOWN.items()
-])
-def test_known_cycle_is_gone(group):
-    edges = import_cycles.graph(ROOT)
-    assert list(group) not in import_cycles.cycles(edges), import_cycles.describe(list(group), edges)
+    found = import_cycles.cycles(edges)
+    assert not found, "import cycles:\n" + "\n".join(import_cycles.describe(g, edges) for g in found)
 
 
 def _tree(tmp_path, files: dict[str, str]) -> str:

@@ -390,13 +390,26 @@ except ImportError:
     hashlib = None
 def hx(d):
     return "".join(["%%02x" %% b for b in d])
+def mk():
+    # CircuitPython's hashlib has only new(), and new("sha256") only from 10.1;
+    # MicroPython's has a sha256 class and no new(). Neither: "?" (deploy copies again).
+    if hashlib is None:
+        return None
+    try:
+        return hashlib.new("sha256")
+    except Exception:
+        pass
+    try:
+        return hashlib.sha256()
+    except Exception:
+        return None
 out = {}
 for n in %(names)r:
     try:
         f = open(n, "rb")
     except OSError:
         out[n] = None; continue
-    h = hashlib.sha256() if hashlib else None
+    h = mk()
     while True:
         b = f.read(512)
         if not b:

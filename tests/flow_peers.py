@@ -23,6 +23,8 @@ import time
 from typing import Iterator
 
 import numpy as np
+
+from host_tools.board.simboard import write_all  # the simulated board's writer, shared
 import pytest
 
 from conftest import DATA, ROOT, venv_tool
@@ -130,24 +132,6 @@ def pty_pair(a: str, b: str) -> Iterator[tuple[str, str]]:
         yield a, b
     finally:
         _stop(proc)
-
-
-def write_all(fd: int, data: bytes, stop) -> bool:
-    """Write to a non-blocking pty end; gives up (False) once `stop` is set, so a writer
-    never hangs on a reader that has finished and closed its end."""
-    view = memoryview(data)
-    while view:
-        if stop.is_set():
-            return False
-        try:
-            n = os.write(fd, view[:4096])
-        except BlockingIOError:
-            time.sleep(0.01)
-            continue
-        except OSError:
-            return False
-        view = view[n:]
-    return True
 
 
 def open_board_end(path: str) -> int:

@@ -80,7 +80,9 @@ def console_lines(model: str, paths: list[str], commission: int) -> Iterator[byt
             yield line
 
 
-def _write(fd: int, data: bytes, stop: threading.Event) -> bool:
+def write_all(fd: int, data: bytes, stop: threading.Event) -> bool:
+    """Write to a non-blocking pty end; gives up (False) once `stop` is set, so a writer
+    never hangs on a reader that has finished and closed its end."""
     view = memoryview(data)
     while view:
         if stop.is_set():
@@ -139,7 +141,7 @@ def serve(port: str, lines: Iterator[bytes], seconds: float, pace: float, backgr
             for data in lines:
                 if stop.is_set() or (deadline is not None and time.monotonic() > deadline):
                     break
-                if not _write(fd, data, stop):
+                if not write_all(fd, data, stop):
                     break
                 if pace:
                     stop.wait(pace)

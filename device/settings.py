@@ -11,6 +11,7 @@ Keys that are not given take the documented default (settings.toml.example lists
 """
 
 from device.chips import MLX_REFRESH
+from device.heapfit import THERMAL_FREE_4_MODES, THERMAL_PER_MODE, TRANSPORT_HEAP, thermal_fit  # noqa: F401
 from device.lora_time import LORA_FRAME, lora_ack_wait, lora_airtime
 from device.chips import MSA_BANDWIDTHS as ACCEL_BANDWIDTHS
 from device.chips import MSA_DATA_RATES as ACCEL_DATA_RATES
@@ -125,11 +126,21 @@ class SettingsError(ValueError):
 
 
 class Settings:
-    """One attribute per key (converted); `given` lists keys that settings.toml set."""
+    """One attribute per key (converted); `given` lists keys that settings.toml set,
+    `warnings` what the checks found. No methods on purpose: a method's function refers to
+    this module's globals, so one would keep this whole module's code in the board's heap
+    for as long as the wiring holds the settings (device/wiring.py drops the module as soon
+    as the settings are read)."""
 
-    def __init__(self):
-        self.given = []
-        self.warnings = []
+    given = []  # type: list  # each instance gets its own (_new_settings)
+    warnings = []  # type: list
+
+
+def _new_settings():
+    s = Settings()
+    s.given = []
+    s.warnings = []
+    return s
 
 
 def _fmt(v):
@@ -220,7 +231,7 @@ def _convert(key, kind, raw, check):
 
 def load(getenv):
     """Read every key through getenv(key) -> str, int or None. Raises SettingsError."""
-    s = Settings()
+    s = _new_settings()
     problems = []
     for key, kind, default, check in SPEC:
         try:
@@ -318,35 +329,6 @@ def _cross_checks(s, problems):
                             "plus margin; use at least %d" % (s.WATCHDOG_TIMEOUT, s.MLX_REFRESH_HZ, int(need + 1)))
 
 
-# ---- thermal configurations on a board without PSRAM (issue 20) -------------------------
-# Heap left (bytes, estimate) on a 150 KB heap with a 4-mode thermal model and console
-# output, per MLX_READ (tests/thermal_bench.py "thermal heap"); each mode fewer frees its
-# two pixel maps, each transport takes its libraries (README: "Thermal camera: frame rate
-# and heap"). The driver path holds less but allocates ~87 KB per frame in 4 KB blocks.
-THERMAL_FREE_4_MODES = {"fast": 18880, "driver": 28650}
-THERMAL_PER_MODE = 6440
-TRANSPORT_HEAP = {"console": 0, "none": 0, "lora": 5880, "http": 16400, "mqtt": 25600}
-
-
-def thermal_fit(read, telemetry, modes=None):
-    """(free bytes estimated, warning or None) for a thermal configuration on an ESP32-S3
-    without PSRAM: MLX_READ `read`, TELEMETRY `telemetry`, a model of `modes` pixel modes
-    (None: the smallest, 1). Fits: 16 KB left with http/mqtt (the network stack's working
-    room), 8 KB otherwise; the driver path never next to http/mqtt."""
-    m = modes or 1
-    free = THERMAL_FREE_4_MODES[read] + (4 - m) * THERMAL_PER_MODE - TRANSPORT_HEAP.get(telemetry, 0)
-    net = telemetry in ("http", "mqtt")
-    if read == "driver" and net:
-        return free, ("MLX_READ = driver with TELEMETRY = %s: the driver allocates ~87 KB per frame in 4 KB "
-                      "blocks next to the network stack; on a board without PSRAM use MLX_READ = fast" % telemetry)
-    need = 16384 if net else 8192
-    if free < need:
-        return free, ("thermal camera with %d pixel mode(s), MLX_READ = %s, TELEMETRY = %s leaves about %d KB "
-                      "of the ~150 KB heap of a board without PSRAM (%d KB needed): fewer modes, another "
-                      "transport, or a board with PSRAM" % (m, read, telemetry, max(free, 0) // 1024, need // 1024))
-    return free, None
-
-
 def _thermal_checks(s):
     if s.SENSOR != "mlx90640":
         return
@@ -375,7 +357,7 @@ def lenient_int(getenv, key, default=0):
 def defaults():
     """A Settings object holding every default (SENSOR left None): used to light the
     status outputs when settings.toml itself is wrong."""
-    s = Settings()
+    s = _new_settings()
     for key, kind, default, check in SPEC:
         setattr(s, key, None if default is REQUIRED else default)
     return s

@@ -15,8 +15,12 @@ from device.ticks import Uptime
 # drops them as it goes -- the settings table once settings are read, the model loader
 # once the model is loaded -- and imports the app's modules only after the model load,
 # so each stage's code leaves before the next one's arrives (a lower setup peak).
-_LOADER = ("device.model", "device.modelcheck", "device.modelformat", "device.sha256")  # the model file's code
-SETUP_MODULES = ("device.wiring", "device.settings", "device.chips", "device.appconfig") + _LOADER
+# The settings table leaves as soon as the settings are read: its Settings object has no
+# methods, so holding it does not hold the module's code (device/settings.py).
+_SETTINGS = ("device.settings", "device.lora_time", "device.heapfit")
+_LOADER = ("device.model", "device.modelcheck", "device.modelformat", "device.sha256",
+           "device.hashing")  # the model file's code (payloads imports hashing again for LoRa)
+SETUP_MODULES = ("device.wiring", "device.chips", "device.appconfig") + _SETTINGS + _LOADER
 
 
 def drop_modules(names):
@@ -261,6 +265,8 @@ def build_app(s, hw, pins=None):
         gc = None
     doc, model_error = _load_model(s, log)
     drop_modules(_LOADER)  # the loader's part is done
+    if doc is not None:
+        doc.pop("training", None)  # the host's record: nothing on the board reads it
     feats = None
     if doc is not None:
         window = doc["features"]["window"]
@@ -414,9 +420,9 @@ def _thermal_heap_warning(s, doc, app, log):
     settings.thermal_fit), said once at start."""
     if s.SENSOR != "mlx90640" or doc.get("sensor") != "thermal":
         return
-    from device import settings as settings_mod
+    from device.heapfit import thermal_fit  # the settings module has left the heap by now
 
-    _free, warn = settings_mod.thermal_fit(s.MLX_READ, s.TELEMETRY, len(app.detector.mode_names))
+    _free, warn = thermal_fit(s.MLX_READ, s.TELEMETRY, len(app.detector.mode_names))
     if warn and warn not in s.warnings:
         log("# settings: %s" % warn)
 
@@ -474,7 +480,7 @@ def setup(getenv, hw):
     except Exception as e:  # noqa: BLE001 - no exception may end code.py
         return config_error("settings.toml cannot be used: %s: %s" % (type(e).__name__, e), hw, max_loops)
     settings_mod = None
-    drop_modules(("device.settings",))  # the table and its checks: done
+    drop_modules(_SETTINGS)  # the table and its checks: done (s keeps only values)
     try:
         return build_app(s, hw, pins)
     except Exception as e:  # noqa: BLE001 - a bug or MemoryError in setup: show it, keep the board up

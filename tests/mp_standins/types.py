@@ -1,0 +1,3 @@
+"""types stand-in (tests/mp_heap.py): adafruit_requests imports TracebackType off CircuitPython."""
+
+TracebackType = None

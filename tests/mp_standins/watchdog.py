@@ -1,0 +1,10 @@
+"""watchdog stand-in (tests/mp_heap.py): the mode names."""
+
+
+class WatchDogMode:
+    RAISE = "RAISE"
+    RESET = "RESET"
+
+
+class WatchDogTimeout(Exception):
+    pass

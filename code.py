@@ -159,16 +159,32 @@ def _main():
     from device import wiring
 
     hw = Hardware()
-    app = wiring.setup(os.getenv, hw)
-    if app is None:
+    parts = wiring.setup(os.getenv, hw, finish=False)
+    if parts is None:
         return None
-    # Setup-only code (settings, model loader, wiring) is dropped before the loop: on a
-    # board its bytecode would otherwise hold heap the network stack needs. No name here
-    # may keep the wiring module alive.
-    from device import app as app_mod
-
+    # Setup-only code (settings, model loader, wiring) is dropped before the App's modules
+    # and arrays arrive (device/assemble.py makes the App of the parts), so the setup peak
+    # holds one of the two, and its bytecode leaves the heap the loop and the network stack
+    # need. No name here may keep the wiring module alive.
     wiring.drop_setup_modules()
     del wiring
+    from device import assemble
+
+    try:
+        app = assemble.app_of(parts)
+        err = None
+    except Exception as e:  # noqa: BLE001 - no exception may end code.py: the settings-error state
+        app, err = None, "setup failed: %s: %s" % (type(e).__name__, e)
+    loops = parts["s"].MAX_WINDOWS or 0
+    del parts
+    assemble.drop()
+    del assemble
+    if err is not None:
+        from device import wiring
+
+        return wiring.config_error(err, hw, loops)
+    from device import app as app_mod
+
     return app_mod.run_board(app, hw.write)
 
 

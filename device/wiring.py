@@ -52,18 +52,6 @@ def _model_id(doc):
     return c[7:23] if c.startswith("sha256:") else ""
 
 
-def _slim(doc):
-    """Drop what the running app does not need once the detector holds the arrays (the
-    parsed JSON lists take several times the memory of float32 arrays on a board)."""
-    for m in doc.get("modes", []):
-        for k in ("mean", "scale", "inv_cov", "prec_chol", "baseline", "pixel_mean", "pixel_scale"):
-            if k in m:
-                m[k] = None
-    for k in ("training", "commissioning", "_arrays", "_prec_stack", "_pixels", "_pixel_means", "_pixel_scales"):
-        if k in doc:
-            del doc[k]
-
-
 def _pin(hw, name, problems, key):
     """Resolve a pin name; names ending in '?' are optional (None when the board lacks it)."""
     if name is None:
@@ -249,20 +237,18 @@ def _warn_small_heap(kind, log):
             "heartbeats, or use LoRa, or a board with PSRAM" % (kind, _LIB_KB[kind], total // 1024))
 
 
-def build_app(s, hw, pins=None):
+def build_app(s, hw, pins=None, finish=True):
     """An App wired from validated settings `s` and hardware `hw` (see code.py's Hardware
     for the interface). Raises SettingsError for pins the board does not have; every other
-    problem (model, sensor, outputs) leaves a running app in a clear state."""
+    problem (model, sensor, outputs) leaves a running app in a clear state. finish=False:
+    the App's parts instead (a dict, so holding it does not hold this module's code), for
+    device.assemble.finish once code.py has dropped this module (a lower setup peak)."""
     log = hw.write
     if pins is None:
         pins = resolve_pins(s, hw)
     for w in s.warnings:
         log("# settings: %s" % w)
     clock = Uptime(hw.ticks_ms)
-    try:
-        import gc
-    except ImportError:
-        gc = None
     doc, model_error = _load_model(s, log)
     drop_modules(_LOADER)  # the loader's part is done
     if doc is not None:
@@ -358,43 +344,16 @@ def build_app(s, hw, pins=None):
     if getattr(hw, "reset_reason", None):
         boot_info["reset_reason"] = hw.reset_reason
     wall = _wall_clock(s, hw, doc, clock, log)
-    from device.app import App  # the loop's modules, after the loader left
-    from device.appconfig import AppConfig
+    p = {"s": s, "hw": hw, "sensor": sensor, "doc": doc, "feats": feats, "box": box, "alerts": alerts, "clock": clock,
+         "watchdog": wd, "watchdog_mode": wd_mode, "store": store, "recorder": recorder, "wall": wall,
+         "restore": restore, "boot_info": boot_info, "model_error": model_error, "transport": transport,
+         "window": window, "rate": rate, "device_id": device_id, "commission_key": commission_key,
+         "model_id": _model_id(doc), "held": _KEEP}
+    if not finish:
+        return p
+    from device import assemble  # (code.py imports it only after this module has left the heap)
 
-    config = AppConfig(device_id=device_id, heartbeat_every=s.HEARTBEAT_WINDOWS, retries=s.SENSOR_RETRIES,
-                       commission_key=commission_key, persist_every=s.PERSIST_EVERY, guard=True,
-                       max_windows=s.MAX_WINDOWS)
-    if doc is not None:
-        try:
-            config.commission_windows = s.COMMISSION_WINDOWS
-            config.commission_mode = s.COMMISSION_MODE
-            config.model_id = _model_id(doc)
-            app = App(sensor, doc, config, outbox=box, alerts=alerts, clock=clock, watchdog=wd,
-                      sleep=hw.sleep, log=log, store=store, recorder=recorder, wall=wall,
-                      features=feats, restore=restore, boot_info=boot_info)
-            app.watchdog_mode = wd_mode
-            if getattr(transport, "name", "") == "lora":  # LoRa packets carry indexes, not names
-                transport.names, transport.modes = app.features.names, app.detector.mode_names
-            _slim(doc)
-            if gc is not None:
-                gc.collect()
-            log("# model %s: %s, %d mode(s), %d features, window %d at %s Hz" % (
-                s.MODEL_PATH, doc["detector"], len(app.detector.mode_names), app.features.size, window, rate))
-            _thermal_heap_warning(s, doc, app, log)
-            app.held = _KEEP
-            return app
-        except Exception as e:  # noqa: BLE001 - the board runs on without the model
-            model_error = "model %s cannot be used: %s" % (s.MODEL_PATH, e)
-            log("# NO MODEL: %s" % model_error)
-            doc = None
-            boot_info["model"] = None
-            config.commission_windows, config.commission_mode, config.model_id = 0, None, ""  # no model's
-    app = App(sensor, None, config, outbox=box, alerts=alerts, clock=clock, watchdog=wd, sleep=hw.sleep,
-              log=log, store=store, recorder=recorder, restore=restore, boot_info=boot_info,
-              model_error=model_error)
-    app.watchdog_mode = wd_mode
-    app.held = _KEEP
-    return app
+    return assemble.app_of(p)
 
 
 def _wall_clock(s, hw, doc, uptime, log):
@@ -413,18 +372,6 @@ def _wall_clock(s, hw, doc, uptime, log):
 
     return WallClock(time_fn, rtc_mod, ntp, uptime=uptime, why=why,
                      watchdog=getattr(hw, "watchdog", None) if s.WATCHDOG_TIMEOUT else None)
-
-
-def _thermal_heap_warning(s, doc, app, log):
-    """A thermal model's pixel modes against the heap of a board without PSRAM (issue 20:
-    settings.thermal_fit), said once at start."""
-    if s.SENSOR != "mlx90640" or doc.get("sensor") != "thermal":
-        return
-    from device.heapfit import thermal_fit  # the settings module has left the heap by now
-
-    _free, warn = thermal_fit(s.MLX_READ, s.TELEMETRY, len(app.detector.mode_names))
-    if warn and warn not in s.warnings:
-        log("# settings: %s" % warn)
 
 
 def config_error(err, hw, max_loops=0):
@@ -466,9 +413,9 @@ def _json_str(s):
     return json.dumps(s)
 
 
-def setup(getenv, hw):
-    """Settings -> App (not yet running). On a settings error this shows the error and
-    waits (config_error) and returns None."""
+def setup(getenv, hw, finish=True):
+    """Settings -> App (not yet running; finish=False: its parts, see build_app). On a
+    settings error this shows the error and waits (config_error) and returns None."""
     from device import settings as settings_mod
 
     max_loops = settings_mod.lenient_int(getenv, "MAX_WINDOWS", 0)
@@ -482,7 +429,7 @@ def setup(getenv, hw):
     settings_mod = None
     drop_modules(_SETTINGS)  # the table and its checks: done (s keeps only values)
     try:
-        return build_app(s, hw, pins)
+        return build_app(s, hw, pins, finish)
     except Exception as e:  # noqa: BLE001 - a bug or MemoryError in setup: show it, keep the board up
         return config_error("setup failed: %s: %s" % (type(e).__name__, e), hw, max_loops)
 

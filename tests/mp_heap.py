@@ -166,14 +166,35 @@ def env_for(dest, settings):
     return env
 
 
-def run(dest, settings, heap, timeout=600):
-    """(ok, details) of one run of code.py in a heap of `heap` bytes."""
-    r = subprocess.run([tool("micropython"), "-X", "heapsize=%d" % heap, "run.py"], cwd=dest,
-                       env=env_for(dest, settings), capture_output=True, text=True, timeout=timeout)
+BAD = ("MemoryError", "NO MODEL", "not available", "CONFIG ERROR", "memory allocation failed")
+
+
+def run(dest, settings, heap, timeout=120):
+    """(ok, details) of one run of code.py in a heap of `heap` bytes. The run is stopped at
+    the first console line saying MemoryError (or no model, no transport): it has failed,
+    and would otherwise spend its back-offs in real time. A run takes about a second in a
+    roomy heap; one still going after `timeout` counts as failed."""
+    import threading
+
+    p = subprocess.Popen([tool("micropython"), "-X", "heapsize=%d" % heap, "run.py"], cwd=dest,
+                         env=env_for(dest, settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    timer = threading.Timer(timeout, p.kill)
+    timer.start()
+    lines = []
+    try:
+        for ln in p.stdout:
+            lines.append(ln.rstrip("\n"))
+            if any(b in ln for b in BAD):
+                p.kill()
+                break
+        p.stdout.close()
+        rc = p.wait()
+    finally:
+        timer.cancel()
+    r = subprocess.CompletedProcess(p.args, rc, "\n".join(lines), "")
     out = r.stdout + r.stderr
     line = [ln for ln in r.stdout.splitlines() if ln.startswith("MPHEAP ")]
-    bad = [ln for ln in out.splitlines() if ("MemoryError" in ln or "NO MODEL" in ln or "not available" in ln
-                                             or "CONFIG ERROR" in ln or "memory allocation failed" in ln)]
+    bad = [ln for ln in out.splitlines() if any(b in ln for b in BAD)]
     if r.returncode != 0 or not line:
         return False, {"rc": r.returncode, "tail": out[-600:], "bad": bad[:3]}
     windows, anomalies, model, alloc, free = eval(line[-1][7:])  # a tuple of numbers the runner printed

@@ -140,3 +140,23 @@ def test_setup_exception_lands_in_config_error_state(root, monkeypatch):
     from device.alerts import MAGENTA
 
     assert MAGENTA in hw.neopixel.strips["NEOPIXEL"].shown
+
+
+def test_exception_making_the_app_lands_in_config_error_state(root, monkeypatch):
+    """code.py makes the App (device/assemble.py) after the wiring has left the heap: an
+    exception there also ends in the settings-error state, never ends code.py."""
+    write_settings(root, SENSOR="replay", MAX_WINDOWS=3)
+    from device import assemble
+
+    def boom(*a, **k):
+        raise MemoryError("memory allocation failed, allocating 1024 bytes")
+
+    monkeypatch.setattr(assemble, "app_of", boom)
+    monkeypatch.setitem(sys.modules, "device.assemble", assemble)
+    with fake_hardware() as hw:
+        r = run_code_py(root, hw)
+    assert r.app is None
+    errs = [ln for ln in r.lines if ln.startswith("# CONFIG ERROR")]
+    assert errs and "MemoryError: memory allocation failed" in errs[0]
+    assert r.states() == ["config_error"]
+    assert "device.assemble" not in sys.modules  # dropped all the same

@@ -253,6 +253,16 @@ def build_app(s, hw, pins=None, finish=True):
     drop_modules(_LOADER)  # the loader's part is done
     if doc is not None:
         doc.pop("training", None)  # the host's record: nothing on the board reads it
+        if doc.get("_prec_stack") is not None:
+            # the precision factors into row bands now, so the sidecar's full stack has
+            # left the heap before the App's modules and arrays arrive (detectors.pack)
+            from device import detectors
+
+            try:
+                detectors.pack(doc)
+            except Exception as e:  # noqa: BLE001 - MemoryError or a bad file: no model, the board runs on
+                doc, model_error = None, "model %s cannot be used: %s" % (s.MODEL_PATH, e)
+            drop_modules(())  # (collects)
     feats = None
     if doc is not None:
         window = doc["features"]["window"]

@@ -168,16 +168,18 @@ def _main():
     # need. No name here may keep the wiring module alive.
     wiring.drop_setup_modules()
     del wiring
-    from device import assemble
-
+    assemble = None
     try:
+        from device import assemble
+
         app = assemble.app_of(parts)
         err = None
     except Exception as e:  # noqa: BLE001 - no exception may end code.py: the settings-error state
         app, err = None, "setup failed: %s: %s" % (type(e).__name__, e)
     loops = parts["s"].MAX_WINDOWS or 0
     del parts
-    assemble.drop()
+    if assemble is not None:
+        assemble.drop()
     del assemble
     if err is not None:
         from device import wiring

@@ -160,3 +160,26 @@ def test_exception_making_the_app_lands_in_config_error_state(root, monkeypatch)
     assert errs and "MemoryError: memory allocation failed" in errs[0]
     assert r.states() == ["config_error"]
     assert "device.assemble" not in sys.modules  # dropped all the same
+
+
+def test_memory_error_importing_the_assembler_lands_in_config_error_state(root, monkeypatch):
+    """The MicroPython unix port (tests/mp_heap.py) showed a MemoryError while importing
+    device/assemble.py in a tight heap: that import is inside code.py's guard too."""
+    write_settings(root, SENSOR="replay", MAX_WINDOWS=3)
+    import builtins
+
+    real_import = builtins.__import__
+
+    def imp(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "device" and fromlist and "assemble" in fromlist:
+            raise MemoryError("memory allocation failed, allocating 1280 bytes")
+        return real_import(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(builtins, "__import__", imp)
+    with fake_hardware() as hw:
+        r = run_code_py(root, hw)
+    monkeypatch.undo()
+    assert r.app is None
+    errs = [ln for ln in r.lines if ln.startswith("# CONFIG ERROR")]
+    assert errs and "MemoryError" in errs[0]
+    assert r.states() == ["config_error"]

@@ -29,8 +29,9 @@ says why:
   coin on a blade moves every speed 17-54% of the way towards the next slower speed; the
   later parts of the normal sessions move 0-15% and the remounted session 7-12%
   (docs/board.md section 11). Needs two or more modes. A mode trained on several sessions
-  (sensor positions) may carry its own wider limit (`axis_limit`): how far its sessions
-  moved along the axis from one another, with headroom (host_tools.modeling.calibration).
+  (sensor positions) may carry its own wider limit (`axis_limit`): a bound, from how far
+  its sessions moved along the axis from one another, on how far a new position may move
+  it (host_tools.modeling.calibration.axis_allowance).
 """
 
 from device import xp

@@ -237,21 +237,25 @@ def pooled_text(label: str, runs: list[dict], seeds: list[int], fa_rate: float =
     with a 95% interval (one draw tests about 110 windows a mode: its own interval spans
     0.2-6% at 3 over, so one draw cannot tell 1% from 2.7%); per anomaly the detection's
     mean and range; and how many commissioning runs the guard refused."""
-    lines = [f"== {label}: pooled over seeds {' '.join(map(str, seeds))} (after commissioning)"]
-    lines.append(f"  {'mode':24s} {'stated':>7s} {'over':>9s} {'measured':>9s}  95% interval   worst draw")
+    lines = [f"== {label}: pooled over seeds {' '.join(map(str, seeds))}"]
+    lines.append(f"  {'mode':24s} {'stated':>7s} {'over':>9s} {'after':>8s}  95% interval   worst draw"
+                 f"   before commissioning (worst draw)")
     for name in runs[0]["modes"]:
         over = [round(r["modes"][name]["after"] * r["modes"][name]["windows"]) for r in runs]
         n = [r["modes"][name]["windows"] for r in runs]
         k, tot = int(sum(over)), int(sum(n))
         lo, hi = interval(k, tot)
         worst = max(range(len(runs)), key=lambda j: over[j] / n[j])
-        lines.append(f"  {name[:24]:24s} {100 * fa_rate:6.2f}% {k:4d}/{tot:<4d} {100 * k / tot:8.2f}%  "
-                     f"{100 * lo:4.2f}-{100 * hi:4.2f}%   {100 * over[worst] / n[worst]:.2f}% "
-                     f"(seed {seeds[worst]})")
-    lines.append(f"  {'anomaly':24s} detected after commissioning: mean (min-max over draws)")
+        before = [r["modes"][name]["before"] for r in runs]
+        pooled_before = sum(b * w for b, w in zip(before, n)) / tot
+        lines.append(f"  {name[:24]:24s} {100 * fa_rate:6.2f}% {k:4d}/{tot:<4d} {100 * k / tot:7.2f}%  "
+                     f"{100 * lo:4.2f}-{100 * hi:4.2f}%   {100 * over[worst] / n[worst]:5.2f}% (seed "
+                     f"{seeds[worst]})   {100 * pooled_before:6.2f}% ({100 * max(before):.1f}%)")
+    lines.append(f"  {'anomaly':24s} detected after commissioning: mean (min-max over draws); before")
     for a in runs[0]["anomalies"]:
         v = [100 * r["anomalies"][a]["after"] for r in runs]
-        lines.append(f"  {a[:24]:24s} {np.mean(v):5.1f}% ({min(v):.1f}-{max(v):.1f}%)")
+        b = [100 * r["anomalies"][a]["before"] for r in runs]
+        lines.append(f"  {a[:24]:24s} {np.mean(v):5.1f}% ({min(v):.1f}-{max(v):.1f}%); before {np.mean(b):.1f}%")
     refused = sum(len(r["refused"]) for r in runs)
     lines.append(f"  commissioning refused at the new position: {refused} of "
                  f"{len(runs) * len(runs[0]['modes'])} mode runs")

@@ -303,13 +303,14 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
             "sessions": list(sessions),
             "fit_windows": {m["name"]: m["n_fit"] for m in modes},
             "threshold_windows": {m["name"]: m["n_threshold"] for m in modes},
-            # modes whose scale and correlation are those within a session (fit_mode)
-            "within_session_fit": [name for (name, _), g in zip(fit_sets, groups)
-                                   if g is not None and within_sessions(g) is not None],
             "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "tool": "host_tools.modeling.train",
         },
     }
+    # modes whose scale and correlation are those within a session (fit_mode)
+    within_fit = [name for (name, _), g in zip(fit_sets, groups) if g is not None and within_sessions(g) is not None]
+    if within_fit:
+        doc["training"]["within_session_fit"] = within_fit
     model_mod.validate(doc)
     return doc
 

@@ -160,7 +160,7 @@ def cmd_receive(a: argparse.Namespace) -> int:
 
 
 def cmd_events(a: argparse.Namespace) -> int:
-    from host_tools.fleet import store
+    from host_tools.fleet import store, wording
 
     if not store.is_url(a.db) and not os.path.isfile(a.db):
         raise DataError(f"{a.db}: no such database file")
@@ -186,8 +186,11 @@ def cmd_events(a: argparse.Namespace) -> int:
         else:
             what = r["event"] or r["state"] or ""
             score = "" if r["score"] is None else f"{r['score']:.3f}"
-            print(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r['received']))}\t{r['device']}\t"
-                  f"{r['seq']}\t{r['kind']}\t{what}\t{score}\t{r['source']}")
+            line = (f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r['received']))}\t{r['device']}\t"
+                    f"{r['seq']}\t{r['kind']}\t{what}\t{score}\t{r['source']}")
+            if r["event"] == "anomaly_start":  # the dashboard's words for an alert
+                line += "\t" + wording.explain_words(store.view(r)["payload"])
+            print(line)
     st.close()
     return 0
 

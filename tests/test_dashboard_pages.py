@@ -245,3 +245,31 @@ def test_dashboard_pages_in_headless_chromium(tmp_path):
         out, err = proc.communicate(timeout=30)
     assert "stored 45, duplicates 0, conflicts 0, rejected 0" in out, (out, err)
     assert "acknowledged by Ana" in err and err.count("# acknowledge refused") == 4
+
+
+def test_telemetry_doc_example_says_what_the_doc_says():
+    """docs/telemetry.md's anomaly_start example passes the payload check and is worded
+    as the doc quotes it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    doc = open(os.path.join(root, "docs", "telemetry.md"), encoding="utf-8").read()
+    block = next(b for b in re.findall(r"```json\n(.*?)```", doc, re.S) if '"values"' in b)
+    p = payloads_check.validate(json.loads(block))
+    quoted = " ".join(doc.split(block, 1)[1].split('as "', 1)[1].split('": a ratio', 1)[0].split())
+    assert "Changed most: " + quoted + "." in wording.explain_words(p)
+
+
+def test_events_command_explains_alerts_in_the_dashboard_words(tmp_path, capsys):
+    from host_tools.cli import main as cli
+
+    db = str(tmp_path / "e.db")
+    st = store.open_store(db)
+    for p in _fan_payloads()[19:23] + [_ev("old-3", 1, 10.0, "anomaly_start", 2.3)]:
+        st.add(p, "http")
+    st.close()
+    assert cli.main(["events", "--db", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = [ln for ln in lines if "\tanomaly_start\t" in ln]
+    assert len(start) == 2 and all(ln.count("\t") == 7 for ln in start)
+    assert start[0].split("\t")[1] == "fan-7" and "vibration energy in 88–95 Hz is 19× normal" in start[0]
+    assert "vibration energy in 88–95 Hz (63% of the deviation)" in start[1]  # a board without values
+    assert all(ln.count("\t") == 6 for ln in lines if "\theartbeat\t" in ln)

@@ -242,11 +242,12 @@ def add_commands(sub) -> None:
     r.add_argument("--seconds", type=float, default=0, help="stop after this long (default: 0 = until Ctrl-C)")
     r.set_defaults(func=cmd_receive)
 
-    e = add_command(sub, "events", "list stored telemetry, oldest first",
+    e = add_command(sub, "events", "list stored telemetry, oldest first (anomaly starts explained in words)",
                     "%(prog)s --db telemetry.db --device fan-1 --limit 50\n"
                     "%(prog)s --db telemetry.db --json")
     e.add_argument("--db", required=True, help="SQLite file or postgresql:// URL")
-    e.add_argument("--json", action="store_true", help="one JSON object per line (default: a table)")
+    e.add_argument("--json", action="store_true",
+                   help="one JSON object per line (default: a tab-separated table, anomaly starts with their explanation)")
     e.add_argument("--device", help="only this device (default: all)")
     e.add_argument("--limit", type=int, default=0, help="only the newest N (default: 0 = all)")
     e.add_argument("--conflicts", action="store_true",

@@ -98,6 +98,7 @@ def against_normal(name: str, value: float, normal: float, spread: float | None,
                    thermal: bool = False) -> str:
     """One feature against its normal value, in the form that means something for it
     (module doc): "vibration energy in 88–95 Hz is 19× normal"."""
+    thermal = thermal and name in _THERMAL_WORDS  # a camera's feature (others keep their meaning)
     words = feature_words(name, thermal)
     x, m = float(value), float(normal)
     s = float(spread) if spread is not None and spread > 0 and math.isfinite(spread) else None

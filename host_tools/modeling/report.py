@@ -183,8 +183,6 @@ def _hist(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> None:
 
     sets = ["normal"] + r["anomalies"]
     order = [k for k in method_order(r["methods"], r["primary"]) if k in series]
-    if not order:
-        order = []
     n = max(len(order), 1)
     fig = _figure(max(7.5, 1.9 * n + 1.6), 4.4)
     axes = fig.subplots(1, n, squeeze=False)[0]

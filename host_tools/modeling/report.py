@@ -179,7 +179,7 @@ def _hist(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> None:
     span more than a factor of 20, linear otherwise): a method whose scores all lie within
     a few tenths of its line (IsolationForest) is as readable as one spanning decades,
     which one shared axis squeezed to a line at 1."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import LogLocator, MaxNLocator
 
     sets = ["normal"] + r["anomalies"]
     order = [k for k in method_order(r["methods"], r["primary"]) if k in series]
@@ -204,6 +204,8 @@ def _hist(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> None:
         if hi / max(lo, LOG_FLOOR) > 20:
             ax.set_yscale("log")
             _log_axis(ax.yaxis)
+            if hi / max(lo, LOG_FLOOR) < 1000:  # a few decades: label 1, 2, 5 of each
+                ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
             ax.set_ylim(max(lo, LOG_FLOOR) / 1.5, hi * 1.5)
         else:
             pad = 0.08 * (hi - lo) or 0.05

@@ -18,6 +18,9 @@ refused on loopback. Figures are PC ESTIMATES (method in the "method" key):
 - model_load: the model load's own peak (board_bench.measure_load, emulator estimate).
 setup_peak = the larger of (code loaded at the model load + the load's peak) and (code
 loaded at the end of setup + arrays + objects); loop = loop_code + arrays + objects.
+Since code.py drops the wiring before device/assemble.py makes the App, "the end of setup"
+here is that drop (the App's modules not yet imported). Measured figures, from a real
+interpreter: tests/mp_heap.py (MicroPython unix port).
 The issue's measurement on a MicroPython build with ulab (device/ as .mpy) found the app
 at ~152 KB where this method sums less: it does not see the interpreter's own per-module
 tables, qstrs, or heap fragmentation. Compare configurations with each other here; the

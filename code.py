@@ -155,6 +155,22 @@ class Hardware:
         return watchdog.WatchDogMode.RAISE if name == "raise" else watchdog.WatchDogMode.RESET
 
 
+def _make_app(parts):
+    """(App, None) made by device/assemble.py of the wiring's parts, or (None, why): no
+    exception may end code.py (the caller shows the settings-error state). The assembler
+    leaves the heap either way."""
+    try:
+        from device import assemble
+    except Exception as e:  # noqa: BLE001 - a MemoryError while importing it, too
+        return None, "setup failed: %s: %s" % (type(e).__name__, e)
+    try:
+        return assemble.app_of(parts), None
+    except Exception as e:  # noqa: BLE001
+        return None, "setup failed: %s: %s" % (type(e).__name__, e)
+    finally:
+        assemble.drop()
+
+
 def _main():
     from device import wiring
 
@@ -168,19 +184,9 @@ def _main():
     # need. No name here may keep the wiring module alive.
     wiring.drop_setup_modules()
     del wiring
-    assemble = None
-    try:
-        from device import assemble
-
-        app = assemble.app_of(parts)
-        err = None
-    except Exception as e:  # noqa: BLE001 - no exception may end code.py: the settings-error state
-        app, err = None, "setup failed: %s: %s" % (type(e).__name__, e)
+    app, err = _make_app(parts)
     loops = parts["s"].MAX_WINDOWS or 0
     del parts
-    if assemble is not None:
-        assemble.drop()
-    del assemble
     if err is not None:
         from device import wiring
 

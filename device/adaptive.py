@@ -312,9 +312,22 @@ class AdaptiveDetector:
         return list(self._res)
 
     def explain(self, x, i, names, top=3):
+        return self.explain_values(x, i, names, top)[0]
+
+    def explain_values(self, x, i, names, top=3):
+        """(pairs, values) as device.detectors' detectors give them; here "normal" is the
+        prediction the last window was scored against (level + profile slot, frozen
+        during an anomaly) and the spread its residual's spread."""
         c = self.contributions(x, i)
-        order = sorted(range(len(c)), key=lambda k: -c[k])
-        return [(names[k], c[k]) for k in order[:top]]
+        order = sorted(range(len(c)), key=lambda k: -c[k])[:top]
+        vals = []
+        for k in order:
+            s2 = self._var[k]
+            if s2 < self._min_var[k]:
+                s2 = self._min_var[k]
+            v = self._xb[k]
+            vals.append([v, v - self._res[k], s2 ** 0.5])
+        return [(names[k], c[k]) for k in order], vals
 
     def baseline(self):
         """(level, spread) of feature 0 as the next window would see them (plots, tests)."""

@@ -398,15 +398,17 @@ class App:
             self.anomalies += 1
             self.state = ANOMALY
             self._set_alerts(ANOMALY)
-            top = [[n, num(v, 3)] for n, v in
-                   self.detector.explain(x, mode, self.features.names, self.top)]
-            self._event(ev, score, mode, top)
+            pairs, vals = self.detector.explain_values(x, mode, self.features.names, self.top)
+            top = [[n, num(v, 3)] for n, v in pairs]
+            # the top features' value, normal mean and spread in the mode: "19x normal"
+            values = [[num(v[0], 6), num(v[1], 6), num(v[2], 6)] for v in vals]
+            self._event(ev, score, mode, top, values)
         elif ev == decision_mod.END:
             self.state = NORMAL
             self._set_alerts(NORMAL)
             self._event(ev, score, mode)
 
-    def _event(self, ev, score, mode, top=None):
+    def _event(self, ev, score, mode, top=None, values=None):
         # "threshold" is always the alarm line on the scale of "score" (1.0 unless the
         # model's decision says otherwise); "raw" and "raw_threshold" are the detector's
         # own numbers for the mode.
@@ -417,6 +419,8 @@ class App:
              "anomaly": ev == decision_mod.START}
         if top is not None:
             p["top"] = top  # complete before it is handed over: the outbox may send at once
+            if values is not None:
+                p["values"] = values
             hs = getattr(self.features, "hotspot", None)
             if hs is not None:  # thermal: where, how big, how hot
                 p["hotspot"] = hs()

@@ -29,8 +29,9 @@ says why:
   coin on a blade moves every speed 17-54% of the way towards the next slower speed; the
   later parts of the normal sessions move 0-15% and the remounted session 7-12%
   (docs/board.md section 11). Needs two or more modes. A mode trained on several sessions
-  (sensor positions) may carry its own wider limit (`axis_limit`): how far its sessions
-  moved along the axis from one another, with headroom (host_tools.modeling.calibration).
+  (sensor positions) may carry its own wider limit (`axis_limit`): a bound, from how far
+  its sessions moved along the axis from one another, on how far a new position may move
+  it (host_tools.modeling.calibration.axis_allowance).
 """
 
 from device import xp
@@ -54,6 +55,11 @@ HALVES_LIMIT = 0.5
 # remounted session 0.07-0.12, coin sessions 0.17-0.54). Thin on the high-speed mode, whose
 # own session drifts towards medium speed by its end (0.15) while the coin sits at 0.17-0.27.
 AXIS_LIMIT = 0.16
+# An adopted run that came within a factor 1.5 of its limit along the operating axis gets
+# a warning: on the ceiling fan the high-speed session's own later part moves 8-16% and
+# the coin at high speed 15-26% (docs/board.md section 11): a close decision, and the
+# user should hear so.
+CLOSE_SHARE = 0.67
 # Unsteady guard: median over features of (commissioning std / trained scale). Steady
 # sessions 0.8-1.3 on the ceiling fan, the session recorded while the fan was being
 # moved about about 2 and more.
@@ -226,6 +232,12 @@ class Commissioner:
                         "mode %s: a threshold from %d windows supports a false-alarm rate of "
                         "%.2g%%, not the %.2g%% asked for" % (name, len(mine), 100 * sup,
                                                               100 * self.fa_rate))
+                a = self.axis_share[i]
+                if a is not None and a > CLOSE_SHARE * self.axis_limits[i]:
+                    self.warnings.append(
+                        "mode %s: moved %.0f%% towards mode %s, close to the %.0f%% limit: a "
+                        "small fault (unbalanced rotor) looks the same, check the machine"
+                        % (name, 100 * a, self.axis_towards[i], 100 * self.axis_limits[i]))
         self._trained = None
         self.done = True
 

@@ -132,9 +132,20 @@ class _Detector:
 
     def explain(self, x, i, names, top=3):
         """The `top` features that contribute most to the score, as (name, value) pairs."""
+        return self.explain_values(x, i, names, top)[0]
+
+    def explain_values(self, x, i, names, top=3):
+        """(pairs, values): the `top` features that contribute most to the score against
+        mode i as (name, contribution) pairs, and for each of them [value, normal, spread]:
+        its value in x, the mode's mean and scale (what the host needs to say "19x
+        normal" or "4.1 standard deviations above normal"). Called once per event, not
+        per window: it reads only the top features' elements."""
         c = xp.tolist(self.contributions(x, i))
-        order = sorted(range(len(c)), key=lambda k: -c[k])
-        return [(names[k], c[k]) for k in order[:top]]
+        order = sorted(range(len(c)), key=lambda k: -c[k])[:top]
+        m = self._means
+        s = self._scales
+        return ([(names[k], c[k]) for k in order],
+                [[float(x[k]), float(m[i, k]), float(s[i, k])] for k in order])
 
 
 class ZScoreDetector(_Detector):

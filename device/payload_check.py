@@ -99,10 +99,22 @@ def validate(d):
             if (not isinstance(item, list) or len(item) != 2 or not isinstance(item[0], str)
                     or len(item[0]) > 64 or not _is_num(item[1])):
                 raise PayloadError("top: expected [name, value] pairs")
+    vals = d.get("values")
+    if vals is not None:
+        # per top feature [value, normal mean, normal spread]; null where the board had no
+        # finite number (the host then words that feature by its contribution)
+        if not isinstance(vals, list) or len(vals) > 16 or (top is not None and len(vals) != len(top)):
+            raise PayloadError("values: expected one [value, normal, spread] per top feature")
+        for item in vals:
+            if not isinstance(item, list) or len(item) != 3 or \
+                    not all(v is None or _is_num(v) for v in item):
+                raise PayloadError("values: expected [value, normal, spread] numbers")
     hs = d.get("hotspot")
     if hs is not None:
         if not isinstance(hs, dict) or not all(_is_num(hs.get(k)) for k in ("row", "col", "excess")):
             raise PayloadError("hotspot: expected {row, col, excess} numbers")
+        if hs.get("kind") not in (None, "hot", "cold"):
+            raise PayloadError("hotspot: kind is hot or cold")
     return d
 
 

@@ -3,14 +3,18 @@
 A payload is a dict the app builds (see `event`, `heartbeat`, `status`): device id, sequence
 number `seq`, board time `t` (seconds since start), `type` (event, heartbeat, status,
 warning), and per type the mode, the score (1.0 = the alarm line), the anomaly flag, the
-top contributing features or the thermal hot spot, and counters of sensor faults and
-dropped messages.
+top contributing features (`top`: [name, contribution] pairs; `values`: for each of them
+[value, normal mean, normal spread] in the mode, so a host can say "19x normal") or the
+thermal hot or cold spot (`hotspot`: row, col, area, excess in deg C, negative when
+cold, z, kind "hot"/"cold"), and counters of sensor faults and dropped messages.
 
 - JSON for HTTP and MQTT: `dumps` here; the checks (`loads`, `validate`) and the LoRa
   decoder (`Unpacker`) are in device/payload_check.py, which the host uses and the board
   never imports (it saves the board their heap).
 - A fixed 51-byte binary layout for LoRa (the 51-byte payload of every spreading
-  factor): `pack(payload, key)`; Unpacker rejects short, long, tampered and replayed
+  factor): `pack(payload, key)`; it has no room for `values` (a LoRa event is
+  explained by its contributions alone) and carries a cold spot as a negative excess;
+  Unpacker rejects short, long, tampered and replayed
   packets with a reason (and still reads the 49-byte layout 1, which had no boot id).
 - `boot`: a random 16-bit id a board draws at every start (device.app.new_boot_id). A
   receiver keys payloads by (device, boot, seq), so a board whose sequence restarts
@@ -60,7 +64,8 @@ class PayloadError(ValueError):
 
 # ---- building (the app calls these so every transport sees the same fields) -----------
 
-def event(ev, score, mode, threshold=1.0, top=None, hotspot=None, window=None, raw=None):
+def event(ev, score, mode, threshold=1.0, top=None, hotspot=None, window=None, raw=None,
+          values=None):
     p = {"type": "event", "event": ev, "score": score, "mode": mode,
          "threshold": threshold, "anomaly": ev == "anomaly_start"}
     if window is not None:
@@ -69,6 +74,8 @@ def event(ev, score, mode, threshold=1.0, top=None, hotspot=None, window=None, r
         p["raw"] = raw
     if top is not None:
         p["top"] = top
+    if values is not None:
+        p["values"] = values
     if hotspot is not None:
         p["hotspot"] = hotspot
     return p

@@ -18,7 +18,8 @@ Same code on the board (ulab) and the host (NumPy float32). Per frame:
    nearest mode's inverse per-pixel scale), both zero where the MASK allows heat;
 4. hot spot: pixels over `z_hot` and at least `min_excess` deg C (only when the largest z
    is over z_hot: a quiet frame costs nothing here), their largest 4-connected blob, its
-   excess-weighted centroid, area and peak excess;
+   excess-weighted centroid, area and peak excess; for an event the cold side too (a
+   pipe that stays cold), and the stronger of the two is reported with its sign;
 5. frame features (NAMES) for the model's detector (Mahalanobis or z-score).
 
 Board memory (shared/notes/ulab-allocation-costs.md): every per-pixel step is a whole-
@@ -192,8 +193,10 @@ class ThermalFeatures:
         self._stack = array.array("H", [0] * N)
         self._out_buf = xp.fbuf(self.size)
         self._out = xp.view(self._out_buf)
-        self._hs = xp.fbuf(6)  # row, col, area, peak excess, peak z, mean excess
+        self._hs = xp.fbuf(7)  # row, col, area, peak excess, peak z, mean excess, mean z
+        self._cs = xp.fbuf(7)  # the same for the largest cold blob (events only)
         self.has_hotspot = False
+        self.min_z = 0.0
         self.ok = True
         self.mode = 0
         self.offset = 0.0
@@ -298,6 +301,7 @@ class ThermalFeatures:
         mean = float(s) / N
         self.frame_mean = mean
         self.frame_max = fmax
+        self.min_z = min_z
         hot, area = self._hotspot(max_z)
         self.hot_pixels = hot
         ob = self._out_buf
@@ -316,6 +320,7 @@ class ThermalFeatures:
     def _invalid(self):
         self.ok = False
         self.has_hotspot = False
+        self.min_z = 0.0
         self.hot_pixels = 0
         ob = self._out_buf
         for k in range(self.size):
@@ -323,19 +328,29 @@ class ThermalFeatures:
         return self._out
 
     def _hotspot(self, max_z):
-        """(hot pixel count, largest blob area); the blob's stats go to self._hs."""
+        """(hot pixel count, largest hot blob area); the blob's stats go to self._hs."""
         self.has_hotspot = False
         if not max_z > self.z_hot:
             return 0, 0
+        n_hot, best = self._blobs(1.0, self._hs)
+        self.has_hotspot = n_hot > 0
+        return n_hot, best
+
+    def _blobs(self, sign, hs):
+        """Pixels over z_hot and at least min_excess deg C away from their baseline on one
+        side (sign 1.0: warmer, -1.0: colder) and their largest 4-connected blob:
+        (pixel count, blob area); the blob's row, col, area, peak |excess|, peak |z|,
+        mean |excess| and mean |z| go to hs. The frame features use the warm side only."""
         eb = self._eb
         zb = self._zb
         mark = self._mark
         hot = self._hot
         mx = self.min_excess
         n_hot = 0
-        for p in xp.np.nonzero(self._z > self.z_hot)[0]:
+        cand = self._z > self.z_hot if sign > 0 else self._z < -self.z_hot
+        for p in xp.np.nonzero(cand)[0]:
             p = int(p)
-            if eb[p] >= mx:
+            if eb[p] * sign >= mx:
                 mark[p] = 1
                 hot[n_hot] = p
                 n_hot += 1
@@ -343,7 +358,6 @@ class ThermalFeatures:
             return 0, 0
         cols = self.cols
         stack = self._stack
-        hs = self._hs
         best = 0
         for h in range(n_hot):
             start = hot[h]
@@ -358,20 +372,23 @@ class ThermalFeatures:
             cs = 0.0
             peak = 0.0
             pz = 0.0
+            zs = 0.0
             while sp:
                 sp -= 1
                 p = stack[sp]
                 size += 1
-                ex = eb[p]
+                ex = eb[p] * sign
+                zp = zb[p] * sign
                 r = p // cols
                 c = p - r * cols
                 w += ex
                 rs += ex * r
                 cs += ex * c
+                zs += zp
                 if ex > peak:
                     peak = ex
-                if zb[p] > pz:
-                    pz = zb[p]
+                if zp > pz:
+                    pz = zp
                 if r > 0 and mark[p - cols] == 1:
                     mark[p - cols] = 2
                     stack[sp] = p - cols
@@ -396,19 +413,29 @@ class ThermalFeatures:
                 hs[3] = peak
                 hs[4] = pz
                 hs[5] = w / size
+                hs[6] = zs / size
         for h in range(n_hot):
             mark[hot[h]] = 0
-        self.has_hotspot = True
         return n_hot, best
 
     def hotspot(self):
-        """The last frame's largest hot blob as a dict (row, col: excess-weighted centre;
-        area in pixels; excess: peak deg C over baseline; z: peak z), or None."""
-        if not self.has_hotspot:
+        """The last frame's strongest blob far from its baseline, warm or cold, as a dict
+        (row, col: excess-weighted centre; area in pixels; excess: peak deg C from the
+        baseline, negative when cold; z: peak z, signed alike; kind: "hot" or "cold"), or
+        None. Warm and cold blobs compete by their mean |z| (a small pipe 12 C too cold
+        beats a large body 4 C warm). Called for an event, not per frame: the cold side
+        is scanned only here."""
+        hs = self._hs if self.has_hotspot else None
+        kind = "hot"
+        if self.min_z < -self.z_hot and self._blobs(-1.0, self._cs)[0]:
+            if hs is None or self._cs[6] > hs[6]:
+                hs = self._cs
+                kind = "cold"
+        if hs is None:
             return None
-        hs = self._hs
+        sign = -1.0 if kind == "cold" else 1.0
         return {"row": round(hs[0], 2), "col": round(hs[1], 2), "area": int(hs[2]),
-                "excess": round(hs[3], 2), "z": round(hs[4], 1)}
+                "excess": round(sign * hs[3], 2), "z": round(sign * hs[4], 1), "kind": kind}
 
     # ---- maps for reports (host) -------------------------------------------------------
     def excess_map(self):

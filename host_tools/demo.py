@@ -15,6 +15,7 @@ import sys
 from typing import Sequence
 
 from host_tools.cli import main as cli
+from host_tools.fleet import wording
 from host_tools.modeling import simulate
 
 MODES = ["fan_0_off_0_weight", "fan_0_low_0_weight", "fan_0_med_0_weight", "fan_0_high_0_weight"]
@@ -55,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for item in box.items:
         if item.get("type") in ("event", "status"):
             print("  board says:", json.dumps(item))
+            if item.get("event") == "anomaly_start":  # as the dashboard and `events` word it
+                print("  in words:", wording.explain_words(item))
     starts = [p["window"] for p in box.items if p.get("event") == "anomaly_start"]
     false_alarms = [w for w in starts if w <= n_deploy]
     print(f"  {app.windows} windows: {n_deploy} from the remounted normal session "

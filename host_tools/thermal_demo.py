@@ -22,6 +22,7 @@ import numpy as np
 
 from host_tools.cli import main as cli
 from host_tools.data import scene
+from host_tools.fleet import wording
 from host_tools.modeling import simulate
 from host_tools.data import thermal_data
 
@@ -67,6 +68,8 @@ def run(out: str) -> int:
     for p in box.items:
         if p.get("type") == "event":
             print("  board says:", json.dumps(p))
+            if p.get("event") == "anomaly_start":  # as the dashboard and `events` word it
+                print("  in words:", wording.explain_words(p))
     print(f"  {app.windows} frames, {app.anomalies} alarm(s); the spot showed from frame 301")
     return 0
 

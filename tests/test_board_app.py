@@ -19,7 +19,8 @@ from device import app as app_mod
 from device.appconfig import AppConfig
 from device import model as model_mod
 from device import outbox as outbox_mod
-from device import persist, recorder
+from device import payload_check, persist, recorder
+from host_tools.fleet import wording
 from host_tools.board.collect import parse_lines
 from device import settings as settings_mod
 from device.sensors import ReplaySensor
@@ -428,6 +429,19 @@ def test_detects_and_explains(fan):
     ev = box.of("event")
     assert ev and ev[0]["event"] == "anomaly_start" and len(ev[0]["top"]) == 3
     assert "anomaly" in alert.states and a.anomalies >= 1
+    # each top feature's value, normal mean and spread in the mode: "19x normal" on the host
+    doc = model_mod.load(path)
+    mode = next(m for m in doc["modes"] if m["name"] == ev[0]["mode"])
+    names = doc["features"]["names"]
+    assert len(ev[0]["values"]) == 3
+    for (name, _), (value, normal, spread) in zip(ev[0]["top"], ev[0]["values"]):
+        k = names.index(name)
+        assert normal == pytest.approx(mode["mean"][k], rel=1e-5, abs=1e-5)
+        assert spread == pytest.approx(mode["scale"][k], rel=1e-5, abs=1e-5)
+        assert abs(value - normal) > spread  # the features that moved, moved
+    assert payload_check.validate(dict(ev[0], device="fan", seq=1, t=1.0)) is not None
+    words = wording.explain_words(ev[0])
+    assert "normal" in words and "of the deviation" not in words, words
 
 
 def test_commissioning_survives_a_reset(fan):

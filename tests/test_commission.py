@@ -381,3 +381,45 @@ def test_one_welford_for_commissioning_and_the_thermal_baseline():
     np.testing.assert_allclose(b.mean, d64.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(b.std(), d64.std(axis=0, ddof=1), rtol=1e-4)
     np.testing.assert_allclose(b.scale(floor=0.5), np.maximum(d64.std(axis=0, ddof=1), 0.5), rtol=1e-4)
+
+
+def test_an_adopted_run_close_to_the_axis_limit_gets_a_warning():
+    """A run 13% of the way from mode 0 to mode 1 is adopted (limit 16%) with a warning
+    that a small fault looks the same; one that stayed put is adopted without one."""
+    from device import commission
+
+    _, modes = _detector(6, n_modes=2)
+    rs = np.random.RandomState(7)
+    m0, m1 = np.asarray(modes[0]["mean"]), np.asarray(modes[1]["mean"])
+    sc = np.asarray(modes[0]["scale"])
+    for share, warned in ((0.13, True), (0.0, False)):
+        det, _ = _detector(6, n_modes=2)
+        data = _stream(rs, 400, m0 + share * (m1 - m0), sc)
+        com = Commissioner(det, 200, 200, 0.01, mode=0)
+        for x in data:
+            com.update(x)
+        assert com.refused is None, com.refused
+        assert com.axis_share[0] > commission.CLOSE_SHARE * commission.AXIS_LIMIT if warned else True
+        close = [w for w in com.warnings if "close to the 16% limit" in w]
+        assert bool(close) == warned, com.warnings
+
+
+def test_guard_table_decisions_and_margins(four_mode):
+    """host_tools.modeling.guard_table on the bundled sample: every coin folder refused for
+    its own speed, the remount and each mode's later own data accepted, and the margins
+    line of each mode says how close the axis decisions came to the limit."""
+    from host_tools.modeling import guard_table
+
+    _, doc, load = four_mode
+    names = list(FOUR) + ["fan_0_low_1_weight", "fan_0_med_1_weight", "fan_0_high_1_weight", "fan_0_low-deploy"]
+    rows = guard_table.table(doc, [(n, load(n, 1.0)) for n in names])
+    by = {r["folder"]: {d["mode"]: d for d in r["decisions"]} for r in rows}
+    for m in FOUR:
+        assert by[m][m]["accepted"], (m, by[m][m]["why"])
+    for coin, m in (("fan_0_low_1_weight", FOUR[1]), ("fan_0_med_1_weight", FOUR[2]),
+                    ("fan_0_high_1_weight", FOUR[3])):
+        assert not by[coin][m]["accepted"] and not by[coin][None]["accepted"]
+    assert by["fan_0_low-deploy"][FOUR[1]]["accepted"] and by["fan_0_low-deploy"][None]["accepted"]
+    text = guard_table.text(rows, doc)
+    assert "margins along the operating axis" in text
+    assert sum(line.startswith("  fan_0_") and "limit 16%" in line for line in text.splitlines()) == 4

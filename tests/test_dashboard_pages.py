@@ -8,20 +8,25 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
 from device import payloads
-from host_tools.fleet import dashboard, store
+from device import payload_check as payloads_check
+from host_tools.fleet import dashboard, store, wording
 from host_tools.fleet.hostnet import host_transport
 from netparts import Postgres, chromium, free_port, wait_port
 
 TOKEN = "tok"
 TOP = [["energy_88-95Hz", 1.45], ["centroid_88-95Hz", 0.62], ["kurtosis_x", 0.1]]
+# what a board sends with them: value, normal mean, spread (log energy 2.95 over normal)
+VALUES = [[-2.1, -5.05, 0.4], [0.31, 0.02, 0.05], [1.2, 1.1, 0.2]]
 
 
 def _hb(dev, seq, t, score, mode="low speed"):
@@ -30,8 +35,10 @@ def _hb(dev, seq, t, score, mode="low speed"):
     return p
 
 
-def _ev(dev, seq, t, ev, score, mode="low speed"):
-    p = payloads.event(ev, score, mode, top=TOP if ev == "anomaly_start" else None)
+def _ev(dev, seq, t, ev, score, mode="low speed", values=None):
+    """An event; values=None: as boards before `values` sent it (contributions only)."""
+    p = payloads.event(ev, score, mode, top=TOP if ev == "anomaly_start" else None,
+                       values=values if ev == "anomaly_start" else None)
     p.update(device=dev, seq=seq, t=t, raw=score * 100.0)
     if ev == "anomaly_start":  # as the board sends them: shares of the raw d^2
         p["top"] = [[n, v * 100.0] for n, v in TOP]
@@ -49,7 +56,7 @@ def _fan_payloads():
         out.append(_hb("fan-7", seq, t, score))
         if i == 20:
             seq += 1
-            out.append(_ev("fan-7", seq, t + 0.5, "anomaly_start", 2.3))
+            out.append(_ev("fan-7", seq, t + 0.5, "anomaly_start", 2.3, values=VALUES))
         if i == 26:
             seq += 1
             out.append(_ev("fan-7", seq, t + 0.5, "anomaly_end", 0.5))
@@ -68,6 +75,38 @@ def test_words_times_and_episodes():
     cold = dashboard.explain_words({"mode": "boiler on", "score": 1.8,
                                     "hotspot": {"row": 3, "col": 20, "excess": -6.5}})
     assert "cold spot at row 3, column 20: 6.5 °C below normal" in cold
+
+
+def test_words_against_normal():
+    """A board that sends each top feature's value and normal: ratios for positive
+    quantities, standard deviations and units where a ratio means nothing."""
+    p = _ev("fan-7", 3, 1.0, "anomaly_start", 2.3, values=VALUES)
+    assert payloads_check.validate(p) is p
+    words = dashboard.explain_words(p)
+    assert ("Changed most: vibration energy in 88–95 Hz is 19× normal; frequency of the vibration within "
+            "88–95 Hz is 5.8 standard deviations above normal (about 93.7 Hz where normal is 91.6 Hz); "
+            "knocks and shocks (kurtosis) on the x axis is 1.1× normal.") in words, words
+    assert "of the deviation" not in words
+    low = wording.against_normal("energy_88-95Hz", -7.0, -5.4, 0.3)
+    assert low == "vibration energy in 88–95 Hz is 20% of normal"
+    assert wording.against_normal("envelope", 0.9, 0.3, 0.05) == "how much the vibration swells and fades is 3.0× normal"
+    # a mean near 0 or a signed quantity: no ratio
+    assert wording.against_normal("slope", 0.5, 0.01, 0.1) == "the slope is 4.9 standard deviations above normal"
+    assert wording.against_normal("envelope", 0.2, 0.01, 0.05) == \
+        "how much the vibration swells and fades is 3.8 standard deviations above normal"
+    assert wording.against_normal("value", 31.0, 22.5, 0.5) == "the value is 31.0 where normal is 22.5 (17.0 standard deviations above normal)"
+    # thermal features, and the cold pipe the board now reports as cold
+    th = {"mode": "boiler on", "score": 3.0, "top": [["min_z", 50.0], ["mean", 10.0]],
+          "values": [[-32.3, -2.0, 1.5], [41.2, 43.0, 0.6]],
+          "hotspot": {"row": 7.47, "col": 26.74, "area": 19, "excess": -23.8, "z": -32.3, "kind": "cold"}}
+    words = dashboard.explain_words(th)
+    assert ("the pixel furthest below its baseline is 20.2 standard deviations below normal; the image's mean "
+            "temperature is 41.2 °C where normal is 43.0 °C (3.0 standard deviations below normal)") in words, words
+    assert "A cold spot at row 7.47, column 26.74 (19 pixels): 23.8 °C below normal." in words
+    # a LoRa packet has no values: its words stay the contributions'
+    old = dict(p)
+    del old["values"]
+    assert "vibration energy in 88–95 Hz (63% of the deviation)" in dashboard.explain_words(old)
     # a burst received within 0.2 s keeps the board's 10 s spacing; a reboot restarts t
     rows = [{"t": 10.0 * i, "received": 5000.0 + 0.01 * i} for i in range(5)] + \
            [{"t": 1.0, "received": 5100.0}, {"t": 11.0, "received": 5110.5}]
@@ -128,6 +167,8 @@ def test_dashboard_pages_in_headless_chromium(tmp_path):
         # a device that said two words 1 s apart on its clock, then went quiet
         assert tr.send(_hb("shed-2", 1, 50.0, 0.2, mode="idle"))
         assert tr.send(_hb("shed-2", 2, 51.0, 0.2, mode="idle"))
+        # a board from before `values`: its alert keeps the contributions' words
+        assert tr.send(_ev("old-3", 1, 10.0, "anomaly_start", 2.3))
         end = time.monotonic() + 60  # bounded: until shed-2 is 4 intervals (4 s) quiet
         while time.monotonic() < end:
             with urllib.request.urlopen(base + "/api/devices", timeout=10) as r:
@@ -152,19 +193,37 @@ def test_dashboard_pages_in_headless_chromium(tmp_path):
             os.makedirs(shots, exist_ok=True)
             _chrome(flags, base + "/device/fan-7?range=1h", f"--screenshot={os.path.join(shots, 'device-open-alert.png')}",
                     "--window-size=1000,800", env=env)
-        # acknowledge the alert the way the page's form does
-        form = urllib.parse.urlencode({"device": "fan-7", "seq": "22", "name": "Ana",
-                                       "note": "belt was loose, tightened"}).encode()
-        req = urllib.request.Request(base + "/ack", data=form, method="POST")
-        with urllib.request.urlopen(req, timeout=10) as r:  # follows the 303 to the device page
-            assert r.status == 200 and "/device/fan-7" in r.url
-            assert "Alert 22 acknowledged." in r.read().decode()
+        # acknowledge the alert the way the page's form does: every field of the form the
+        # browser rendered (its hidden token included), posted with the page's own Origin
+        fields = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">',
+                                 before.split('<form class="ack"', 1)[1].split("</form>", 1)[0]))
+        assert set(fields) == {"device", "seq", "token"} and len(fields["token"]) >= 24
+        form = dict(fields, name="Ana", note="belt was loose, tightened")
+
+        def post(data, origin=base):
+            req = urllib.request.Request(base + "/ack", data=urllib.parse.urlencode(data).encode(), method="POST",
+                                         headers={"Origin": origin} if origin else {})
+            try:
+                with urllib.request.urlopen(req, timeout=10) as r:  # follows the 303 to the device page
+                    return r.status, r.url, r.read().decode()
+            except urllib.error.HTTPError as err:
+                return err.code, "", err.read().decode()
+
+        # cross-site request forgery: no token, a wrong one, or the right one from another site
+        nothing = {k: v for k, v in form.items() if k != "token"}
+        assert post(nothing, origin=None)[0] == 403 and "token is missing" in post(nothing)[2]
+        assert post(dict(form, token="guess"))[0] == 403
+        code, _, body = post(form, origin="http://evil.example")
+        assert code == 403 and "another site" in body
+        code, url, body = post(form)
+        assert code == 200 and "/device/fan-7" in url and "Alert 22 acknowledged." in body
 
         dom = _chrome(flags, base + "/", "--dump-dom", env=env).stdout
         assert '<td class="offline state">offline</td>' in dom and '<td class="normal state">normal</td>' in dom
         assert 'id="zone">Asia/' in dom and "GMT+5:30" in dom  # the viewer's zone, by the script
         assert 'class="ytick"' in dom and 'class="alarm-line"' in dom and 'class="anomaly-span"' in dom
-        assert "vibration energy in 88–95 Hz" in dom and "by Ana" in dom
+        assert "vibration energy in 88–95 Hz is 19× normal" in dom and "by Ana" in dom
+        assert "vibration energy in 88–95 Hz (63% of the deviation)" in dom  # old-3, a board without values
         dev = _chrome(flags, base + "/device/fan-7?range=all", "--dump-dom", env=env).stdout
         assert 'id="anomalies"' in dev and "<td>60 s</td>" in dev and "belt was loose, tightened" in dev
         assert dev.count('class="point"') == 42  # every payload with a score in the range
@@ -184,5 +243,33 @@ def test_dashboard_pages_in_headless_chromium(tmp_path):
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=30)
-    assert "stored 44, duplicates 0, conflicts 0, rejected 0" in out, (out, err)
-    assert "acknowledged by Ana" in err
+    assert "stored 45, duplicates 0, conflicts 0, rejected 0" in out, (out, err)
+    assert "acknowledged by Ana" in err and err.count("# acknowledge refused") == 4
+
+
+def test_telemetry_doc_example_says_what_the_doc_says():
+    """docs/telemetry.md's anomaly_start example passes the payload check and is worded
+    as the doc quotes it."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    doc = open(os.path.join(root, "docs", "telemetry.md"), encoding="utf-8").read()
+    block = next(b for b in re.findall(r"```json\n(.*?)```", doc, re.S) if '"values"' in b)
+    p = payloads_check.validate(json.loads(block))
+    quoted = " ".join(doc.split(block, 1)[1].split('as "', 1)[1].split('": a ratio', 1)[0].split())
+    assert "Changed most: " + quoted + "." in wording.explain_words(p)
+
+
+def test_events_command_explains_alerts_in_the_dashboard_words(tmp_path, capsys):
+    from host_tools.cli import main as cli
+
+    db = str(tmp_path / "e.db")
+    st = store.open_store(db)
+    for p in _fan_payloads()[19:23] + [_ev("old-3", 1, 10.0, "anomaly_start", 2.3)]:
+        st.add(p, "http")
+    st.close()
+    assert cli.main(["events", "--db", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = [ln for ln in lines if "\tanomaly_start\t" in ln]
+    assert len(start) == 2 and all(ln.count("\t") == 7 for ln in start)
+    assert start[0].split("\t")[1] == "fan-7" and "vibration energy in 88–95 Hz is 19× normal" in start[0]
+    assert "vibration energy in 88–95 Hz (63% of the deviation)" in start[1]  # a board without values
+    assert all(ln.count("\t") == 6 for ln in lines if "\theartbeat\t" in ln)

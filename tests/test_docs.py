@@ -70,7 +70,7 @@ def _run_blocks(doc: str, cwd, timeout: float = 600, only: str = "") -> list[str
         script = script.replace("/tmp/simboard", str(cwd / "simboard-port"))
         r = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=cwd, env=env, capture_output=True,
                            text=True, timeout=timeout)
-        out.append(f"$ {b}\n{r.stdout[-3000:]}{r.stderr[-3000:]}[exit {r.returncode}]")
+        out.append(f"$ {b}\n{r.stdout[-8000:]}{r.stderr[-3000:]}[exit {r.returncode}]")  # make demo: ~3.4 KB after its report line
         assert r.returncode == 0, out[-1]
     return out
 

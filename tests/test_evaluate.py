@@ -69,7 +69,11 @@ def test_report_opens_with_a_verdict_and_folds_the_tables(full_run):
     assert html.index("<h2>Verdict</h2>") < html.index("<figure>") < html.index("<details>") < html.index("| method |" if False else "<th>method</th>")
     for name in ("state", "remount", "coin"):
         assert f"<b>{name}:</b>" in html
-    assert "per day" in html and "The stated false-alarm rate held" in html and "First alarm" in html
+    assert "per day" in html and "First alarm" in html
+    # 20 normal test windows cannot back a 1% rate (the count rule training uses: 231)
+    assert ("Not enough normal data to check the stated false-alarm rate of 1.0%: 20 normal test windows (20 s), "
+            "0 over the line; 231 are needed to tell (211 more, about 4 min more of normal running)") in html
+    assert "The stated false-alarm rate held" not in html and "class='verdict unknown'" in html
     assert html.count("<figcaption>") == 12 and "<table>" in html.split("<details>")[0]  # one short table on top
     assert html.split("<details>")[0].count("<table>") == 1
     assert str(out) not in html and "/tmp" not in html and os.getcwd() not in html  # no absolute paths
@@ -363,3 +367,24 @@ def test_sklearn_baselines_rank_outliers_higher(cls):
     b = cls().fit(x)
     s = b.score(np.vstack([np.zeros(5), np.full(5, 6.0)]))
     assert s[1] > s[0] > 0
+
+
+def test_stated_rate_needs_enough_normal_windows():
+    """The verdict says whether the stated rate held only with the windows that can back
+    it (device.threshold.windows_needed); with fewer it says how many more are needed,
+    unless even those few show the rate broken."""
+    from device import threshold
+    from host_tools.modeling.report import rate_check
+
+    need = threshold.windows_needed(0.01)
+    assert need == 231
+    held, words = rate_check(1, 1000, 0.01, 2.0)
+    assert held is True and words.startswith("The stated false-alarm rate held: 0.10% of 1000")
+    held, words = rate_check(30, 1000, 0.01, 2.0)
+    assert held is False and "did NOT hold: 3.0% of 1000" in words
+    held, words = rate_check(0, 20, 0.01, 2.0)
+    assert held is None and "20 normal test windows (40 s)" in words and "211 more, about 7 min more" in words
+    held, words = rate_check(6, 20, 0.01, 2.0)  # 6 of 20 over the line: broken even so
+    assert held is False and "even so few windows show it" in words
+    held, words = rate_check(0, 400, 0.001, 0.125, "frames")  # thermal: frames at 8 per second
+    assert held is None and "400 normal test frames" in words and "needed to tell" in words

@@ -51,6 +51,22 @@ def test_view_lines():
     assert len(out) == 7 and m.spans == [[3, 9]] and m.scored == 2
 
 
+def test_anomaly_against_normal_and_a_cold_spot():
+    """A board that sends `values` is explained against normal, in the dashboard's words."""
+    out = []
+    m = monitor.Monitor(out.append)
+    m.feed(json.dumps({"type": "event", "event": "anomaly_start", "window": 3, "mode": "low", "score": 2.5,
+                       "top": [["energy_88-95Hz", 40.0], ["rms_x", 9.1]],
+                       "values": [[-2.1, -5.05, 0.4], [-1.0, -1.5, 0.1]]}))
+    assert out[0] == ("!! ANOMALY at window 3: mode low, score 2.5 (most off: vibration energy in 88–95 Hz is "
+                      "19× normal; vibration level on the x axis is 1.6× normal)")
+    m.feed(json.dumps({"type": "event", "event": "anomaly_start", "window": 5, "mode": "boiler", "score": 3.0,
+                       "top": [["min_z", 40.0]], "values": [[-32.3, -2.0, 1.5]],
+                       "hotspot": {"row": 7.5, "col": 26.7, "area": 19, "excess": -23.8, "kind": "cold"}}))
+    assert out[1].endswith("(most off: the pixel furthest below its baseline is 20.2 standard deviations below "
+                           "normal; A cold spot at row 7.5, column 26.7 (19 pixels): 23.8 °C below normal)")
+
+
 def test_plot(tmp_path):
     m = monitor.Monitor(lambda s: None)
     for i in range(1, 30):

@@ -4,6 +4,7 @@ at the new position gives on a synthetic machine."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from host_tools.modeling import moved_sensor as ms
 
@@ -33,3 +34,29 @@ def test_commissioning_carries_a_synthetic_machine_to_a_new_position():
         assert d["after"] >= 0.9, (a, d)
     text = ms.text("synthetic", res)
     assert "before" in text and "after" in text and "slow imbalance" in text
+
+
+def test_a_new_position_is_not_refused_and_the_pooled_summary_has_intervals():
+    """Draws 7 and 8 put the fourth position 27-41% of the way along the operating axis
+    (the noise level of the new position moves a speed's band energies), which the default
+    limit took for a change of speed; the limit from the three trained positions (a
+    prediction bound, host_tools.modeling.calibration.axis_allowance) lets commissioning
+    through, and each mode commissioned from the trained model keeps its false alarms
+    low with the anomalies found."""
+    runs = [ms.synthetic(seed, 120) for seed in (7, 8)]
+    for r in runs:
+        assert r["refused"] == [], r["refused"]
+        for name, m in r["modes"].items():
+            assert m["after"] <= 0.02, (name, m)
+        for a, d in r["anomalies"].items():
+            assert d["after"] >= 0.8, (a, d)
+    text = ms.pooled_text("synthetic machines", runs, [7, 8])
+    assert "pooled over seeds 7 8" in text and "95% interval" in text
+    assert "refused at the new position: 0 of 6" in text
+
+
+def test_clopper_pearson_interval():
+    lo, hi = ms.interval(3, 112)
+    assert lo == pytest.approx(0.00555, abs=2e-4) and hi == pytest.approx(0.0762, abs=5e-4)
+    assert ms.interval(0, 100)[0] == 0.0 and ms.interval(0, 100)[1] == pytest.approx(0.0362, abs=5e-4)
+    assert ms.interval(5, 5)[1] == 1.0

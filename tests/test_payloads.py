@@ -150,3 +150,26 @@ def test_numbers_outside_the_float_range_are_refused():
     with pytest.raises(pl.PayloadError):  # 10**400 as the JSON text a sender posts
         pc.loads(pl.dumps(good).replace("0.61", "1" + "0" * 400))
     assert pc.validate({**good, "score": 3.3e38, "boot": 65535})["boot"] == 65535
+
+
+def test_values_against_normal_json_and_lora():
+    """`values` ([value, normal, spread] per top feature) is checked in JSON; a LoRa
+    packet has no room for it (the same 51 bytes, explained by contributions) and carries
+    a cold spot as a negative excess."""
+    ev = _event(values=[[-2.1, -5.05, 0.4], [0.3, None, None]])
+    assert pc.loads(pl.dumps(ev))["values"] == [[-2.1, -5.05, 0.4], [0.3, None, None]]
+    for bad in ([[1.0, 2.0]], [[1.0, 2.0, 3.0]], [[1.0, 2.0, "x"], [1, 2, 3]], "x",
+                [[1.0, 2.0, 1e39], [1, 2, 3]]):
+        with pytest.raises(pl.PayloadError, match="values"):
+            pc.validate(dict(ev, values=bad))
+    assert pc.validate(_event()) is not None  # a board from before `values`
+    with pytest.raises(pl.PayloadError, match="kind"):
+        pc.validate(_event(hotspot={"row": 1, "col": 2, "excess": 3, "kind": "warm"}))
+    pkt = pl.pack(ev, KEY, names=["rms", "band_3"])
+    assert len(pkt) == pl.PACKET_LEN == 51
+    p = pc.Unpacker(KEY, names=["rms", "band_3"]).unpack(pkt)
+    assert "values" not in p and p["top"] == [["band_3", 0.61], ["rms", 0.2]]
+    cold = _event(top=None, hotspot={"row": 7.47, "col": 26.74, "area": 19, "excess": -23.8, "z": -32.3,
+                                     "kind": "cold"})
+    assert pc.validate(cold) is cold
+    assert pc.Unpacker(KEY).unpack(pl.pack(cold, KEY))["hotspot"]["excess"] == -23.8

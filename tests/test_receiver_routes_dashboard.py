@@ -75,6 +75,12 @@ def test_routes_fire_once_per_anomaly_start(tmp_path):
     assert key == "k1" and body["device"] == "fan-7" and body["event"] == "anomaly_start"
     assert "fan-7: anomaly started in mode high, score" in body["explanation"]
     assert "band_3 (0.55)" in body["explanation"]
+    # a board that sends values, and a cold spot: the dashboard's words
+    p = dict(_ev(4, "anomaly_start", 2.0), top=[["energy_88-95Hz", 40.0]], values=[[-2.1, -5.05, 0.4]],
+             hotspot={"row": 7.5, "col": 26.7, "excess": -23.8, "kind": "cold"})
+    words = routes.alert_body(payload_check.validate(p))["explanation"]
+    assert words.endswith("score 2.00 x the alarm line; vibration energy in 88–95 Hz is 19× normal; "
+                          "A cold spot at row 7.5, column 26.7: 23.8 °C below normal"), words
     lines = log.read_text().splitlines()
     assert len(lines) == 2 and all("ALERT fan-7: anomaly started" in x for x in lines)
     bad = tmp_path / "bad.json"

@@ -67,6 +67,30 @@ def test_hot_spot_blob_mask_centroid_and_features():
     assert tf.ok
 
 
+def test_hot_spot_says_cold_for_a_region_gone_cold():
+    """The event's spot is the stronger of the warm and cold blobs (mean |z|) with its
+    sign; the frame features still count warm pixels only (the model is unchanged)."""
+    rs = np.random.RandomState(1)
+    tf = _one_mode()
+    quiet = (22.0 + 0.05 * rs.randn(24, 32)).astype(np.float32)
+    f = quiet.copy()
+    f[8:10, 18:32] -= 12.0  # a pipe gone cold: 28 pixels, z -60
+    f[15:17, 3:5] += 2.0  # a weaker warm patch: z +10
+    x = tf.compute(f).copy()
+    assert tf.hot_pixels == 4 and x[7] == pytest.approx(np.log(5.0))
+    hs = tf.hotspot()
+    assert hs["kind"] == "cold" and hs["area"] == 28 and hs["excess"] < -11.5 and hs["z"] < -50
+    assert abs(hs["row"] - 8.5) < 0.05 and abs(hs["col"] - 24.5) < 0.05
+    f[15:17, 3:5] += 40.0  # now the warm patch is the stronger
+    tf.compute(f)
+    hs = tf.hotspot()
+    assert hs["kind"] == "hot" and hs["area"] == 4 and hs["excess"] > 40
+    g = quiet.copy()
+    g[8:10, 18:32] -= 12.0  # cold only: no warm blob at all
+    tf.compute(g)
+    assert not tf.has_hotspot and tf.hotspot()["kind"] == "cold"
+
+
 def test_mode_mix_and_ambient_offset_absorb_warm_up_and_drift():
     """A frame that is 30% of the way from the cold map to the hot one, 1.5 C warmer all
     over (the room drifted), has no excess; a 2x2 spot on it is still found."""
@@ -373,6 +397,34 @@ def test_board_runs_the_thermal_model_and_reports_the_hot_spot(scene_model, tmp_
     assert hs["area"] == 4 and (hs["row"], hs["col"]) == (3.5, 26.5) and 7.5 < hs["excess"] < 8.5
     assert r.app.state in ("anomaly", "normal") and r.app.windows == 90
     json.dumps(r.payloads, allow_nan=False)
+
+
+def test_board_calls_a_cold_pipe_cold(scene_model, tmp_path, monkeypatch):
+    """The board's own event for the flow pipe staying cold: a cold spot on the pipe
+    (before: a "hot spot" on the boiler body, the baseline mix's side effect), and each
+    top feature's value against normal, which the host words."""
+    from host_tools.fleet import wording
+
+    path, _ = scene_model
+    root = tmp_path / "CIRCUITPY"
+    root.mkdir()
+    for f in model_mod.files_of(path):
+        dest = "model.json" if f.endswith(".json") else "model.pixels.npy"
+        (root / dest).write_bytes(open(f, "rb").read())
+    sc = scene.Scene(seed=21, anomalies=[scene.Anomaly("cold_pipe", 40, 90)]).frames(60)
+    frames = [list(map(float, f.ravel())) for f in sc["frames"]]
+    with fake_hardware() as hw:
+        fake = hw.mlx_fake.FakeMLX90640(frames=frames, ta=28.0, frame_us=1000000)
+        _install_camera(monkeypatch, fake)
+        write_settings(str(root), SENSOR="mlx90640", MLX_REFRESH_HZ=2, MAX_WINDOWS=60, HEARTBEAT_WINDOWS=30)
+        r = run_code_py(str(root), hw)
+    starts = [p for p in r.of_type("event") if p["event"] == "anomaly_start"]
+    assert len(starts) == 1 and 40 < starts[0]["window"] <= 46
+    hs = starts[0]["hotspot"]
+    assert hs["kind"] == "cold" and hs["excess"] < -5 and abs(hs["row"] - 7.5) < 1 and hs["col"] > 20
+    assert len(starts[0]["values"]) == len(starts[0]["top"]) == 3
+    words = wording.explain_words(starts[0])
+    assert "A cold spot at row" in words and "°C below normal" in words and "hot spot" not in words, words
 
 
 def test_board_runs_a_scalar_model_on_the_camera(tmp_path, monkeypatch):

@@ -14,6 +14,8 @@ import json
 import sys
 from typing import Callable, Iterable
 
+from host_tools.fleet import wording  # the alert words the dashboard uses (a sideways step)
+
 BAR = 30  # characters for scores 0..BAR_MAX
 BAR_MAX = 2.0
 
@@ -79,7 +81,12 @@ class Monitor:
             ev = p.get("event")
             if ev == "anomaly_start":
                 self.spans.append([n, None])
-                top = ", ".join(f"{k} {v}" for k, v in (p.get("top") or []))
+                # against normal where the board sends `values` ("19× normal"), else the
+                # contributions as the board gives them
+                top = "; ".join(wording.feature_phrases(p)) if p.get("values") else \
+                    ", ".join(f"{k} {v}" for k, v in (p.get("top") or []))
+                if p.get("hotspot"):
+                    top = (top + "; " if top else "") + wording.spot_words(p["hotspot"]).rstrip(".")
                 out = (f"!! ANOMALY at window {n}: mode {p.get('mode')}, score {p.get('score')}"
                        + (f" (most off: {top})" if top else ""))
             elif ev == "anomaly_end":

@@ -160,7 +160,7 @@ def cmd_receive(a: argparse.Namespace) -> int:
 
 
 def cmd_events(a: argparse.Namespace) -> int:
-    from host_tools.fleet import store
+    from host_tools.fleet import store, wording
 
     if not store.is_url(a.db) and not os.path.isfile(a.db):
         raise DataError(f"{a.db}: no such database file")
@@ -186,8 +186,11 @@ def cmd_events(a: argparse.Namespace) -> int:
         else:
             what = r["event"] or r["state"] or ""
             score = "" if r["score"] is None else f"{r['score']:.3f}"
-            print(f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r['received']))}\t{r['device']}\t"
-                  f"{r['seq']}\t{r['kind']}\t{what}\t{score}\t{r['source']}")
+            line = (f"{time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(r['received']))}\t{r['device']}\t"
+                    f"{r['seq']}\t{r['kind']}\t{what}\t{score}\t{r['source']}")
+            if r["event"] == "anomaly_start":  # the dashboard's words for an alert
+                line += "\t" + wording.explain_words(store.view(r)["payload"])
+            print(line)
     st.close()
     return 0
 
@@ -239,11 +242,12 @@ def add_commands(sub) -> None:
     r.add_argument("--seconds", type=float, default=0, help="stop after this long (default: 0 = until Ctrl-C)")
     r.set_defaults(func=cmd_receive)
 
-    e = add_command(sub, "events", "list stored telemetry, oldest first",
+    e = add_command(sub, "events", "list stored telemetry, oldest first (anomaly starts explained in words)",
                     "%(prog)s --db telemetry.db --device fan-1 --limit 50\n"
                     "%(prog)s --db telemetry.db --json")
     e.add_argument("--db", required=True, help="SQLite file or postgresql:// URL")
-    e.add_argument("--json", action="store_true", help="one JSON object per line (default: a table)")
+    e.add_argument("--json", action="store_true",
+                   help="one JSON object per line (default: a tab-separated table, anomaly starts with their explanation)")
     e.add_argument("--device", help="only this device (default: all)")
     e.add_argument("--limit", type=int, default=0, help="only the newest N (default: 0 = all)")
     e.add_argument("--conflicts", action="store_true",

@@ -25,6 +25,7 @@ import time
 import urllib.parse
 
 from host_tools.fleet import store as store_mod
+from host_tools.fleet import wording
 from host_tools.fleet.store import Store
 
 W, H = 720, 190
@@ -110,64 +111,10 @@ _SCRIPT = """<script>
 </script>"""
 
 
-# ---- explanations ------------------------------------------------------------------------
+# ---- explanations: host_tools/fleet/wording.py (shared with the routes and the CLI) ------
 
-def feature_words(name: str) -> str:
-    """A model feature name in words: energy_88-95Hz -> vibration energy in 88–95 Hz."""
-    kind, _, rest = name.partition("_")
-    band = rest[:-2].replace("-", "–") + " Hz" if rest.endswith("Hz") else rest
-    if kind == "energy" and rest:
-        return f"vibration energy in {band}"
-    if kind == "centroid" and rest:
-        return f"frequency of the vibration within {band}"
-    if kind == "rms" and rest:
-        return f"vibration level on the {rest} axis"
-    if kind == "kurtosis" and rest:
-        return f"knocks and shocks (kurtosis) on the {rest} axis"
-    if name == "envelope":
-        return "how much the vibration swells and fades"
-    if name in ("value", "temperature"):
-        return name
-    return name.replace("_", " ")
-
-
-def explain_words(p: dict) -> str:
-    """An alert in words: the operating mode (the label given at training), how far over
-    the alarm line, and which measurements moved, with their share of the deviation."""
-    parts = []
-    mode = p.get("mode")
-    score = p.get("score")
-    head = "Out of normal"
-    if mode:
-        head += f" while running as “{mode}”"
-    if isinstance(score, (int, float)):
-        head += f": {score:.1f}× the alarm line" if score >= 1.05 else f": score {score:.2f} (alarm line 1.0)"
-    parts.append(head + ".")
-    top = p.get("top") or []
-    vals = [abs(float(v)) for _, v in top]
-    raw = p.get("raw")
-    # Mahalanobis: each value is the feature's share of d^2 (raw), they add up to at most
-    # raw; z-score: each is |z| of the feature, the largest equal to raw. Without raw (a
-    # LoRa packet), shares of what the named features carry.
-    zlike = isinstance(raw, (int, float)) and len(vals) > 1 and sum(vals) > 1.01 * float(raw)
-    base = float(raw) if isinstance(raw, (int, float)) and raw > 0 and not zlike else (sum(vals) or 1.0)
-    said = []
-    for (name, _), v in zip(top, vals):
-        if zlike:
-            said.append(f"{feature_words(str(name))} is {v:.1f} standard deviations from normal")
-        else:
-            said.append(f"{feature_words(str(name))} ({min(v / base, 1.0):.0%} of the deviation)")
-    if said:
-        parts.append("Changed most: " + "; ".join(said) + ".")
-    hs = p.get("hotspot")
-    if hs:
-        excess = float(hs.get("excess", 0.0))
-        kind = "cold spot" if excess < 0 else "hot spot"
-        parts.append(f"A {kind} at row {hs['row']:g}, column {hs['col']:g}: {abs(excess):.1f} °C "
-                     f"{'below' if excess < 0 else 'above'} normal.")
-    if p.get("error"):
-        parts.append(str(p["error"]))
-    return " ".join(parts)
+feature_words = wording.feature_words
+explain_words = wording.explain_words
 
 
 # ---- state -------------------------------------------------------------------------------
@@ -403,8 +350,10 @@ def _parse_range(q: dict, now: float) -> tuple[float | None, float | None, str]:
 
 
 def render_device(st: Store, device: str, query: dict | None = None, now: float | None = None,
-                  stale_after: float = DEFAULT_STALE_AFTER, message: str = "") -> str | None:
-    """One device's page; None if the device has never sent anything."""
+                  stale_after: float = DEFAULT_STALE_AFTER, message: str = "",
+                  form_token: str = "") -> str | None:
+    """One device's page; None if the device has never sent anything. form_token: the
+    receiver's secret the acknowledge form carries (POST /ack refuses a form without it)."""
     now = time.time() if now is None else now
     q = {k: v[0] if isinstance(v, list) else v for k, v in (query or {}).items()}
     devs = {d["device"]: d for d in device_summary(st, now, stale_after)}
@@ -447,6 +396,7 @@ def render_device(st: Store, device: str, query: dict | None = None, now: float 
         cell = _ack_cell(ak) if ak else (
             f'<form class="ack" method="post" action="/ack"><input type="hidden" name="device" '
             f'value="{e(device)}"><input type="hidden" name="seq" value="{seq}">'
+            f'<input type="hidden" name="token" value="{e(form_token)}">'
             '<input name="name" placeholder="your name" required size="10"> '
             '<input name="note" placeholder="note (what you found or did)" size="28"> '
             "<button>acknowledge</button></form>")

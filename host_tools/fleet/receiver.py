@@ -9,8 +9,11 @@ Nothing is confirmed before it is stored (committed) in the database:
   (`device_tokens`) a token speaks only for its device; the shared `token` for any.
   Reads (`GET /` dashboard, `/api/devices`, `/api/events`, `/api/conflicts`, `/healthz`)
   need the read token (Bearer, or HTTP Basic with any user name, as a browser asks for
-  it) unless `public_reads`. Listen backlog 128; at most `max_connections` connections
-  are served at once, others get 503 at once.
+  it) unless `public_reads`. `POST /ack` (the device page's acknowledge form) needs the
+  same, plus the form's token (a secret drawn at every start, embedded in the page) and no
+  Origin or Sec-Fetch-Site naming another site: 403 otherwise (cross-site request
+  forgery). Listen backlog 128; at most `max_connections` connections are served at
+  once, others get 503 at once.
 - MQTT: subscribes (QoS 1, persistent session) to `<topic>/+/+`, or to
   `$share/<group>/<topic>/+/+` so several receivers share one broker's traffic. Each
   message is acknowledged (manual PUBACK) only after its row is committed; while storage
@@ -41,6 +44,7 @@ import hmac
 import html
 import json
 import queue
+import secrets
 import socket
 import sys
 import threading
@@ -79,6 +83,10 @@ class Receiver:
         self.conflicts = 0
         self.store_errors = 0
         self.stale_after = 3.0  # dashboard: heartbeat intervals before a device is stale
+        # the device page's acknowledge form carries this per-server secret and POST /ack
+        # checks it (with the Origin), so another site cannot make a viewer's browser,
+        # which holds the read token, acknowledge an alert (cross-site request forgery)
+        self.form_token = secrets.token_urlsafe(24)
         self.dup_by_device: dict[str, int] = {}  # duplicates per device, logged once each
         self.conflict_by_device: dict[str, int] = {}  # same (device, seq), other content
         self.rejected: dict[str, int] = {}
@@ -384,7 +392,13 @@ def _handler(rx: Receiver) -> type:
             if not self._read_allowed():  # whoever may read the dashboard may acknowledge
                 return self._json(401, {"error": "acknowledging needs the read token"},
                                   {"WWW-Authenticate": 'Basic realm="anomaly receiver"'})
+            why = self._cross_site()
             f = urllib.parse.parse_qs(body.decode("utf-8", "replace"))
+            if why is None and not hmac.compare_digest(f.get("token", [""])[0].encode(), rx.form_token.encode()):
+                why = "the form's token is missing or out of date: reload the device page and acknowledge again"
+            if why is not None:
+                rx.log(f"# acknowledge refused from {self._peer()}: {why}")
+                return self._json(403, {"error": why})
             device = f.get("device", [""])[0]
             name = " ".join(f.get("name", [""])[0].split())[:80]
             note = f.get("note", [""])[0].strip()[:1000]
@@ -402,6 +416,18 @@ def _handler(rx: Receiver) -> type:
                              + ("?acked=%d" % seq if ok else "?ackfailed=%d" % seq))
             self.send_header("Content-Length", "0")
             self.end_headers()
+
+        def _cross_site(self) -> str | None:
+            """Why a form post comes from another site (None: it does not): an Origin
+            other than this server's own, or a browser's Sec-Fetch-Site saying so."""
+            origin = self.headers.get("Origin")
+            host = self.headers.get("Host", "")
+            if origin is not None and urllib.parse.urlsplit(origin).netloc.lower() != host.lower():
+                return f"a form posted from another site ({origin[:100]}) is refused"
+            site = self.headers.get("Sec-Fetch-Site")
+            if site is not None and site not in ("same-origin", "none"):
+                return f"a form posted from another site (Sec-Fetch-Site: {site[:20]}) is refused"
+            return None
 
         def do_POST(self) -> None:  # noqa: N802
             if self.path.split("?")[0] == "/ack":
@@ -466,7 +492,8 @@ def _handler(rx: Receiver) -> type:
                         msg = f"Alert {q['acked'][0]} acknowledged."
                     elif "ackfailed" in q:
                         msg = f"Alert {q['ackfailed'][0]} was not acknowledged: it is not an open alert."
-                    page = dashboard.render_device(rx.store, dev, q, stale_after=rx.stale_after, message=msg)
+                    page = dashboard.render_device(rx.store, dev, q, stale_after=rx.stale_after, message=msg,
+                                                   form_token=rx.form_token)
                     if page is None:
                         return self._html(404, f"<p>no device {html.escape(dev)}</p>")
                     return self._html(200, page)

@@ -25,7 +25,8 @@ slow or dead webhook delays no other route. Several receivers on one database sh
 queue (an alert is claimed before it is delivered). A delivery that times out may have
 reached the target: such an alert can arrive twice, never zero times.
 The webhook body is a generic JSON object: device, seq, time, mode, score, top features
-or hot spot, and an `explanation` sentence.
+(with their values against normal where the board sends them) or hot/cold spot, and an
+`explanation` sentence (host_tools/fleet/wording.py).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ import urllib.request
 from typing import Any, Callable
 
 from host_tools.data.datasets import DataError
+from host_tools.fleet import wording
 
 
 def explain(p: dict) -> str:
@@ -48,15 +50,17 @@ def explain(p: dict) -> str:
     if p.get("score") is not None:
         s += f", score {p['score']:.2f} x the alarm line"
     if p.get("top"):
-        s += "; top features: " + ", ".join(f"{n} ({v:.2f})" for n, v in p["top"])
-    hs = p.get("hotspot")
-    if hs:
-        s += f"; hot spot at row {hs['row']:g}, column {hs['col']:g}, {hs['excess']:.1f} deg C above baseline"
+        if p.get("values"):  # against normal, in the words the dashboard uses
+            s += "; " + "; ".join(wording.feature_phrases(p))
+        else:
+            s += "; top features: " + ", ".join(f"{n} ({v:.2f})" for n, v in p["top"])
+    if p.get("hotspot"):
+        s += "; " + wording.spot_words(p["hotspot"]).rstrip(".")
     return s
 
 
 def alert_body(p: dict) -> dict:
-    body = {k: p.get(k) for k in ("device", "seq", "t", "mode", "score", "threshold", "top", "hotspot")
+    body = {k: p.get(k) for k in ("device", "seq", "t", "mode", "score", "threshold", "top", "values", "hotspot")
             if p.get(k) is not None}
     body["event"] = "anomaly_start"
     body["explanation"] = explain(p)

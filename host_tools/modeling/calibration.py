@@ -41,16 +41,17 @@ def split_sessions(starts: np.ndarray | None, gap_seconds: float | None) -> np.n
     return np.cumsum(brk)
 
 
-def out_of_session_scores(sessions: Sequence[np.ndarray], fit: Callable[[np.ndarray], object]
+def out_of_session_scores(sessions: Sequence[np.ndarray], fit: Callable[[list], object]
                           ) -> np.ndarray:
     """Raw scores of every session's windows against the mode fitted on the others;
-    fit(windows) -> a one-mode device detector (host_tools.modeling.train's fit)."""
+    fit(the other sessions, a list of window arrays) -> a one-mode device detector
+    (host_tools.modeling.train's fit)."""
     out = []
     for j, held in enumerate(sessions):
         rest = [s for k, s in enumerate(sessions) if k != j and len(s)]
         if not rest or not len(held):
             continue
-        det = fit(np.concatenate(rest))
+        det = fit(rest)
         out.append(np.array([det.raw(x, 0) for x in held], dtype=np.float64))
     return np.concatenate(out) if out else np.zeros(0)
 
@@ -79,31 +80,52 @@ def across_sessions(m: dict, fa: float, within: Sequence[float], across: np.ndar
 
 
 AXIS_HEADROOM = 2.0
+AXIS_PREDICTION = 0.95  # two-sided coverage of the bound on a new session's axis shift
 
 
 def axis_allowance(modes: list[dict], i: int, sessions: Sequence[np.ndarray]) -> float | None:
-    """How far mode i's sessions moved along the operating axis (towards another mode)
-    from the rest of its sessions, times AXIS_HEADROOM: the commissioning guard's limit for
-    this mode when wider than its default (device.commission.AXIS_LIMIT); None otherwise
-    (one session, one mode, or no wider)."""
+    """The commissioning guard's operating-axis limit for mode i when its sessions (sensor
+    positions, installations) moved it along the axis more than the default allows
+    (device.commission.AXIS_LIMIT); None otherwise (one session, one mode, or no wider).
+
+    Each session's mean is projected, against the mean of the others, on the line towards
+    the nearest other mode (as the board's guard does): t_1..t_n. A new position is one
+    more draw of the same spread, so the limit is a prediction bound for it, not the
+    largest shift seen: Student's t at AXIS_PREDICTION with n degrees of freedom (the
+    expected shift of a position is 0) times the root mean square of the t_j, times
+    sqrt(1 + 1/n); never below AXIS_HEADROOM x the largest t_j. With three positions the
+    bound is about 3.7 x their spread: few positions say little about the next one, and a
+    change along the axis smaller than the bound (a fault that slows the machine a little)
+    is then indistinguishable from a move (docs/board.md section 11)."""
+    from scipy import stats
+
     from device import commission as commission_mod
 
     if len(sessions) < 2 or len(modes) < 2:
         return None
     sc = np.asarray(modes[i]["scale"], dtype=np.float64)
     mu = np.asarray(modes[i]["mean"], dtype=np.float64)
-    best = 0.0
+    ts = []
     for j, held in enumerate(sessions):
         rest = np.concatenate([s for k, s in enumerate(sessions) if k != j]).astype(np.float64)
         d = (held.mean(axis=0) - rest.mean(axis=0)) / sc
+        best = None
         for k, m in enumerate(modes):
             if k == i:
                 continue
             u = (np.asarray(m["mean"], dtype=np.float64) - mu) / sc
             uu = float(u @ u)
             if uu > 0:
-                best = max(best, float(d @ u) / uu)
-    lim = AXIS_HEADROOM * best
+                t = float(d @ u) / uu
+                best = t if best is None else max(best, t)
+        if best is not None:
+            ts.append(best)
+    if not ts:
+        return None
+    n = len(ts)
+    rms = float(np.sqrt(np.mean(np.square(ts))))
+    bound = float(stats.t.ppf(0.5 + AXIS_PREDICTION / 2, n)) * rms * np.sqrt(1.0 + 1.0 / n)
+    lim = max(AXIS_HEADROOM * max(0.0, max(ts)), bound)
     return round(lim, 4) if lim > commission_mod.AXIS_LIMIT else None
 
 

@@ -32,7 +32,8 @@ def decide(doc: dict, feats: np.ndarray, mode: str | None) -> dict:
         i = int(np.argmax(c))
     return {"mode": mode, "assigned": det.mode_names[i], "accepted": com.refused is None,
             "why": com.refused, "axis_share": com.axis_share[i], "towards": com.axis_towards[i],
-            "spread": com.spread_ratio[i], "windows": int(len(feats))}
+            "spread": com.spread_ratio[i], "windows": int(len(feats)),
+            "limit": com.axis_limits[i], "warnings": list(com.warnings)}
 
 
 def table(doc: dict, folders: Sequence[tuple[str, np.ndarray]], fraction: float = 0.3) -> list[dict]:
@@ -64,7 +65,35 @@ def _short(d: dict) -> str:
     else:
         tag = "REFUSE"
     ax = "" if d["axis_share"] is None else f" {100 * d['axis_share']:.0f}%"
+    if ax and d.get("limit") is not None and abs(d["limit"] - commission_mod.AXIS_LIMIT) > 1e-6:
+        ax += f"/{100 * d['limit']:.0f}"  # a mode's own (wider) limit
     return tag + ax
+
+
+def margins(rows: list[dict]) -> list[str]:
+    """Per mode, how close its decisions came to the operating-axis limit: the largest share
+    it accepted and the smallest it refused by that guard, each over the limit."""
+    out = []
+    if not rows:
+        return out
+    for k, d0 in enumerate(rows[0]["decisions"]):
+        if d0["mode"] is None:
+            continue
+        acc = [(r["decisions"][k]["axis_share"], r["folder"]) for r in rows
+               if r["decisions"][k]["accepted"] and r["decisions"][k]["axis_share"] is not None]
+        ref = [(r["decisions"][k]["axis_share"], r["folder"]) for r in rows
+               if not r["decisions"][k]["accepted"] and "of the way towards" in (r["decisions"][k]["why"] or "")]
+        lim = d0["limit"]
+        parts = []
+        if acc:
+            a, f = max(acc)
+            parts.append(f"largest accepted {100 * a:.0f}% ({f}: limit/share {lim / a:.2f}x)" if a > 0
+                         else f"largest accepted {100 * a:.0f}% ({f})")
+        if ref:
+            a, f = min(ref)
+            parts.append(f"smallest refused by the axis {100 * a:.0f}% ({f}: share/limit {a / lim:.2f}x)")
+        out.append(f"  {d0['mode']}: limit {100 * lim:.0f}%; " + "; ".join(parts))
+    return out
 
 
 def text(rows: list[dict], doc: dict) -> str:
@@ -79,4 +108,6 @@ def text(rows: list[dict], doc: dict) -> str:
     for r in rows:
         lines.append(f"{r['folder'][:28]:28s} {r['part']:9s} " +
                      " ".join(f"{_short(d)[:w]:>{w}s}" for d in r["decisions"]))
+    lines.append("margins along the operating axis (each mode's column):")
+    lines += margins(rows)
     return "\n".join(lines)

@@ -345,10 +345,11 @@ class AccelPlugin(Plugin):
         feats = [(name, np.concatenate([p.features for p in parts])) for name, parts in sp.fit]
         fit_sets = train.cluster_modes([f for _, f in feats]) if auto else feats
         calib = [(c.features, i) for c, i in sp.calib]
-        session_windows = margin_windows = starts = None
+        session_windows = margin_windows = starts = fit_groups = None
         if not auto:
             if any(len(g) > 1 for g in sp.per_mode) and not a.calibrate:
                 session_windows = [[w.features for w in g] for g in sp.per_mode]
+                fit_groups = [[p.features for p in parts] if len(parts) > 1 else None for _, parts in sp.fit]
             margin_windows = [s.features for s in sp.sets]
             if a.detector == "adaptive" and len(fit_sets) == 1 and not a.calibrate:
                 starts = [sp.parts[0].starts, sp.parts[1].starts]
@@ -357,7 +358,7 @@ class AccelPlugin(Plugin):
             self.ex, a.detector, fit_sets, calib, a.fa_rate, a.shrinkage, decision,
             sessions=[os.path.basename(os.path.normpath(d)) for d in a.normal + (a.calibrate or [])],
             threshold_source=self.source(a, auto), margin_windows=margin_windows, adaptive=adaptive,
-            starts=starts, session_windows=session_windows)
+            starts=starts, session_windows=session_windows, fit_groups=fit_groups)
 
     def test_summary(self, doc: dict, folder: str, before: Any, after: Any) -> dict:
         return train.test_summary(doc, folder, before, after)

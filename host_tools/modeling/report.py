@@ -3,7 +3,8 @@ the compact summary printed to stdout.
 
 The markdown and HTML are rendered from one list of blocks (heading, paragraph, table,
 image) so both always say the same thing. Scores are plotted as ratios to each method's
-own threshold, so 1.0 is the alarm line for every method and they share one axis.
+own threshold, so 1.0 is the alarm line for every method (the distributions get a panel
+per method: their spreads differ by orders of magnitude).
 """
 
 from __future__ import annotations
@@ -171,44 +172,57 @@ def roc_points(normal: np.ndarray, anomaly: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _hist(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> None:
-    """Score distributions of every method side by side, on one axis: for each method
-    the normal test windows and each anomaly folder as a bar from the 5th to the 95th
-    percentile, a thick bar over the middle half and a dot at the median, all as ratios
-    to the method's own threshold (1.0, dashed), so one sees where each method puts its
-    line between normal and anomalous windows. (Drawn with a few vlines/scatter calls:
-    one axis, not a panel per method, keeps it fast.)"""
+    """Score distributions, one panel per method with its own axis: the normal test
+    windows and each anomaly folder as a bar from the 5th to the 95th percentile, a thick
+    bar over the middle half and a dot at the median, as ratios to the method's own
+    threshold (1.0, dashed). Each panel spans its own data (log scale when the ratios
+    span more than a factor of 20, linear otherwise): a method whose scores all lie within
+    a few tenths of its line (IsolationForest) is as readable as one spanning decades,
+    which one shared axis squeezed to a line at 1."""
+    from matplotlib.ticker import LogLocator, MaxNLocator
+
     sets = ["normal"] + r["anomalies"]
     order = [k for k in method_order(r["methods"], r["primary"]) if k in series]
-    width = 0.8 / len(sets)
-    fig = _figure(max(7.0, 1.2 * len(order) + 2.5), 4.2)
-    ax = fig.add_subplot()
-    handles = []
-    for j, s in enumerate(sets):
-        xs, q = [], []
-        for i, k in enumerate(order):
+    n = max(len(order), 1)
+    fig = _figure(max(7.5, 1.9 * n + 1.6), 4.4)
+    axes = fig.subplots(1, n, squeeze=False)[0]
+    lw = 5 if len(sets) < 6 else 3
+    for ax, k in zip(axes, order):
+        qs = []
+        for j, s in enumerate(sets):
             v = np.maximum(np.asarray(series[k][s], dtype=np.float64), LOG_FLOOR)
-            if len(v):
-                xs.append(i - 0.4 + width * (j + 0.5))
-                q.append(np.percentile(v, [5, 25, 50, 75, 95]))
-        if not xs:
-            continue
-        q = np.array(q)
-        c = f"C{j}"
-        ax.vlines(xs, q[:, 0], q[:, 4], color=c, linewidth=1)
-        ax.vlines(xs, q[:, 1], q[:, 3], color=c, linewidth=5 if len(sets) < 6 else 3)
-        ax.scatter(xs, q[:, 2], color="k", s=6, zorder=3)
-        handles.append(ax.vlines([], [], [], color=c, linewidth=5))  # the legend's swatch
-    ax.axhline(1.0, color="k", linestyle="--", linewidth=1)
-    ax.set_yscale("log")
-    _log_axis(ax.yaxis)
-    ax.set_xticks(range(len(order)))
-    ax.set_xticklabels([short_method(k, r["primary"]) for k in order], fontsize=8)
-    ax.set_ylabel("score / threshold", fontsize=8)
-    ax.set_title(f"{r['name']}: score distributions of every method (5-95%, middle half, median)",
-                 fontsize=10, y=1.0)
-    ax.legend(handles, ["normal test" if s == "normal" else short_folder(s) for s in sets],
-              fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.subplots_adjust(left=0.08, right=0.82, bottom=0.1, top=0.9)
+            if not len(v):
+                continue
+            q = np.percentile(v, [5, 25, 50, 75, 95])
+            qs.append(q)
+            ax.vlines([j], q[0], q[4], color=f"C{j}", linewidth=1)
+            ax.vlines([j], q[1], q[3], color=f"C{j}", linewidth=lw)
+            ax.scatter([j], [q[2]], color="k", s=6, zorder=3)
+        ax.axhline(1.0, color="k", linestyle="--", linewidth=1)
+        lo = min([float(q[0]) for q in qs] + [1.0])
+        hi = max([float(q[4]) for q in qs] + [1.0])
+        if hi / max(lo, LOG_FLOOR) > 20:
+            ax.set_yscale("log")
+            _log_axis(ax.yaxis)
+            if hi / max(lo, LOG_FLOOR) < 1000:  # a few decades: label 1, 2, 5 of each
+                ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+            ax.set_ylim(max(lo, LOG_FLOOR) / 1.5, hi * 1.5)
+        else:
+            pad = 0.08 * (hi - lo) or 0.05
+            ax.set_ylim(max(lo - pad, 0.0), hi + pad)
+            ax.yaxis.set_major_locator(MaxNLocator(5))
+        ax.tick_params(axis="y", labelsize=7)
+        ax.set_xticks([])
+        ax.set_xlim(-0.7, len(sets) - 0.3)
+        ax.set_title(short_method(k, r["primary"]), fontsize=9)
+    axes[0].set_ylabel("score / its threshold (1 = alarm line)", fontsize=8)
+    handles = [axes[0].vlines([], [], [], color=f"C{j}", linewidth=5) for j in range(len(sets))]
+    fig.legend(handles, ["normal test" if s == "normal" else short_folder(s) for s in sets],
+               fontsize=7, loc="lower center", ncol=min(len(sets), 4), frameon=False)
+    fig.suptitle(f"{r['name']}: score distributions per method (5-95%, middle half, median), each on its own axis",
+                 fontsize=10)
+    rows = -(-len(sets) // 4)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.06 + 0.05 * rows, top=0.86, wspace=0.45)
     _save(fig, path)
 
 
@@ -441,13 +455,46 @@ def _per_day(alarms: int, hours: float) -> str:
     return txt
 
 
+def rate_check(over: int, n: int, stated: float, seconds_each: float, what: str = "windows") -> tuple[bool | None, str]:
+    """(held, words): did the stated false-alarm rate hold on n normal test windows (or
+    frames), `over` of them over the line? With fewer than device.threshold.windows_needed
+    (the count that backs a rate with no alarm seen, as training asks of calibration
+    windows: 230 at 1%) the data cannot tell: held is None and the words say how many more
+    are needed, unless even those few windows show the rate broken (the 95% lower bound
+    of the measured rate is over the stated one)."""
+    from device import threshold as threshold_mod
+    from scipy.stats import chi2
+
+    rate = over / n if n else float("nan")
+    need = threshold_mod.windows_needed(stated)
+    measured = f"{pct(rate, 2 if rate < 0.01 else 1)} of {n} normal test {what} over the line (stated {pct(stated, 1)})"
+    if n >= need:
+        held = rate <= stated
+        return held, f"The stated false-alarm rate {'held' if held else 'did NOT hold'}: {measured}."
+    lower = float(chi2.ppf(0.05, 2 * over) / 2) / n if over and n else 0.0
+    if lower > stated:
+        return False, (f"The stated false-alarm rate did NOT hold: {measured}; even so few {what} show it "
+                       f"(at least {pct(lower, 1)} with 95% confidence).")
+    more = need - n
+    return None, (f"Not enough normal data to check the stated false-alarm rate of {pct(stated, 1)}: "
+                  f"{n} normal test {what} ({_duration(n * seconds_each / 3600.0)}), {over} over the line; {need} are "
+                  f"needed to tell ({more} more, about {_duration(more * seconds_each / 3600.0)} more of normal "
+                  f"running).")
+
+
+def held_text(held: bool | None) -> str:
+    return "yes" if held else ("can't tell (too little normal data)" if held is None else "NO")
+
+
 def verdict(r: dict, meta: dict) -> dict:
     """The headline detector's result in one scenario, in numbers and in words."""
     m = r["methods"][r["primary"]]
     nm = m["normal"]
     stated = float(meta["fa_rate"])
     fa = nm["fa_rate"]
-    held = _ok(fa) and fa <= stated
+    n_normal = int(nm["windows"])
+    held, held_words = rate_check(int(round(fa * n_normal)) if _ok(fa) else 0, n_normal, stated,
+                                  float(meta["seconds_per_window"]))
     hits = {an: a for an, a in m["anomalies"].items() if a.get("delay_windows") is not None}
     delays = sorted(float(a["delay_seconds"]) for a in hits.values()
                     if a.get("delay_seconds") is not None and not a.get("alarm_on_at_onset"))
@@ -462,8 +509,7 @@ def verdict(r: dict, meta: dict) -> dict:
             words.append(f"First alarm {delays[len(delays) // 2]:.0f} s after the anomaly began (median; "
                          f"longest {delays[-1]:.0f} s).")
     words.append(f"False alarms: {_per_day(int(nm['alarms']), float(nm['hours']))}.")
-    words.append(f"The stated false-alarm rate {'held' if held else 'did NOT hold'}: "
-                 f"{pct(fa)} of {nm['windows']} normal test windows over the line (stated {pct(stated, 1)}).")
+    words.append(held_words)
     return {"name": r["name"], "title": r["title"], "detected": f"{len(hits)} of {n_an}",
             "windows": pct(m["pooled"]["detection_rate"], 0),
             "delay": f"{delays[len(delays) // 2]:.0f} s" if delays else ("-" if not hits else "0 s (already on)"),
@@ -474,9 +520,12 @@ def verdict(r: dict, meta: dict) -> dict:
 
 _CAPTIONS = {
     "hist": ("Where each method puts its alarm line",
-             "Bars: 5th-95th percentile of each method's scores (thick: middle half, dot: median), as a ratio "
-             "to that method's own threshold (dashed line at 1). Look for the normal bar below 1 and every "
-             "anomaly bar above it; overlap means missed anomalies or false alarms."),
+             "One panel per method, each on its own axis (their scores spread very differently: "
+             "IsolationForest's all lie within a few tenths of its line, the Mahalanobis distance's over "
+             "decades; log scale where a panel spans more than a factor of 20). Bars: 5th-95th percentile "
+             "of the scores (thick: middle half, dot: median) as a ratio to that method's own threshold "
+             "(dashed line at 1). Look, in every panel, for the normal bar below the dashed line and every "
+             "anomaly bar above it; a bar that straddles the line means missed anomalies or false alarms."),
     "roc": ("Detection against false alarms, per anomaly recording",
             "Each curve trades detection (up) against false alarms (right) as the threshold moves; the "
             "headline detector is black. A curve hugging the top-left corner (AUC 1) separates the anomaly "
@@ -505,7 +554,7 @@ def blocks(results: Sequence[dict], meta: dict, timing: dict, labels: dict,
     b.append(("table", ["scenario", "anomalies detected", "their windows flagged", "first alarm (median)",
                         "false alarms per day", "normal data", "stated rate held?"],
               [[v["name"], v["detected"], v["windows"], v["delay"], v["per_day"], v["normal"],
-                f"{'yes' if v['held'] else 'NO'} ({v['fa']} measured, {v['stated']} stated)"] for v in vs]))
+                f"{held_text(v['held'])} ({v['fa']} measured, {v['stated']} stated)"] for v in vs]))
     for r in results:
         b.append(("h2", f"Scenario {r['name']}: {r['title']}"))
         for f in figures.get(r["name"], []):
@@ -611,6 +660,14 @@ def _detail_blocks(results: Sequence[dict], meta: dict, timing: dict, labels: di
     return b
 
 
+def _verdict_tag(blk: Block) -> str:
+    """("verdict", name, words, ok[, tag]): ok True/False/None (None: cannot tell)."""
+    if len(blk) > 4:
+        return blk[4]
+    return "rate held" if blk[3] else ("rate not checked: too little normal data" if blk[3] is None
+                                       else "RATE NOT HELD")
+
+
 def to_markdown(bs: Sequence[Block]) -> str:
     out: list[str] = []
     for blk in bs:
@@ -620,7 +677,7 @@ def to_markdown(bs: Sequence[Block]) -> str:
         elif kind == "p":
             out.append(blk[1])
         elif kind == "verdict":
-            out.append(f"**{blk[1]}** ({'rate held' if blk[3] else 'RATE NOT HELD'}): {blk[2]}")
+            out.append(f"**{blk[1]}** ({_verdict_tag(blk)}): {blk[2]}")
         elif kind == "table":
             head, rows = blk[1], blk[2]
             cell = lambda s: str(s).replace("|", "\\|")  # noqa: E731
@@ -644,6 +701,7 @@ _CSS = ("body{font-family:sans-serif;max-width:1100px;margin:1em auto;padding:0 
         "{text-align:left}img{max-width:100%}figure{margin:1em 0 2em 0}figcaption{color:#333;font-size:14px;"
         "max-width:900px}figcaption b{display:block;font-size:15px;margin-bottom:.2em}"
         ".verdict{padding:.4em .7em;margin:.4em 0;border-left:5px solid #2a2}.verdict.bad{border-color:#c22}"
+        ".verdict.unknown{border-color:#d90}"
         "details{margin-top:2em}summary{font-size:1.2em;font-weight:bold;cursor:pointer}")
 
 
@@ -661,7 +719,8 @@ def _html_body(bs: Sequence[Block]) -> str:
         if kind in ("h1", "h2", "h3", "p"):
             out.append(f"<{kind}>{e(blk[1])}</{kind}>")
         elif kind == "verdict":
-            out.append(f"<p class='verdict{'' if blk[3] else ' bad'}'><b>{e(blk[1])}:</b> {e(blk[2])}</p>")
+            cls = "" if blk[3] else (" unknown" if blk[3] is None else " bad")
+            out.append(f"<p class='verdict{cls}'><b>{e(blk[1])}:</b> {e(blk[2])}</p>")
         elif kind == "table":
             out.append("<table><tr>" + "".join(f"<th>{e(str(h))}</th>" for h in blk[1]) + "</tr>")
             out.extend("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in row) + "</tr>" for row in blk[2])

@@ -304,11 +304,10 @@ def write_html(out_dir: str, summary: dict) -> str:
     hours = sum(float(r["hours"]) for r in summary["normal"])
     alarms = sum(int(r["alarms"]) for r in summary["normal"])
     frames = sum(int(r["frames"]) for r in summary["normal"])
-    over = (sum(float(r["frames_over"]) * int(r["frames"]) for r in summary["normal"]) / frames) if frames else 0.0
-    held = over <= stated
-    fa_words = (f"False alarms: {rep._per_day(alarms, hours)}. The stated false-alarm rate "
-                f"{'held' if held else 'did NOT hold'}: {over:.3%} of {frames} normal test frames over the "
-                f"line (stated {stated:.3%}).")
+    n_over = int(round(sum(float(r["frames_over"]) * int(r["frames"]) for r in summary["normal"])))
+    over = n_over / frames if frames else 0.0
+    held, held_words = rep.rate_check(n_over, frames, stated, 1.0 / fps, "frames")
+    fa_words = f"False alarms: {rep._per_day(alarms, hours)}. {held_words}"
     b: list = [("h1", "Thermal camera evaluation: does it catch anomalies without false alarms?"),
                ("p", f"{len(summary['modes'])} operating mode(s) learned from the first {TRAIN_SHARE:.0%} of "
                      f"each normal recording; the rest is the normal test. {fps:g} frames per second. Normal: "
@@ -328,7 +327,7 @@ def write_html(out_dir: str, summary: dict) -> str:
     b.append(("table", ["anomaly recording", "detected", "first alarm after", "what fired"], rows))
     b.append(("table", ["normal data", "false alarms", "per day", "frames over the line", "stated rate held?"],
               [[rep._duration(hours), str(alarms), f"{alarms / hours * 24:,.1f}" if hours else "-",
-                f"{over:.3%}", f"{'yes' if held else 'NO'} (stated {stated:.3%})"]]))
+                f"{over:.3%}", f"{rep.held_text(held)} (stated {stated:.3%})"]]))
     b.append(("h2", "Heatmaps: the frame of the first alarm"))
     for r in summary["anomaly"]:
         if r.get("heatmap"):

@@ -50,21 +50,44 @@ def shrunk_correlation(z: np.ndarray, shrinkage: float | str = "auto") -> tuple[
     return (1 - a) * emp + a * mu * np.eye(emp.shape[0]), a
 
 
+def within_sessions(parts: Sequence[np.ndarray]) -> np.ndarray | None:
+    """The windows of several sessions, each centred on its own session mean (float64), or
+    None with fewer than two sessions of two or more windows."""
+    use = [np.asarray(p, dtype=np.float64) for p in parts if len(p) >= 2]
+    if len(use) < 2:
+        return None
+    return np.concatenate([p - p.mean(axis=0) for p in use])
+
+
 def fit_mode(name: str, feats: np.ndarray, detector: str, shrinkage: float | str = "auto",
-             min_shrinkage: float = 0.05, floors: np.ndarray | None = None) -> dict:
+             min_shrinkage: float = 0.05, floors: np.ndarray | None = None,
+             sessions: Sequence[np.ndarray] | None = None) -> dict:
     """One mode's mean, scale and (for Mahalanobis) inverse shrunk correlation.
     floors: per-feature scale floors (thermal frame features: a count that is always 0 in
     training must not turn one noisy pixel into an alarm); a floored feature's variance
-    is then taken as at least 1, the spread the floor means."""
+    is then taken as at least 1, the spread the floor means.
+    sessions: `feats` split by recording session (sensor position, installation). With two
+    or more, the scale and correlation are those of the windows around their own session's
+    mean (the within-session spread): that is what the mode looks like once commissioning
+    has re-learnt its location at a new position, and a between-session offset (a sensor
+    moved: axis gains, rotation, a mounting resonance) must not pass for how the features
+    vary together. The mean is that of all windows; how far a new session lies from it is
+    the across-session threshold's business (host_tools.modeling.calibration)."""
     x = np.asarray(feats, dtype=np.float64)
     if len(x) < MIN_WINDOWS:
         raise DataError(f"mode {name!r}: only {len(x)} windows to fit, need at least {MIN_WINDOWS}")
     mean = x.mean(axis=0)
-    scale = x.std(axis=0, ddof=1)
+    dev = within_sessions(sessions) if sessions is not None else None
+    if dev is not None:
+        n_sess = len([p for p in sessions if len(p) >= 2])
+        scale = np.sqrt((dev * dev).sum(axis=0) / max(1, len(dev) - n_sess))  # pooled within-session std
+    else:
+        scale = x.std(axis=0, ddof=1)
     scale = np.maximum(scale, 1e-6 + 1e-6 * np.abs(mean)) if floors is None else np.maximum(scale, floors)
     mode = {"name": name, "mean": _f32(mean), "scale": _f32(scale), "n_fit": int(len(x))}
     if detector == "mahalanobis":
-        z = (x - np.asarray(mode["mean"])) / np.asarray(mode["scale"])
+        z = (x - np.asarray(mode["mean"])) / np.asarray(mode["scale"]) if dev is None \
+            else dev / np.asarray(mode["scale"])
         cov, alpha = shrunk_correlation(z, shrinkage)
         if shrinkage == "auto" and alpha < min_shrinkage:
             cov, alpha = shrunk_correlation(z, min_shrinkage)
@@ -259,7 +282,8 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
                 margin_windows: Sequence[np.ndarray] | None = None,
                 adaptive: dict | None = None,
                 starts: Sequence[np.ndarray | None] | None = None,
-                session_windows: Sequence[Sequence[np.ndarray]] | None = None) -> dict:
+                session_windows: Sequence[Sequence[np.ndarray]] | None = None,
+                fit_groups: Sequence[Sequence[np.ndarray] | None] | None = None) -> dict:
     """Fit every mode, choose thresholds, and return the model dict (not yet written).
 
     margin_windows: per mode, its windows in time order (fit + hold-out) on which the
@@ -268,13 +292,16 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
     start times of the fit windows and of each calibration set (gaps move its cycle on).
     session_windows: per mode, the windows of each of its recording sessions; a mode with
     two or more gets a threshold that also holds across sessions (host_tools.modeling.calibration).
+    fit_groups: per mode, its fit windows split by session (None: one session); a mode with
+    two or more is fitted with the within-session scale and correlation (fit_mode).
     """
     if not 0 < fa_rate < 1:
         raise DataError(f"--fa-rate must be between 0 and 1, got {fa_rate}")
     if detector == "adaptive" and len(fit_sets) != 1:
         raise DataError(f"the adaptive detector follows one stream: give one --normal folder, "
                         f"not {len(fit_sets)}")
-    modes = [fit_mode(name, f, detector, shrinkage) for name, f in fit_sets]
+    groups = list(fit_groups) if fit_groups is not None else [None] * len(fit_sets)
+    modes = [fit_mode(name, f, detector, shrinkage, sessions=g) for (name, f), g in zip(fit_sets, groups)]
     det = make_detector(detector, modes, adaptive)
     if detector == "adaptive":
         # Stateful: learn the fit windows in time order (with a line no window reaches,
@@ -308,8 +335,9 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
 
         for i, m in enumerate(modes):
             sess = [s for s in session_windows[i] if len(s)]
-            def fit(x, name=m["name"]):
-                return make_detector(detector, [fit_mode(name, x, detector, shrinkage)])
+            def fit(rest, name=m["name"]):
+                return make_detector(detector, [fit_mode(name, np.concatenate(rest), detector, shrinkage,
+                                                         sessions=rest if groups[i] is not None else None)])
 
             across = calibration.out_of_session_scores(sess, fit) if len(sess) >= 2 else np.zeros(0)
             calibration.across_sessions(m, fa_rate, within[i], across, len(sess))
@@ -340,6 +368,10 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
             "tool": "host_tools.modeling.train",
         },
     }
+    # modes whose scale and correlation are those within a session (fit_mode)
+    within_fit = [name for (name, _), g in zip(fit_sets, groups) if g is not None and within_sessions(g) is not None]
+    if within_fit:
+        doc["training"]["within_session_fit"] = within_fit
     model_mod.validate(doc)
     return doc
 

@@ -7,7 +7,11 @@ Per feature k, the prediction is level[k] + profile[slot][k]:
   equal parts of a cycle of `cycle` windows (a daily profile: cycle = windows per day),
   each slot an exponentially weighted mean with a time constant of `profile_tau` cycles;
 - spread: the exponentially weighted root mean square of the residual x - prediction,
-  time constant `spread_tau` windows, never below `floor` times the trained scale.
+  time constant `spread_tau` windows, never below `floor` times the trained scale. The
+  host's train chooses spread_tau (host_tools.modeling.train.spread_horizon): 4 tau, or
+  longer when the residuals are correlated from window to window, so the spread averages
+  enough independent residuals not to swing with each burst of them (nor to widen with
+  the first hours of a slow failure until it no longer stands out).
 The raw score is max_k |residual_k| / spread_k; its ratio to the threshold is the score.
 
 Weeks (optional, `day_types`): a second profile bank for days off. A window belongs to a
@@ -302,6 +306,10 @@ class AdaptiveDetector:
                 s2 = self._min_var[k]
             out.append(abs(self._res[k]) / s2 ** 0.5)
         return out
+
+    def residuals(self):
+        """The signed residuals (x - prediction) of the window scored last."""
+        return list(self._res)
 
     def explain(self, x, i, names, top=3):
         return self.explain_values(x, i, names, top)[0]

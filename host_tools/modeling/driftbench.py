@@ -256,6 +256,8 @@ def run_year(seed: int, days: int = 365) -> dict[str, dict]:
         starts = alarms(doc, feats[test_at:], warm)
         r = tally_named(starts, incidents, test_at)
         r["test_days"] = (len(x) - test_at) / 24.0
+        if ad is not None:  # the spread's time constant train chose, in hours
+            r["spread_h"] = float(doc["adaptive"]["spread_tau"]) * HOUR_S / 3600.0
         out[kind] = r
     return out
 
@@ -272,10 +274,18 @@ def tally_named(starts: list[int], incidents: list[Incident], offset: int) -> di
 
 
 def year_table(seeds: list[int], days: int = 365) -> str:
-    lines = [f"{'year':>5} {'detector':14s} {'failures found':>15s} {'false-alarm runs':>17s}"]
+    lines = [f"{'year':>5} {'detector':14s} {'failures found':>15s} {'false-alarm runs':>17s} {'spread h':>9s}"]
+    sums: dict[str, list[dict]] = {}
     for seed in seeds:
         for kind, r in run_year(seed, days).items():
-            lines.append(f"{seed:>5} {kind:14s} {r['hits']:>9d}/{r['total']:<5d} {r['false_runs']:>17d}")
+            sums.setdefault(kind, []).append(r)
+            sp = f"{r['spread_h']:>9.0f}" if "spread_h" in r else f"{'-':>9s}"
+            lines.append(f"{seed:>5} {kind:14s} {r['hits']:>9d}/{r['total']:<5d} {r['false_runs']:>17d} {sp}")
+    for kind, rs in sums.items():
+        both = sum(r["hits"] == r["total"] for r in rs)
+        runs = [r["false_runs"] for r in rs]
+        lines.append(f"{'years':>5} {kind:14s} both found in {both}/{len(rs)} years; false-alarm runs "
+                     f"{sum(runs)} in all, at most {max(runs)} in a year, over 5 in {sum(v > 5 for v in runs)}")
     return "\n".join(lines)
 
 
@@ -306,7 +316,8 @@ def main(a: argparse.Namespace) -> int:
         print(f"seasonal case: a year of hourly temperatures in a machine hall (seasonal +-9, weather, "
               f"workday/day-off daily cycles, {len(YEAR_HOLIDAYS)} holidays, two labelled failures); fit "
               f"{YEAR_FIT_DAYS} d, thresholds {YEAR_CAL_DAYS} d at fa {100 * YEAR_FA:g}% per hourly window; adaptive: tau 6 h, daily profile "
-              f"of 24 slots; adaptive-week: the same with a days-off profile (weekends and the holidays "
+              f"of 24 slots, spread over 4 tau or longer when the residuals are correlated (train chooses it, "
+              f"'spread h'); adaptive-week: the same with a days-off profile (weekends and the holidays "
               f"marked); a false-alarm run is an alarm start outside both failures")
         print(year_table(a.seasonal))
     return 0

@@ -364,5 +364,11 @@ class AccelPlugin(Plugin):
         return train.test_summary(doc, folder, before, after)
 
     def wrote(self, a: argparse.Namespace, doc: dict) -> str:
-        return (f"wrote {a.out}: {a.detector}, {len(doc['modes'])} mode(s), {len(self.ex.names)} features, "
-                f"fa_rate {a.fa_rate}")
+        out = (f"wrote {a.out}: {a.detector}, {len(doc['modes'])} mode(s), {len(self.ex.names)} features, "
+               f"fa_rate {a.fa_rate}")
+        ad = doc.get("adaptive") or {}
+        if a.detector == "adaptive" and "spread" in (ad.get("seconds") or {}):
+            out += (f"; spread over {ad['seconds']['spread'] / 3600:.3g} h, not {4 * a.tau / 3600:.3g} h: the "
+                    f"residuals are correlated {ad.get('residual_rho', 0):.2f} window to window, so a "
+                    f"shorter spread would swing with them")
+        return out

@@ -138,6 +138,59 @@ def adaptive_params(window_seconds: float, tau: float, cycle: float | None, slot
     return p
 
 
+# Effective samples the adaptive spread averages over: its relative error is about
+# 1/sqrt(2 * 50) = 10%, so the score's scale does not swing with each burst of residuals.
+SPREAD_SAMPLES = 50
+
+
+def residual_rho(res: np.ndarray) -> float:
+    """Lag-1 autocorrelation of the adaptive detector's residuals (rows: windows after its
+    warm-up), the largest over features, within [0, 0.99]; 0.0 with too few windows."""
+    r = np.asarray(res, dtype=np.float64)
+    if r.ndim != 2 or len(r) < 3 * MIN_WINDOWS:
+        return 0.0
+    r = r[np.all(np.isfinite(r), axis=1)]
+    if len(r) < 3 * MIN_WINDOWS:
+        return 0.0
+    r = r - r.mean(axis=0)
+    den = (r * r).sum(axis=0)
+    num = (r[1:] * r[:-1]).sum(axis=0)
+    rho = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    return float(min(0.99, max(0.0, float(rho.max()))))
+
+
+def spread_horizon(base: float, rho: float, n_fit: int) -> float:
+    """The spread's time constant in windows: long enough to hold SPREAD_SAMPLES effective
+    samples of the squared residual, never shorter than `base`.
+
+    An exponentially weighted mean with time constant T over independent values is worth
+    about 2T samples; over an AR(1) residual with lag-1 correlation rho, whose square is
+    correlated rho^2, about 2T (1 - rho^2) / (1 + rho^2). Hourly temperatures whose level
+    follows the weather leave residuals correlated over hours (rho about 0.75): a 1-day
+    spread then averages about 10 samples and swings with every front, and with the first
+    hours of a slow failure, which widen it until the failure no longer stands out. Capped
+    at a quarter of the fit windows, so the spread has settled before calibration starts.
+    """
+    r2 = rho * rho
+    need = SPREAD_SAMPLES * (1.0 + r2) / (2.0 * (1.0 - r2))
+    cap = n_fit / 4.0
+    return max(base, min(need, cap))
+
+
+def _learn_fit(det, feats: np.ndarray, starts, window_seconds: float) -> np.ndarray:
+    """A stateful (adaptive) detector learns the fit windows in time order, with a line no
+    window reaches (nothing freezes); returns the residuals of the windows after warm-up."""
+    det.set_mode(0, threshold=3.0e38)
+    _set_clock(det, starts, window_seconds)
+    res = []
+    for x, k in zip(feats, gap_skips(starts, len(feats), window_seconds)):
+        det.skip(k)
+        det.step(x)
+        if not det.learning:
+            res.append(det.residuals())
+    return np.asarray(res, dtype=np.float64).reshape(len(res), -1)
+
+
 def gap_skips(starts: np.ndarray | None, n: int, window_seconds: float) -> np.ndarray:
     """Windows missing before each window (gaps in the recording), from start times."""
     if starts is None or window_seconds <= 0:
@@ -253,13 +306,21 @@ def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarr
     if detector == "adaptive":
         # Stateful: learn the fit windows in time order (with a line no window reaches,
         # so nothing freezes), then score the calibration windows that follow them.
-        det.set_mode(0, threshold=3.0e38)
         spw = float((adaptive or {}).get("seconds", {}).get("window", 0.0))
         st = list(starts) if starts is not None else [None] * (1 + len(calib))
-        _set_clock(det, st[0], spw)
-        for x, k in zip(fit_sets[0][1], gap_skips(st[0], len(fit_sets[0][1]), spw)):
-            det.skip(k)
-            det.step(x)
+        res = _learn_fit(det, fit_sets[0][1], st[0], spw)
+        adaptive = dict(adaptive or {})
+        rho = residual_rho(res)
+        base = float(adaptive.get("spread_tau", 4 * float(adaptive.get("tau", 36))))
+        longer = spread_horizon(base, rho, len(fit_sets[0][1]))
+        adaptive["residual_rho"] = round(rho, 4)
+        if longer > base:
+            # the board reads spread_tau from the model: nothing more to carry
+            adaptive["spread_tau"] = round(longer, 3)
+            if spw > 0:
+                adaptive["seconds"] = dict(adaptive.get("seconds") or {}, spread=round(longer * spw, 1))
+            det = make_detector(detector, modes, adaptive)
+            _learn_fit(det, fit_sets[0][1], st[0], spw)
         raws = []
         for (f, _), t in zip(calib, st[1:]):
             for x, k in zip(f, gap_skips(t, len(f), spw)):

@@ -10,6 +10,7 @@ and renamed).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os

@@ -162,3 +162,15 @@ def test_deploy_over_mpremote_compiles_for_the_board(tmp_path, capsys, fan_model
     r = subprocess.run([venv_tool("micropython"), "-c", "from device import model, decision; print('ok')"],
                        cwd=fs, capture_output=True, text=True, timeout=30)
     assert r.stdout.strip() == "ok", r.stderr
+
+
+def test_deploy_quiet_prints_only_the_last_line(tmp_path, capsys, fan_model_path):
+    # --quiet on push/deploy/receive (cli.main.LAST_LINE_ONLY) keeps stdout's last line only;
+    # it once died with NameError (contextlib not imported after the cli/ move)
+    drive = make_drive(str(tmp_path / "CIRCUITPY"))
+    rc, full, err = run_cli(capsys, "deploy", "--drive", drive, "--model", fan_model_path, "--dry-run")
+    assert rc == 0, err
+    rc, out, err = run_cli(capsys, "deploy", "--drive", drive, "--model", fan_model_path, "--dry-run", "--quiet")
+    assert rc == 0, err
+    assert out.splitlines() == [full.splitlines()[-1]]
+    assert "nothing written" in out

@@ -22,7 +22,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from host_tools.data.datasets import DataError
 
@@ -75,14 +75,14 @@ class WindowParser:
             try:
                 if len(parts) < 7:
                     raise ValueError
-                head = {"seq": int(parts[1]), "kind": parts[2], "rows": int(parts[3]),
-                        "cols": int(parts[4]), "rate": float(parts[5]), "t_ms": int(parts[6])}
-                if head["rows"] <= 0 or head["cols"] <= 0:
+                new: dict[str, Any] = {"seq": int(parts[1]), "kind": parts[2], "rows": int(parts[3]),
+                                       "cols": int(parts[4]), "rate": float(parts[5]), "t_ms": int(parts[6])}
+                if new["rows"] <= 0 or new["cols"] <= 0:
                     raise ValueError
             except ValueError:
                 self.garbage += 1
                 return None
-            self.head = head
+            self.head = new
             return None
         if line.startswith("#E,"):
             head = self.head
@@ -391,7 +391,7 @@ class CollectServer:
         class Server(ThreadingHTTPServer):
             daemon_threads = True
 
-            def handle_error(self, request: object, client_address: object) -> None:
+            def handle_error(self, request: Any, client_address: Any) -> None:
                 if not isinstance(sys.exc_info()[1], ConnectionError):  # a board that went away
                     super().handle_error(request, client_address)
 
@@ -400,7 +400,8 @@ class CollectServer:
         except OSError as e:
             raise CollectError(f"cannot listen on {host}:{port} ({e.strerror}): choose another --http "
                                "address or port") from None
-        self.address = self.httpd.server_address
+        # typeshed types an INET server's host as str | bytes; getsockname() gives it as str
+        self.address: tuple[str, int] = self.httpd.server_address  # type: ignore[assignment]
         self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1},
                                         daemon=True)
 

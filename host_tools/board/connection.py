@@ -469,11 +469,12 @@ class SerialBoard:
                  timeout: float = 60.0) -> None:
         self.port = port
         self.resume = resume
-        self.mpremote = mpremote or find_mpremote()
+        found = mpremote or find_mpremote()
         self.timeout = timeout
         self._info: BoardInfo | None = None
-        if self.mpremote is None:
+        if found is None:
             raise BoardError("mpremote is not installed: pip install mpremote (it is a dependency of this tool)")
+        self.mpremote: str = found
         if not os.path.exists(port):
             raise BoardError(f"{port}: no such serial port: plug the board in and check the name "
                              "(python -m serial.tools.list_ports lists them)")

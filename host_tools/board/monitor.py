@@ -120,6 +120,7 @@ class Monitor:
         ax.axhline(1.0, color="red", lw=1, ls="--", label="alarm line (threshold)")
         end = self.last_window
         for i, (a, b) in enumerate(self.spans):
+            assert a is not None  # a span always has its start window
             ax.axvspan(a, b if b is not None else end, color="red", alpha=0.15,
                        label="anomaly" if i == 0 else None)
         ax.set_xlabel("window")

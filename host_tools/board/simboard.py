@@ -42,8 +42,8 @@ def recording_lines(paths: list[str], window: int, rate: float) -> Iterator[byte
     wins: list[np.ndarray] = []
     for p in paths:
         for f in datasets.list_csv(p):
-            rec = datasets.read_recording(f, "accel").astype(np.float32)
-            wins.extend(np.asarray(w, dtype=np.float32) for w in datasets.cut_windows(rec, window, f))
+            samples = datasets.read_recording(f, "accel").astype(np.float32)
+            wins.extend(np.asarray(w, dtype=np.float32) for w in datasets.cut_windows(samples, window, f))
     if not wins:
         raise DataError(f"{' '.join(paths)}: no complete {window}-sample windows to play")
 

@@ -10,6 +10,7 @@ and renamed).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -321,8 +322,8 @@ def _score_events(a: argparse.Namespace, doc: dict, ex, wins: list) -> int:
         else:
             when = f" {ref.start}" if ref.start is not None else ""
             print(f"{out['event']}\t{ref.file}\t{ref.index}{when}\tscore {out['score']}\tmode {out['mode']}")
-    starts = sum(1 for p in events if p.get("event") == "anomaly_start" or p.get("anomaly"))
-    print(f"{starts} alarm(s) in {len(wins)} windows (decision k={app.decision.k} of n={app.decision.n}, "
+    n_starts = sum(1 for p in events if p.get("event") == "anomaly_start" or p.get("anomaly"))
+    print(f"{n_starts} alarm(s) in {len(wins)} windows (decision k={app.decision.k} of n={app.decision.n}, "
           f"off {app.decision.off}, cooldown {app.decision.cooldown})", file=sys.stderr)
     return 0
 

@@ -122,7 +122,8 @@ def cmd_receive(a: argparse.Namespace) -> int:
             srv = rx.serve_http(*a.http)
         except OSError as e:
             raise DataError(f"--http {a.http[0]}:{a.http[1]}: {e.strerror}") from None
-        h, p = srv.server_address[:2]
+        h: str  # typeshed types an INET server's host as str | bytes; getsockname() gives it as str
+        h, p = srv.server_address[:2]  # type: ignore[assignment]
         print(f"receiving on http://{h}:{p}/ingest, dashboard http://{h}:{p}/"
               + (" (public)" if a.public_dashboard else " (read token)" if read_token
                  else " (off: give --read-token or --public-dashboard)"), flush=True)

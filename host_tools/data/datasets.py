@@ -334,7 +334,7 @@ class WindowSet:
         return f"{timeaxis.format_time(a, self.absolute)} .. {timeaxis.format_time(b, self.absolute)}"
 
 
-_open_line = [None]  # the stream a progress counter is writing on, until it ends its line
+_open_line: list[Any] = [None]  # the stream a progress counter is writing on, until it ends its line
 
 
 def end_progress_line() -> None:
@@ -413,6 +413,7 @@ def load_window_rows(folder: str, files: list[str], extractor, opts: ReadOptions
     each row a window, in file and row order, with its label when the files have one."""
     kind = extractor.kind
     lo, hi = (-features_mod.MAX_G, features_mod.MAX_G) if kind == "accel" else (-csvrows.FLOAT32_MAX, csvrows.FLOAT32_MAX)
+    index: list[int]
     feats, fpos, index, lines, labels, notes = [], [], [], [], [], []
     have_labels = True
     for k, f in enumerate(files):

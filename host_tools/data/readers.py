@@ -336,6 +336,7 @@ def check_times(t: Table, rate: float) -> None:
     `t.breaks`); and check that the stamps step by about one sample period: a wrong --rate
     is said here, with the rate the stamps show, not found later as 'every sample is a gap'."""
     times = t.times
+    assert times is not None, "check_times needs a table with time stamps"  # both callers' case
     steps = np.diff(times)
     if not t.absolute and not t.in_seconds:
         unit = timeaxis.numeric_unit(t.time_name, steps, rate, t.edge_impulse)
@@ -393,6 +394,7 @@ def _period_arg(d: float) -> str:
 
 
 def _show(t: Table, i: int) -> str:
+    assert t.times is not None  # check_times' notes: a table with time stamps
     return str(timeaxis.format_time(float(t.times[i]), t.absolute))
 
 
@@ -414,8 +416,8 @@ def axes_of(path: str, opts: ReadOptions = DEFAULT) -> int:
     if not lines:
         return 3
     cells = lines[0].split(",")
-    if csvrows.is_header(cells) and window_layout(cells) is not None:
-        return len(window_layout(cells)[0])
+    if csvrows.is_header(cells) and (layout := window_layout(cells)) is not None:
+        return len(layout[0])
     if csvrows.is_header(cells):
         n = len(cells) - (1 if any(csvrows.is_time_name(c) for c in cells) else 0)
         return n if n in (1, 2) else 3
@@ -481,7 +483,7 @@ def read_edge_impulse_json(path: str, kind: str, opts: ReadOptions = DEFAULT) ->
             elif u not in ("g", ""):
                 raise ReadError(f"{path}: sensor {names[i]} is in {units[i]!r}, expected m/s2 or g")
     lo, hi = csvrows.KINDS[kind][1:3]
-    lo, hi = (lo, hi) if lo is not None else (-csvrows.FLOAT32_MAX, csvrows.FLOAT32_MAX)
+    lo, hi = (lo, hi) if lo is not None and hi is not None else (-csvrows.FLOAT32_MAX, csvrows.FLOAT32_MAX)
     bad = np.flatnonzero(~(np.isfinite(vals) & (vals >= lo) & (vals <= hi)).all(axis=1))
     if len(bad):
         raise ReadError(f"{path}: payload.values entry {int(bad[0]) + 1} has a value that is not finite "
@@ -625,9 +627,9 @@ def read_frames(path: str, rate: float | None = None, opts: ReadOptions = DEFAUL
     data = parse_rows(body_lines, N, np.float32)
     if data is None:  # name the bad line
         for (ln_no, ln), rest in zip(numbered, body_lines):
-            cells = ln.count(",") + 1
-            if cells != width:
-                raise ReadError(f"{path}: line {ln_no} has {cells} columns, expected {width}{how}")
+            n_cells = ln.count(",") + 1
+            if n_cells != width:
+                raise ReadError(f"{path}: line {ln_no} has {n_cells} columns, expected {width}{how}")
             for c in rest.split(","):
                 if not csvrows.is_number(c):
                     raise ReadError(f"{path}: line {ln_no} has a non-numeric value {c.strip()!r}{how}")
@@ -672,7 +674,8 @@ def read_frames(path: str, rate: float | None = None, opts: ReadOptions = DEFAUL
         if rate is not None and rows > 1:
             check_times(t, rate)
         elif not out.absolute:
-            t.times = t.times * timeaxis.numeric_unit(time_col, np.diff(t.times), 1.0)
+            stamps = out.extra[time_col]  # t.times as yet
+            t.times = stamps * timeaxis.numeric_unit(time_col, np.diff(stamps), 1.0)
         out.times, out.notes, out.breaks = t.times, out.notes + t.notes, t.breaks
     return out
 
@@ -798,7 +801,9 @@ def read_window_rows(path: str, opts: ReadOptions = DEFAULT, lo: float = -1000.0
         raise ReadError(f"{path}: line {body[r][0]} has a value that is not finite or outside "
                         f"{lo:g}..{hi:g}{how}")
     n_ax, n_s = len(cols), len(cols[0])
-    names = [_SAMPLE_NAME.match(header[c[0]]).group(1) or f"axis{k}" for k, c in enumerate(cols)]
+    # window_layout matched every sample column's name
+    names = [(m.group(1) if (m := _SAMPLE_NAME.match(header[c[0]])) else "") or f"axis{k}"
+             for k, c in enumerate(cols)]
     out = WindowRows(path, vals.reshape(len(body), n_ax, n_s), np.array([n for n, _ in body]), labels, names)
     counts = ""
     if labels is not None:

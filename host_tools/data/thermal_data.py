@@ -26,6 +26,7 @@ A folder is one session; its CSV files are taken in name order (time order).
 from __future__ import annotations
 
 import os
+from typing import cast
 
 import numpy as np
 
@@ -81,6 +82,7 @@ def load_folder(folder: str, rate: float | None = None, opts: readers.ReadOption
             readers.check_file(path)
         except readers.ReadError as e:
             raise DataError(str(e)) from None
+    index: list[int]
     frames, names, index, amb, lab, ts, notes = [], [], [], [], [], [], []
     have_amb = have_lab = have_t = True
     for path in files:
@@ -98,15 +100,15 @@ def load_folder(folder: str, rate: float | None = None, opts: readers.ReadOption
         lab.append(is_anomaly(lb) if lb is not None else None)
         ts.append(fr.times)
         notes.extend(fr.notes)
-    t = np.concatenate(ts) if have_t else None
+    t = np.concatenate(cast("list[np.ndarray]", ts)) if have_t else None  # have_t: none is None
     shown = None
     if t is not None:
         steps = np.diff(t)
         steps = steps[steps > 0]
         shown = 1.0 / float(np.median(steps)) if len(steps) else None
     return {"frames": np.concatenate(frames), "files": names, "index": index,
-            "ambient": np.concatenate(amb) if have_amb else None,
-            "label": np.concatenate(lab) if have_lab else None,
+            "ambient": np.concatenate(cast("list[np.ndarray]", amb)) if have_amb else None,
+            "label": np.concatenate(cast("list[np.ndarray]", lab)) if have_lab else None,
             "t": t, "notes": notes, "rate": shown}
 
 

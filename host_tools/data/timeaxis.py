@@ -37,8 +37,8 @@ def parse_rate(text: str) -> float:
         rate = v
     elif unit == "khz":
         rate = v * 1000.0
-    elif unit in _UNITS:
-        rate = 1.0 / (v * _UNITS[unit]) if v > 0 else math.inf
+    elif (scale := _UNITS.get(unit)) is not None:  # a period (hz, khz are rates: above)
+        rate = 1.0 / (v * scale) if v > 0 else math.inf
     else:
         raise ValueError(f"{text!r}: unknown unit {m.group(2)!r} (Hz, kHz, or a period in us, ms, s, min, h)")
     if not (math.isfinite(rate) and rate > 0):

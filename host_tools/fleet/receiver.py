@@ -107,7 +107,7 @@ class Receiver:
     def ingest(self, p: dict, source: str) -> str:
         """Store a validated payload: "stored", "duplicate" or "conflict". Raises
         StoreError when the database did not take it (then confirm nothing)."""
-        alerts = ()
+        alerts: list[tuple[str, str]] | tuple = ()
         if self.routes and p.get("type") == "event" and p.get("event") == "anomaly_start":
             alerts = self.routes.alerts_for(p)
         try:
@@ -138,7 +138,7 @@ class Receiver:
             self.log(f"# {result}: {p['device']} boot {p.get('boot', 0)} seq {p['seq']} arrived ({source}) and is "
                      f"already stored, {why}; further {result}s from {p['device']} are counted and the total is "
                      f"logged at exit")
-        if result == "stored" and alerts:
+        if result == "stored" and alerts and self.routes:  # alerts come from routes
             self.routes.kick()
         return result
 
@@ -507,9 +507,9 @@ def _handler(rx: Receiver) -> type:
                         return self._json(200, rx.store.conflicts(lim))
                     from host_tools.fleet import store as store_mod
 
-                    dev = q.get("device", [None])[0]
+                    dev_q = q.get("device", [None])[0]
                     # one payload shape: the payload as an object, as `events --json` prints it
-                    return self._json(200, [store_mod.view(r) for r in rx.store.events(dev, lim, newest_first=True)])
+                    return self._json(200, [store_mod.view(r) for r in rx.store.events(dev_q, lim, newest_first=True)])
                 return self._json(200, rx.counters())
             except ValueError:
                 return self._json(400, {"error": "bad query"})
@@ -556,7 +556,8 @@ class MqttInput:
                                         urllib.parse.unquote(u.password or ""))
         if u.scheme == "mqtts":
             self.client.tls_set()
-        self.client.reconnect_delay_set(0.2, 5)
+        # paho annotates int, but the delay is only added to time.monotonic(): 0.2 s works
+        self.client.reconnect_delay_set(0.2, 5)  # type: ignore[arg-type]
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.host = u.hostname

@@ -116,7 +116,7 @@ class Routes:
 
     def __init__(self, routes: list[dict], log: Callable[[str], None] | None = None) -> None:
         self.routes = routes
-        self.keys = []
+        self.keys: list[str] = []
         for i, r in enumerate(routes):
             k = check_route(r, f"route {i + 1}")
             if k in self.keys:

@@ -399,7 +399,8 @@ class PostgresStore(Store):
         # two receivers starting at once may race on CREATE TABLE: serialise it
         db.execute("SELECT pg_advisory_lock(7231)")
         try:
-            if db.execute("SELECT to_regclass('events')").fetchone()[0] is not None:
+            exists = db.execute("SELECT to_regclass('events')").fetchone()  # one row, always
+            if exists is not None and exists[0] is not None:
                 _migrate_events_boot_postgres(db)
             _create_events(db.execute, self._SERIAL)
             _create_conflicts(db.execute, self._SERIAL)
@@ -513,6 +514,7 @@ def history(st: Store, device: str, since: float | None = None, until: float | N
             limit: int = 5000) -> list[dict]:
     """A device's payloads (oldest first) received in [since, until], at most `limit`
     newest ones."""
+    args: list[str | float]
     cond, args = [f"device = {st.ph}"], [device]
     if since is not None:
         cond.append(f"received >= {st.ph}")

@@ -41,7 +41,7 @@ def split_sessions(starts: np.ndarray | None, gap_seconds: float | None) -> np.n
     return np.cumsum(brk)
 
 
-def out_of_session_scores(sessions: Sequence[np.ndarray], fit: Callable[[list], object]
+def out_of_session_scores(sessions: Sequence[np.ndarray], fit: Callable[[list], detectors_mod._Detector]
                           ) -> np.ndarray:
     """Raw scores of every session's windows against the mode fitted on the others;
     fit(the other sessions, a list of window arrays) -> a one-mode device detector

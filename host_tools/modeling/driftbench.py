@@ -161,9 +161,9 @@ def table(seeds: list[int], days: int = 120) -> tuple[str, dict]:
     head = f"{'seed':>5} {'detector':9} " + " ".join(f"{k + ' hits':>10}" for k in KINDS) + \
         f" {'false-alarm runs':>17} {'per 30 days':>12}"
     lines = [head]
-    for seed, det, r in rows:
+    for who, det, r in rows:
         cells = " ".join(f"{r['hits'][k]:>6d}/{r['total'][k]:<3d}" for k in KINDS)
-        lines.append(f"{seed:>5} {det:9} {cells} {r['false_runs']:>17d} "
+        lines.append(f"{who:>5} {det:9} {cells} {r['false_runs']:>17d} "
                      f"{30 * r['false_runs'] / r['test_days']:>12.2f}")
     return "\n".join(lines), sums
 

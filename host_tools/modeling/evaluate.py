@@ -124,7 +124,7 @@ def roc_auc(normal: np.ndarray, anomaly: np.ndarray) -> float:
     return float(roc_auc_score(y, np.r_[normal, anomaly]))
 
 
-def run_decision(ratios: Sequence[float], settings: dict) -> tuple[int, int]:
+def run_decision(ratios: Sequence[float] | np.ndarray, settings: dict) -> tuple[int, int]:
     """The board's Decision over scores in time order: (anomaly_start events, windows
     after which an alarm was on). One alarm that never clears counts once, so the
     second number says how much of the time the buzzer would sound."""
@@ -150,7 +150,7 @@ def alarms_per_hour(ratios: Sequence[float], settings: dict,
     return n, hours, (n / hours if hours > 0 else float("nan"))
 
 
-def alarm_summary(ratios: Sequence[float], settings: dict, seconds_per_window: float) -> dict:
+def alarm_summary(ratios: Sequence[float] | np.ndarray, settings: dict, seconds_per_window: float) -> dict:
     """Window and decision-level false-alarm figures of a normal sequence."""
     starts, on = run_decision(ratios, settings)
     n = len(ratios)
@@ -160,7 +160,7 @@ def alarm_summary(ratios: Sequence[float], settings: dict, seconds_per_window: f
             "alarm_on_share": on / n if n else float("nan")}
 
 
-def detection_delay(normal: Sequence[float], anomaly: Sequence[float],
+def detection_delay(normal: Sequence[float] | np.ndarray, anomaly: Sequence[float] | np.ndarray,
                     settings: dict) -> tuple[int | None, bool]:
     """Windows until the alarm after an anomaly starts, and whether one was already on.
 
@@ -389,7 +389,7 @@ class Evaluator:
                 raise DataError(f"{sc.commission}: too few files to commission on "
                                 f"{COMMISSION_SHARE:.0%} and test on the rest")
             test_sets = [(f"{os.path.basename(sc.commission)} after {COMMISSION_SHARE:.0%}", test_part)]
-            test_key = ("commission-test", sc.commission)
+            test_key: tuple = ("commission-test", sc.commission)
         else:
             com_part = None
             test_sets = [(f"{names[p]} last 20%", s[2]) for p, s in zip(sc.normal, splits)]
@@ -407,7 +407,7 @@ class Evaluator:
             with st("fit"):
                 doc = self._model(sc, det_kind, splits)
             variants = [(det_kind, doc, False)]
-            if sc.commission:
+            if com_part is not None:  # sc.commission
                 with st("fit"):
                     cdoc, _ = train.commission_model(doc, com_part.features)
                 if det_kind == cfg.detector:
@@ -417,7 +417,8 @@ class Evaluator:
                 with st("score"):
                     det = detectors_mod.from_model(mdoc)
                     mkey = ("ours", tuple(sc.normal), det_kind, sc.commission if commissioned else None)
-                    ratios = {s: self._cached((mkey, set_keys[s]), lambda f=f: self._ratios(det, f))
+                    # _cached calls the lambda at once: f is this item's
+                    ratios = {s: self._cached((mkey, set_keys[s]), lambda: self._ratios(det, f))
                               for s, f in sets.items()}
                     label = f"ours: {det_kind}" + (" (commissioned)" if commissioned else "")
                     if sc.commission and not commissioned:
@@ -482,7 +483,7 @@ class Evaluator:
         if b.input == "mad":
             if any(self.folders[p].mad is None for p in sc.normal):
                 return None
-            mad_of = {p: self.folders[p].mad for p in self.folders}
+            mad_of = self._mad_of()
             fit = np.concatenate([mad_of[p][self._part_mask(p, 0)] for p in sc.normal])
             cal = np.concatenate([mad_of[p][self._part_mask(p, 1)] for p in sc.normal])
             data = self._mad_sets(sc, extras)
@@ -500,7 +501,7 @@ class Evaluator:
                 self._fitted[fkey] = (b, thr)
             thr_safe = thr if thr > 0 else 1e-12  # ratios need a positive line
             mkey = ("baseline", b.name, tuple(sc.normal))
-            ratios = {s: self._cached((mkey, set_keys[s]), lambda x=x: b.score(x) / thr_safe)
+            ratios = {s: self._cached((mkey, set_keys[s]), lambda: b.score(x) / thr_safe)  # called at once
                       for s, x in data.items()}
         except (ValueError, np.linalg.LinAlgError) as e:  # e.g. too few windows for the fit
             return {}, float("nan"), f"{type(e).__name__}: {e}"
@@ -511,18 +512,23 @@ class Evaluator:
         the same windows WindowSet.split_time picks."""
         return self.folders[p].ws.part_masks(*SPLIT)[part]
 
+    def _mad_of(self) -> dict[str, np.ndarray]:
+        """Every folder's MAD features (load_folders keeps them for all folders or none)."""
+        return {p: fo.mad for p, fo in self.folders.items() if fo.mad is not None}
+
     def _mad_sets(self, sc: Scenario, extras: list[str]) -> dict[str, np.ndarray]:
         f = self.folders
+        mad = self._mad_of()
         if sc.commission:
             order = f[sc.commission].ws.file_order
             n_files = int(order.max()) + 1
             lo = int(round(COMMISSION_SHARE * n_files))
-            normal = f[sc.commission].mad[order >= lo]
+            normal = mad[sc.commission][order >= lo]
         else:
-            normal = np.concatenate([f[p].mad[self._part_mask(p, 2)] for p in sc.normal])
+            normal = np.concatenate([mad[p][self._part_mask(p, 2)] for p in sc.normal])
         out = {"normal": normal}
         for p in sc.anomalies + extras:
-            out[os.path.basename(p)] = f[p].mad
+            out[os.path.basename(p)] = mad[p]
         return out
 
     def _metrics(self, ratios: dict[str, np.ndarray], sc: Scenario, extras: list[str],

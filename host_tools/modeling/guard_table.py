@@ -73,7 +73,7 @@ def _short(d: dict) -> str:
 def margins(rows: list[dict]) -> list[str]:
     """Per mode, how close its decisions came to the operating-axis limit: the largest share
     it accepted and the smallest it refused by that guard, each over the limit."""
-    out = []
+    out: list[str] = []
     if not rows:
         return out
     for k, d0 in enumerate(rows[0]["decisions"]):

@@ -238,7 +238,7 @@ def _alarms(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> Non
     order = [k for k in method_order(r["methods"], r["primary"]) if k in series]
     fig = _figure(max(4.2 * len(sessions) + 1.0, 7.5), 3.8)
     axes = fig.subplots(1, len(sessions), squeeze=False)[0]
-    lines = []
+    lines: list[Any] = []  # matplotlib lines, for the legend
     for ax, s in zip(axes, sessions):
         for j, k in enumerate(order):
             if s not in series[k]:
@@ -295,7 +295,7 @@ def _roc(path: str, r: dict, series: dict[str, dict[str, np.ndarray]]) -> None:
     ticks = [0.0, 0.5, 1.0]
     axes[0, 0].set_xticks(ticks)
     axes[0, 0].set_yticks(ticks)
-    lines = []
+    lines: list[Any] = []  # matplotlib lines, for the legend
     for ax, an in zip(axes.flat, panels):
         for k in order:
             s = series[k]

@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 import time
+from typing import Any
 
 from device import app as app_mod
 from device.appconfig import AppConfig
@@ -82,7 +83,7 @@ def run(model_path: str, data: list[str], commission: int = 0, heartbeat: int = 
     doc, ex = datasets.load_model(model_path)
     windows = [w for _, _, w in datasets.windows_of_paths(data, ex, datasets.model_expect(model_path, ex))]
     box = ListOutbox(echo)
-    out = box
+    out: Any = box  # or hostnet's SendOutbox around it (imported only for --send)
     if send:
         from host_tools.fleet import hostnet
 

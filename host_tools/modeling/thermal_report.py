@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -35,7 +36,7 @@ def anomaly_regions(z: np.ndarray, ex: np.ndarray, allow: np.ndarray, z_hot: flo
     a small pipe 12 C too cold beats a large body 4 C warm). Each: kind, pixel mask,
     excess-weighted centre, area, peak excess (negative when cold), mean |z|."""
     ok = allow > 0.5
-    out = []
+    out: list[dict[str, Any]] = []
     for kind, mask in (("hot", (z > z_hot) & (ex >= min_excess) & ok),
                        ("cold", (z < -z_hot) & (ex <= -min_excess) & ok)):
         if not mask.any():
@@ -116,7 +117,7 @@ def heatmaps(runner: thermal_train.Runner, frame: np.ndarray, path: str, title: 
 
 def _places(runner: thermal_train.Runner, n: int, rs: np.random.RandomState, size: int = 2) -> list[tuple[int, int]]:
     allow = runner.features.allow_map()
-    out = []
+    out: list[tuple[int, int]] = []
     while len(out) < n:
         r, c = rs.randint(0, 24 - size + 1), rs.randint(0, 32 - size + 1)
         if allow[r:r + size, c:c + size].min() > 0:

@@ -30,6 +30,7 @@ import argparse
 import datetime
 import os
 import sys
+from typing import Sequence
 
 import numpy as np
 
@@ -108,7 +109,7 @@ def features_of(ex: thermal.ThermalFeatures, frames: np.ndarray, maps: bool = Fa
         if not ex.ok:
             raise DataError(f"frame {i}: not a valid thermal frame")
         mode[i] = ex.mode
-        if maps:
+        if ems is not None:
             ems[i] = ex.excess_map()
     return out, mode, ems
 
@@ -406,7 +407,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 # ---- editing the allowed-hot mask of a trained model ---------------------------------------
 
-def edit_mask(path: str, out: str, allow: list[tuple[int, int, int, int]] = (), forbid=(),
+def edit_mask(path: str, out: str, allow: Sequence[tuple[int, int, int, int]] = (), forbid=(),
               clear: bool = False) -> dict:
     """Allow heat in (or forbid it again for) rectangles rows r0..r1-1, cols c0..c1-1 of a
     trained model's mask, and write the model again (checksums renewed). The thresholds

@@ -79,7 +79,7 @@ def fit_mode(name: str, feats: np.ndarray, detector: str, shrinkage: float | str
     mean = x.mean(axis=0)
     dev = within_sessions(sessions) if sessions is not None else None
     if dev is not None:
-        n_sess = len([p for p in sessions if len(p) >= 2])
+        n_sess = len([p for p in sessions or () if len(p) >= 2])
         scale = np.sqrt((dev * dev).sum(axis=0) / max(1, len(dev) - n_sess))  # pooled within-session std
     else:
         scale = x.std(axis=0, ddof=1)
@@ -95,7 +95,7 @@ def fit_mode(name: str, feats: np.ndarray, detector: str, shrinkage: float | str
             cov = cov + np.diag(np.maximum(0.0, 1.0 - np.diag(cov)))
         inv = np.linalg.inv(cov)
         inv = (inv + inv.T) / 2
-        inv32 = np.asarray(inv, dtype=np.float32)
+        inv32: np.ndarray = np.asarray(inv, dtype=np.float32)
         inv32 = (inv32 + inv32.T) / 2  # exactly symmetric after rounding
         mode["inv_cov"] = [[_num(v) for v in row] for row in inv32]
         mode["shrinkage"] = round(alpha, 4)
@@ -213,7 +213,7 @@ def raw_scores(det, feats: np.ndarray, mode: int | None = None) -> tuple[np.ndar
     return raws, which
 
 
-def choose_thresholds(det, modes: list[dict], calib: list[tuple[np.ndarray, int | None]],
+def choose_thresholds(det, modes: list[dict], calib: Sequence[tuple[np.ndarray, int | None]],
                       fa_rate: float, source: str) -> list[list[float]]:
     """Set each mode's threshold from calibration windows (labelled or nearest-mode);
     returns each mode's calibration scores."""
@@ -276,7 +276,7 @@ def _set_clock(det, starts, window_seconds: float) -> None:
 
 
 def build_model(extractor, detector: str, fit_sets: Sequence[tuple[str, np.ndarray]],
-                calib: list[tuple[np.ndarray, int | None]], fa_rate: float,
+                calib: Sequence[tuple[np.ndarray, int | None]], fa_rate: float,
                 shrinkage: float | str = "auto", decision: dict | None = None,
                 sessions: Sequence[str] = (), threshold_source: str = "calibration",
                 margin_windows: Sequence[np.ndarray] | None = None,

@@ -370,6 +370,16 @@ def test_cli_thermal_bad_input_is_one_error_line(tmp_path, capsys):
 
 # ---- the board: code.py with an MLX90640 -------------------------------------------------------
 
+def _drive_with_model(path, tmp_path):
+    """A CIRCUITPY folder holding the model at `path` under the names the board loads."""
+    root = tmp_path / "CIRCUITPY"
+    root.mkdir()
+    for f in model_mod.files_of(path):
+        dest = "model.json" if f.endswith(".json") else "model.pixels.npy"
+        (root / dest).write_bytes(open(f, "rb").read())
+    return root
+
+
 def _install_camera(monkeypatch, fake):
     mod = type(sys)("adafruit_mlx90640")
     mod.MLX90640 = lambda bus: fake
@@ -378,11 +388,7 @@ def _install_camera(monkeypatch, fake):
 
 def test_board_runs_the_thermal_model_and_reports_the_hot_spot(scene_model, tmp_path, monkeypatch):
     path, _ = scene_model
-    root = tmp_path / "CIRCUITPY"
-    root.mkdir()
-    for f in model_mod.files_of(path):
-        dest = "model.json" if f.endswith(".json") else "model.pixels.npy"
-        (root / dest).write_bytes(open(f, "rb").read())
+    root = _drive_with_model(path, tmp_path)
     sc = scene.Scene(seed=21, anomalies=[scene.Anomaly("spot", 40, 80, row=3, col=26, excess=8.0)]).frames(90)
     frames = [list(map(float, f.ravel())) for f in sc["frames"]]
     with fake_hardware() as hw:
@@ -406,11 +412,7 @@ def test_board_calls_a_cold_pipe_cold(scene_model, tmp_path, monkeypatch):
     from host_tools.fleet import wording
 
     path, _ = scene_model
-    root = tmp_path / "CIRCUITPY"
-    root.mkdir()
-    for f in model_mod.files_of(path):
-        dest = "model.json" if f.endswith(".json") else "model.pixels.npy"
-        (root / dest).write_bytes(open(f, "rb").read())
+    root = _drive_with_model(path, tmp_path)
     sc = scene.Scene(seed=21, anomalies=[scene.Anomaly("cold_pipe", 40, 90)]).frames(60)
     frames = [list(map(float, f.ravel())) for f in sc["frames"]]
     with fake_hardware() as hw:

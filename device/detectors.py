@@ -174,6 +174,8 @@ class ZScoreDetector(_Detector):
 # Row bands of the triangular factors (see MahalanobisDetector). 1: one product per window
 # over the whole matrix, zeros included; 2 (4 modes, 39 features): 7.6 KB fewer resident
 # bytes for ~430 more allocated per window (three more small operations); 3: 9.5 KB for ~860.
+# device/modelformat.py's BANDS, into which the board's loader reads a sidecar's factors, is
+# the same number (tests/test_model_stream.py keeps them equal).
 BANDS = 2
 
 
@@ -199,31 +201,6 @@ def _bands_of(factors, n):
     return edges, blocks
 
 
-def pack(doc):
-    """Board wiring, right after a sidecar model is loaded: its precision factors (the
-    (modes x n, n) stack) go into row bands (_bands_of: about 2/3 of the stack's bytes,
-    the zeros below the diagonal mostly left out), its means and scales into one small
-    array, and every reference to the sidecar array is dropped, so the 25 KB stack of a
-    4-mode, 39-feature model leaves the heap before the App's modules arrive. The
-    detector then works in the bands in place (from_model). No-op for other models."""
-    stack = doc.get("_prec_stack")
-    if stack is None or doc.get("detector") != "mahalanobis":
-        return doc
-    modes = doc["modes"]
-    nm = len(modes)
-    n = stack.shape[1]
-    doc["_bands"] = _bands_of([stack[i * n:(i + 1) * n] for i in range(nm)], n)
-    ms = xp.zeros((2 * nm, n))
-    for i in range(nm):
-        m = modes[i]
-        ms[2 * i, :] = _vec(m["mean"])
-        ms[2 * i + 1, :] = _vec(m["scale"])
-        m["mean"], m["scale"], m["prec_chol"] = ms[2 * i], ms[2 * i + 1], None
-    doc["_prec_stack"] = None
-    doc.pop("_arrays", None)
-    return doc
-
-
 class MahalanobisDetector(_Detector):
     """d^2 = |U_i z_i|^2 for every mode i (see module doc).
 
@@ -235,7 +212,8 @@ class MahalanobisDetector(_Detector):
     block of every mode's rows from the band's first column on, so the zeros left of the
     band are not stored (39 features, 2 bands: 1,141 of 1,521 numbers a mode). Scoring is
     per band one product, a subtraction, a square and a row sum per mode. `bands`, if given,
-    are a model's bands (pack): turned into W in place, so a board never holds them twice.
+    are a model's bands (device.model.load reads a sidecar's factors into them on the board):
+    turned into W in place, so a board never holds them twice.
     """
 
     kind = "mahalanobis"
@@ -391,16 +369,15 @@ class MahalanobisDetector(_Detector):
 
 
 def from_model(doc):
-    """The detector a model describes. A model the wiring packed (pack: the board) gives
-    its precision bands to the detector, which turns them into W in place (no second
-    copy): the document's arrays are then spent, and a second detector from the same
-    document raises instead of silently using them. Otherwise they are copied."""
+    """The detector a model describes. A model whose precision factors the loader read
+    into row bands (device.model.load on the board: doc["_bands"]) gives them to the
+    detector, which turns them into W in place (no second copy): the document's arrays are
+    then spent, and a second detector from the same document raises instead of silently
+    using them. Otherwise they are copied."""
     kind = doc["detector"]
     if kind == "mahalanobis":
-        if doc.get("_prec_stack") is not None and xp.ULAB:
-            pack(doc)  # the board: bands in place of the sidecar's stack (the wiring packs earlier)
         bands = doc.get("_bands")
-        if bands is not None:  # packed by the wiring (pack): used in place
+        if bands is not None:  # used in place
             det = MahalanobisDetector(doc["modes"], bands=bands)
             doc["_bands"] = None
             doc["_spent"] = True

@@ -51,6 +51,7 @@ _HEXLEN = 64
 _HEAD = 256
 INF = float("inf")
 SIDECAR_MIN = 2048  # arrays with more numbers than this go into the .npy sidecar
+BANDS = 2  # row bands the board's loader cuts precision factors into: device.detectors.BANDS
 
 
 class ModelError(ValueError):

@@ -123,7 +123,9 @@ def _load_model(s, log):
     from device import model as model_mod
 
     try:
-        doc = model_mod.load(s.MODEL_PATH)
+        # the sidecar's precision factors go straight into the detector's row bands (the
+        # file's whole stack is never in the heap: device.model._read_arrays)
+        doc = model_mod.load(s.MODEL_PATH, bands=model_mod.BANDS)
     except model_mod.ModelError as e:
         return None, str(e)
     except MemoryError:
@@ -253,16 +255,6 @@ def build_app(s, hw, pins=None, finish=True):
     drop_modules(_LOADER)  # the loader's part is done
     if doc is not None:
         doc.pop("training", None)  # the host's record: nothing on the board reads it
-        if doc.get("_prec_stack") is not None:
-            # the precision factors into row bands now, so the sidecar's full stack has
-            # left the heap before the App's modules and arrays arrive (detectors.pack)
-            from device import detectors
-
-            try:
-                detectors.pack(doc)
-            except Exception as e:  # noqa: BLE001 - MemoryError or a bad file: no model, the board runs on
-                doc, model_error = None, "model %s cannot be used: %s" % (s.MODEL_PATH, e)
-            drop_modules(())  # (collects)
     feats = None
     if doc is not None:
         window = doc["features"]["window"]

@@ -210,7 +210,11 @@ def mp_size(roots, count_arrays):
             base = np_ndarray.base.__get__(o)
             if count_arrays:
                 total += 48 if base is not None else 48 + r16(np_ndarray.nbytes.__get__(o))
-            if base is not None and not isinstance(base, np_ndarray):
+            while isinstance(base, np_ndarray):  # a view of a view: down to the owner
+                base = np_ndarray.base.__get__(base)
+            if isinstance(base, memoryview):  # NumPy's frombuffer keeps a memoryview of it
+                base = base.obj
+            if base is not None:
                 stack.append(base)  # the buffer behind a frombuffer array (array('f'), ...)
         elif isinstance(o, list):
             total += 16 + r16(4 * len(o))

@@ -172,7 +172,7 @@ def _check_shape(sp, got, shape):
         raise ModelError("model arrays file %s has shape %r, the model says %r" % (sp, tuple(got), tuple(shape)))
 
 
-def band_edges(n, bands):
+def _band_edges(n, bands):
     """First row of each of `bands` row bands of n rows, and n (device.detectors)."""
     k = bands if bands < n else n
     return [n * b // k for b in range(k + 1)]
@@ -281,15 +281,16 @@ def _read_arrays(doc, sp, bands):
                 if ref is None:
                     continue
                 lo, hi, matrix = ref
+                what = "mode %r" % (m["name"],)  # messages in modelcheck's words (shared strings)
                 if k == "inv_cov":
                     if m.get("prec_chol") is None:
-                        raise ModelError("mode %r inv_cov must be inline (store prec_chol in the arrays file)" % (m["name"],))
+                        raise ModelError("%s inv_cov must be inline (store prec_chol in the arrays file)" % what)
                     m[k] = None  # the factor is what the detector uses
                     continue
                 want = (n, n) if k == "prec_chol" else (n,)
                 got = (hi - lo, cols) if matrix else (cols,)
                 if got != want:
-                    raise ModelError("mode %r %s has shape %r, expected %r" % (m["name"], k, got, want))
+                    raise ModelError("%s has shape %r, expected %r" % ("%s %s" % (what, k), got, want))
                 if k == "prec_chol":
                     plan.append((lo, i, k, nfac))
                     nfac += 1
@@ -297,7 +298,7 @@ def _read_arrays(doc, sp, bands):
                     plan.append((lo, i, k, nvec))
                     nvec += 1
         packed = bands > 1 and nfac == len(modes) and doc.get("detector") == "mahalanobis"
-        edges = band_edges(n, bands if packed else 1)
+        edges = _band_edges(n, bands if packed else 1)
         vbuf = _floats(nvec * n)
         vmv = memoryview(vbuf)
         fbufs = []
@@ -338,7 +339,7 @@ def _read_arrays(doc, sp, bands):
                 else:
                     f.seek(pos + width)
                 if k == "prec_chol" and not buf[off + j - c0] > 0 and bad is None:
-                    bad = "mode %r prec_chol diagonal must be > 0" % (modes[i]["name"],)
+                    bad = "%s diagonal must be > 0" % ("mode %r" % (modes[i]["name"],) + " prec_chol")
                 first = False
             if first:  # a row no array refers to: read to check it all the same
                 _fill(f, rmv, width, sp, r, rows)

@@ -48,7 +48,7 @@ def _npy(path: str) -> str:
 def test_loader_bands_are_the_detectors_bands():
     assert model.BANDS == detectors.BANDS
     for n in (1, 2, 3, 15, 39, 40):
-        assert model.band_edges(n, model.BANDS) == detectors._band_edges(n)
+        assert model._band_edges(n, model.BANDS) == detectors._band_edges(n)
 
 
 def test_streamed_arrays_equal_the_file_bit_for_bit(bench_model):

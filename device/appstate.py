@@ -10,7 +10,7 @@ from device import persist
 
 
 def restore(app, st):
-    """Apply a state record (device.persist.decode). Returns True if the commissioned
+    """Apply a state record (device.persistload.decode). Returns True if the commissioned
     modes were applied."""
     c = st.get("counters") or {}
     app.boots = int(c.get("boots", 0)) + 1

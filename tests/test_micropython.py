@@ -219,3 +219,55 @@ except model.ModelError as e:
             if not ok:
                 problems.append(f"{name} ({how}): {msg!r} does not match {pattern!r}")
     assert not problems, "\n".join(problems)
+
+
+RARE_PATHS = r'''
+import json, sys
+from device import app as app_mod, persist
+
+class Flaky:
+    rate = 10.0
+    def __init__(self):
+        self.n = 0
+        self.rate_ok = True
+        self.rate_measured = 10.0
+    def read(self):
+        self.n += 1
+        if self.n <= 4:
+            raise OSError(5, "I/O error")
+        if self.n == 6:
+            self.rate_ok, self.rate_measured = False, 7.5
+        return [[0.0]]
+
+class Box:
+    def __init__(self):
+        self.p = []
+    def put(self, p):
+        self.p.append(p)
+
+lines = []
+nvm = bytearray(1024)
+st = persist.Store(persist.NvmSlots(nvm))
+box = Box()
+a = app_mod.App(Flaky(), None, None, outbox=box, store=st, restore=st.load(), boot_info={"sensor": "x"},
+                log=lines.append)
+held = sorted(m for m in sys.modules if m in ("device.apprare", "device.persistload"))
+a.run(4)
+again = persist.Store(persist.NvmSlots(nvm)).load()
+print(json.dumps({"kinds": [p.get("state", p.get("warning")) for p in box.p], "lines": lines, "held": held,
+                  "after": sorted(m for m in sys.modules if m in ("device.apprare", "device.persistload")),
+                  "boots": again["counters"]["boots"]}))
+'''
+
+
+def test_rare_paths_run_and_leave_under_micropython(tmp_path):
+    """The App's start, a sensor fault, the recovery and a rate warning run from
+    device/apprare.py, and the saved state is read back through device/persistload.py,
+    under MicroPython; neither module stays in sys.modules after its use (their code is
+    not in the heap the loop holds)."""
+    res, = _json_lines(run_mp(RARE_PATHS, tmp_path))
+    assert res["kinds"] == ["boot", "no_model", "fault", "recovered", "sample_rate"]
+    assert res["lines"][0].startswith("# sensor error: OSError")
+    assert res["lines"][1].startswith("# FAULT: sensor failed 4 times in a row: OSError: [Errno 5]")
+    assert res["held"] == [] and res["after"] == []
+    assert res["boots"] == 1

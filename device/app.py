@@ -8,7 +8,9 @@ on after a short back-off (during which the watchdog is still fed). A window who
 samples, features or score are not finite is bad data: counted, shown with its own
 status, never scored as normal.
 
-Wiring from settings lives in device.wiring; state persistence in device.appstate.
+Wiring from settings lives in device.wiring; state persistence in device.persist (the
+snapshot here, its restore in device.apprare). What runs once or rarely (the start, a fault,
+bad data, the end of commissioning, a rate warning) is in device.apprare, off the loop's heap.
 """
 
 from device import decision as decision_mod
@@ -29,7 +31,7 @@ class App:
         model: the loaded model dict (None: the board runs without one, `model_error`
         says why); config: a device.appconfig.AppConfig (numbers, ids and names; None:
         the defaults); features: the model's feature extractor when the wiring built it first (its big
-        buffers before the rest); restore: a saved state (device.appstate); boot_info:
+        buffers before the rest); restore: a saved state (device.persist); boot_info:
         what the boot status payload carries; on_commissioned: called when a
         commissioning run ends."""
         if config is None:  # host tools and tests; the board always passes one
@@ -104,11 +106,29 @@ class App:
         finally:
             forget("device.apprare")
 
-    # ---- persistence (device.appstate) -----------------------------------------------
+    # ---- persistence (device.persist; a record is restored by device.apprare) ---------
     def snapshot(self):
-        from device import appstate
+        """The state record to persist (device.persist.encode): counters, and the
+        commissioned modes (those of a restored record this model cannot use are kept).
+        A refused commissioning leaves no modes record: the next start commissions again."""
+        from device.persist import key_of
 
-        return appstate.snapshot(self)
+        st = {"model": self.model_id[:16], "key": key_of(self.commission_key),
+              "counters": {"boots": self.boots, "windows": self.windows, "anomalies": self.anomalies,
+                           "faults": self.faults, "errors": self.errors, "seq": self.seq},
+              "modes": []}
+        c = self.commissioner
+        det = self.detector
+        if self.model is not None and c is not None and c.done and not getattr(c, "refused", None):
+            for i in range(len(det.mode_names)):
+                mean, scale, thr = det.mode_params(i)
+                st["modes"].append((det.mode_names[i] in c.updated, thr, mean, scale))
+        elif self._kept is not None:
+            k = self._kept
+            st["model"] = k.get("model", "")
+            st["key"] = k.get("key", 0)
+            st["modes"] = k.get("modes") or []
+        return st
 
     def save(self):
         if self.store is None:

@@ -1,5 +1,5 @@
-"""The App's code that runs once or rarely: its start (the model's parts, a restored state,
-the boot status), a sensor fault, bad data and the recovery from either, a sample-rate
+"""The App's code that runs once or rarely: its start (the model's parts, a restored state
+(App.snapshot makes the records), the boot status), a sensor fault, bad data and the recovery from either, a sample-rate
 warning, the end of commissioning.
 
 A module of its own for the board's heap: every imported module's code stays in the heap
@@ -10,6 +10,7 @@ live here: nothing made here may be an instance of a class defined here.
 """
 
 from device.alerts import BAD_DATA, COMMISSIONING, FAULT, NO_MODEL, NORMAL
+from device.persist import key_of
 from device.xp import num
 
 
@@ -68,9 +69,7 @@ def start(app, c, features, wall, restore, boot_info):
         wall.start(app)
     restored = False
     if restore is not None:
-        from device import appstate
-
-        restored = appstate.restore(app, restore)
+        restored = _restore(app, restore)
     app.state = NO_MODEL if model is None else (
         COMMISSIONING if app.commissioner is not None and not app.commissioner.done else NORMAL)
     if hasattr(app.sensor, "idle"):
@@ -88,6 +87,40 @@ def start(app, c, features, wall, restore, boot_info):
         app._emit({"type": "status", "state": "commission_restored", "modes": mode_summary(app)})
     if app.store is not None:
         app.save()
+
+
+def _restore(app, st):
+    """Apply a saved state record (App.snapshot made it; device.persistload.decode read
+    it). Returns True if the commissioned modes were applied."""
+    c = st.get("counters") or {}
+    app.boots = int(c.get("boots", 0)) + 1
+    app.windows = int(c.get("windows", 0))
+    app.anomalies = int(c.get("anomalies", 0))
+    app.faults = int(c.get("faults", 0))
+    app.errors = int(c.get("errors", 0))
+    # Payloads sent after the last save were not counted: jump past them so a receiver
+    # never sees a sequence number twice.
+    app.seq = int(c.get("seq", 0)) + 4 * max(app.persist_every, 1) + 100
+    modes = st.get("modes") or []
+    if not modes:
+        return False
+    same = (st.get("model") == app.model_id[:16] and
+            st.get("key") == key_of(app.commission_key))
+    if app.model is None or not same:
+        if app.model is None:
+            app._kept = st  # keep it for when the model comes back
+        return False
+    if app.commissioner is None or len(modes) != len(app.detector.mode_names):
+        return False
+    updated = []
+    for i in range(len(modes)):
+        upd, thr, mean, scale = modes[i]
+        if upd:
+            app.detector.set_mode(i, mean=mean, scale=scale, threshold=thr)
+            updated.append(app.detector.mode_names[i])
+    app.commissioner.done = True
+    app.commissioner.updated = updated
+    return True
 
 
 def fault(app):

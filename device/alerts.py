@@ -202,19 +202,3 @@ class StatusPixel(PatternOutput):
     def _apply(self, level):
         self.pixels[self.index] = self.colour if level else BLACK
         self.pixels.show()
-
-
-class ConsoleAlert:
-    """Writes each state change as a human line (for boards with no outputs attached)."""
-
-    def __init__(self, write=None):
-        self._write = write if write is not None else print
-        self.state = None
-
-    def set_state(self, state):
-        if state != self.state:
-            self.state = state
-            self._write("# state: %s" % state)
-
-    def tick(self, now=None):
-        pass

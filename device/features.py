@@ -1,6 +1,7 @@
 """Window -> feature vector, identical on the board (ulab) and the host (NumPy float32).
 
-Accelerometer windows are arrays of shape (axes, window) in g. Every feature is computed
+Accelerometer windows are arrays of shape (axes, window) in g (a scalar signal's features
+are device/scalarfeatures.py's, imported only for such a model). Every feature is computed
 after the per-axis mean is removed, so gravity and sensor tilt never enter the model.
 Spectral power is summed over the axes before banding: the sum is unchanged by a rotation
 of the sensor, which keeps the spectrum features stable when a board is remounted.
@@ -247,46 +248,6 @@ class AccelFeatures:
         return self._out
 
 
-class ScalarFeatures:
-    """Features of a window of one scalar signal (e.g. a temperature): the value itself
-    for a one-sample window; mean, spread and slope per sample for longer ones."""
-
-    kind = "scalar"
-
-    def __init__(self, window=1, rate=1.0):
-        if window < 1:
-            raise ValueError("window must be at least 1 sample")
-        self.window = int(window)
-        self.rate = float(rate)
-        self.axes = 1
-        self.names = ["value"] if self.window < 3 else ["mean", "std", "slope"]
-        self.size = len(self.names)
-        self._out_buf = xp.fbuf(self.size)
-        self._out = xp.view(self._out_buf)
-        self.ok = True
-        if self.window >= 3:
-            n = self.window
-            c = (n - 1) / 2.0
-            t = [(i - c) for i in range(n)]
-            denom = sum(v * v for v in t)
-            self._slope_w = xp.array([v / denom for v in t])
-
-    def recipe(self):
-        return {"kind": self.kind, "window": self.window, "rate": self.rate,
-                "names": list(self.names)}
-
-    def compute(self, win):
-        np = xp.np
-        row = win[0]
-        ob = self._out_buf
-        ob[0] = np.mean(row)
-        if self.window >= 3:
-            ob[1] = np.std(row)
-            ob[2] = np.dot(self._slope_w, row)
-        self.ok = xp.finite(np.sum(self._out))
-        return self._out
-
-
 def from_recipe(recipe, model=None):
     """Build the feature extractor a model file describes (a thermal one also needs the
     loaded model: its per-pixel baselines are not part of the recipe)."""
@@ -301,5 +262,7 @@ def from_recipe(recipe, model=None):
         return AccelFeatures(recipe["window"], recipe["rate"], recipe.get("bands", 16),
                              recipe.get("axes", 3))
     if kind == "scalar":
+        from device.scalarfeatures import ScalarFeatures
+
         return ScalarFeatures(recipe.get("window", 1), recipe.get("rate", 1.0))
     raise ValueError("unknown feature kind: %r" % (kind,))

@@ -197,75 +197,18 @@ class Rows:
     def _fail(self, msg):
         raise RowError("%s: %s" % (self.path, msg))
 
-    def _index(self, c):
-        """Column index of a `columns` entry: a header name or a 1-based position."""
-        if isinstance(c, int) or (isinstance(c, str) and c.strip().isdigit()):
-            i = int(c) - 1
-            if not 0 <= i < self.width:
-                self._fail("has no column %s (rows have %d columns)" % (c, self.width))
-            return i
-        if self.names is not None:
-            want = c.strip().lower()
-            for i in range(len(self.names)):
-                if self.names[i].strip().strip('"').lower() == want:
-                    return i
-            self._fail("has no column named %r (its header: %s)" % (c, listed(self.names)))
-        self._fail("has no header, so column %r cannot be found by name: give its position (1, 2, ...)" % (c,))
-
     def layout(self, width):
-        """Settle which cells are values and which is the time stamp (see module doc)."""
-        n = self.n
-        names = self.names
-        self.width = width
-        if names is not None and len(names) != width:
-            self._fail("line %d has %d columns but the header has %d" % (self.lineno, width, len(names)))
-        if self.pick is not None:
-            idx = [self._index(c) for c in self.pick]
-            if len(idx) != n:
-                self._fail("%d columns chosen (%s), a %s row needs %d" % (
-                    len(idx), ",".join(str(c) for c in self.pick), self.kind, n))
-            self.values = idx
-            self.time = -1
-            if names is not None:
-                for i in range(width):
-                    if i not in idx and is_time_name(names[i]):
-                        self.time = i
-                        break
-            elif width == n + 1 and 0 not in idx:
-                self.time = 0
-            return
-        if names is not None:
-            t = -1
-            for i in range(width):
-                if is_time_name(names[i]):
-                    t = i
-                    break
-            idx = [i for i in range(width) if i != t]
-            if len(idx) == n:
-                self.time = t
-                if (t < 0 and width == self.columns and n == VALUES[self.kind]) or (t == 0 and self.kind == "scalar"):
-                    self._default()
-                else:
-                    self.values = idx
-                return
-            if self.kind != "thermal" and width >= FRAME_PIXELS:  # a camera's frame per row
-                raise RowError("%s but %s has %d columns (%s): thermal frames, one per row" % (
-                    self.expect or "expected '%s' sensor data" % self.kind, self.path, width, listed(names, 4)))
-            if describe(width) is None or width == self.columns:
-                self._fail("header has %d columns (%s) and %s of them can be values, a %s row has %d: "
-                           "choose them with --columns" % (width, listed(names),
-                                                            len(idx), self.kind, n))
-            # another kind's data: the default rules say so on the first data row
-        if self.kind != "scalar" and width == n + 1:
-            self.time = 0
-            self.values = [1 + i for i in range(n)]
-            return
-        if n != VALUES[self.kind] and width == n:  # fewer axes than the kind's default, no time
-            self.time = -1
-            self.values = [i for i in range(n)]
-            return
-        self.time = 0 if self.kind == "scalar" else -1
-        self._default()
+        """Settle which cells are values and which is the time stamp (see module doc). Once
+        per file: the code is device/csvlayout.py's, imported for it and forgotten after (off
+        the heap of a board replaying recordings)."""
+        import sys
+
+        from device import csvlayout, forget
+
+        try:
+            csvlayout.layout(self, width, sys.modules[__name__])
+        finally:
+            forget("device.csvlayout")
 
     def _default(self):
         """The kind's own layout (x,y,z / timestamp,value / 32 pixels): the per-line

@@ -1,0 +1,81 @@
+"""Which cells of a recording's rows are the values and which is the time stamp: Rows.layout of
+device/csvrows.py (the rules are in its docstring), settled once per file from the header and
+the first data row.
+
+A module of its own for the board's heap: it runs once per file, the rows are read for
+every line; csvrows.Rows.layout imports this module and forgets it after, so a board
+replaying recordings (SENSOR = "replay") does not hold its code. Only functions live here.
+The csvrows module is passed in as `m` (importing it back from here would be a cycle).
+"""
+
+
+def _index(r, c, m):
+    """Column index of a `columns` entry: a header name or a 1-based position."""
+    if isinstance(c, int) or (isinstance(c, str) and c.strip().isdigit()):
+        i = int(c) - 1
+        if not 0 <= i < r.width:
+            r._fail("has no column %s (rows have %d columns)" % (c, r.width))
+        return i
+    if r.names is not None:
+        want = c.strip().lower()
+        for i in range(len(r.names)):
+            if r.names[i].strip().strip('"').lower() == want:
+                return i
+        r._fail("has no column named %r (its header: %s)" % (c, m.listed(r.names)))
+    r._fail("has no header, so column %r cannot be found by name: give its position (1, 2, ...)" % (c,))
+
+
+def layout(r, width, m):
+    """Settle the layout of the csvrows.Rows `r` for rows of `width` cells (m: the csvrows
+    module)."""
+    n = r.n
+    names = r.names
+    r.width = width
+    if names is not None and len(names) != width:
+        r._fail("line %d has %d columns but the header has %d" % (r.lineno, width, len(names)))
+    if r.pick is not None:
+        idx = [_index(r, c, m) for c in r.pick]
+        if len(idx) != n:
+            r._fail("%d columns chosen (%s), a %s row needs %d" % (
+                len(idx), ",".join(str(c) for c in r.pick), r.kind, n))
+        r.values = idx
+        r.time = -1
+        if names is not None:
+            for i in range(width):
+                if i not in idx and m.is_time_name(names[i]):
+                    r.time = i
+                    break
+        elif width == n + 1 and 0 not in idx:
+            r.time = 0
+        return
+    if names is not None:
+        t = -1
+        for i in range(width):
+            if m.is_time_name(names[i]):
+                t = i
+                break
+        idx = [i for i in range(width) if i != t]
+        if len(idx) == n:
+            r.time = t
+            if (t < 0 and width == r.columns and n == m.VALUES[r.kind]) or (t == 0 and r.kind == "scalar"):
+                r._default()
+            else:
+                r.values = idx
+            return
+        if r.kind != "thermal" and width >= m.FRAME_PIXELS:  # a camera's frame per row
+            raise m.RowError("%s but %s has %d columns (%s): thermal frames, one per row" % (
+                r.expect or "expected '%s' sensor data" % r.kind, r.path, width, m.listed(names, 4)))
+        if m.describe(width) is None or width == r.columns:
+            r._fail("header has %d columns (%s) and %s of them can be values, a %s row has %d: "
+                    "choose them with --columns" % (width, m.listed(names), len(idx), r.kind, n))
+        # another kind's data: the default rules say so on the first data row
+    if r.kind != "scalar" and width == n + 1:
+        r.time = 0
+        r.values = [1 + i for i in range(n)]
+        return
+    if n != m.VALUES[r.kind] and width == n:  # fewer axes than the kind's default, no time
+        r.time = -1
+        r.values = [i for i in range(n)]
+        return
+    r.time = 0 if r.kind == "scalar" else -1
+    r._default()

@@ -1,11 +1,13 @@
 """Which cells of a recording's rows are the values and which is the time stamp: Rows.layout of
 device/csvrows.py (the rules are in its docstring), settled once per file from the header and
-the first data row.
+the first data row; and `pick`, the row reader for a layout other than the kind's own (a time
+column, chosen or scaled columns).
 
-A module of its own for the board's heap: it runs once per file, the rows are read for
-every line; csvrows.Rows.layout imports this module and forgets it after, so a board
-replaying recordings (SENSOR = "replay") does not hold its code. Only functions live here.
-The csvrows module is passed in as `m` (importing it back from here would be a cycle).
+A module of its own for the board's heap: csvrows.Rows.layout imports it once per file and
+forgets it after, so a board replaying plain x,y,z recordings (SENSOR = "replay") does not
+hold its code; a file in another layout keeps `pick` (and so this module) while it is read.
+Only functions live here. The csvrows module is passed in as `m` (importing it back from
+here would be a cycle).
 """
 
 
@@ -79,3 +81,63 @@ def layout(r, width, m):
         return
     r.time = 0 if r.kind == "scalar" else -1
     r._default()
+
+
+def pick(r, cells, out, m):
+    """One data row of the csvrows.Rows `r` in a layout other than the kind's own (a time
+    column, chosen or scaled columns): Rows.feed calls it for every line of such a file (m:
+    the csvrows module; the Rows holds this function, so the module stays while it reads)."""
+    if len(cells) != r.width:
+        if r.rows == 0:
+            other = m.describe(len(cells))
+            if other is not None:
+                raise m.RowError("%s but %s has %d columns (%s) on line %d" % (
+                    r.expect or "expected '%s' sensor data" % r.kind, r.path, len(cells),
+                    other, r.lineno))
+        r._fail("line %d has %d columns, expected %d (%s)" % (
+            r.lineno, len(cells), r.width, m.listed(r.names)
+            if r.names is not None else (m.KINDS[r.kind][5] if r.values is None
+                                         else "time stamp and %s" % m.KINDS[r.kind][5])))
+    columns, lo, hi, ranged, unit, what = m.KINDS[r.kind]
+    if r.limits is not None:
+        lo, hi = r.limits
+    lineno = r.lineno
+    path = r.path
+    if r.time >= 0:
+        c = cells[r.time]
+        r.time_text = c.strip()
+        if not m.is_date(c):
+            try:
+                t = float(c)
+            except ValueError:
+                raise m.RowError("%s: line %d has a time stamp %r that is neither a number nor an "
+                                 "ISO-8601 date" % (path, lineno, c.strip()))
+            if t - t != 0.0:
+                raise m.RowError("%s: line %d has a non-finite time stamp %r" % (path, lineno, c.strip()))
+    row = out if out is not None else [0.0] * ((1 if r.kind == "scalar" else 0) + r.n)
+    first = 0
+    if r.kind == "scalar":
+        row[0] = 0.0
+        if r.time >= 0 and not m.is_date(cells[r.time]):
+            row[0] = float(cells[r.time])
+        first = 1
+    idx = r.values if r.values is not None else [1]  # scalar: timestamp,value
+    scale = r.scale
+    for j in range(len(idx)):
+        c = cells[idx[j]]
+        try:
+            v = float(c)
+        except ValueError:
+            raise m.RowError("%s: line %d has a non-numeric value %r" % (path, lineno, c.strip()))
+        if v - v != 0.0:
+            raise m.RowError("%s: line %d has a non-finite value %r" % (path, lineno, c.strip()))
+        v *= scale
+        if lo is None:
+            if not -m.FLOAT32_MAX <= v <= m.FLOAT32_MAX:
+                raise m.RowError("%s: line %d has %s, too large for a 32-bit float" % (path, lineno, c.strip()))
+        elif not lo <= v <= hi:
+            raise m.RowError("%s: line %d has %s%s, outside the physical range of %s data (%g..%g%s)" % (
+                path, lineno, c.strip(), "" if scale == 1.0 else " (%g%s)" % (v, unit), r.kind,
+                lo, hi, unit))
+        row[first + j] = v
+    return row

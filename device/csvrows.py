@@ -168,6 +168,7 @@ class Rows:
         self.values = None  # value column indexes (None: the default layout)
         self.time = -1  # time stamp column index, -1 if none
         self.time_text = None
+        self._picker = None  # (csvlayout.pick, this module) for a layout other than the default
 
     def feed(self, line, out=None):
         self.lineno += 1
@@ -190,7 +191,8 @@ class Rows:
                 self.time_text = cells[0].strip()
             self.rows += 1
             return row
-        row = self._pick(cells, out)
+        pick, m = self._picker  # a time column or chosen columns: csvlayout.pick
+        row = pick(self, cells, out, m)
         self.rows += 1
         return row
 
@@ -200,13 +202,17 @@ class Rows:
     def layout(self, width):
         """Settle which cells are values and which is the time stamp (see module doc). Once
         per file: the code is device/csvlayout.py's, imported for it and forgotten after (off
-        the heap of a board replaying recordings)."""
+        the heap of a board replaying recordings). A file in another layout than the kind's
+        own (a time column, chosen or scaled columns) keeps its row reader, csvlayout.pick."""
         import sys
 
         from device import csvlayout, forget
 
+        m = sys.modules[__name__]
         try:
-            csvlayout.layout(self, width, sys.modules[__name__])
+            csvlayout.layout(self, width, m)
+            if self.values is not None or self.time >= 0:
+                self._picker = (csvlayout.pick, m)
         finally:
             forget("device.csvlayout")
 
@@ -218,63 +224,6 @@ class Rows:
         if self.scale != 1.0:
             first = 1 if self.kind == "scalar" else 0
             self.values = [first + i for i in range(self.n)]
-
-    def _pick(self, cells, out):
-        if len(cells) != self.width:
-            if self.rows == 0:
-                other = describe(len(cells))
-                if other is not None:
-                    raise RowError("%s but %s has %d columns (%s) on line %d" % (
-                        self.expect or "expected '%s' sensor data" % self.kind, self.path, len(cells),
-                        other, self.lineno))
-            self._fail("line %d has %d columns, expected %d (%s)" % (
-                self.lineno, len(cells), self.width, listed(self.names)
-                if self.names is not None else (KINDS[self.kind][5] if self.values is None
-                                                else "time stamp and %s" % KINDS[self.kind][5])))
-        columns, lo, hi, ranged, unit, what = KINDS[self.kind]
-        if self.limits is not None:
-            lo, hi = self.limits
-        lineno = self.lineno
-        path = self.path
-        if self.time >= 0:
-            c = cells[self.time]
-            self.time_text = c.strip()
-            if not is_date(c):
-                try:
-                    t = float(c)
-                except ValueError:
-                    raise RowError("%s: line %d has a time stamp %r that is neither a number nor an "
-                                   "ISO-8601 date" % (path, lineno, c.strip()))
-                if t - t != 0.0:
-                    raise RowError("%s: line %d has a non-finite time stamp %r" % (path, lineno, c.strip()))
-        row = out if out is not None else [0.0] * ((1 if self.kind == "scalar" else 0) + self.n)
-        first = 0
-        if self.kind == "scalar":
-            row[0] = 0.0
-            if self.time >= 0 and not is_date(cells[self.time]):
-                row[0] = float(cells[self.time])
-            first = 1
-        idx = self.values if self.values is not None else [1]  # scalar: timestamp,value
-        scale = self.scale
-        for j in range(len(idx)):
-            c = cells[idx[j]]
-            try:
-                v = float(c)
-            except ValueError:
-                raise RowError("%s: line %d has a non-numeric value %r" % (path, lineno, c.strip()))
-            if v - v != 0.0:
-                raise RowError("%s: line %d has a non-finite value %r" % (path, lineno, c.strip()))
-            v *= scale
-            if lo is None:
-                if not -FLOAT32_MAX <= v <= FLOAT32_MAX:
-                    raise RowError("%s: line %d has %s, too large for a 32-bit float" % (path, lineno, c.strip()))
-            elif not lo <= v <= hi:
-                raise RowError("%s: line %d has %s%s, outside the physical range of %s data (%g..%g%s)" % (
-                    path, lineno, c.strip(), "" if scale == 1.0 else " (%g%s)" % (v, unit), self.kind,
-                    lo, hi, unit))
-            row[first + j] = v
-        return row
-
 
 def natural_key(name):
     """Sort key for file names in natural order ('H2' before 'H10': digit runs compare as

@@ -181,12 +181,7 @@ class App:
 
     def stop_watchdog(self):
         """Stop the watchdog (CircuitPython 10 has no deinit: mode None stops it)."""
-        wd = self.watchdog
-        if wd is not None:
-            try:
-                wd.mode = None
-            except Exception as e:  # a board whose watchdog cannot be stopped: say so
-                self.log("# watchdog not stopped: %s" % (e,))
+        self._rare("stop_watchdog")
 
     def _pause(self, seconds):
         """Sleep in short slices, still feeding the watchdog (no-op without sleep)."""
@@ -386,29 +381,23 @@ class App:
     def _crash(self, e):
         """An unexpected exception in step() (guard=True): report, count, back off. A
         RAISE-mode watchdog's timeout lands here too; the next _idle re-arms it. (Here,
-        not in device.apprare: a MemoryError must not stop the report.)"""
+        not in device.apprare: no memory to import it must not stop the report; only the
+        traceback comes from there.)"""
         self.crashes += 1
         self._consecutive_crashes += 1
         self.last_error = "%s: %s" % (type(e).__name__, e)
         self.log("# error in the loop (%d): %s" % (self.crashes, self.last_error))
-        if self._consecutive_crashes <= 3:
-            try:
-                import sys
-
-                if hasattr(sys, "print_exception"):  # CircuitPython, MicroPython
-                    sys.print_exception(e)
-                else:
-                    import traceback
-
-                    traceback.print_exception(type(e), e, e.__traceback__)
-            except Exception:  # noqa: BLE001 - no memory for a traceback: the line above said it
-                pass
         try:
             import gc
 
             gc.collect()
         except ImportError:
             pass
+        if self._consecutive_crashes <= 3:
+            try:
+                self._rare("traceback", (e,))
+            except Exception:  # noqa: BLE001 - no memory for a traceback: the line above said it
+                pass
         if self.state != FAULT:
             self._to(FAULT)
             self._emit({"type": "status", "state": FAULT, "error": self.last_error,
@@ -436,13 +425,12 @@ class App:
 
 
 def run_board(app, write):
-    """What code.py runs once the app is built: the loop, then a clean stop."""
+    """What code.py runs once the app is built: the loop, then a clean stop
+    (device.apprare.stop: the last save, the watchdog released, the last status)."""
     try:
         app.run(app.max_windows or None)
-    finally:
-        if app.store is not None:
-            app.save()
-        app.stop_watchdog()
-    app._emit({"type": "status", "state": "stopped", "windows": app.windows})
-    write("# loop ended after %d windows (%s)" % (app.windows, "MAX_WINDOWS" if app.max_windows else "replay finished"))
+    except BaseException:
+        app._rare("stop")  # the last save and the watchdog released; the exception goes on
+        raise
+    app._rare("stop", (write,))
     return app

@@ -1,6 +1,7 @@
 """The App's code that runs once or rarely: its start (the model's parts, a restored state
-(App.snapshot makes the records), the boot status), a sensor fault, bad data and the recovery from either, a sample-rate
-warning, the end of commissioning.
+(App.snapshot makes the records), the boot status) and its stop, a sensor fault, bad data and
+the recovery from either, a sample-rate warning, the end of commissioning, the traceback of
+an exception in the loop.
 
 A module of its own for the board's heap: every imported module's code stays in the heap
 while it is in sys.modules, and the loop (device/app.py) runs for months without needing
@@ -121,6 +122,40 @@ def _restore(app, st):
     app.commissioner.done = True
     app.commissioner.updated = updated
     return True
+
+
+def traceback(app, e):
+    """The traceback of an exception in the loop (App._crash has said it in one line)."""
+    import sys
+
+    if hasattr(sys, "print_exception"):  # CircuitPython, MicroPython
+        sys.print_exception(e)
+    else:
+        import traceback as tb
+
+        tb.print_exception(type(e), e, e.__traceback__)
+
+
+def stop_watchdog(app):
+    wd = app.watchdog
+    if wd is not None:
+        try:
+            wd.mode = None
+        except Exception as e:  # a board whose watchdog cannot be stopped: say so
+            app.log("# watchdog not stopped: %s" % (e,))
+
+
+def stop(app, write=None):
+    """The loop ended (device.app.run_board): the last save and the watchdog released; with
+    `write` (it ended, not raised), the last status and console line."""
+    try:
+        if app.store is not None:
+            app.save()
+    finally:
+        stop_watchdog(app)
+    if write is not None:
+        app._emit({"type": "status", "state": "stopped", "windows": app.windows})
+        write("# loop ended after %d windows (%s)" % (app.windows, "MAX_WINDOWS" if app.max_windows else "replay finished"))
 
 
 def fault(app):

@@ -254,19 +254,33 @@ a = app_mod.App(Flaky(), None, None, outbox=box, store=st, restore=st.load(), bo
 held = sorted(m for m in sys.modules if m in ("device.apprare", "device.persistload"))
 a.run(4)
 again = persist.Store(persist.NvmSlots(nvm)).load()
+
+class Buggy:
+    def read(self):
+        return {}[1]  # a KeyError: not a sensor error, a bug
+
+from device.appconfig import AppConfig
+crashed = Box()
+c = app_mod.App(Buggy(), None, AppConfig(guard=True, max_windows=2), outbox=crashed, log=lines.append)
+app_mod.run_board(c, lines.append)
 print(json.dumps({"kinds": [p.get("state", p.get("warning")) for p in box.p], "lines": lines, "held": held,
                   "after": sorted(m for m in sys.modules if m in ("device.apprare", "device.persistload")),
-                  "boots": again["counters"]["boots"]}))
+                  "boots": again["counters"]["boots"], "crashed": [p.get("state") for p in crashed.p]}))
 '''
 
 
 def test_rare_paths_run_and_leave_under_micropython(tmp_path):
-    """The App's start, a sensor fault, the recovery and a rate warning run from
-    device/apprare.py, and the saved state is read back through device/persistload.py,
+    """The App's start and stop, a sensor fault, the recovery, a rate warning and the
+    traceback of a bug in the loop run from device/apprare.py, and the saved state is read
+    back through device/persistload.py,
     under MicroPython; neither module stays in sys.modules after its use (their code is
     not in the heap the loop holds)."""
-    res, = _json_lines(run_mp(RARE_PATHS, tmp_path))
+    r = run_mp(RARE_PATHS, tmp_path)
+    res, = _json_lines(r)
     assert res["kinds"] == ["boot", "no_model", "fault", "recovered", "sample_rate"]
+    assert res["crashed"] == ["no_model", "fault", "stopped"]  # a bug in the loop: FAULT once, then the stop
+    assert "# error in the loop (2): KeyError: 1" in res["lines"] and res["lines"][-1] == "# loop ended after 0 windows (MAX_WINDOWS)"
+    assert r.stdout.count("Traceback") == 2
     assert res["lines"][0].startswith("# sensor error: OSError")
     assert res["lines"][1].startswith("# FAULT: sensor failed 4 times in a row: OSError: [Errno 5]")
     assert res["held"] == [] and res["after"] == []

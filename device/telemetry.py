@@ -14,7 +14,8 @@ uses it, so a board holds only its own transport's code:
 - device/mqttsend.py (MqttTransport) and device/httpsend.py (HttpTransport), both over
   device/wifilink.py (Wifi: the station kept connected, with back-off and the watchdog
   paused around a connect);
-- device/lorasend.py (LoraTransport) with device/lorapack.py (the packet and its HMAC);
+- device/lorasend.py (LoraTransport) with device/lorapack.py (the packet and its HMAC),
+  set up by device/lorasetup.py (setup-only too: a Wi-Fi board never loads it);
 - device/spill.py (FileSpill: events on flash) only when the board owns its filesystem.
 device/payloads.py (the whole schema, for the host) is not imported by any of them.
 """
@@ -57,7 +58,9 @@ def make_transport(s, hw, log):
         return None
     try:
         if kind == "lora":
-            return _make_lora(s, hw)
+            from device.lorasetup import make_lora
+
+            return make_lora(s, hw)
         net = _wifi(s, hw, log)
         if net is not None:
             net.ensure()
@@ -88,32 +91,12 @@ def make_transport(s, hw, log):
         return None
 
 
-def _make_lora(s, hw):
-    import adafruit_rfm9x
-
-    cs = hw.digital_out(hw.pin(s.LORA_CS), True)
-    rst = hw.digital_out(hw.pin(s.LORA_RESET), True)
-    radio = adafruit_rfm9x.RFM9x(hw.spi(), cs, rst, s.LORA_FREQUENCY, crc=True)
-    return _setup_radio(radio, s)
-
-
 def _setup_radio(radio, s):
-    radio.enable_crc = True
-    radio.spreading_factor = s.LORA_SF
-    radio.tx_power = s.LORA_POWER
-    radio.node = s.LORA_NODE
-    radio.destination = s.LORA_GATEWAY
-    # SF11/12 at 125 kHz: symbols longer than 16 ms need low-data-rate optimisation on
-    # both ends (SX1276 datasheet; the driver leaves it off). gateway/ sets the same.
-    radio.low_datarate_optimize = 1 if s.LORA_SF >= 11 else 0
-    from device.lora_time import lora_ack_wait, lora_airtime
-    from device.lorapack import PACKET_LEN
-    from device.lorasend import LoraTransport
-    from device.payloads import parse_key
+    """An RFM9x set up from settings -> its LoraTransport (device/lorasetup.py; the host's
+    simulator and the tests call it with a simulated radio)."""
+    from device.lorasetup import setup_radio
 
-    radio.xmit_timeout = lora_airtime(s.LORA_SF, PACKET_LEN + 4) + 0.5
-    return LoraTransport(radio, parse_key(s.LORA_KEY), ack_wait=lora_ack_wait(s.LORA_SF),
-                         tries=s.LORA_RETRIES)
+    return setup_radio(radio, s)
 
 
 def make_outbox(s, hw, transport, log=None):

@@ -22,7 +22,7 @@ _LOADER = ("device.model", "device.modelcheck", "device.modelformat", "device.sh
            "device.hashing")  # the model file's code (lorapack imports hashing again for LoRa)
 # The transports' setup (device/telemetry.py) and the payload schema the settings check and
 # the LoRa key use (device/payloads.py); the transport itself lives in its own module.
-_TELEMETRY = ("device.telemetry", "device.payloads")
+_TELEMETRY = ("device.telemetry", "device.lorasetup", "device.payloads")
 SETUP_MODULES = ("device.wiring", "device.chips", "device.appconfig") + _SETTINGS + _LOADER + _TELEMETRY
 
 

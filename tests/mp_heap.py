@@ -20,7 +20,9 @@ socketpool, ssl, microcontroller, ... and ulab with array('f') data, so an array
 the same bytes as on the board). Their own heap (their modules and module-level objects,
 measured in the same interpreter) is printed and subtracted: app = smallest heap - stand-ins.
 Also printed: the heap held after warm-up (gc.mem_alloc() after a collection at the end, in a
-generous heap) minus the stand-ins, and the setup-stage figures.
+generous heap) minus the stand-ins, the interned strings then (micropython.qstr_info(): names
+of every module ever imported stay for good), and what stopped the largest failing run of the
+bisection (setup, the model load or the loop: the stage that sets the smallest heap).
 
 THE PORT IS NOT THE BOARD: 64-bit words (every pointer, dict slot and bytecode constant
 table is twice the board's), boxed floats, 32-byte GC blocks. Figures are "MicroPython unix
@@ -69,6 +71,8 @@ app = code.app
 gc.collect()
 print("MPHEAP " + repr((app.windows if app else -1, app.anomalies if app else -1,
       app.model is not None if app else False, gc.mem_alloc(), gc.mem_free())))
+import micropython
+micropython.qstr_info()
 """
 STANDIN_COST = r"""
 import gc
@@ -151,12 +155,15 @@ def build(root, dest, model_files, kind, transport):
         shutil.copy(p, dest)
     rp = os.path.join(dest, "replay")
     os.makedirs(rp)
+    os.makedirs(os.path.join(dest, SETUP_ONLY))
     if kind == "accel":  # 16 s of the fan at low speed, then 16 s with a coin on a blade
         k = 0
         for folder in ("fan_0_low_0_weight", "fan_0_low_1_weight"):
             for name in sorted(os.listdir(os.path.join(DATA, folder)))[:16]:
                 shutil.copy(os.path.join(DATA, folder, name), os.path.join(rp, "%04d.csv" % k))
                 k += 1
+        with open(os.path.join(rp, "0000.csv")) as src, open(os.path.join(dest, SETUP_ONLY, "0000.csv"), "w") as dst:
+            dst.write(src.readline())  # the header alone
     with open(os.path.join(dest, "run.py"), "w") as f:
         f.write(RUNNER)
 
@@ -168,6 +175,9 @@ def env_for(dest, settings):
     return env
 
 
+# Setup alone: a replay folder whose one file has no whole window, so the first read ends the
+# replay and code.py returns right after setup (model loaded, transport built, nothing read).
+SETUP_ONLY = "replay_setup"
 BAD = ("MemoryError", "NO MODEL", "not available", "CONFIG ERROR", "memory allocation failed")
 BAD_NO_MODEL = tuple(b for b in BAD if b != "NO MODEL")  # the thermal row runs without a model
 
@@ -179,6 +189,7 @@ def run(dest, settings, heap, timeout=120):
     roomy heap; one still going after `timeout` counts as failed."""
     import threading
 
+    setup_only = settings.get("REPLAY_PATH") == SETUP_ONLY
     p = subprocess.Popen([tool("micropython"), "-X", "heapsize=%d" % heap, "run.py"], cwd=dest,
                          env=env_for(dest, settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     timer = threading.Timer(timeout, p.kill)
@@ -202,10 +213,16 @@ def run(dest, settings, heap, timeout=120):
     if r.returncode != 0 or not line:
         return False, {"rc": r.returncode, "tail": out[-600:], "bad": bad[:3]}
     windows, anomalies, model, alloc, free = eval(line[-1][7:])  # a tuple of numbers the runner printed
+    qs = [ln for ln in r.stdout.splitlines() if ln.startswith("qstr pool:")]
+    qstr = dict(kv.split("=") for kv in qs[-1][len("qstr pool:"):].replace(" ", "").split(",")) if qs else {}
     d = {"windows": windows, "anomalies": anomalies, "model": model, "alloc_after": alloc, "free_after": free,
+         "qstrs": int(qstr.get("n_qstr", 0)), "qstr_bytes": int(qstr.get("n_total_bytes", 0)),
          "bad": bad[:3], "console": [ln for ln in r.stdout.splitlines() if ln.startswith("# ")][:8]}
     want_model = settings.get("REPLAY_KIND", "accel") == "accel"
-    ok = not bad and (windows == WINDOWS and model and anomalies >= 1 if want_model else windows == 0)
+    if setup_only:  # setup alone: the model loaded, the transport built, no window read
+        ok = not bad and windows == 0 and (model or not want_model)
+    else:
+        ok = not bad and (windows == WINDOWS and model and anomalies >= 1 if want_model else windows == 0)
     return ok, d
 
 
@@ -252,6 +269,7 @@ def bisect(dest, settings, lo=32 * 1024, hi=1024 * 1024, step=1024, above=(4096,
     if not ok:
         return None, d
     best = d
+    below = {}
     for _ in range(8):
         while hi - lo > step:
             mid = (lo + hi) // 2 // step * step
@@ -259,12 +277,27 @@ def bisect(dest, settings, lo=32 * 1024, hi=1024 * 1024, step=1024, above=(4096,
             if ok:
                 hi, best = mid, d
             else:
-                lo = mid
+                lo, below = mid, d
         failed = [hi + k for k in above if hi + k < top and not run(dest, settings, hi + k)[0]]
         if not failed:
+            best["fails_below"] = _what_failed(below)
             return hi, best
         lo, hi = max(failed), top
+    best["fails_below"] = _what_failed(below)
     return hi, best
+
+
+def _what_failed(d):
+    """What stopped the largest failing run of a bisection: its first bad console line
+    (a MemoryError in setup, the model load, the loop, ...), so the table says which
+    stage sets the smallest heap."""
+    if not d:
+        return None
+    if d.get("bad"):
+        return d["bad"][0][:160]
+    if d.get("windows") is not None:
+        return "ran %s windows, %s anomalies, model %s" % (d.get("windows"), d.get("anomalies"), d.get("model"))
+    return (d.get("tail") or "").strip().splitlines()[-1][:160] if d.get("tail") else "rc %s" % d.get("rc")
 
 
 def measure(root, names, model_files):
@@ -283,12 +316,17 @@ def measure(root, names, model_files):
             check = score_check(dest, settings, root) if kind == "accel" else (None, None, None)
             ok, big = run(dest, settings, 2 * 1024 * 1024)
             smallest, at = bisect(dest, settings)
+            setup_smallest = bisect(dest, dict(settings, REPLAY_PATH=SETUP_ONLY))[0] if kind == "accel" else None
             row = {"name": name, "smallest_heap": smallest, "standins": cost,
                    "app_heap": smallest - cost if smallest else None,
+                   "setup_smallest_heap": setup_smallest,
+                   "app_setup_heap": setup_smallest - cost if setup_smallest else None,
                    "held_after_warmup": big.get("alloc_after"), "app_held_after_warmup":
                    big["alloc_after"] - cost if big.get("alloc_after") else None,
+                   "qstrs_after_warmup": big.get("qstrs"), "qstr_bytes_after_warmup": big.get("qstr_bytes"),
                    "windows": big.get("windows"), "anomalies": big.get("anomalies"), "model": big.get("model"),
                    "console": big.get("console"), "ok_in_2mb": ok,
+                   "fails_below": at.get("fails_below") if isinstance(at, dict) else None,
                    "scores_vs_cpython_max_rel_diff": check[0], "same_modes_as_cpython": check[1],
                    "ratios": check[2]}
             if not ok:
@@ -297,9 +335,15 @@ def measure(root, names, model_files):
             if check[0] is not None:
                 print("%-13s d^2 ratios under MicroPython vs CPython: largest relative difference %.2g, same modes: %s"
                       % (name, check[0], check[1]))
-            print("%-13s smallest heap %s, stand-ins %d, app %s; held after warm-up %s (app %s)%s" % (
+            print("%-13s smallest heap %s, stand-ins %d, app %s; held after warm-up %s (app %s; interned strings "
+                  "%s, %s B)%s" % (
                 name, smallest, cost, row["app_heap"], row["held_after_warmup"], row["app_held_after_warmup"],
+                row["qstrs_after_warmup"], row["qstr_bytes_after_warmup"],
                 "" if ok else "  FAILED: %r" % (big,)), flush=True)
+            print("%-13s setup alone (model loaded, transport built, no window): smallest heap %s, app %s"
+                  % (name, setup_smallest, row["app_setup_heap"]), flush=True)
+            if row["fails_below"]:
+                print("%-13s 1 KB below it: %s" % (name, row["fails_below"]), flush=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return rows

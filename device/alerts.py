@@ -29,6 +29,11 @@ def _blink(on, period):
     return ((0, period, ((0, on),)),)
 
 
+_FAST = _blink(100, 200)  # patterns that several tables use, made once
+_HALF = _blink(500, 1000)
+_QUARTER = _blink(250, 500)
+
+
 def buzzer_patterns(seconds=10):
     """Anomaly: fast beeping for `seconds`, then a double chirp every 30 s while it lasts
     (seconds = 0: beep for as long as it lasts). Fault: one long low tone now and every
@@ -41,11 +46,11 @@ def buzzer_patterns(seconds=10):
 
 LED_PATTERNS = {
     ANOMALY: _STEADY,
-    FAULT: _blink(500, 1000),
+    FAULT: _HALF,
     NO_MODEL: ((0, 2000, ((0, 100),)),),
     COMMISSIONING: _blink(200, 1000),
     NORMAL: ((0, 5000, ((0, 100),)),),  # a short blip: alive
-    CONFIG: _blink(100, 200),
+    CONFIG: _FAST,
     BAD_DATA: ((0, 1000, ((0, 100), (200, 300))),),
 }
 
@@ -60,12 +65,12 @@ YELLOW = (255, 200, 0)
 BLACK = (0, 0, 0)
 PIXEL_PATTERNS = {
     NORMAL: (GREEN, _STEADY),
-    COMMISSIONING: (BLUE, _blink(500, 1000)),
-    ANOMALY: (RED, _blink(250, 500)),
-    FAULT: (ORANGE, _blink(500, 1000)),
+    COMMISSIONING: (BLUE, _HALF),
+    ANOMALY: (RED, _QUARTER),
+    FAULT: (ORANGE, _HALF),
     NO_MODEL: (PURPLE, ((0, 2000, ((0, 150), (300, 450))),)),
-    CONFIG: (MAGENTA, _blink(100, 200)),
-    BAD_DATA: (YELLOW, _blink(250, 500)),
+    CONFIG: (MAGENTA, _FAST),
+    BAD_DATA: (YELLOW, _QUARTER),
 }
 
 
@@ -202,19 +207,3 @@ class StatusPixel(PatternOutput):
     def _apply(self, level):
         self.pixels[self.index] = self.colour if level else BLACK
         self.pixels.show()
-
-
-class ConsoleAlert:
-    """Writes each state change as a human line (for boards with no outputs attached)."""
-
-    def __init__(self, write=None):
-        self._write = write if write is not None else print
-        self.state = None
-
-    def set_state(self, state):
-        if state != self.state:
-            self.state = state
-            self._write("# state: %s" % state)
-
-    def tick(self, now=None):
-        pass

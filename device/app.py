@@ -8,54 +8,19 @@ on after a short back-off (during which the watchdog is still fed). A window who
 samples, features or score are not finite is bad data: counted, shown with its own
 status, never scored as normal.
 
-Wiring from settings lives in device.wiring; state persistence in device.appstate.
+Wiring from settings lives in device.wiring; state persistence in device.persist (the
+snapshot here, its restore in device.apprare). What runs once or rarely (the start, a fault,
+bad data, the end of commissioning, a rate warning) is in device.apprare, off the loop's heap.
 """
 
 from device import decision as decision_mod
-from device import detectors as detectors_mod
-from device import features as features_mod
 from device import xp
 from device.alerts import ANOMALY, BAD_DATA, COMMISSIONING, CONFIG, FAULT, NO_MODEL, NORMAL  # noqa: F401
 from device.ticks import Uptime  # noqa: F401  (re-exported for callers of the app)
+from device.xp import num  # a float for a JSON payload
 
-
-def new_boot_id():
-    """A random id 1..65535 for this start of the board; it travels with every payload
-    (`boot`), so a receiver keeps a sequence that restarted (storage wiped, a replacement
-    board with the same id) apart from the old one instead of dropping it as repeats."""
-    try:
-        import os
-
-        b = os.urandom(2)
-        v = (b[0] << 8) | b[1]
-    except (ImportError, AttributeError, NotImplementedError, OSError):
-        import time
-
-        v = int(time.monotonic() * 1000) & 0xFFFF
-    return v or 1
 
 SENSOR_ERRORS = (OSError, ValueError, RuntimeError)
-
-
-def _print_exception(e):
-    try:
-        import sys
-
-        if hasattr(sys, "print_exception"):
-            sys.print_exception(e)
-            return
-        import traceback
-
-        traceback.print_exception(type(e), e, e.__traceback__)
-    except Exception:
-        print("%s: %s" % (type(e).__name__, e))
-
-
-def num(v, digits=4):
-    """A float for a JSON payload: rounded, and None when not finite (JSON has no NaN)."""
-    if v is None or not xp.finite(v):
-        return None
-    return round(v, digits)
 
 
 class App:
@@ -66,7 +31,7 @@ class App:
         model: the loaded model dict (None: the board runs without one, `model_error`
         says why); config: a device.appconfig.AppConfig (numbers, ids and names; None:
         the defaults); features: the model's feature extractor when the wiring built it first (its big
-        buffers before the rest); restore: a saved state (device.appstate); boot_info:
+        buffers before the rest); restore: a saved state (device.persist); boot_info:
         what the boot status payload carries; on_commissioned: called when a
         commissioning run ends."""
         if config is None:  # host tools and tests; the board always passes one
@@ -82,12 +47,7 @@ class App:
         self.watchdog = watchdog
         self.device_id = c.device_id
         self.heartbeat_every = int(c.heartbeat_every)
-        try:
-            import gc
-
-            self._mem_free = getattr(gc, "mem_free", None)  # CircuitPython/MicroPython only
-        except ImportError:
-            self._mem_free = None
+        self._mem_free = None  # gc.mem_free on CircuitPython/MicroPython (set in apprare.start)
         self.mem_low = self.mem_last = None
         self.retries = int(c.retries)
         self.recorder = recorder
@@ -105,7 +65,7 @@ class App:
         self.max_windows = int(c.max_windows)
         self.held = []  # objects that must live as long as the app (power-enable pins)
         self.seq = 0
-        self.boot_id = new_boot_id()
+        self.boot_id = 1  # a random id per start (apprare.start)
         self.windows = 0
         self.faults = 0
         self.errors = 0
@@ -129,60 +89,46 @@ class App:
         self.decision = None
         self.commissioner = None
         self.fa_rate = 0.01
-        if model is not None:
-            self.fa_rate = model.get("fa_rate", 0.01)
-            self.features = features if features is not None else features_mod.from_recipe(model["features"], model)
-            if self.features.names != model["features"]["names"]:
-                raise ValueError("model feature names do not match this code's recipe")
-            self.detector = detectors_mod.from_model(model)
-            self.decision = decision_mod.Decision.from_settings(model.get("decision", {}))
-            commission_windows = c.commission_windows
-            commission_mode = c.commission_mode
-            if commission_windows and commission_windows > 0:
-                from device import commission
+        self.wall = None  # the wall clock a days-off profile needs (device.wallclock)
+        self.state = NO_MODEL
+        # the rest runs once (the model's parts, a restored state, the boot status): it lives
+        # in device.apprare, which leaves the heap after
+        self._rare("start", (c, features, wall, restore, boot_info))
 
-                n_fit = max(2, commission_windows // 2)
-                n_thr = max(1, commission_windows - n_fit)
-                mode = None
-                if commission_mode:
-                    if commission_mode not in self.detector.mode_names:
-                        raise ValueError("commission mode %r is not in the model" % commission_mode)
-                    mode = self.detector.mode_names.index(commission_mode)
-                self.commissioner = commission.from_model(self.detector, model, n_fit, n_thr, mode=mode)
-        # the wall clock a days-off profile needs (device.wallclock; None for every other model)
-        self.wall = wall if (wall is not None and model is not None
-                             and getattr(self.detector, "day_types", 0)) else None
-        if self.wall is not None:
-            self.wall.start(self)
-        restored = False
-        if restore is not None:
-            from device import appstate
+    def _rare(self, name, args=()):
+        """device.apprare.<name>(self, *args): code that runs once or rarely (the start, a
+        fault, bad data, the end of commissioning, a rate warning) lives there, and the
+        module is forgotten after each use, so its code is not in the heap the loop needs."""
+        from device import apprare, forget
 
-            restored = appstate.restore(self, restore)
-        self.state = NO_MODEL if model is None else (
-            COMMISSIONING if self.commissioner is not None and not self.commissioner.done else NORMAL)
-        if hasattr(sensor, "idle"):
-            sensor.idle = self._idle
-        self._set_alerts(self.state)
-        if boot_info is not None:
-            p = {"type": "status", "state": "boot", "boots": self.boots}
-            for k in boot_info:
-                p[k] = boot_info[k]
-            self._emit(p)
-        if model is None:
-            self._emit({"type": "status", "state": NO_MODEL,
-                        "error": str(model_error) if model_error else "no model"})
-        elif restored:
-            self._emit({"type": "status", "state": "commission_restored",
-                        "modes": self._mode_summary()})
-        if store is not None:
-            self.save()
+        try:
+            return getattr(apprare, name)(self, *args)
+        finally:
+            forget("device.apprare")
 
-    # ---- persistence (device.appstate) -----------------------------------------------
+    # ---- persistence (device.persist; a record is restored by device.apprare) ---------
     def snapshot(self):
-        from device import appstate
+        """The state record to persist (device.persist.encode): counters, and the
+        commissioned modes (those of a restored record this model cannot use are kept).
+        A refused commissioning leaves no modes record: the next start commissions again."""
+        from device.persist import key_of
 
-        return appstate.snapshot(self)
+        st = {"model": self.model_id[:16], "key": key_of(self.commission_key),
+              "counters": {"boots": self.boots, "windows": self.windows, "anomalies": self.anomalies,
+                           "faults": self.faults, "errors": self.errors, "seq": self.seq},
+              "modes": []}
+        c = self.commissioner
+        det = self.detector
+        if self.model is not None and c is not None and c.done and not getattr(c, "refused", None):
+            for i in range(len(det.mode_names)):
+                mean, scale, thr = det.mode_params(i)
+                st["modes"].append((det.mode_names[i] in c.updated, thr, mean, scale))
+        elif self._kept is not None:
+            k = self._kept
+            st["model"] = k.get("model", "")
+            st["key"] = k.get("key", 0)
+            st["modes"] = k.get("modes") or []
+        return st
 
     def save(self):
         if self.store is None:
@@ -235,12 +181,7 @@ class App:
 
     def stop_watchdog(self):
         """Stop the watchdog (CircuitPython 10 has no deinit: mode None stops it)."""
-        wd = self.watchdog
-        if wd is not None:
-            try:
-                wd.mode = None
-            except Exception as e:  # a board whose watchdog cannot be stopped: say so
-                self.log("# watchdog not stopped: %s" % (e,))
+        self._rare("stop_watchdog")
 
     def _pause(self, seconds):
         """Sleep in short slices, still feeding the watchdog (no-op without sleep)."""
@@ -275,20 +216,13 @@ class App:
         self.last_error = "%s: %s" % (type(err).__name__, err)
         return False
 
-    def _resume_state(self):
-        if self.model is None:
-            return NO_MODEL
-        if self.commissioner is not None and not self.commissioner.done:
-            return COMMISSIONING
-        return ANOMALY if self.decision.active else NORMAL
+    def _to(self, state):
+        self.state = state
+        self._set_alerts(state)
 
     def _fault(self):
         if self.state != FAULT:
-            self._emit({"type": "status", "state": FAULT, "error": self.last_error,
-                        "faults": self.faults, "errors": self.errors})
-            self.log("# FAULT: sensor failed %d times in a row: %s" % (self.retries + 1, self.last_error))
-            self.state = FAULT
-            self._set_alerts(FAULT)
+            self._rare("fault")  # the status payload and the console line; state FAULT
         recover = getattr(self.sensor, "recover", None)
         if recover is not None:
             try:
@@ -307,41 +241,22 @@ class App:
         if self.consecutive_bad > self.retries:
             self.last_error = "bad data: %s" % why
             if self.state != FAULT:
-                self._emit({"type": "status", "state": FAULT, "error": self.last_error,
-                            "bad": self.bad, "faults": self.faults})
-                self.log("# FAULT: %d bad windows in a row (%s)" % (self.consecutive_bad, why))
-                self.state = FAULT
-                self._set_alerts(FAULT)
-            return
-        if self.state not in (BAD_DATA, FAULT):
-            self._emit({"type": "status", "state": BAD_DATA, "error": why, "bad": self.bad})
-            self.log("# bad data: %s (window %d)" % (why, self.windows))
-            self.state = BAD_DATA
-            self._set_alerts(BAD_DATA)
+                self._rare("bad_fault", (why,))
+        elif self.state not in (BAD_DATA, FAULT):
+            self._rare("bad_data", (why,))
 
     def _good_window(self):
         if self.state in (FAULT, BAD_DATA):
-            self._emit({"type": "status", "state": "recovered", "faults": self.faults,
-                        "errors": self.errors, "bad": self.bad})
-            self.log("# sensor recovered")
-            self.state = self._resume_state()
-            self._set_alerts(self.state)
+            self._rare("recovered")
         self.consecutive_faults = 0
         self.consecutive_bad = 0
 
     def _check_rate(self):
-        s = self.sensor
-        if getattr(s, "rate_ok", True):
+        if getattr(self.sensor, "rate_ok", True):
             self._rate_warned_at = None
-            return
-        if self._rate_warned_at is not None and self.windows - self._rate_warned_at < 500:
-            return
-        self._rate_warned_at = self.windows
-        measured = round(s.rate_measured, 1)
-        self._emit({"type": "warning", "warning": "sample_rate", "measured": measured,
-                    "configured": s.rate})
-        self.log("# warning: sensor achieved %.1f Hz, short of the configured %s Hz "
-                 "(lower SAMPLE_RATE or raise I2C_FREQUENCY)" % (measured, s.rate))
+        elif self._rate_warned_at is None or self.windows - self._rate_warned_at >= 500:
+            self._rate_warned_at = self.windows
+            self._rare("rate_warning")
 
     # ---- the loop -------------------------------------------------------------------
     def step(self):
@@ -396,16 +311,14 @@ class App:
         ev = self.decision.update(score)
         if ev == decision_mod.START:
             self.anomalies += 1
-            self.state = ANOMALY
-            self._set_alerts(ANOMALY)
+            self._to(ANOMALY)
             pairs, vals = self.detector.explain_values(x, mode, self.features.names, self.top)
             top = [[n, num(v, 3)] for n, v in pairs]
             # the top features' value, normal mean and spread in the mode: "19x normal"
             values = [[num(v[0], 6), num(v[1], 6), num(v[2], 6)] for v in vals]
             self._event(ev, score, mode, top, values)
         elif ev == decision_mod.END:
-            self.state = NORMAL
-            self._set_alerts(NORMAL)
+            self._to(NORMAL)
             self._event(ev, score, mode)
 
     def _event(self, ev, score, mode, top=None, values=None):
@@ -462,59 +375,31 @@ class App:
             p["anomaly"] = bool(self.decision.active)
         self._emit(p)
 
-    def _mode_summary(self):
-        c = self.commissioner
-        counts = c.counts() if c is not None else None
-        supported = getattr(c, "fa_supported", None)
-        modes = []
-        for i in range(len(self.detector.mode_names)):
-            m = {"name": self.detector.mode_names[i],
-                 "raw_threshold": num(self.detector.threshold(i))}
-            if counts is not None:
-                m["windows"] = counts[i]
-            if supported is not None and supported[i] is not None:
-                m["fa_supported"] = num(supported[i], 5)
-            modes.append(m)
-        return modes
-
     def _commissioned(self):
-        c = self.commissioner
-        self.state = NORMAL
-        self._set_alerts(NORMAL)
-        refused = getattr(c, "refused", None)
-        if refused:
-            self._emit({"type": "status", "state": "commission_refused", "error": refused,
-                        "modes": self._mode_summary()})
-            self.log("# commissioning NOT adopted: %s (the trained values stay)" % refused)
-        else:
-            self._emit({"type": "status", "state": "commissioned", "modes": self._mode_summary(),
-                        "updated": list(c.updated)})
-            self.log("# commissioned: %s" % (", ".join(c.updated) or "no mode had enough windows"))
-        for w in getattr(c, "warnings", ()):
-            self.log("# commissioning: %s" % w)
-        if self.store is not None:
-            self.save()
-        if self.on_commissioned is not None:
-            self.on_commissioned(self)
+        self._rare("commissioned")
 
     def _crash(self, e):
         """An unexpected exception in step() (guard=True): report, count, back off. A
-        RAISE-mode watchdog's timeout lands here too; the next _idle re-arms it."""
+        RAISE-mode watchdog's timeout lands here too; the next _idle re-arms it. (Here,
+        not in device.apprare: no memory to import it must not stop the report; only the
+        traceback comes from there.)"""
         self.crashes += 1
         self._consecutive_crashes += 1
         self.last_error = "%s: %s" % (type(e).__name__, e)
         self.log("# error in the loop (%d): %s" % (self.crashes, self.last_error))
-        if self._consecutive_crashes <= 3:
-            _print_exception(e)
         try:
             import gc
 
             gc.collect()
         except ImportError:
             pass
+        if self._consecutive_crashes <= 3:
+            try:
+                self._rare("traceback", (e,))
+            except Exception:  # noqa: BLE001 - no memory for a traceback: the line above said it
+                pass
         if self.state != FAULT:
-            self.state = FAULT
-            self._set_alerts(FAULT)
+            self._to(FAULT)
             self._emit({"type": "status", "state": FAULT, "error": self.last_error,
                         "crashes": self.crashes})
         k = self._consecutive_crashes - 1
@@ -540,13 +425,12 @@ class App:
 
 
 def run_board(app, write):
-    """What code.py runs once the app is built: the loop, then a clean stop."""
+    """What code.py runs once the app is built: the loop, then a clean stop
+    (device.apprare.stop: the last save, the watchdog released, the last status)."""
     try:
         app.run(app.max_windows or None)
-    finally:
-        if app.store is not None:
-            app.save()
-        app.stop_watchdog()
-    app._emit({"type": "status", "state": "stopped", "windows": app.windows})
-    write("# loop ended after %d windows (%s)" % (app.windows, "MAX_WINDOWS" if app.max_windows else "replay finished"))
+    except BaseException:
+        app._rare("stop")  # the last save and the watchdog released; the exception goes on
+        raise
+    app._rare("stop", (write,))
     return app

@@ -168,6 +168,7 @@ class Rows:
         self.values = None  # value column indexes (None: the default layout)
         self.time = -1  # time stamp column index, -1 if none
         self.time_text = None
+        self._picker = None  # (csvlayout.pick, this module) for a layout other than the default
 
     def feed(self, line, out=None):
         self.lineno += 1
@@ -190,82 +191,30 @@ class Rows:
                 self.time_text = cells[0].strip()
             self.rows += 1
             return row
-        row = self._pick(cells, out)
+        pick, m = self._picker  # a time column or chosen columns: csvlayout.pick
+        row = pick(self, cells, out, m)
         self.rows += 1
         return row
 
     def _fail(self, msg):
         raise RowError("%s: %s" % (self.path, msg))
 
-    def _index(self, c):
-        """Column index of a `columns` entry: a header name or a 1-based position."""
-        if isinstance(c, int) or (isinstance(c, str) and c.strip().isdigit()):
-            i = int(c) - 1
-            if not 0 <= i < self.width:
-                self._fail("has no column %s (rows have %d columns)" % (c, self.width))
-            return i
-        if self.names is not None:
-            want = c.strip().lower()
-            for i in range(len(self.names)):
-                if self.names[i].strip().strip('"').lower() == want:
-                    return i
-            self._fail("has no column named %r (its header: %s)" % (c, listed(self.names)))
-        self._fail("has no header, so column %r cannot be found by name: give its position (1, 2, ...)" % (c,))
-
     def layout(self, width):
-        """Settle which cells are values and which is the time stamp (see module doc)."""
-        n = self.n
-        names = self.names
-        self.width = width
-        if names is not None and len(names) != width:
-            self._fail("line %d has %d columns but the header has %d" % (self.lineno, width, len(names)))
-        if self.pick is not None:
-            idx = [self._index(c) for c in self.pick]
-            if len(idx) != n:
-                self._fail("%d columns chosen (%s), a %s row needs %d" % (
-                    len(idx), ",".join(str(c) for c in self.pick), self.kind, n))
-            self.values = idx
-            self.time = -1
-            if names is not None:
-                for i in range(width):
-                    if i not in idx and is_time_name(names[i]):
-                        self.time = i
-                        break
-            elif width == n + 1 and 0 not in idx:
-                self.time = 0
-            return
-        if names is not None:
-            t = -1
-            for i in range(width):
-                if is_time_name(names[i]):
-                    t = i
-                    break
-            idx = [i for i in range(width) if i != t]
-            if len(idx) == n:
-                self.time = t
-                if (t < 0 and width == self.columns and n == VALUES[self.kind]) or (t == 0 and self.kind == "scalar"):
-                    self._default()
-                else:
-                    self.values = idx
-                return
-            if self.kind != "thermal" and width >= FRAME_PIXELS:  # a camera's frame per row
-                raise RowError("%s but %s has %d columns (%s): thermal frames, one per row" % (
-                    self.expect or "expected '%s' sensor data" % self.kind, self.path, width, listed(names, 4)))
-            if describe(width) is None or width == self.columns:
-                self._fail("header has %d columns (%s) and %s of them can be values, a %s row has %d: "
-                           "choose them with --columns" % (width, listed(names),
-                                                            len(idx), self.kind, n))
-            # another kind's data: the default rules say so on the first data row
-        if self.kind != "scalar" and width == n + 1:
-            self.time = 0
-            self.values = [1 + i for i in range(n)]
-            return
-        if n != VALUES[self.kind] and width == n:  # fewer axes than the kind's default, no time
-            self.time = -1
-            self.values = [i for i in range(n)]
-            return
-        self.time = 0 if self.kind == "scalar" else -1
-        self._default()
+        """Settle which cells are values and which is the time stamp (see module doc). Once
+        per file: the code is device/csvlayout.py's, imported for it and forgotten after (off
+        the heap of a board replaying recordings). A file in another layout than the kind's
+        own (a time column, chosen or scaled columns) keeps its row reader, csvlayout.pick."""
+        import sys
+
+        from device import csvlayout, forget
+
+        m = sys.modules[__name__]
+        try:
+            csvlayout.layout(self, width, m)
+            if self.values is not None or self.time >= 0:
+                self._picker = (csvlayout.pick, m)
+        finally:
+            forget("device.csvlayout")
 
     def _default(self):
         """The kind's own layout (x,y,z / timestamp,value / 32 pixels): the per-line
@@ -275,63 +224,6 @@ class Rows:
         if self.scale != 1.0:
             first = 1 if self.kind == "scalar" else 0
             self.values = [first + i for i in range(self.n)]
-
-    def _pick(self, cells, out):
-        if len(cells) != self.width:
-            if self.rows == 0:
-                other = describe(len(cells))
-                if other is not None:
-                    raise RowError("%s but %s has %d columns (%s) on line %d" % (
-                        self.expect or "expected '%s' sensor data" % self.kind, self.path, len(cells),
-                        other, self.lineno))
-            self._fail("line %d has %d columns, expected %d (%s)" % (
-                self.lineno, len(cells), self.width, listed(self.names)
-                if self.names is not None else (KINDS[self.kind][5] if self.values is None
-                                                else "time stamp and %s" % KINDS[self.kind][5])))
-        columns, lo, hi, ranged, unit, what = KINDS[self.kind]
-        if self.limits is not None:
-            lo, hi = self.limits
-        lineno = self.lineno
-        path = self.path
-        if self.time >= 0:
-            c = cells[self.time]
-            self.time_text = c.strip()
-            if not is_date(c):
-                try:
-                    t = float(c)
-                except ValueError:
-                    raise RowError("%s: line %d has a time stamp %r that is neither a number nor an "
-                                   "ISO-8601 date" % (path, lineno, c.strip()))
-                if t - t != 0.0:
-                    raise RowError("%s: line %d has a non-finite time stamp %r" % (path, lineno, c.strip()))
-        row = out if out is not None else [0.0] * ((1 if self.kind == "scalar" else 0) + self.n)
-        first = 0
-        if self.kind == "scalar":
-            row[0] = 0.0
-            if self.time >= 0 and not is_date(cells[self.time]):
-                row[0] = float(cells[self.time])
-            first = 1
-        idx = self.values if self.values is not None else [1]  # scalar: timestamp,value
-        scale = self.scale
-        for j in range(len(idx)):
-            c = cells[idx[j]]
-            try:
-                v = float(c)
-            except ValueError:
-                raise RowError("%s: line %d has a non-numeric value %r" % (path, lineno, c.strip()))
-            if v - v != 0.0:
-                raise RowError("%s: line %d has a non-finite value %r" % (path, lineno, c.strip()))
-            v *= scale
-            if lo is None:
-                if not -FLOAT32_MAX <= v <= FLOAT32_MAX:
-                    raise RowError("%s: line %d has %s, too large for a 32-bit float" % (path, lineno, c.strip()))
-            elif not lo <= v <= hi:
-                raise RowError("%s: line %d has %s%s, outside the physical range of %s data (%g..%g%s)" % (
-                    path, lineno, c.strip(), "" if scale == 1.0 else " (%g%s)" % (v, unit), self.kind,
-                    lo, hi, unit))
-            row[first + j] = v
-        return row
-
 
 def natural_key(name):
     """Sort key for file names in natural order ('H2' before 'H10': digit runs compare as

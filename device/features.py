@@ -1,6 +1,7 @@
 """Window -> feature vector, identical on the board (ulab) and the host (NumPy float32).
 
-Accelerometer windows are arrays of shape (axes, window) in g. Every feature is computed
+Accelerometer windows are arrays of shape (axes, window) in g (a scalar signal's features
+are device/scalarfeatures.py's, imported only for such a model). Every feature is computed
 after the per-axis mean is removed, so gravity and sensor tilt never enter the model.
 Spectral power is summed over the axes before banding: the sum is unchanged by a rotation
 of the sensor, which keeps the spectrum features stable when a board is remounted.
@@ -49,42 +50,20 @@ class AccelFeatures:
     kind = "accel"
 
     def __init__(self, window, rate, bands=16, axes=3):
-        if window < 8:
-            raise ValueError("window must be at least 8 samples")
-        if bands < 1:
-            raise ValueError("bands must be at least 1")
         self.window = int(window)
         self.rate = float(rate)
         self.axes = int(axes)
-        self.n_fft = next_pow2(self.window)
-        half = self.n_fft // 2
-        if bands > half:
-            raise ValueError("more bands than frequency bins")
         self.bands = int(bands)
-        self.n_bins = half + 1
-        edges = [1 + (half * b) // bands for b in range(bands + 1)]
-        self.edges = edges
-        width = half // bands
-        # The folded spectrum holds twice the power (hence the 0.5s). Equal-width bands
-        # (the usual case: a power-of-two FFT and 2^k bands) are a reshape of the spectrum
-        # to (bands, width) and two reductions; otherwise one matrix gives both sums.
-        self._width = width if width * bands == half else 0
-        if self._width:
-            centre = (width - 1) / 2.0
-            self._offsets = xp.array([0.5 * (k - centre) / width for k in range(width)])
-            self._band_matrix = None
-        else:
-            rows = []
-            for b in range(bands):
-                lo, hi = edges[b], edges[b + 1]
-                rows.append([0.5 if lo <= k < hi else 0.0 for k in range(self.n_bins)])
-            for b in range(bands):
-                lo, hi = edges[b], edges[b + 1]
-                centre = (lo + hi - 1) / 2.0
-                w = float(hi - lo)
-                rows.append([0.5 * (k - centre) / w if lo <= k < hi else 0.0 for k in range(self.n_bins)])
-            self._band_matrix = xp.array(rows)
-        self.names = self._names()
+        self.n_fft = next_pow2(self.window)
+        # the checks, the band layout and the names run once: device/featureplan.py
+        from device import featureplan, forget
+
+        try:
+            plan = featureplan.accel(self.window, self.n_fft, self.rate, self.bands, self.axes)
+        finally:
+            forget("device.featureplan")
+        self.edges, self._width, self._offsets, self._band_matrix, self.names = plan
+        self.n_bins = self.n_fft // 2 + 1
         self.size = len(self.names)
         w = self.window
         self._bufs = [xp.fbuf(self.n_fft) for _ in range(self.axes)]
@@ -101,21 +80,6 @@ class AccelFeatures:
         self._scratch = None  # one-axis models fed 3-axis windows: see _magnitude
         self._eps = xp.array([EPS] * bands)
         self.ok = True
-
-    def _names(self):
-        hz = self.rate / self.n_fft
-        names = []
-        for prefix in ("energy", "centroid"):
-            for b in range(self.bands):
-                lo = self.edges[b] * hz
-                hi = self.edges[b + 1] * hz
-                names.append("%s_%.0f-%.0fHz" % (prefix, lo, hi))
-        axes = "xyz" if self.axes <= 3 else None
-        for stat in ("rms", "kurtosis"):
-            for a in range(self.axes):
-                names.append("%s_%s" % (stat, axes[a] if axes else str(a)))
-        names.append("envelope")
-        return names
 
     def recipe(self):
         return {"kind": self.kind, "window": self.window, "rate": self.rate,
@@ -247,46 +211,6 @@ class AccelFeatures:
         return self._out
 
 
-class ScalarFeatures:
-    """Features of a window of one scalar signal (e.g. a temperature): the value itself
-    for a one-sample window; mean, spread and slope per sample for longer ones."""
-
-    kind = "scalar"
-
-    def __init__(self, window=1, rate=1.0):
-        if window < 1:
-            raise ValueError("window must be at least 1 sample")
-        self.window = int(window)
-        self.rate = float(rate)
-        self.axes = 1
-        self.names = ["value"] if self.window < 3 else ["mean", "std", "slope"]
-        self.size = len(self.names)
-        self._out_buf = xp.fbuf(self.size)
-        self._out = xp.view(self._out_buf)
-        self.ok = True
-        if self.window >= 3:
-            n = self.window
-            c = (n - 1) / 2.0
-            t = [(i - c) for i in range(n)]
-            denom = sum(v * v for v in t)
-            self._slope_w = xp.array([v / denom for v in t])
-
-    def recipe(self):
-        return {"kind": self.kind, "window": self.window, "rate": self.rate,
-                "names": list(self.names)}
-
-    def compute(self, win):
-        np = xp.np
-        row = win[0]
-        ob = self._out_buf
-        ob[0] = np.mean(row)
-        if self.window >= 3:
-            ob[1] = np.std(row)
-            ob[2] = np.dot(self._slope_w, row)
-        self.ok = xp.finite(np.sum(self._out))
-        return self._out
-
-
 def from_recipe(recipe, model=None):
     """Build the feature extractor a model file describes (a thermal one also needs the
     loaded model: its per-pixel baselines are not part of the recipe)."""
@@ -301,5 +225,7 @@ def from_recipe(recipe, model=None):
         return AccelFeatures(recipe["window"], recipe["rate"], recipe.get("bands", 16),
                              recipe.get("axes", 3))
     if kind == "scalar":
+        from device.scalarfeatures import ScalarFeatures
+
         return ScalarFeatures(recipe.get("window", 1), recipe.get("rate", 1.0))
     raise ValueError("unknown feature kind: %r" % (kind,))

@@ -3,7 +3,7 @@
 Two slots, written alternately, each a self-checking record:
 
     magic b"CPAD" | version u8 | reserved u8 | payload length u16 | sequence u32 | crc32 u32
-    payload (see encode/decode)
+    payload (see encode here, decode in device/persistload.py)
 
 A write always goes to the slot that does not hold the newest valid record, so a reset
 in the middle of a write can only spoil the record being written: the other slot still
@@ -98,36 +98,6 @@ def encode(state, buf=None):
     return memoryview(buf)[:size]
 
 
-def decode(data):
-    """Inverse of encode; raises ValueError on a malformed payload."""
-    if len(data) < _FIXED:
-        raise ValueError("state payload too short")
-    mid, key = struct.unpack_from("<16sI", data, 0)
-    mid = bytes(mid)
-    z = mid.find(b"\0")
-    if z >= 0:
-        mid = mid[:z]
-    off = 20
-    counters = {}
-    for name in COUNTERS:
-        counters[name] = struct.unpack_from("<I", data, off)[0]
-        off += 4
-    n_modes, _flags, nf = struct.unpack_from("<BBH", data, off)
-    off += 4
-    if len(data) < payload_size(n_modes, nf):
-        raise ValueError("state payload truncated")
-    modes = []
-    for _ in range(n_modes):
-        updated, _a, _b, _c, thr = struct.unpack_from("<BBBBf", data, off)
-        off += 8
-        mean = [struct.unpack_from("<f", data, off + 4 * j)[0] for j in range(nf)]
-        off += 4 * nf
-        scale = [struct.unpack_from("<f", data, off + 4 * j)[0] for j in range(nf)]
-        off += 4 * nf
-        modes.append((bool(updated), thr, mean, scale))
-    return {"model": mid.decode(), "key": key, "counters": counters, "modes": modes}
-
-
 def frame(payload, seq):
     """Header + payload as one bytearray record."""
     rec = bytearray(HEADER + len(payload))
@@ -135,18 +105,6 @@ def frame(payload, seq):
     struct.pack_into(_HFMT, rec, 0, MAGIC, VERSION, 0, len(payload), seq & U32, 0)
     struct.pack_into("<I", rec, 12, crc32(rec, 0, 12) ^ crc32(rec, HEADER))
     return rec
-
-
-def unframe(rec):
-    """(seq, payload) of a valid record, or None."""
-    if rec is None or len(rec) < HEADER:
-        return None
-    magic, ver, _r, n, seq, crc = struct.unpack_from(_HFMT, rec, 0)
-    if bytes(magic) != MAGIC or ver != VERSION or HEADER + n > len(rec):
-        return None
-    if crc32(rec, 0, 12) ^ crc32(rec, HEADER, HEADER + n) != crc:
-        return None
-    return seq, bytes(rec[HEADER:HEADER + n])
 
 
 class NvmSlots:
@@ -230,11 +188,6 @@ def _collect():
         gc.collect()
 
 
-def _newer(a, b):
-    """True if sequence number a is after b (wrapping u32)."""
-    return ((a - b) & U32) < 0x80000000 and a != b
-
-
 class Store:
     """The newest valid record across the slots of `slots` and of each mirror; every
     save writes the mirrors first (each to its older slot), then `slots`."""
@@ -260,32 +213,16 @@ class Store:
         return self.mirrors + [self.slots]
 
     def load(self):
-        """Decoded state of the newest valid record, or None."""
-        best = None
-        for dev in self._all():
-            dev_best = None
-            dev_slot = -1
-            for slot in (0, 1):
-                try:
-                    r = unframe(dev.read(slot))
-                except (OSError, ValueError, MemoryError):
-                    r = None
-                if r is None:
-                    continue
-                if dev_best is None or _newer(r[0], dev_best[0]):
-                    dev_best = r
-                    dev_slot = slot
-            self._set_next(dev, 0 if dev_best is None else 1 - dev_slot)
-            if dev_best is not None and (best is None or _newer(dev_best[0], best[0])):
-                best = dev_best
-                self.source = getattr(dev, "name", "?")
-        if best is None:
-            return None
-        self.seq = best[0]
+        """Decoded state of the newest valid record, or None (device.persistload: read
+        once at start, then forgotten)."""
+        import sys
+
+        from device import forget, persistload
+
         try:
-            return decode(best[1])
-        except (ValueError, IndexError):
-            return None
+            return persistload.load(self, sys.modules[__name__])
+        finally:
+            forget("device.persistload")
 
     def save(self, state):
         """Write state to the older slot of every place. Returns True, or False (the

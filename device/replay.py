@@ -48,9 +48,7 @@ class CsvReplaySensor(_Paced):
         else:
             self._buf, self._flat = frame_buffer(self.rows_n, self.cols_n)
             self.win, self._shared = frame_of(self._flat, self.rows_n, self.cols_n, self._buf)
-        from device import csvrows
-
-        self._rows = csvrows.Rows(kind)
+        self._rows = None  # device.csvrows.Rows, made at the first read (after setup's peak)
         self._row = array.array("f", [0.0] * self.cols_n)
         self.files = None
         self._fi = 0
@@ -91,6 +89,10 @@ class CsvReplaySensor(_Paced):
         self._fi += 1
         self._f = self._open(path, "r")
         self._path = path
+        if self._rows is None:
+            from device import csvrows
+
+            self._rows = csvrows.Rows(self.kind)
         self._rows.start(path)
         self._line = 0
         self._amb_col = None

@@ -25,8 +25,6 @@ more than 5 % short of the configured rate.
 import array
 
 from device import xp
-from device.chips import (MSA_BANDWIDTH_CODES, MSA_BANDWIDTHS, MSA_COUNTS_PER_G, MSA_DATA_RATE_CODES,
-                          MSA_DATA_RATES, MSA_RANGES)
 from device.ticks import TICKS_MASK, default_ticks, ticks_diff  # noqa: F401 (re-exported)
 
 IDLE_MS = 20
@@ -171,11 +169,13 @@ class MSA301Sensor(_Paced):
         self.window = int(window)
         self.rate = float(rate)
         self.axes = 3
-        self._range_i = _index_of(range_g, MSA_RANGES, "accelerometer range")
-        self._rate_code = MSA_DATA_RATE_CODES[_index_of(data_rate, MSA_DATA_RATES, "data rate")]
-        self._bw_code = MSA_BANDWIDTH_CODES[_index_of(bandwidth, MSA_BANDWIDTHS, "bandwidth")]
-        self.range_g = MSA_RANGES[self._range_i]
-        self._inv = 1.0 / MSA_COUNTS_PER_G[self._range_i]
+        from device import chips  # setup-only (wiring.SETUP_MODULES): its tables are not kept
+
+        self._range_i = _index_of(range_g, chips.MSA_RANGES, "accelerometer range")
+        self._rate_code = chips.MSA_DATA_RATE_CODES[_index_of(data_rate, chips.MSA_DATA_RATES, "data rate")]
+        self._bw_code = chips.MSA_BANDWIDTH_CODES[_index_of(bandwidth, chips.MSA_BANDWIDTHS, "bandwidth")]
+        self.range_g = chips.MSA_RANGES[self._range_i]
+        self._inv = 1.0 / chips.MSA_COUNTS_PER_G[self._range_i]
         self.raw = read != "driver"
         self._bus = bus
         self._bus_factory = bus_factory

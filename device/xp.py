@@ -76,6 +76,13 @@ def finite(v):
     return v - v == 0.0
 
 
+def num(v, digits=4):
+    """A float for a JSON payload: rounded, and None when not finite (JSON has no NaN)."""
+    if v is None or not v - v == 0.0:
+        return None
+    return round(v, digits)
+
+
 def int16_be(buf, out, count):
     """`count` signed big-endian 16-bit words of `buf` (bytes/bytearray) into the dense float
     array `out`: ulab.utils.from_int16_buffer(out=, byteswap=True) on the board (no new

@@ -26,7 +26,7 @@ GROUPS = {
     "sensing": ["sensors", "thermal", "csvrows", "chips", "recorder"],
     "detect": ["features", "detectors", "adaptive", "threshold", "commission", "stats", "xp"],
     "decide": ["decision", "alerts"],
-    "runtime": ["app", "wiring", "settings", "appstate", "persist", "model", "modelwrite", "ticks"],
+    "runtime": ["app", "apprare", "wiring", "settings", "persist", "persistload", "model", "modelwrite", "ticks"],
     "telemetry": ["telemetry", "payloads", "payload_check", "outbox"],
 }
 WHERE = {m: g for g, ms in GROUPS.items() for m in ms}

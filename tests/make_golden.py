@@ -51,6 +51,7 @@ from device import detectors as detectors_mod  # noqa: E402
 from device import features as features_mod  # noqa: E402
 from device import model as model_mod  # noqa: E402
 from device import xp  # noqa: E402
+from device.scalarfeatures import ScalarFeatures  # noqa: E402
 from host_tools.data import datasets  # noqa: E402
 from host_tools.modeling import train  # noqa: E402
 
@@ -178,7 +179,7 @@ def temperature_stream(n: int, seed: int = 0, hot_from: int | None = None) -> np
 
 def scalar_case(jitter=_no_jitter, score_with=None) -> dict:
     window = 16
-    ex = features_mod.ScalarFeatures(window, 1.0)
+    ex = ScalarFeatures(window, 1.0)
     fit = temperature_stream(window * 120, seed=1)
     cal = temperature_stream(window * 60, seed=2)
 

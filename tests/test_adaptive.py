@@ -185,7 +185,7 @@ def test_adaptive_needs_scalar_and_one_stream(capsys, tmp_path):
     assert rc == 2 and "use it with --sensor scalar" in capsys.readouterr().err
     with pytest.raises(Exception, match="one --normal folder"):
         f = np.zeros((50, 1), dtype=np.float32)
-        from device.features import ScalarFeatures
+        from device.scalarfeatures import ScalarFeatures
         train.build_model(ScalarFeatures(1, 1.0), "adaptive", [("a", f), ("b", f + 1)], [(f, 0)], 0.01,
                           adaptive=train.adaptive_params(1.0, 10, None, 0))
 

@@ -120,11 +120,3 @@ def test_tick_uses_now_without_ticks(hw):
     assert px[0] == alerts.BLACK
     sp.tick(10.5)
     assert px[0] == alerts.RED
-
-
-def test_console_alert(capsys):
-    c = alerts.ConsoleAlert()
-    c.set_state("fault")
-    c.set_state("fault")
-    c.tick(1.0)
-    assert capsys.readouterr().out == "# state: fault\n"

@@ -490,7 +490,8 @@ def test_code_py_under_the_ulab_emulator(root, tmp_path):
 def test_setup_code_leaves_the_heap_before_the_loop(root, hw):
     """code.py drops the setup-only modules (settings, model loader, wiring) before the
     loop, and nothing in its namespace keeps them alive; objects that must outlive setup
-    (power-enable pins) are held by the app."""
+    (power-enable pins) are held by the app. The App's start (device.apprare) and the
+    state read at start (device.persistload) left too."""
     import gc
     import weakref
 
@@ -504,7 +505,7 @@ def test_setup_code_leaves_the_heap_before_the_loop(root, hw):
     app = r.globals["app"]
     assert app.windows == 2
     for name in ("device.wiring", "device.settings", "device.model", "device.modelcheck", "device.modelformat",
-                 "device.appconfig"):
+                 "device.appconfig", "device.assemble", "device.apprare", "device.persistload"):
         assert name not in sys.modules
     assert "wiring" not in r.globals
     gc.collect()

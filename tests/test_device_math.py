@@ -25,7 +25,7 @@ from scipy.spatial.distance import mahalanobis
 from scipy.stats import ortho_group
 
 from conftest import fan, synthetic_modes
-from device import detectors, features, xp
+from device import detectors, features, scalarfeatures, xp
 from device.commission import Welford, threshold_from_scores
 from host_tools.data import datasets
 from host_tools.modeling import train
@@ -296,13 +296,13 @@ def test_pure_tone_lands_in_its_band(band, bin_):
 
 
 def test_scalar_features_match_numpy():
-    ex = features.ScalarFeatures(16, 1.0)
+    ex = scalarfeatures.ScalarFeatures(16, 1.0)
     rs = np.random.RandomState(0)
     row = 20 + 0.01 * np.arange(16) * 3 + rs.randn(16) * 0.1
     got = np.array(ex.compute(row.astype(np.float32)[None, :]), dtype=np.float64)
     r32 = row.astype(np.float32).astype(np.float64)
     slope = np.polyfit(np.arange(16), r32, 1)[0]
     np.testing.assert_allclose(got, [r32.mean(), r32.std(), slope], rtol=1e-4, atol=1e-5)
-    one = features.ScalarFeatures(1, 1.0)
+    one = scalarfeatures.ScalarFeatures(1, 1.0)
     assert one.names == ["value"]
     assert float(one.compute(np.array([[21.5]], dtype=np.float32))[0]) == 21.5

@@ -219,3 +219,69 @@ except model.ModelError as e:
             if not ok:
                 problems.append(f"{name} ({how}): {msg!r} does not match {pattern!r}")
     assert not problems, "\n".join(problems)
+
+
+RARE_PATHS = r'''
+import json, sys
+from device import app as app_mod, persist
+
+class Flaky:
+    rate = 10.0
+    def __init__(self):
+        self.n = 0
+        self.rate_ok = True
+        self.rate_measured = 10.0
+    def read(self):
+        self.n += 1
+        if self.n <= 4:
+            raise OSError(5, "I/O error")
+        if self.n == 6:
+            self.rate_ok, self.rate_measured = False, 7.5
+        return [[0.0]]
+
+class Box:
+    def __init__(self):
+        self.p = []
+    def put(self, p):
+        self.p.append(p)
+
+lines = []
+nvm = bytearray(1024)
+st = persist.Store(persist.NvmSlots(nvm))
+box = Box()
+a = app_mod.App(Flaky(), None, None, outbox=box, store=st, restore=st.load(), boot_info={"sensor": "x"},
+                log=lines.append)
+held = sorted(m for m in sys.modules if m in ("device.apprare", "device.persistload"))
+a.run(4)
+again = persist.Store(persist.NvmSlots(nvm)).load()
+
+class Buggy:
+    def read(self):
+        return {}[1]  # a KeyError: not a sensor error, a bug
+
+from device.appconfig import AppConfig
+crashed = Box()
+c = app_mod.App(Buggy(), None, AppConfig(guard=True, max_windows=2), outbox=crashed, log=lines.append)
+app_mod.run_board(c, lines.append)
+print(json.dumps({"kinds": [p.get("state", p.get("warning")) for p in box.p], "lines": lines, "held": held,
+                  "after": sorted(m for m in sys.modules if m in ("device.apprare", "device.persistload")),
+                  "boots": again["counters"]["boots"], "crashed": [p.get("state") for p in crashed.p]}))
+'''
+
+
+def test_rare_paths_run_and_leave_under_micropython(tmp_path):
+    """The App's start and stop, a sensor fault, the recovery, a rate warning and the
+    traceback of a bug in the loop run from device/apprare.py, and the saved state is read
+    back through device/persistload.py,
+    under MicroPython; neither module stays in sys.modules after its use (their code is
+    not in the heap the loop holds)."""
+    r = run_mp(RARE_PATHS, tmp_path)
+    res, = _json_lines(r)
+    assert res["kinds"] == ["boot", "no_model", "fault", "recovered", "sample_rate"]
+    assert res["crashed"] == ["no_model", "fault", "stopped"]  # a bug in the loop: FAULT once, then the stop
+    assert "# error in the loop (2): KeyError: 1" in res["lines"] and res["lines"][-1] == "# loop ended after 0 windows (MAX_WINDOWS)"
+    assert r.stdout.count("Traceback") == 2
+    assert res["lines"][0].startswith("# sensor error: OSError")
+    assert res["lines"][1].startswith("# FAULT: sensor failed 4 times in a row: OSError: [Errno 5]")
+    assert res["held"] == [] and res["after"] == []
+    assert res["boots"] == 1

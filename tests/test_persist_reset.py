@@ -16,7 +16,7 @@ import sys
 import pytest
 
 from board_harness import FAKES
-from device import persist
+from device import persist, persistload
 
 sys.path.insert(0, FAKES)
 try:
@@ -41,7 +41,7 @@ def state(i):
 
 
 def canon(st):
-    return persist.decode(persist.encode(st)) if st is not None else None
+    return persistload.decode(persist.encode(st), persist) if st is not None else None
 
 
 class HookedFile:

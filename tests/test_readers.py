@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from device import csvrows
-from device.features import ScalarFeatures
+from device.scalarfeatures import ScalarFeatures
 from host_tools.data import argtypes
 from host_tools.cli import main as cli
 from host_tools.data import datasets

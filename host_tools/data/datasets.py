@@ -516,7 +516,9 @@ def make_extractor(sensor: str, window: int, rate: float, bands: int = 16, axes:
     if sensor == "accel":
         return features_mod.AccelFeatures(window, rate, bands, axes)
     if sensor == "scalar":
-        return features_mod.ScalarFeatures(window, rate)
+        from device.scalarfeatures import ScalarFeatures  # its own module: off the accel board's heap
+
+        return ScalarFeatures(window, rate)
     raise DataError(f"unknown sensor kind {sensor!r}")
 
 

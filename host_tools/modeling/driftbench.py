@@ -20,7 +20,7 @@ import numpy as np
 
 from device import detectors as detectors_mod
 from device.decision import START, Decision
-from device.features import ScalarFeatures
+from device.scalarfeatures import ScalarFeatures
 from host_tools.modeling import train
 
 PERIOD_S = 600.0  # one sample (and window) every 10 minutes

@@ -19,8 +19,11 @@ from device.ticks import Uptime
 # methods, so holding it does not hold the module's code (device/settings.py).
 _SETTINGS = ("device.settings", "device.lora_time", "device.heapfit")
 _LOADER = ("device.model", "device.modelcheck", "device.modelformat", "device.sha256",
-           "device.hashing")  # the model file's code (payloads imports hashing again for LoRa)
-SETUP_MODULES = ("device.wiring", "device.chips", "device.appconfig") + _SETTINGS + _LOADER
+           "device.hashing")  # the model file's code (lorapack imports hashing again for LoRa)
+# The transports' setup (device/telemetry.py) and the payload schema the settings check and
+# the LoRa key use (device/payloads.py); the transport itself lives in its own module.
+_TELEMETRY = ("device.telemetry", "device.lorasetup", "device.payloads")
+SETUP_MODULES = ("device.wiring", "device.chips", "device.appconfig") + _SETTINGS + _LOADER + _TELEMETRY
 
 
 def drop_modules(names):

@@ -108,7 +108,11 @@ def tool(name):
 
 
 def mpy(src, dst):
-    subprocess.run([tool("mpy-cross"), "-o", dst, src], check=True, capture_output=True)
+    """src compiled to dst, with a short source name embedded (its folder/file, as deploy's
+    `mpy-cross -s device/x.py`): the name is an interned string on the board, so a long
+    absolute path would inflate the figures."""
+    name = os.path.basename(os.path.dirname(dst)) + "/" + os.path.basename(src)
+    subprocess.run([tool("mpy-cross"), "-s", name, "-o", dst, src], check=True, capture_output=True)
 
 
 def compile_tree(src, dst):

@@ -96,7 +96,7 @@ def test_lora_transport_sends_on_a_9x_core(monkeypatch, fresh_imports):
         sys.path.remove(FAKES)
     monkeypatch.setitem(sys.modules, "hashlib", _core_hashlib("9.2.8"))
     from device import payloads
-    from device.telemetry import LoraTransport
+    from device.lorasend import LoraTransport
 
     payloads._PADS[0] = None
     link = SimLink()

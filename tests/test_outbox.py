@@ -4,6 +4,7 @@ budget and back-off, counters for the heartbeat."""
 from __future__ import annotations
 
 from device import outbox as outbox_mod
+from device.spill import FileSpill
 
 
 class Clock:
@@ -39,15 +40,15 @@ def test_spill_keeps_every_alert_in_order_and_survives_a_reset(tmp_path):
     path = str(tmp_path / "outbox.jsonl")
     link = Link()
     link.up = False
-    box = outbox_mod.Outbox(link, capacity=4, spill=outbox_mod.FileSpill(path, 1 << 16, sync_every=2))
+    box = outbox_mod.Outbox(link, capacity=4, spill=FileSpill(path, 1 << 16, sync_every=2))
     for s in range(1, 21):
         box.put(_p(s, "heartbeat" if s % 5 == 0 else "event"))
     assert box.dropped_events == 0 and box.spilled > 0 and len(box._q) == 4
     # the board resets here: a new outbox finds the file (RAM items are gone)
     link.up = True
-    box2 = outbox_mod.Outbox(link, capacity=4, spill=outbox_mod.FileSpill(path, 1 << 16, sync_every=2))
+    box2 = outbox_mod.Outbox(link, capacity=4, spill=FileSpill(path, 1 << 16, sync_every=2))
     box2.pump(3)
-    box3 = outbox_mod.Outbox(link, capacity=4, spill=outbox_mod.FileSpill(path, 1 << 16, sync_every=2))
+    box3 = outbox_mod.Outbox(link, capacity=4, spill=FileSpill(path, 1 << 16, sync_every=2))
     box3.pump(100)  # resumes after the last synced offset: at most sync_every sent twice
     spilled = [s for s in range(1, 21) if s % 5][: box.spilled]
     assert sorted(set(link.got)) == spilled
@@ -58,7 +59,7 @@ def test_spill_keeps_every_alert_in_order_and_survives_a_reset(tmp_path):
 def test_spill_full_drops_oldest_event_and_counts_it(tmp_path):
     link = Link()
     link.up = False
-    box = outbox_mod.Outbox(link, capacity=2, spill=outbox_mod.FileSpill(str(tmp_path / "o"), 200))
+    box = outbox_mod.Outbox(link, capacity=2, spill=FileSpill(str(tmp_path / "o"), 200))
     for s in range(1, 11):
         box.put(_p(s))
     assert box.dropped_events == box.dropped > 0

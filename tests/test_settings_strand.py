@@ -10,6 +10,7 @@ import pytest
 
 from board_harness import FAKES, fake_hardware
 from device import settings, telemetry
+from device.wifilink import Wifi
 from gateway.gateway import configure as gateway_configure
 from gateway.gateway import settings as gateway_settings
 
@@ -138,7 +139,7 @@ def test_wifi_connect_pauses_the_watchdog():
                 hw.supervisor.sleep(20.0)  # a slow association
                 self.connected = True
 
-        w = telemetry.Wifi(Radio(), "net", "pw", hw.supervisor.ticks_ms, watchdog=wd)
+        w = Wifi(Radio(), "net", "pw", hw.supervisor.ticks_ms, watchdog=wd)
         assert w.ensure()
         assert wd.mode == hw.watchdog.WatchDogMode.RAISE
         wd.feed()  # no WatchDogTimeout: the 20 s were not counted

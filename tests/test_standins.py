@@ -60,7 +60,7 @@ def test_raise_watchdog_fires_inside_a_transport_and_the_loop_rearms(fan_model_p
     from device.appconfig import AppConfig
     from device import model as model_mod
     from device import outbox as outbox_mod
-    from device.telemetry import LoraTransport
+    from device.lorasend import LoraTransport
 
     with fake_hardware() as hw:
         sim = _fake("rfm9x_sim")

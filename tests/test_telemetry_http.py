@@ -13,6 +13,7 @@ import pytest
 
 from device import payload_check, payloads, telemetry
 from device import outbox as outbox_mod
+from device.httpsend import HttpTransport
 from host_tools.fleet import receiver
 from host_tools.fleet import store
 from host_tools.fleet.hostnet import HostNet, host_transport
@@ -43,7 +44,7 @@ def _p(seq, kind="event", dev="fan-1", **kw):
 
 def test_board_http_transport_posts_to_receiver(rx):
     tr = host_transport(rx.url, TOKEN)
-    assert isinstance(tr, telemetry.HttpTransport)
+    assert isinstance(tr, HttpTransport)
     for i in range(1, 21):
         assert tr.send(_p(i, "event" if i % 4 == 0 else "heartbeat")) is True
     assert tr.send(_p(4)) is True  # a retry after a lost confirmation: confirmed, stored once

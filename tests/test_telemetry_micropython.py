@@ -85,7 +85,7 @@ def test_telemetry_modules_compile(tmp_path):
 WIFI = r"""
 import sys, gc
 sys.path.insert(0, %r)
-from device import telemetry
+from device.wifilink import Wifi
 try:
     E = ConnectionError  # CircuitPython has it, the unix port does not
 except NameError:
@@ -95,7 +95,7 @@ class Radio:
     def connect(self, ssid, pw, timeout=None):
         raise E("No network with that ssid")
 t = [0]
-w = telemetry.Wifi(Radio(), "net", "pw", lambda: t[0], None, backoff_ms=1, backoff_max_ms=1)
+w = Wifi(Radio(), "net", "pw", lambda: t[0], None, backoff_ms=1, backoff_max_ms=1)
 def live():
     gc.collect()
     return gc.mem_alloc()

@@ -21,6 +21,8 @@ import pytest
 
 from device import payloads, telemetry
 from device import outbox as outbox_mod
+from device.mqttsend import MqttTransport
+from device.spill import FileSpill
 from host_tools.fleet import receiver
 from host_tools.fleet import store
 from host_tools.fleet.hostnet import host_transport
@@ -81,7 +83,7 @@ def test_board_mqtt_through_mosquitto_to_receiver(broker, tmp_path):
     rx = _receiver(broker, st)
     tr = _board(broker)
     tr.discovery_prefix = "homeassistant"
-    assert isinstance(tr, telemetry.MqttTransport)
+    assert isinstance(tr, MqttTransport)
     for i in range(1, 31):
         assert tr.send(_p(i, "event" if i % 3 == 0 else "heartbeat")) is True
     assert _wait(lambda: st.count() == 30)
@@ -213,7 +215,7 @@ def test_outage_every_alert_arrives_exactly_once(backend, broker, tmp_path, requ
     rx = _receiver(broker, st, group=None, cid="rx-outage")
     tr = _board(broker)
     # the board's outbox: 8 in RAM, alerts beyond that spill to a file (board owns its drive)
-    spill = outbox_mod.FileSpill(str(tmp_path / "outbox.jsonl"), 1 << 20)
+    spill = FileSpill(str(tmp_path / "outbox.jsonl"), 1 << 20)
     box = outbox_mod.Outbox(tr, capacity=8, per_pump=4, budget_ms=250, spill=spill,
                             backoff_ms=100, backoff_max_ms=500)
     trace = []

@@ -7,6 +7,9 @@ import pytest
 
 from device import settings as settings_mod
 from device import telemetry
+from device.httpsend import HttpTransport
+from device.lorasend import LoraTransport
+from device.wifilink import Wifi
 from fakes.rfm9x_sim import FakeRFM9x, SimLink
 from host_tools.fleet.hostnet import HostNet
 
@@ -69,14 +72,14 @@ def test_make_transport_and_outbox(monkeypatch, tmp_path):
                               OUTBOX_SPILL_PATH=str(tmp_path / "spill")))
     hw = RadioHw(link)
     tr = telemetry.make_transport(s, hw, print)
-    assert isinstance(tr, telemetry.LoraTransport)
+    assert isinstance(tr, LoraTransport)
     r = made[0]
     assert (r.spreading_factor, r.tx_power, r.enable_crc, r.node, r.destination) == (9, 20, True, 1, 2)
     box = telemetry.make_outbox(s, hw, tr)
     assert box.spill is not None and box.backoff_ms == 1000 and box.capacity == 16
     s2 = settings_mod.load(env(TELEMETRY="http", HTTP_URL="http://127.0.0.1:9/ingest", CIRCUITPY_WIFI_SSID="n",
                                HTTP_TOKEN="t"))
-    assert isinstance(telemetry.make_transport(s2, HostNet(), print), telemetry.HttpTransport)
+    assert isinstance(telemetry.make_transport(s2, HostNet(), print), HttpTransport)
     logs = []
     monkeypatch.setattr(adafruit_rfm9x, "RFM9x", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("no chip")))
     assert telemetry.make_transport(s, hw, logs.append) is None
@@ -105,7 +108,7 @@ def test_wifi_reconnects_with_backoff_and_keeps_no_exception():
     clock = [0]
     radio = FlakyRadio()
     logs = []
-    w = telemetry.Wifi(radio, "net", "pw", lambda: clock[0], logs.append, backoff_ms=1000, backoff_max_ms=8000)
+    w = Wifi(radio, "net", "pw", lambda: clock[0], logs.append, backoff_ms=1000, backoff_max_ms=8000)
     for _ in range(1000):  # a long outage: one try per back-off period, never an exception
         assert w.ensure() is False
         clock[0] += 100

@@ -164,6 +164,7 @@ def _make_app(parts):
     except Exception as e:  # noqa: BLE001 - a MemoryError while importing it, too
         return None, "setup failed: %s: %s" % (type(e).__name__, e)
     try:
+        assemble.attach_transport(parts, drop=True)  # the network's library and client, then the App
         return assemble.app_of(parts), None
     except Exception as e:  # noqa: BLE001
         return None, "setup failed: %s: %s" % (type(e).__name__, e)

@@ -9,9 +9,41 @@ app_of() themselves.
 """
 
 
+# setup-only modules the transport's setup imports (as device.wiring.SETUP_MODULES lists them)
+_TELEMETRY = ("device.telemetry", "device.lorasetup", "device.payloads", "device.lora_time", "device.hashing",
+              "device.sha256")
+
+
+def attach_transport(p, drop=False):
+    """The network transport TELEMETRY names and the outbox in front of it, into the parts
+    `p` (p["transport"], p["box"]), when wiring left them for later (a network
+    configuration). code.py calls this after the wiring, the settings and the model loader
+    have left the heap, so the transport's library and client never share the heap with
+    them; drop=True: device/telemetry.py (setup-only) leaves again before the App's modules
+    arrive. A transport that cannot start leaves the console transport (logged), as before."""
+    if p.get("box") is not None:
+        return
+    s, hw = p["s"], p["hw"]
+    try:
+        from device import telemetry
+
+        transport = telemetry.make_transport(s, hw, hw.write)  # None: it could not start (logged)
+        if transport is None:
+            from device import outbox as outbox_mod
+
+            transport = outbox_mod.ConsoleTransport(hw.write)
+            p["transport"], p["box"] = transport, outbox_mod.Outbox(transport)
+        else:
+            p["transport"], p["box"] = transport, telemetry.make_outbox(s, hw, transport, hw.write)
+    finally:
+        if drop:
+            _drop(_TELEMETRY)
+
+
 def app_of(p):
     """The App of the parts `p` (a dict, wiring.build_app). A model that cannot be used leaves a running App in
     the no-model state (logged), as wiring did before."""
+    attach_transport(p)
     from device.app import App  # the loop's modules, after the wiring and the loader left
     from device.appconfig import AppConfig
 
@@ -57,10 +89,14 @@ def app_of(p):
 
 def drop():
     """Take this module and AppConfig's off the heap (code.py, once the App exists)."""
+    _drop(("device.assemble", "device.appconfig"))
+
+
+def _drop(names):
     import sys
 
     pkg = sys.modules.get("device")
-    for name in ("device.assemble", "device.appconfig"):
+    for name in names:
         sys.modules.pop(name, None)
         short = name.split(".")[-1]
         if pkg is not None and short in pkg.__dict__:

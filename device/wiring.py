@@ -289,19 +289,17 @@ def build_app(s, hw, pins=None, finish=True):
             log("# NO MODEL: %s" % model_error)
             doc = None
     alerts = make_alerts(s, hw, pins, log)
-    from device import outbox as outbox_mod
-
-    transport = None
+    transport = box = None
     if s.TELEMETRY in ("http", "mqtt", "lora"):
-        from device import telemetry
-
-        transport = telemetry.make_transport(s, hw, log)  # None: it could not start (logged)
+        # The network transport (its library, client and outbox) is built later, by
+        # device.assemble.attach_transport: on a board after this module, the settings and
+        # the model loader have left the heap (the setup peak; parts carry s and hw).
         _warn_small_heap(s.TELEMETRY, log)
-    if transport is None:
+    else:
+        from device import outbox as outbox_mod
+
         transport = outbox_mod.NullTransport() if s.TELEMETRY == "none" else outbox_mod.ConsoleTransport(hw.write)
         box = outbox_mod.Outbox(transport)
-    else:
-        box = telemetry.make_outbox(s, hw, transport, log)
     recorder = None
     kind = getattr(sensor, "kind", "accel")
     if s.RECORD != "off":

@@ -24,6 +24,9 @@ def attach_transport(p, drop=False):
     if p.get("box") is not None:
         return
     s, hw = p["s"], p["hw"]
+    wd = p.get("watchdog")  # armed by the wiring: the library's import and the client take time
+    if wd is not None:
+        wd.feed()
     try:
         from device import telemetry
 
@@ -38,6 +41,8 @@ def attach_transport(p, drop=False):
     finally:
         if drop:
             _drop(_TELEMETRY)
+        if wd is not None:
+            wd.feed()
 
 
 def app_of(p):

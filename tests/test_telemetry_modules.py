@@ -37,7 +37,17 @@ with bh.fake_hardware() as hw:
     import wifi, socketpool, ssl  # the network stand-ins: the transport is really built
     sys.path.remove(bh.FAKES)
     wifi.radio.networks = {"net": ""}
-    r = bh.run_code_py(%(cp)r, hw)
+    AT = []  # the device modules alive when the transport is built
+
+    def _prof(frame, event, arg):
+        if event == "call" and not AT and frame.f_code.co_name == "make_transport":
+            AT.append(sorted(n for n in sys.modules if n.startswith("device.")))
+
+    sys.setprofile(_prof)
+    try:
+        r = bh.run_code_py(%(cp)r, hw)
+    finally:
+        sys.setprofile(None)
 app = r.app
 gc.collect()
 copies = {}
@@ -50,6 +60,7 @@ for o in gc.get_objects():
 print("MODS " + json.dumps({"modules": sorted(n for n in sys.modules if n.startswith("device.")),
                             "twice": sorted(n for n, s in copies.items() if len(s) > 1),
                             "transport": type(app.outbox.transport).__name__,
+                            "at_transport": AT[0] if AT else None,
                             "lines": [ln for ln in r.lines if ln.startswith("# ")]}))
 """
 
@@ -97,3 +108,17 @@ def test_a_board_keeps_only_its_own_transport(tmp_path, kind):
     left = [n for n in NEVER_AFTER_SETUP if n in mods]
     assert not left, "%s board still holds setup or host code after setup: %s" % (kind, left)
     assert not d["twice"], "device modules alive twice: %s" % d["twice"]
+
+
+# what has left the heap before code.py builds the network transport (its library, client and
+# interned names): the setup peak holds the transport or these, not both (docs/board.md section 9)
+GONE_BEFORE_TRANSPORT = ("device.wiring", "device.settings", "device.model", "device.modelformat",
+                         "device.modelcheck", "device.chips", "device.app", "device.detectors")
+
+
+@pytest.mark.parametrize("kind", sorted(CONFIGS))
+def test_the_transport_is_built_after_the_setup_code_left(tmp_path, kind):
+    d = _run(tmp_path, CONFIGS[kind][0])
+    assert d["at_transport"] is not None, d["lines"]
+    alive = [n for n in GONE_BEFORE_TRANSPORT if n in d["at_transport"]]
+    assert not alive, "%s: built while %s were in the heap" % (kind, alive)

@@ -8,7 +8,8 @@ it and backs off. No transport raises into the loop. The libraries (adafruit_req
 adafruit_minimqtt, adafruit_rfm9x) are passed in already built, so tests run the real
 libraries on CPython against loopback servers.
 
-Heap: this module is setup-only (device.wiring.SETUP_MODULES: code.py drops it after setup).
+Heap: this module is setup-only (device.wiring.SETUP_MODULES): device.assemble.attach_transport
+imports it after the wiring has left the heap and drops it before the App's modules arrive.
 Each transport lives in a module of its own, imported here only for the configuration that
 uses it, so a board holds only its own transport's code:
 - device/mqttsend.py (MqttTransport) and device/httpsend.py (HttpTransport), both over

@@ -2,7 +2,8 @@
 
 `setup(getenv, hw)` reads and checks the settings, loads the model, allocates the big
 buffers first (features, detector, sensor window), then outputs, outbox, recorder,
-watchdog and state store, and returns the App (or, when settings.toml is wrong, shows
+watchdog and state store (a network transport and its outbox: later, by
+device.assemble.attach_transport, once this module has left the heap), and returns the App (or, when settings.toml is wrong, shows
 that and never returns while the board waits to be fixed). Everything here runs once:
 code.py drops these modules afterwards (`SETUP_MODULES`), so their code does not occupy
 the heap the loop needs.

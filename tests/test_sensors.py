@@ -161,6 +161,31 @@ def test_msa301_stuck_after_power_glitch_is_detected_and_recovered(hw):
     assert sim.power_mode == 0 and s.inits == 2
 
 
+def test_msa301_raw_path_lets_the_driver_go_and_recovery_brings_it_back(hw):
+    """Raw reads need only the driver's I2CDevice: once the chip is set up, adafruit_msa3xx
+    and adafruit_register leave sys.modules (their code leaves a board's heap); a recovery
+    sets the chip up through the real driver again. read="driver" keeps it."""
+    import sys
+
+    for k in [k for k in sys.modules if k.startswith(("adafruit_msa3xx", "adafruit_register"))]:
+        del sys.modules[k]
+    bus, sim = _bus(hw)
+    s = _sensor(hw, bus, window=16)
+    s.read()
+    assert not [k for k in sys.modules if k.startswith(("adafruit_msa3xx", "adafruit_register"))]
+    assert s._drv is None and s._dev is not None
+    sim.power_on()  # brown-out: the chip is back in suspend with its registers reset
+    with pytest.raises(sensors.SensorError, match="identical"):
+        s.read()
+    s.recover()
+    s.read()
+    assert sim.power_mode == 0 and sim.range_g == 4 and s.inits == 2
+    assert "adafruit_msa3xx" not in sys.modules
+    d = _sensor(hw, bus, window=16, read="driver")
+    d.read()
+    assert "adafruit_msa3xx" in sys.modules and d._drv is not None
+
+
 def test_msa301_idle_hook_runs_while_sampling(hw):
     bus, sim = _bus(hw)
     s = _sensor(hw, bus, window=200, rate=200.0)  # one second

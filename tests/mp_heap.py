@@ -91,7 +91,12 @@ ACCEL_LIBS = ["adafruit_msa3xx.py", "adafruit_register", "adafruit_bus_device"]
 ACCEL_RANGE = 4  # g: settings' default ACCEL_RANGE; the recording's counts are at this range
 MSA_FILE = "msa301.bin"  # the MSA301 stand-in's recording (tests/mp_standins/busio.py)
 MSA_SETUP_ONLY = "msa301_setup.bin"  # no sample: setup alone
+# sys.path[0] = "": modules are found relative to the CIRCUITPY folder (the working directory),
+# as on a board, so each module's __file__ (an interned string) is "device/x.mpy", not this
+# machine's temporary path.
 RUNNER = r"""
+import sys
+sys.path[0] = ""
 import gc
 gc.collect()
 import code
@@ -278,7 +283,7 @@ def msa301_recording(folder, out, window, rate):
 
 def env_for(dest, settings):
     env = {"PATH": os.environ.get("PATH", ""), "HOME": dest,
-           "MICROPYPATH": os.pathsep.join(["", os.path.join(dest, "lib"), os.path.join(dest, "standins")])}
+           "MICROPYPATH": os.pathsep.join(["", "lib", "standins"])}  # relative to dest, the working directory
     env.update({k: str(v) for k, v in settings.items()})
     return env
 

@@ -687,9 +687,10 @@ def _budget_text(key, value):
 
 # The telemetry stack each TELEMETRY setting adds to the running app (device modules and
 # the Adafruit libraries), measured after the detector is warm, as on a running board.
-TRANSPORTS = (("http", ("device.payloads", "device.telemetry", "adafruit_requests")),
-              ("mqtt", ("device.payloads", "device.telemetry", "adafruit_minimqtt.adafruit_minimqtt")),
-              ("lora", ("device.payloads", "device.telemetry", "adafruit_rfm9x")))
+# what each transport keeps imported in the loop (the setup-only device.telemetry leaves)
+TRANSPORTS = (("http", ("device.wifilink", "device.httpsend", "adafruit_requests")),
+              ("mqtt", ("device.wifilink", "device.mqttsend", "adafruit_minimqtt.adafruit_minimqtt")),
+              ("lora", ("device.lorapack", "device.lorasend", "adafruit_rfm9x")))
 
 
 def transport_imports(mem):

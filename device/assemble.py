@@ -132,7 +132,7 @@ def _slim(doc):
         for k in _HOST_ONLY:
             if k in m:
                 del m[k]
-    for k in ("training", "commissioning", "_arrays", "_prec_stack", "_pixels", "_pixel_means", "_pixel_scales"):
+    for k in ("training", "commissioning", "_arrays", "_pixels", "_pixel_means", "_pixel_scales"):
         if k in doc:
             del doc[k]
 

@@ -303,7 +303,7 @@ _BLOCK_KEYS = {"http": "SEND_TIMEOUT", "mqtt": "SEND_TIMEOUT", "lora": "LORA_SF 
 def send_block_seconds(s):
     """The longest one outbox pump can block the loop (the outbox stops after its time
     budget, checked between sends, so: budget + one send's worst case). Wi-Fi (re)connects
-    are not counted: the watchdog is paused around them (device.telemetry.Wifi)."""
+    are not counted: the watchdog is paused around them (device.wifilink.Wifi)."""
     budget = s.SEND_BUDGET_MS / 1000.0
     if s.TELEMETRY == "lora":
         return budget + s.LORA_RETRIES * (lora_airtime(s.LORA_SF, LORA_FRAME) + lora_ack_wait(s.LORA_SF))

@@ -98,14 +98,10 @@ def drop():
 
 
 def _drop(names):
-    import sys
+    from device import forget
 
-    pkg = sys.modules.get("device")
     for name in names:
-        sys.modules.pop(name, None)
-        short = name.split(".")[-1]
-        if pkg is not None and short in pkg.__dict__:
-            delattr(pkg, short)
+        forget(name)
     _collect()
 
 

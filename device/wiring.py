@@ -30,14 +30,10 @@ SETUP_MODULES = ("device.wiring", "device.chips", "device.appconfig") + _SETTING
 def drop_modules(names):
     """Forget modules so their bytecode leaves the heap: out of sys.modules and out of the
     package, which holds its submodules too; then collect."""
-    import sys
+    from device import forget
 
-    pkg = sys.modules.get("device")
     for name in names:
-        sys.modules.pop(name, None)
-        short = name.split(".")[-1]
-        if pkg is not None and short in pkg.__dict__:
-            delattr(pkg, short)
+        forget(name)
     try:
         import gc
 

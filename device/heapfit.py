@@ -1,5 +1,6 @@
 """What a configuration leaves of the heap of a board without PSRAM (an ESP32-S3 has ~150 KB):
-the thermal camera's figures per MLX_READ and model modes, and the transports' libraries.
+the accelerometer app's need per transport, the thermal camera's figures per MLX_READ and
+model modes, and the transports' libraries.
 Used by the settings check (device/settings.py) and, once the model is known, by the
 wiring (device/wiring.py). A module of its own so that the wiring can ask after the
 settings module has left the heap; setup-only (wiring.SETUP_MODULES)."""
@@ -31,3 +32,23 @@ def thermal_fit(read, telemetry, modes=None):
                       "of the ~150 KB heap of a board without PSRAM (%d KB needed): fewer modes, another "
                       "transport, or a board with PSRAM" % (m, read, telemetry, max(free, 0) // 1024, need // 1024))
     return free, None
+
+
+# ---- the accelerometer app on a board without PSRAM (issue 15) ---------------------------
+# Heap (bytes) the accelerometer app with the 4-mode fan model needs per TELEMETRY: the
+# larger of its peak (setup or loop) and what it holds after warm-up plus working room
+# (16 KB next to http/mqtt, 8 KB otherwise). Board estimates, not measurements:
+# tests/mp_heap.py's "board estimate" (docs/board.md section 9).
+ACCEL_NEED = {"none": 103138, "console": 103138, "lora": 130586, "http": 141272, "mqtt": 152004}
+
+
+def accel_fit(telemetry, total):
+    """A warning when a heap of `total` bytes is smaller than the accelerometer app with
+    TELEMETRY `telemetry` is estimated to need (ACCEL_NEED), else None (None also where the
+    heap cannot be told)."""
+    need = ACCEL_NEED.get(telemetry)
+    if need is None or total is None or total >= need:
+        return None
+    return ("TELEMETRY = %s: the accelerometer app needs about %d KB of heap (estimate, docs/board.md section 9) "
+            "and this board has %d KB: watch mem_low in the heartbeats, or use LoRa, or a board with PSRAM"
+            % (telemetry, (need + 1023) // 1024, total // 1024))

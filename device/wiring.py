@@ -215,12 +215,6 @@ def make_store(s, hw, log):
     return None
 
 
-# Heap the transport's libraries take, measured on a CircuitPython-like build (issue 15):
-# MiniMQTT + ConnectionManager + ticks 25.6 KB, the Requests stack 16.4 KB.
-_LIB_KB = {"mqtt": 25.6, "http": 16.4}
-SMALL_HEAP = 256 * 1024  # below this the board has no PSRAM (ESP32-S3 without: ~150 KB)
-
-
 def heap_total():
     """The interpreter's whole heap in bytes, or None where gc cannot tell (CPython)."""
     try:
@@ -232,11 +226,13 @@ def heap_total():
 
 
 def _warn_small_heap(kind, log):
-    total = heap_total()
-    if kind in _LIB_KB and total is not None and total < SMALL_HEAP:
-        log("# warning: TELEMETRY = %s: its libraries take ~%.1f KB of a %d KB heap (no PSRAM): the "
-            "accelerometer app with it may not fit (docs/board.md section 9); watch mem_low in the "
-            "heartbeats, or use LoRa, or a board with PSRAM" % (kind, _LIB_KB[kind], total // 1024))
+    """Says so at boot when this board's heap is smaller than the accelerometer app with
+    TELEMETRY `kind` is estimated to need (device/heapfit.py)."""
+    from device.heapfit import accel_fit  # setup-only: dropped with the settings
+
+    w = accel_fit(kind, heap_total())
+    if w:
+        log("# warning: %s" % w)
 
 
 def build_app(s, hw, pins=None, finish=True):
@@ -291,7 +287,8 @@ def build_app(s, hw, pins=None, finish=True):
         # The network transport (its library, client and outbox) is built later, by
         # device.assemble.attach_transport: on a board after this module, the settings and
         # the model loader have left the heap (the setup peak; parts carry s and hw).
-        _warn_small_heap(s.TELEMETRY, log)
+        if getattr(sensor, "kind", "accel") != "thermal":  # the camera's own: heapfit.thermal_fit
+            _warn_small_heap(s.TELEMETRY, log)
     else:
         from device import outbox as outbox_mod
 

@@ -50,6 +50,13 @@ table is twice the board's), boxed floats, 32-byte GC blocks. Figures are "Micro
 x86-64" bytes: compare them before/after and between configurations, not with the board's
 150 KB. A stand-in ndarray is a Python object (~100 B more than ulab's header; the count of
 live arrays is small).
+
+So the last table is a BOARD ESTIMATE (not a measurement; --no-estimate skips it): each
+accelerometer row scaled by two ratios measured here against the issue's own figures from
+its 32-bit build (see ISSUE_COMMIT below): peaks by the app of the commit the issue
+measured (its accel-replay row, run by this tool from `git archive`), what is held by the
+network library's import, float32 arrays at the same bytes; and whether that fits a 150 KB
+heap with 16 KB free after warm-up. device/heapfit.ACCEL_NEED holds its result.
 """
 
 import argparse
@@ -173,6 +180,31 @@ for w in range(%(n)d):
             bufs[a][i] = (c[a] >> 2) * inv
     r, mode = det.score(f.compute(views))
     print("SCORE %%r %%d" %% (r, mode))
+"""
+# The board estimate (not a measurement): this port's figures scaled by two ratios, each
+# between a figure the issue measured on its 32-bit build (MicroPython with ulab 6.5.3
+# configured like CircuitPython on an ESP32-S3) and the same figure measured here by this
+# tool. Peaks (smallest heap, setup alone): the app of main at ISSUE_COMMIT, the code the
+# issue measured, replaying the fan to the anomaly with no network needed ~152 KB there
+# (177 KB smallest heap - 24 KB of its stand-ins); here it is the accel-replay row at that
+# commit. What stays (held after warm-up): code, names and objects scale like the network
+# libraries' import (MiniMQTT + ConnectionManager + ticks: 25.6 KB there), float32 array
+# data takes the same bytes on both (ARRAYS_ACCEL: the 4-mode model's precision bands
+# 18,256 + means and scales 1,248, the window buffers 3,072, sample times 400).
+ISSUE_COMMIT = "856fe57"
+ISSUE_APP_HEAP = 152 * 1024
+ISSUE_MQTT_IMPORT = int(25.6 * 1024)
+ARRAYS_ACCEL = 18256 + 1248 + 3072 + 400
+BOARD_HEAP = 150 * 1024  # an ESP32-S3 without PSRAM
+NET_ROOM = 16 * 1024  # free after warm-up that the issue asks for (the network stack's working room)
+MQTT_IMPORT = r"""
+import gc
+%s
+gc.collect()
+b = gc.mem_alloc()
+import adafruit_minimqtt.adafruit_minimqtt
+gc.collect()
+print("MPHEAP", gc.mem_alloc() - b)
 """
 STANDIN_MODULES = ("board", "busio", "digitalio", "pwmio", "microcontroller", "supervisor", "storage",
                    "watchdog", "neopixel", "alarm", "socketpool", "ssl", "wifi", "ulab.numpy", "ulab.utils",
@@ -431,7 +463,59 @@ def _what_failed(d):
     return (d.get("tail") or "").strip().splitlines()[-1][:160] if d.get("tail") else "rc %s" % d.get("rc")
 
 
-def measure(root, names, model_files):
+def mqtt_import_cost(dest, settings):
+    """Heap that importing MiniMQTT (with ConnectionManager and ticks) takes on this port,
+    after the stand-ins, as the issue measured it on its build (bytes)."""
+    with open(os.path.join(dest, "mqtt_cost.py"), "w") as f:
+        f.write(MQTT_IMPORT % "\n".join("import " + m for m in STANDIN_MODULES))
+    r = subprocess.run([tool("micropython"), "mqtt_cost.py"], cwd=dest, env=env_for(dest, settings),
+                       capture_output=True, text=True, timeout=120)
+    return int([ln for ln in r.stdout.splitlines() if ln.startswith("MPHEAP")][-1].split()[1])
+
+
+def calibrate(model_files):
+    """(peak ratio, code ratio, details) from the issue's two figures and this port's, or
+    (None, None, why) where the commit the issue measured is not in this checkout's history."""
+    tmp = tempfile.mkdtemp(prefix="mpheap_issue_")
+    try:
+        old = os.path.join(tmp, "root")
+        os.makedirs(old)
+        arc = subprocess.run(["git", "-C", ROOT, "archive", ISSUE_COMMIT], capture_output=True)
+        if arc.returncode != 0:
+            return None, None, "git archive %s: %s" % (ISSUE_COMMIT, arc.stderr.decode(errors="replace").strip())
+        subprocess.run(["tar", "-x", "-C", old], input=arc.stdout, check=True)
+        row = measure(old, ["accel-replay"], model_files, quiet=True)[0]
+        dest = os.path.join(tmp, "CIRCUITPY")
+        build(ROOT, dest, model_files, "accel", "mqtt")
+        mqtt = mqtt_import_cost(dest, CONFIGS["accel+mqtt"])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if not row.get("app_heap"):
+        return None, None, "the app at %s did not run on this port: %r" % (ISSUE_COMMIT, row.get("problem"))
+    return (ISSUE_APP_HEAP / row["app_heap"], ISSUE_MQTT_IMPORT / mqtt,
+            {"issue_commit": ISSUE_COMMIT, "port_app_heap_at_issue_commit": row["app_heap"],
+             "issue_app_heap": ISSUE_APP_HEAP, "port_mqtt_import": mqtt, "issue_mqtt_import": ISSUE_MQTT_IMPORT})
+
+
+def board_estimate(row, peak, code):
+    """Board bytes estimated for an accelerometer row of measure(): peaks x `peak`, held =
+    ARRAYS_ACCEL + `code` x (held - ARRAYS_ACCEL); and whether it fits BOARD_HEAP with
+    NET_ROOM free after warm-up. Not a measurement."""
+    def k(v, r):
+        return int(round(v * r)) if v else None
+
+    held = row.get("app_held_after_warmup")
+    est = {"smallest_heap": k(row.get("app_heap"), peak), "setup_alone": k(row.get("app_setup_heap"), peak),
+           "held_after_warmup": int(round(ARRAYS_ACCEL + code * (held - ARRAYS_ACCEL))) if held else None}
+    if None in est.values():
+        return est
+    est["free_after_warmup_in_150k"] = BOARD_HEAP - est["held_after_warmup"]
+    est["fits_150k"] = (max(est["smallest_heap"], est["setup_alone"]) <= BOARD_HEAP
+                        and est["free_after_warmup_in_150k"] >= NET_ROOM)
+    return est
+
+
+def measure(root, names, model_files, quiet=False):
     rows = []
     for name in names:
         settings = dict(SENSOR="replay", REPLAY_LOOP="0", REPLAY_REALTIME="0", MAX_WINDOWS=str(WINDOWS),
@@ -444,10 +528,10 @@ def measure(root, names, model_files):
             dest = os.path.join(tmp, "CIRCUITPY")
             build(root, dest, model_files if kind == "accel" else [], kind, transport)
             cost = standin_cost(dest, settings)
-            check = score_check(dest, settings, root) if kind == "accel" else (None, None, None)
+            check = score_check(dest, settings, root) if kind == "accel" and not quiet else (None, None, None)
             ok, big = run(dest, settings, 2 * 1024 * 1024)
             smallest, at = bisect(dest, settings)
-            setup_smallest = bisect(dest, setup_only_settings(settings))[0] if kind == "accel" else None
+            setup_smallest = bisect(dest, setup_only_settings(settings))[0] if kind == "accel" and not quiet else None
             row = {"name": name, "smallest_heap": smallest, "standins": cost,
                    "app_heap": smallest - cost if smallest else None,
                    "setup_smallest_heap": setup_smallest,
@@ -464,6 +548,8 @@ def measure(root, names, model_files):
             if not ok:
                 row["problem"] = big
             rows.append(row)
+            if quiet:
+                continue
             if check[0] is not None:
                 print("%-13s d^2 ratios under MicroPython vs CPython: largest relative difference %.2g, same modes: %s"
                       % (name, check[0], check[1]))
@@ -481,11 +567,33 @@ def measure(root, names, model_files):
     return rows
 
 
+def report_estimates(rows, peak, code, cal):
+    """The board estimate per accelerometer row (printed, and added to each row as
+    "board_estimate"), from calibrate()'s ratios."""
+    if peak is None:
+        print("board estimate skipped: %s" % cal, flush=True)
+        return
+    print("board estimate (not a measurement): peaks x %.3f (the app at %s: %d B here, ~%d B on the issue's "
+          "32-bit build), held = arrays %d B + %.3f x the rest (MiniMQTT's import: %d B here, %d B there)"
+          % (peak, ISSUE_COMMIT, cal["port_app_heap_at_issue_commit"], ISSUE_APP_HEAP, ARRAYS_ACCEL, code,
+             cal["port_mqtt_import"], ISSUE_MQTT_IMPORT), flush=True)
+    print("%-13s %9s %9s %9s %14s %s" % ("config", "smallest", "setup", "held", "free in 150K", "fits"))
+    for row in rows:
+        if not row["name"].startswith("accel"):
+            continue
+        est = row["board_estimate"] = board_estimate(row, peak, code)
+        print("%-13s %9s %9s %9s %14s %s" % (row["name"], est["smallest_heap"], est["setup_alone"],
+                                            est["held_after_warmup"], est.get("free_after_warmup_in_150k"),
+                                            est.get("fits_150k")), flush=True)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("configs", nargs="*", help="configurations (default: all): %s" % ", ".join(CONFIGS))
     ap.add_argument("--root", default=ROOT, help="the checkout whose code.py and device/ are measured")
     ap.add_argument("--json", help="also write the JSON to this file")
+    ap.add_argument("--no-estimate", action="store_true",
+                    help="skip the board estimate (it measures the app at %s, the issue's commit, too)" % ISSUE_COMMIT)
     a = ap.parse_args(argv)
     names = a.configs or list(CONFIGS)
     impl = subprocess.run([tool("micropython"), "-c", "import sys; print(sys.implementation._machine, sys.maxsize)"],
@@ -497,11 +605,15 @@ def main(argv=None):
               % (impl, a.root, "+".join("%s %d B" % (os.path.basename(p), os.path.getsize(p)) for p in model_files),
                  WINDOWS), flush=True)
         rows = measure(a.root, names, model_files)
+        peak, code, cal = (None, None, "--no-estimate") if a.no_estimate else calibrate(model_files)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     out = {"source": "micropython-unix-x86-64", "ran_on": impl, "root": a.root,
            "method": "smallest -X heapsize (1 KB bisection, confirmed at +4/8/16/32 KB) at which code.py's "
-                     "setup + %d windows run, minus the stand-ins' own heap" % WINDOWS, "configs": rows}
+                     "setup + %d windows run, minus the stand-ins' own heap" % WINDOWS, "configs": rows,
+           "board_estimate_method": {"peak_ratio": peak, "code_ratio": code, "arrays": ARRAYS_ACCEL,
+                                     "calibration": cal}}
+    report_estimates(rows, peak, code, cal)
     print(json.dumps(out))
     if a.json:
         with open(a.json, "w") as f:

@@ -133,3 +133,20 @@ def test_ulab_standin_scores_like_numpy(circuitpy, config):
 
 def test_standin_cost_is_measured(circuitpy):
     assert mp_heap.standin_cost(circuitpy, _settings()) > 10000
+
+
+def test_board_estimate_scales_peaks_and_held_and_judges_the_target():
+    """The board estimate's arithmetic (the ratios themselves come from calibrate(): the
+    issue's figures over this port's, measured by the benchmark): peaks scale whole, what is
+    held scales apart from the float32 arrays, and a configuration fits only if its peaks fit
+    150 KB and 16 KB stay free after warm-up."""
+    row = {"app_heap": 200000, "app_setup_heap": 190000, "app_held_after_warmup": mp_heap.ARRAYS_ACCEL + 100000}
+    est = mp_heap.board_estimate(row, 0.5, 0.75)
+    assert est["smallest_heap"] == 100000 and est["setup_alone"] == 95000
+    assert est["held_after_warmup"] == mp_heap.ARRAYS_ACCEL + 75000
+    assert est["free_after_warmup_in_150k"] == mp_heap.BOARD_HEAP - est["held_after_warmup"]
+    assert est["fits_150k"]
+    assert not mp_heap.board_estimate(row, 0.8, 0.75)["fits_150k"]  # a peak of 160,000 B
+    tight = dict(row, app_held_after_warmup=mp_heap.BOARD_HEAP - mp_heap.NET_ROOM + 1)
+    assert not mp_heap.board_estimate(tight, 0.5, 1.0)["fits_150k"]  # 1 byte short of 16 KB free
+    assert mp_heap.board_estimate(dict(row, app_heap=None), 0.5, 0.75)["smallest_heap"] is None  # did not run

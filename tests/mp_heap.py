@@ -82,6 +82,7 @@ CONFIGS = {  # the accelerometer rows run what a deployed board runs: the MSA301
     "accel+lora": {"SENSOR": "msa301", "TELEMETRY": "lora", "LORA_KEY": "00112233445566778899aabbccddeeff"},
     # for comparison: the same windows from CSV files (device/replay.py + csvrows.py), as before
     "accel-replay": {"SENSOR": "replay", "TELEMETRY": "none"},
+    "accel-replay+mqtt": dict(NET, SENSOR="replay", TELEMETRY="mqtt", MQTT_BROKER="10.0.0.1"),
     # the camera path with no thermal model (module set and buffers of the no-model state;
     # replay/ empty): as tests/heap_configs.py
     # (2 windows: with no frames each one is a sensor fault and its back-off, in real time)
@@ -205,6 +206,19 @@ b = gc.mem_alloc()
 import adafruit_minimqtt.adafruit_minimqtt
 gc.collect()
 print("MPHEAP", gc.mem_alloc() - b)
+"""
+# The issue's import figures for the app at ISSUE_COMMIT (its build, KB): a check of the held
+# ratio on code it was not derived from (the settings table, the wiring, the model loader).
+ISSUE_IMPORTS = (("device.settings", 13 * 1024), ("device.wiring", 42 * 1024), ("device.model", 15 * 1024))
+IMPORTS = r"""
+import gc
+%s
+for name in %r:
+    gc.collect()
+    b = gc.mem_alloc()
+    __import__(name)
+    gc.collect()
+    print("MPIMPORT", name, gc.mem_alloc() - b)
 """
 STANDIN_MODULES = ("board", "busio", "digitalio", "pwmio", "microcontroller", "supervisor", "storage",
                    "watchdog", "neopixel", "alarm", "socketpool", "ssl", "wifi", "ulab.numpy", "ulab.utils",
@@ -488,13 +502,27 @@ def calibrate(model_files):
         dest = os.path.join(tmp, "CIRCUITPY")
         build(ROOT, dest, model_files, "accel", "mqtt")
         mqtt = mqtt_import_cost(dest, CONFIGS["accel+mqtt"])
+        dest_old = os.path.join(tmp, "CIRCUITPY_OLD")
+        build(old, dest_old, model_files, "accel", "none")
+        imports = import_costs(dest_old, [n for n, _ in ISSUE_IMPORTS])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     if not row.get("app_heap"):
         return None, None, "the app at %s did not run on this port: %r" % (ISSUE_COMMIT, row.get("problem"))
     return (ISSUE_APP_HEAP / row["app_heap"], ISSUE_MQTT_IMPORT / mqtt,
             {"issue_commit": ISSUE_COMMIT, "port_app_heap_at_issue_commit": row["app_heap"],
-             "issue_app_heap": ISSUE_APP_HEAP, "port_mqtt_import": mqtt, "issue_mqtt_import": ISSUE_MQTT_IMPORT})
+             "issue_app_heap": ISSUE_APP_HEAP, "port_mqtt_import": mqtt, "issue_mqtt_import": ISSUE_MQTT_IMPORT,
+             "check_imports_at_issue_commit": [(n, imports.get(n), int(round(imports[n] * ISSUE_MQTT_IMPORT / mqtt))
+                                               if imports.get(n) else None, b) for n, b in ISSUE_IMPORTS]})
+
+
+def import_costs(dest, names):
+    """{module: heap its import takes on this port, in order, after the stand-ins} (bytes)."""
+    with open(os.path.join(dest, "imports.py"), "w") as f:
+        f.write(IMPORTS % ("\n".join("import " + m for m in STANDIN_MODULES), tuple(names)))
+    r = subprocess.run([tool("micropython"), "imports.py"], cwd=dest, env=env_for(dest, {}),
+                       capture_output=True, text=True, timeout=120)
+    return {ln.split()[1]: int(ln.split()[2]) for ln in r.stdout.splitlines() if ln.startswith("MPIMPORT ")}
 
 
 def board_estimate(row, peak, code):
@@ -577,6 +605,9 @@ def report_estimates(rows, peak, code, cal):
           "32-bit build), held = arrays %d B + %.3f x the rest (MiniMQTT's import: %d B here, %d B there)"
           % (peak, ISSUE_COMMIT, cal["port_app_heap_at_issue_commit"], ISSUE_APP_HEAP, ARRAYS_ACCEL, code,
              cal["port_mqtt_import"], ISSUE_MQTT_IMPORT), flush=True)
+    for name, port, est, issue in cal["check_imports_at_issue_commit"]:
+        print("  check, %s at %s: %s B here x %.3f = %s B; the issue measured %d B"
+              % (name, ISSUE_COMMIT, port, code, est, issue), flush=True)
     print("%-13s %9s %9s %9s %14s %s" % ("config", "smallest", "setup", "held", "free in 150K", "fits"))
     for row in rows:
         if not row["name"].startswith("accel"):

@@ -224,19 +224,3 @@ class Rows:
         if self.scale != 1.0:
             first = 1 if self.kind == "scalar" else 0
             self.values = [first + i for i in range(self.n)]
-
-def natural_key(name):
-    """Sort key for file names in natural order ('H2' before 'H10': digit runs compare as
-    numbers), the order the host and the board's replay both take a session's files in."""
-    key = []
-    i = 0
-    n = len(name)
-    while i < n:
-        j = i
-        digits = name[i].isdigit()
-        while j < n and name[j].isdigit() == digits:
-            j += 1
-        part = name[i:j]
-        key.append((0, int(part), "") if digits else (1, 0, part.lower()))
-        i = j
-    return key

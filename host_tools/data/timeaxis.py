@@ -15,7 +15,7 @@ import re
 
 import numpy as np
 
-from device.csvrows import natural_key  # noqa: F401  (one definition, shared with the board)
+from device.csvfiles import natural_key  # noqa: F401  (one definition, shared with the board)
 
 GAP_PERIODS = 3.0  # a step longer than this many sample periods is a gap
 ABSOLUTE_S = 1e8  # numeric time stamps from here on are calendar (Unix epoch) times

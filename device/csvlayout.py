@@ -7,8 +7,42 @@ A module of its own for the board's heap: csvrows.Rows.layout imports it once pe
 forgets it after, so a board replaying plain x,y,z recordings (SENSOR = "replay") does not
 hold its code; a file in another layout keeps `pick` (and so this module) while it is read.
 Only functions live here. The csvrows module is passed in as `m` (importing it back from
-here would be a cycle).
+here would be a cycle). The names only this code needs live here too (TIME_NAMES,
+is_time_name, listed; the host's readers import them from here).
 """
+
+
+FRAME_PIXELS = 768  # an MLX90640 frame: a row this wide is a thermal frame
+TIME_NAMES = ("timestamp", "time", "t", "ts", "date", "datetime", "time_s", "time_ms", "timestamp_ms",
+              "ms", "seconds", "epoch", "time (s)", "time (ms)")
+
+
+def is_time_name(name):
+    n = name.strip().strip('"').lower()
+    return n in TIME_NAMES or n.startswith("timestamp") or n.startswith("datetime")
+
+
+def listed(cells, limit=8):
+    """Cells for a one-line message: the first `limit`, then '... and N more' (a thermal
+    header has 770 names)."""
+    shown = ",".join(c.strip() for c in cells[:limit])
+    if len(cells) > limit:
+        shown += ", ... and %d more" % (len(cells) - limit)
+    return shown
+
+
+def _fail(r, m, msg):
+    raise m.RowError("%s: %s" % (r.path, msg))
+
+
+def _default(r):
+    """The kind's own layout (x,y,z / timestamp,value / 32 pixels): the per-line rules of
+    csvrows.parse_line, or explicit columns when the values need scaling."""
+    r.width = r.columns
+    r.values = None
+    if r.scale != 1.0:
+        first = 1 if r.kind == "scalar" else 0
+        r.values = [first + i for i in range(r.n)]
 
 
 def _index(r, c, m):
@@ -16,15 +50,15 @@ def _index(r, c, m):
     if isinstance(c, int) or (isinstance(c, str) and c.strip().isdigit()):
         i = int(c) - 1
         if not 0 <= i < r.width:
-            r._fail("has no column %s (rows have %d columns)" % (c, r.width))
+            _fail(r, m, "has no column %s (rows have %d columns)" % (c, r.width))
         return i
     if r.names is not None:
         want = c.strip().lower()
         for i in range(len(r.names)):
             if r.names[i].strip().strip('"').lower() == want:
                 return i
-        r._fail("has no column named %r (its header: %s)" % (c, m.listed(r.names)))
-    r._fail("has no header, so column %r cannot be found by name: give its position (1, 2, ...)" % (c,))
+        _fail(r, m, "has no column named %r (its header: %s)" % (c, listed(r.names)))
+    _fail(r, m, "has no header, so column %r cannot be found by name: give its position (1, 2, ...)" % (c,))
 
 
 def layout(r, width, m):
@@ -34,17 +68,17 @@ def layout(r, width, m):
     names = r.names
     r.width = width
     if names is not None and len(names) != width:
-        r._fail("line %d has %d columns but the header has %d" % (r.lineno, width, len(names)))
+        _fail(r, m, "line %d has %d columns but the header has %d" % (r.lineno, width, len(names)))
     if r.pick is not None:
         idx = [_index(r, c, m) for c in r.pick]
         if len(idx) != n:
-            r._fail("%d columns chosen (%s), a %s row needs %d" % (
+            _fail(r, m, "%d columns chosen (%s), a %s row needs %d" % (
                 len(idx), ",".join(str(c) for c in r.pick), r.kind, n))
         r.values = idx
         r.time = -1
         if names is not None:
             for i in range(width):
-                if i not in idx and m.is_time_name(names[i]):
+                if i not in idx and is_time_name(names[i]):
                     r.time = i
                     break
         elif width == n + 1 and 0 not in idx:
@@ -53,23 +87,23 @@ def layout(r, width, m):
     if names is not None:
         t = -1
         for i in range(width):
-            if m.is_time_name(names[i]):
+            if is_time_name(names[i]):
                 t = i
                 break
         idx = [i for i in range(width) if i != t]
         if len(idx) == n:
             r.time = t
             if (t < 0 and width == r.columns and n == m.VALUES[r.kind]) or (t == 0 and r.kind == "scalar"):
-                r._default()
+                _default(r)
             else:
                 r.values = idx
             return
-        if r.kind != "thermal" and width >= m.FRAME_PIXELS:  # a camera's frame per row
+        if r.kind != "thermal" and width >= FRAME_PIXELS:  # a camera's frame per row
             raise m.RowError("%s but %s has %d columns (%s): thermal frames, one per row" % (
-                r.expect or "expected '%s' sensor data" % r.kind, r.path, width, m.listed(names, 4)))
+                r.expect or "expected '%s' sensor data" % r.kind, r.path, width, listed(names, 4)))
         if m.describe(width) is None or width == r.columns:
-            r._fail("header has %d columns (%s) and %s of them can be values, a %s row has %d: "
-                    "choose them with --columns" % (width, m.listed(names), len(idx), r.kind, n))
+            _fail(r, m, "header has %d columns (%s) and %s of them can be values, a %s row has %d: "
+                    "choose them with --columns" % (width, listed(names), len(idx), r.kind, n))
         # another kind's data: the default rules say so on the first data row
     if r.kind != "scalar" and width == n + 1:
         r.time = 0
@@ -80,7 +114,7 @@ def layout(r, width, m):
         r.values = [i for i in range(n)]
         return
     r.time = 0 if r.kind == "scalar" else -1
-    r._default()
+    _default(r)
 
 
 def pick(r, cells, out, m):
@@ -94,8 +128,8 @@ def pick(r, cells, out, m):
                 raise m.RowError("%s but %s has %d columns (%s) on line %d" % (
                     r.expect or "expected '%s' sensor data" % r.kind, r.path, len(cells),
                     other, r.lineno))
-        r._fail("line %d has %d columns, expected %d (%s)" % (
-            r.lineno, len(cells), r.width, m.listed(r.names)
+        _fail(r, m, "line %d has %d columns, expected %d (%s)" % (
+            r.lineno, len(cells), r.width, listed(r.names)
             if r.names is not None else (m.KINDS[r.kind][5] if r.values is None
                                          else "time stamp and %s" % m.KINDS[r.kind][5])))
     columns, lo, hi, ranged, unit, what = m.KINDS[r.kind]

@@ -34,10 +34,8 @@ KINDS = {
 
 
 FLOAT32_MAX = 3.4028234e38
-FRAME_PIXELS = 768  # an MLX90640 frame: a row this wide is a thermal frame
 VALUES = {"accel": 3, "scalar": 1, "thermal": 32}  # value cells per row (time stamp not counted)
-TIME_NAMES = ("timestamp", "time", "t", "ts", "date", "datetime", "time_s", "time_ms", "timestamp_ms",
-              "ms", "seconds", "epoch", "time (s)", "time (ms)")
+
 
 
 class RowError(ValueError):
@@ -50,15 +48,6 @@ def describe(columns):
         if KINDS[k][0] == columns:
             return KINDS[k][5]
     return None
-
-
-def listed(cells, limit=8):
-    """Cells for a one-line message: the first `limit`, then '... and N more' (a thermal
-    header has 770 names)."""
-    shown = ",".join(c.strip() for c in cells[:limit])
-    if len(cells) > limit:
-        shown += ", ... and %d more" % (len(cells) - limit)
-    return shown
 
 
 def is_number(cell):
@@ -120,11 +109,6 @@ def parse_line(line, kind, lineno, path="", header_ok=False, first_row=False, ou
                 path, lineno, c.strip(), kind, lo, hi, unit))
         row[i] = v
     return row
-
-
-def is_time_name(name):
-    n = name.strip().strip('"').lower()
-    return n in TIME_NAMES or n.startswith("timestamp") or n.startswith("datetime")
 
 
 def is_date(cell):
@@ -196,9 +180,6 @@ class Rows:
         self.rows += 1
         return row
 
-    def _fail(self, msg):
-        raise RowError("%s: %s" % (self.path, msg))
-
     def layout(self, width):
         """Settle which cells are values and which is the time stamp (see module doc). Once
         per file: the code is device/csvlayout.py's, imported for it and forgotten after (off
@@ -215,12 +196,3 @@ class Rows:
                 self._picker = (csvlayout.pick, m)
         finally:
             forget("device.csvlayout")
-
-    def _default(self):
-        """The kind's own layout (x,y,z / timestamp,value / 32 pixels): the per-line
-        rules of parse_line, or explicit columns when the values need scaling."""
-        self.width = self.columns
-        self.values = None
-        if self.scale != 1.0:
-            first = 1 if self.kind == "scalar" else 0
-            self.values = [first + i for i in range(self.n)]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from device import csvrows
+from device import csvlayout, csvrows
 from host_tools.data import timeaxis
 
 STANDARD_GRAVITY = 9.80665
@@ -419,7 +419,7 @@ def axes_of(path: str, opts: ReadOptions = DEFAULT) -> int:
     if csvrows.is_header(cells) and (layout := window_layout(cells)) is not None:
         return len(layout[0])
     if csvrows.is_header(cells):
-        n = len(cells) - (1 if any(csvrows.is_time_name(c) for c in cells) else 0)
+        n = len(cells) - (1 if any(csvlayout.is_time_name(c) for c in cells) else 0)
         return n if n in (1, 2) else 3
     return 1 if len(cells) == 1 else 3
 
@@ -727,11 +727,11 @@ def window_layout(header: list[str]) -> tuple[list[list[int]], int] | None:
     for i, h in enumerate(header):
         name = h.strip().strip('"')
         m = _SAMPLE_NAME.match(name)
-        if m and not csvrows.is_time_name(name):
+        if m and not csvlayout.is_time_name(name):
             groups.setdefault(m.group(1).lower(), []).append((int(m.group(2)), i))
         elif name.lower() in WINDOW_LABEL_NAMES and label < 0:
             label = i
-        elif not csvrows.is_time_name(name):
+        elif not csvlayout.is_time_name(name):
             return None
     if not groups or len(groups) > 3:
         return None
@@ -787,7 +787,7 @@ def read_window_rows(path: str, opts: ReadOptions = DEFAULT, lo: float = -1000.0
         cells = ln.split(",")
         if len(cells) != width:
             raise ReadError(f"{path}: line {ln_no} has {len(cells)} columns, expected {width} "
-                            f"(one window per row: {csvrows.listed(header)}){how}")
+                            f"(one window per row: {csvlayout.listed(header)}){how}")
         try:
             vals[r] = [float(cells[i]) for i in flat]
         except ValueError:

@@ -9,7 +9,7 @@ loads this code. Only functions live here; the state is on the sensor `s`.
 """
 
 from device.chips import MLX_COLS, MLX_ROWS
-from device.sensors import frame_buffer, frame_of
+from device.framebuf import frame_buffer, frame_of
 
 
 def setup(s):

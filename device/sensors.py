@@ -5,7 +5,8 @@ Every source has `read()`, which returns the same preallocated window each time,
 for the accelerometer a list of one ndarray view per axis (window samples in g, in
 array('f') buffers that the sampling loop stores into without allocating: an ndarray
 element store allocates a temporary array on the board), for the thermal camera a
-(24, 32) frame in degrees C over an array('f') the driver fills.
+(24, 32) frame in degrees C over an array('f') the driver fills (its buffer:
+device/framebuf.py).
 It returns None when a replay has nothing more to play, and raises OSError / ValueError /
 RuntimeError on a sensor problem; the app retries a bounded number of times and then
 calls `recover()` (drop the driver, re-probe the bus on the next read).
@@ -63,26 +64,6 @@ def window_buffers(axes, n, buffers=None):
     if xp.np is None:
         return bufs, bufs
     return bufs, [xp.view(b) for b in bufs]
-
-
-def frame_buffer(rows, cols):
-    """(array('f') of rows*cols, its flat ndarray view or None) for thermal frames."""
-    buf = xp.fbuf(rows * cols)
-    return buf, (xp.view(buf) if xp.np is not None else None)
-
-
-def frame_of(flat, rows, cols, buf):
-    """(frame, shared): the frame as a (rows, cols) array, and whether it shares the
-    buffer's memory (then it stays valid for every later frame; otherwise it has to be
-    made again after each fill). Without an array library the frame is the buffer."""
-    if flat is None:
-        return buf, True
-    frame = flat.reshape((rows, cols))
-    old = buf[0]
-    buf[0] = 1.0
-    shared = float(frame[0, 0]) == 1.0
-    buf[0] = old
-    return frame, shared
 
 
 class ReplaySensor:

@@ -285,3 +285,50 @@ def test_rare_paths_run_and_leave_under_micropython(tmp_path):
     assert res["lines"][1].startswith("# FAULT: sensor failed 4 times in a row: OSError: [Errno 5]")
     assert res["held"] == [] and res["after"] == []
     assert res["boots"] == 1
+
+
+REPLAY_MODULES = r'''
+import json, sys
+from device import replay
+
+s = replay.CsvReplaySensor(%(folder)r, kind=%(kind)r, window=4, rate=2.0, loop=False)
+frames = []
+while True:
+    w = s.read()
+    if w is None:
+        break
+    if s.kind == "thermal":  # no ulab here: the frame is its flat array('f')
+        frames.append([w[0], w[33], s.ambient])
+    else:
+        frames.append([w[0][0], w[1][1], s.ambient])
+print(json.dumps({"frames": frames, "modules": sorted(m for m in sys.modules if m.startswith("device."))}))
+'''
+
+
+@pytest.mark.parametrize("kind", ["accel", "thermal"])
+def test_replay_holds_the_frame_reader_only_for_thermal(kind, tmp_path):
+    """A CSV replay under MicroPython: an accelerometer replay never imports the thermal
+    frame reader (device/framereplay.py, device/framebuf.py), a thermal replay does and keeps
+    it; neither keeps the once-per-pass folder listing (device/csvfiles.py) or the
+    once-per-file layout code (device/csvlayout.py)."""
+    d = tmp_path / "rec"
+    d.mkdir()
+    if kind == "accel":
+        (d / "a2.csv").write_text("x,y,z\n" + "".join("%d,%d,1\n" % (i, 10 + i) for i in range(5)))
+        (d / "a10.csv").write_text("".join("%d,%d,1\n" % (20 + i, 30 + i) for i in range(4)))
+        want = [[0.0, 11.0, None], [20.0, 31.0, None]]  # natural order; a2's fifth row is no window
+    else:
+        block = "\n".join(",".join("%d" % ((r * 32 + c) % 300) for c in range(32)) for r in range(24))
+        (d / "a.csv").write_text(block + "\n")
+        head = ",".join(["t_ms", "ambient"] + ["p%d" % k for k in range(768)])
+        (d / "b.csv").write_text(head + "\n0,25.5," + ",".join("%d" % (k % 300) for k in range(768)) + "\n")
+        want = [[0.0, 33.0, None], [0.0, 33.0, 25.5]]
+    res, = _json_lines(run_mp(REPLAY_MODULES % {"folder": str(d), "kind": kind}, tmp_path))
+    assert res["frames"] == want
+    mods = res["modules"]
+    assert "device.replay" in mods and "device.csvrows" in mods
+    assert "device.csvfiles" not in mods and "device.csvlayout" not in mods
+    if kind == "accel":
+        assert "device.framereplay" not in mods and "device.framebuf" not in mods, mods
+    else:
+        assert "device.framereplay" in mods and "device.framebuf" in mods, mods

@@ -201,8 +201,10 @@ def test_window_buffers_share_memory_with_the_views():
     bufs, win = sensors.window_buffers(3, 8)
     bufs[1][2] = 5.0
     assert win[1][2] == 5.0
-    frame_buf, flat = sensors.frame_buffer(24, 32)
-    frame, shared = sensors.frame_of(flat, 24, 32, frame_buf)
+    from device import framebuf
+
+    frame_buf, flat = framebuf.frame_buffer(24, 32)
+    frame, shared = framebuf.frame_of(flat, 24, 32, frame_buf)
     frame_buf[33] = 7.0
     assert shared and frame[1, 1] == 7.0
 

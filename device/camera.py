@@ -5,8 +5,8 @@ by the driver's getFrame (MLX_READ)."""
 from device import xp
 from device.chips import MLX_COLS, MLX_REFRESH, MLX_ROWS
 from device.framebuf import frame_buffer, frame_of
-from device.sensors import IDLE_MS, RATE_TOLERANCE, SensorError, _forget_driver, _index_of, _Paced
-from device.ticks import default_ticks, ticks_diff
+from device.sensors import RATE_TOLERANCE, SensorError, _forget_driver, _index_of
+from device.ticks import IDLE_MS, _Paced, default_ticks, ticks_diff
 
 _DRIVER_PIXEL_LISTS = ("alpha", "offset", "kta", "kv")
 

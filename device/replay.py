@@ -5,8 +5,8 @@ windows or thermal frames, in the host's order and with the host's line rules
 import array
 import os
 
-from device.sensors import _Paced, window_buffers
-from device.ticks import default_ticks
+from device.ticks import _Paced, default_ticks
+from device.xp import window_buffers
 
 
 class CsvReplaySensor(_Paced):

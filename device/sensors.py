@@ -1,5 +1,7 @@
 """Window sources: the shared pieces (buffers, pacing, errors), the MSA301 accelerometer
-and in-memory replays. The thermal camera is device/camera.py, CSV replays device/replay.py.
+and in-memory replays. The thermal camera is device/camera.py, CSV replays device/replay.py;
+the window buffers and the pacing all of them share are device/xp.py's window_buffers and
+device/ticks.py's _Paced (modules every board holds: a CSV replay does not hold this one).
 
 Every source has `read()`, which returns the same preallocated window each time, refilled:
 for the accelerometer a list of one ndarray view per axis (window samples in g, in
@@ -25,10 +27,9 @@ more than 5 % short of the configured rate.
 
 import array
 
-from device import xp
-from device.ticks import TICKS_MASK, default_ticks, ticks_diff  # noqa: F401 (re-exported)
+from device.ticks import IDLE_MS, TICKS_MASK, _Paced, default_ticks, ticks_diff  # noqa: F401 (re-exported)
+from device.xp import window_buffers
 
-IDLE_MS = 20
 RATE_TOLERANCE = 0.95
 MSA_DATA_REG = b"\x02"
 STANDARD_GRAVITY = 9.806  # the driver's constant (acceleration is in m/s^2)
@@ -43,27 +44,6 @@ def _index_of(value, table, what):
         if abs(table[i] - value) <= 1e-6 * max(1.0, table[i]):
             return i
     raise ValueError("%s %r is not one of %s" % (what, value, ", ".join(str(v) for v in table)))
-
-
-def window_buffers(axes, n, buffers=None):
-    """(array('f') buffers, window) for `axes` signals of `n` samples.
-
-    Samples are stored into the array('f') buffers (no allocation per store on the board,
-    where an ndarray element store builds a temporary array); `window[a]` is an ndarray
-    view sharing buffer a's memory, which is what features read. `buffers` may be given
-    (e.g. a feature extractor's padded inputs, from its input_views()) as (buffers,
-    views): the sensor then fills them directly and nothing is copied. Without an array
-    library (plain MicroPython) the window is the list of buffers.
-    """
-    if buffers is not None:
-        bufs, views = buffers
-        if len(bufs) != axes or len(views[0]) != n:
-            raise ValueError("window buffers do not fit %d x %d samples" % (axes, n))
-        return bufs, views
-    bufs = [xp.fbuf(n) for _ in range(axes)]
-    if xp.np is None:
-        return bufs, bufs
-    return bufs, [xp.view(b) for b in bufs]
 
 
 class ReplaySensor:
@@ -85,35 +65,6 @@ class ReplaySensor:
         w = self._windows[self._i]
         self._i += 1
         return w
-
-
-class _Paced:
-    """Shared by sensors: idle hook, clock and sleep."""
-
-    idle = None
-    _sleep = None
-
-    def _idle_call(self):
-        f = self.idle
-        if f is not None:
-            f()
-
-    def _wait_until(self, t0, target_ms):
-        """Busy-wait (calling idle every IDLE_MS) until target_ms after t0; returns
-        the elapsed ms when done."""
-        ticks = self._ticks
-        last = -IDLE_MS
-        while True:
-            el = ticks_diff(ticks(), t0)
-            if el >= target_ms:
-                return el
-            if el - last >= IDLE_MS:
-                last = el
-                self._idle_call()
-            left = target_ms - el
-            if self._sleep is not None and left > 4:
-                self._sleep((left - 2 if left - 2 < IDLE_MS else IDLE_MS) / 1000.0)
-
 
 
 def _forget_driver(sensor):

@@ -150,8 +150,6 @@ def _load_model(s, log):
 def make_sensor(s, hw, pins, window, rate, buffers=None):
     """The sensor the settings name; `buffers` (a feature extractor's input_views())
     lets an accelerometer fill the feature buffers directly."""
-    from device import sensors as sensors_mod
-
     if s.SENSOR == "replay":
         from device import replay
 
@@ -159,6 +157,8 @@ def make_sensor(s, hw, pins, window, rate, buffers=None):
                                            loop=s.REPLAY_LOOP, realtime=s.REPLAY_REALTIME,
                                            ticks_ms=hw.ticks_ms, sleep=hw.sleep,
                                            buffers=buffers if s.REPLAY_KIND == "accel" else None)
+    from device import sensors as sensors_mod  # not for a replay: it does not hold this module
+
     if pins.get("I2C_POWER_PIN") is not None:
         _KEEP.append(hw.digital_out(pins["I2C_POWER_PIN"], not s.I2C_POWER_ACTIVE_LOW))
     bus_factory = hw.i2c_factory(pins["I2C_SCL"], pins["I2C_SDA"], s.I2C_FREQUENCY)

@@ -71,6 +71,27 @@ def view(buf, count=-1, offset=0):
     return np.frombuffer(buf, dtype=FLOAT, count=count, offset=4 * offset)
 
 
+def window_buffers(axes, n, buffers=None):
+    """(array('f') buffers, window) for `axes` signals of `n` samples.
+
+    Samples are stored into the array('f') buffers (no allocation per store on the board,
+    where an ndarray element store builds a temporary array); `window[a]` is an ndarray
+    view sharing buffer a's memory, which is what features read. `buffers` may be given
+    (e.g. a feature extractor's padded inputs, from its input_views()) as (buffers,
+    views): the sensor then fills them directly and nothing is copied. Without an array
+    library (plain MicroPython) the window is the list of buffers.
+    """
+    if buffers is not None:
+        bufs, views = buffers
+        if len(bufs) != axes or len(views[0]) != n:
+            raise ValueError("window buffers do not fit %d x %d samples" % (axes, n))
+        return bufs, views
+    bufs = [fbuf(n) for _ in range(axes)]
+    if np is None:
+        return bufs, bufs
+    return bufs, [view(b) for b in bufs]
+
+
 def finite(v):
     """True for a finite Python float (NaN and +-inf fail): v - v is NaN for both."""
     return v - v == 0.0

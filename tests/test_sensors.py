@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from board_harness import DATA, fake_hardware
-from device import camera, replay, sensors
+from device import camera, replay, sensors, xp
 
 
 @pytest.fixture
@@ -198,7 +198,7 @@ def test_msa301_idle_hook_runs_while_sampling(hw):
 
 
 def test_window_buffers_share_memory_with_the_views():
-    bufs, win = sensors.window_buffers(3, 8)
+    bufs, win = xp.window_buffers(3, 8)
     bufs[1][2] = 5.0
     assert win[1][2] == 5.0
     from device import framebuf

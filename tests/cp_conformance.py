@@ -48,7 +48,7 @@ ALLOWED = (
     (r"device/xp\.py", r'Module has no attribute "from_int16_buffer"',
      "ulab-stubs are generated from ulab's //| doc comments and code/utils/utils.c documents only "
      "spectrogram; from_int16_buffer (out=, byteswap=) is on the board (shared/ulab-on-circuitpython.md)"),
-    (r"device/sensors\.py", r'"_Paced" has no attribute "_ticks"',
+    (r"device/ticks\.py", r'"_Paced" has no attribute "_ticks"',
      "mixin attribute: every class using _Paced sets _ticks in its constructor"),
 )
 

@@ -56,7 +56,7 @@ def test_the_accelerometer_rows_measure_the_msa301_path(circuitpy):
     """What a deployed board runs: MSA301Sensor set up through adafruit_msa3xx on busio.I2C, not
     the CSV replay (device.replay + csvrows: code a board with an MSA301 never loads)."""
     for name, cfg in mp_heap.CONFIGS.items():
-        if name.startswith("accel") and name != "accel-replay":
+        if name.startswith("accel") and not name.startswith("accel-replay"):
             assert cfg["SENSOR"] == "msa301", name
     ok, d = mp_heap.run(circuitpy, _settings(), 2 * 1024 * 1024)
     assert ok, d
@@ -67,6 +67,8 @@ def test_the_accelerometer_rows_measure_the_msa301_path(circuitpy):
     assert d["i2c_samples"] == mp_heap.WINDOWS * 200  # every window counted came from the chip's registers
     ok, d = mp_heap.run(circuitpy, _settings("accel-replay"), 2 * 1024 * 1024)
     assert ok and "device.replay" in d["modules"] and "adafruit_msa3xx" not in d["modules"]
+    # a replay holds neither the MSA301's code (device/sensors.py) nor a thermal replay's
+    assert "device.sensors" not in d["modules"] and "device.framereplay" not in d["modules"], d["modules"]
 
 
 def test_setup_alone_probes_the_chip_and_reads_no_window(circuitpy):

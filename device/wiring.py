@@ -95,8 +95,10 @@ def make_alerts(s, hw, pins, log):
             log("# LED not available: %s" % (e,))
     if pins.get("BUZZER_PIN") is not None:
         try:
-            out.append(alerts_mod.Buzzer(hw.pwm(pins["BUZZER_PIN"], s.BUZZER_ANOMALY_HZ), s.BUZZER_ANOMALY_HZ,
-                                         s.BUZZER_FAULT_HZ, s.BUZZER_SECONDS, ticks))
+            from device.buzzer import Buzzer  # only here: a board without a buzzer never holds its code
+
+            out.append(Buzzer(hw.pwm(pins["BUZZER_PIN"], s.BUZZER_ANOMALY_HZ), s.BUZZER_ANOMALY_HZ,
+                              s.BUZZER_FAULT_HZ, s.BUZZER_SECONDS, ticks))
         except Exception as e:
             log("# buzzer not available: %s" % (e,))
     return out

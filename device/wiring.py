@@ -198,7 +198,11 @@ def make_store(s, hw, log):
         return None
     nvm = getattr(hw, "nvm", None)
     fs = getattr(hw, "fs_writable", False)
-    files = persist.FileSlots(s.PERSIST_PATH, sync=getattr(hw, "sync", None)) if fs else None
+    files = None
+    if fs:  # only then: a board whose drive the USB host owns never holds this code
+        from device.fileslots import FileSlots
+
+        files = FileSlots(s.PERSIST_PATH, sync=getattr(hw, "sync", None))
     rtc = _sleep_memory_slots(hw, log)
     if mode in ("auto", "nvm") and nvm is not None and len(nvm) >= 2 * 512:
         try:

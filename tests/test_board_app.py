@@ -396,6 +396,105 @@ def test_unexpected_error_is_contained_when_guarded(fan):
         a2.run(1)
 
 
+class _NoMemoryFor:
+    """A meta-path finder under which importing `name` raises MemoryError, as a board's
+    import of a rarely-run module does when the heap is short."""
+
+    def __init__(self, name):
+        self.name = name
+        self.tries = 0
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == self.name:
+            self.tries += 1
+            raise MemoryError("memory allocation failed, allocating 4096 bytes")
+        return None
+
+
+@pytest.fixture
+def no_memory_for_apprare(monkeypatch):
+    """device.apprare cannot be imported (MemoryError) from here on; the app must have
+    been built (its start imports it) and must have forgotten it."""
+    finder = _NoMemoryFor("device.apprare")
+
+    def arm():
+        assert "device.apprare" not in sys.modules
+        monkeypatch.setattr(sys, "meta_path", [finder] + sys.meta_path)
+        return finder
+
+    return arm
+
+
+def test_crash_without_memory_for_apprare_still_counts_and_backs_off(fan, no_memory_for_apprare):
+    """A bug in the loop when device.apprare cannot be imported (MemoryError): the crash
+    is counted and said, the state is FAULT, the loop backs off and goes on; only the
+    traceback and the FAULT status payload (device.apprare.crash) are lost."""
+    path, normal, _ = fan
+
+    class Buggy(Flaky):
+        def read(self):
+            raise KeyError("bug")
+
+    lines = []
+    a, box, alert, dog, slept = _app(Buggy(normal), model_mod.load(path), guard=True, log=lines.append)
+    before = len(box.items)
+    finder = no_memory_for_apprare()
+    assert a.run(3) == 3
+    assert finder.tries == 3
+    assert a.crashes == 3 and a.state == "fault" and alert.states[-1] == "fault"
+    assert a.last_error == "KeyError: 'bug'"
+    assert [ln for ln in lines if ln.startswith("# error in the loop")] == [
+        "# error in the loop (%d): KeyError: 'bug'" % n for n in (1, 2, 3)]
+    assert sum(slept) == pytest.approx(0.5 + 1.0 + 2.0)  # the same back-off as with the module
+    assert box.items[before:] == []
+    assert dog.feeds >= 3
+
+
+def test_crash_reports_fault_once_from_apprare(fan):
+    """With memory: device.apprare.crash sends the FAULT status once and leaves the heap."""
+    path, normal, _ = fan
+
+    class Buggy(Flaky):
+        def read(self):
+            raise KeyError("bug")
+
+    a, box, alert, dog, slept = _app(Buggy(normal), model_mod.load(path), guard=True)
+    a.run(3)
+    st = [p for p in box.of("status") if p["state"] == "fault"]
+    assert len(st) == 1 and st[0]["crashes"] == 1 and st[0]["error"] == "KeyError: 'bug'"
+    assert "device.apprare" not in sys.modules
+
+
+class _Store:
+    def __init__(self):
+        self.saved = []
+        self.last_error = None
+
+    def save(self, st):
+        self.saved.append(st)
+        return True
+
+
+def test_save_without_memory_for_apprare_loses_one_save_not_the_loop(fan, no_memory_for_apprare):
+    """App.save's record comes from device.apprare.snapshot: when it cannot be imported
+    (MemoryError) the save is lost and said, the loop goes on (unguarded too), and the
+    next save makes the same record as App.snapshot."""
+    path, normal, _ = fan
+    lines = []
+    store = _Store()
+    a, box, *_ = _app(Flaky(normal), model_mod.load(path), persist_every=2, store=store, log=lines.append)
+    assert len(store.saved) == 1  # the start's save
+    arm = no_memory_for_apprare()
+    assert a.run(4) == 4 and a.windows == 4
+    assert len(store.saved) == 1 and arm.tries == 2
+    assert lines.count("# state not saved: MemoryError: memory allocation failed, allocating 4096 bytes") == 2
+    sys.meta_path.remove(arm)
+    assert a.save() is True and "device.apprare" not in sys.modules
+    assert store.saved[-1] == a.snapshot()
+    assert store.saved[-1]["counters"] == {"boots": 1, "windows": 4, "anomalies": 0, "faults": 0,
+                                           "errors": 0, "seq": a.seq}
+
+
 def test_no_model_keeps_sampling_and_recording(fan):
     _, normal, _ = fan
     lines = []

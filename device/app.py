@@ -9,9 +9,8 @@ samples, features or score are not finite is bad data: counted, shown with its o
 status, never scored as normal.
 
 Wiring from settings lives in device.wiring; state persistence in device.persist (the
-snapshot and its restore in device.apprare). What runs once or rarely (the start, a fault,
-bad data, the end of commissioning, a rate warning, a crash's traceback and status, the
-state record of a save) is in device.apprare, off the loop's heap.
+snapshot here, its restore in device.apprare). What runs once or rarely (the start, a fault,
+bad data, the end of commissioning, a rate warning) is in device.apprare, off the loop's heap.
 """
 
 from device import decision as decision_mod
@@ -21,70 +20,10 @@ from device.ticks import Uptime  # noqa: F401  (re-exported for callers of the a
 from device.xp import num  # a float for a JSON payload
 
 
-if False:  # for mypy only (no typing on the board): the compiler drops the block
-    from typing import Any
-
 SENSOR_ERRORS = (OSError, ValueError, RuntimeError)
 
 
 class App:
-    # The attributes, all set by device.apprare.start (the body of __init__, off the loop's
-    # heap). Annotations only, for mypy: a class-level annotation without a value makes no
-    # code on CircuitPython/MicroPython and no class attribute.
-    heartbeat_every: int
-    retries: int
-    top: int
-    persist_every: int
-    watchdog_rearms: int
-    max_windows: int
-    seq: int
-    boot_id: int
-    windows: int
-    faults: int
-    errors: int
-    bad: int
-    crashes: int
-    boots: int
-    consecutive_faults: int
-    consecutive_errors: int
-    consecutive_bad: int
-    _consecutive_crashes: int
-    anomalies: int
-    sensor: "Any"
-    outbox: "Any"
-    _pump: "Any"
-    alerts: "Any"
-    clock: "Any"
-    watchdog: "Any"
-    device_id: "Any"
-    _mem_free: "Any"
-    mem_low: "Any"
-    mem_last: "Any"
-    recorder: "Any"
-    on_commissioned: "Any"
-    _log: "Any"
-    _sleep: "Any"
-    store: "Any"
-    model_id: "Any"
-    commission_key: "Any"
-    guard: "Any"
-    watchdog_mode: "Any"
-    held: "Any"
-    last_score: "Any"
-    last_mode: "Any"
-    last_error: "Any"
-    _rate_warned_at: "Any"
-    _kept: "Any"
-    model: "Any"
-    model_error: "Any"
-    features: "Any"
-    detector: "Any"
-    decision: "Any"
-    commissioner: "Any"
-    fa_rate: "Any"
-    wall: "Any"
-    state: "Any"
-
     def __init__(self, sensor, model=None, config=None, outbox=None, alerts=(), clock=None,
                  watchdog=None, sleep=None, log=None, store=None, recorder=None, wall=None,
                  features=None, model_error=None, restore=None, boot_info=None, on_commissioned=None):
@@ -95,9 +34,66 @@ class App:
         buffers before the rest); restore: a saved state (device.persist); boot_info:
         what the boot status payload carries; on_commissioned: called when a
         commissioning run ends."""
-        # the body runs once: it lives in device.apprare (start), which leaves the heap after
-        self._rare("start", (sensor, model, config, outbox, alerts, clock, watchdog, sleep, log, store,
-                             recorder, wall, features, model_error, restore, boot_info, on_commissioned))
+        if config is None:  # host tools and tests; the board always passes one
+            from device.appconfig import AppConfig
+
+            config = AppConfig()
+        c = config  # copied into attributes: the config and its module leave the heap after setup
+        self.sensor = sensor
+        self.outbox = outbox
+        self._pump = getattr(outbox, "pump", None)
+        self.alerts = list(alerts)
+        self.clock = clock
+        self.watchdog = watchdog
+        self.device_id = c.device_id
+        self.heartbeat_every = int(c.heartbeat_every)
+        self._mem_free = None  # gc.mem_free on CircuitPython/MicroPython (set in apprare.start)
+        self.mem_low = self.mem_last = None
+        self.retries = int(c.retries)
+        self.recorder = recorder
+        self.on_commissioned = on_commissioned
+        self.top = int(c.top)
+        self._log = log
+        self._sleep = sleep
+        self.store = store
+        self.persist_every = int(c.persist_every)
+        self.model_id = c.model_id
+        self.commission_key = c.commission_key
+        self.guard = c.guard
+        self.watchdog_mode = None  # set by the wiring: the mode to re-arm a stopped watchdog with
+        self.watchdog_rearms = 0
+        self.max_windows = int(c.max_windows)
+        self.held = []  # objects that must live as long as the app (power-enable pins)
+        self.seq = 0
+        self.boot_id = 1  # a random id per start (apprare.start)
+        self.windows = 0
+        self.faults = 0
+        self.errors = 0
+        self.bad = 0  # windows with non-finite or impossible values
+        self.crashes = 0
+        self.boots = 1
+        self.consecutive_faults = 0
+        self.consecutive_errors = 0
+        self.consecutive_bad = 0
+        self._consecutive_crashes = 0
+        self.anomalies = 0
+        self.last_score = 0.0
+        self.last_mode = None
+        self.last_error = None
+        self._rate_warned_at = None
+        self._kept = None  # a restored commissioning record this model cannot use
+        self.model = model
+        self.model_error = model_error
+        self.features = None
+        self.detector = None
+        self.decision = None
+        self.commissioner = None
+        self.fa_rate = 0.01
+        self.wall = None  # the wall clock a days-off profile needs (device.wallclock)
+        self.state = NO_MODEL
+        # the rest runs once (the model's parts, a restored state, the boot status): it lives
+        # in device.apprare, which leaves the heap after
+        self._rare("start", (c, features, wall, restore, boot_info))
 
     def _rare(self, name, args=()):
         """device.apprare.<name>(self, *args): code that runs once or rarely (the start, a
@@ -112,22 +108,34 @@ class App:
 
     # ---- persistence (device.persist; a record is restored by device.apprare) ---------
     def snapshot(self):
-        """The state record to persist (device.persist.encode; made by device.apprare.snapshot)."""
-        return self._rare("snapshot")
+        """The state record to persist (device.persist.encode): counters, and the
+        commissioned modes (those of a restored record this model cannot use are kept).
+        A refused commissioning leaves no modes record: the next start commissions again."""
+        from device.persist import key_of
+
+        st = {"model": self.model_id[:16], "key": key_of(self.commission_key),
+              "counters": {"boots": self.boots, "windows": self.windows, "anomalies": self.anomalies,
+                           "faults": self.faults, "errors": self.errors, "seq": self.seq},
+              "modes": []}
+        c = self.commissioner
+        det = self.detector
+        if self.model is not None and c is not None and c.done and not getattr(c, "refused", None):
+            for i in range(len(det.mode_names)):
+                mean, scale, thr = det.mode_params(i)
+                st["modes"].append((det.mode_names[i] in c.updated, thr, mean, scale))
+        elif self._kept is not None:
+            k = self._kept
+            st["model"] = k.get("model", "")
+            st["key"] = k.get("key", 0)
+            st["modes"] = k.get("modes") or []
+        return st
 
     def save(self):
-        """Persist the state record. Returns True, or False (said on the console; the next
-        save tries again), also when there is no memory to import device.apprare for it."""
         if self.store is None:
             return False
-        try:
-            ok = self.store.save(self._rare("snapshot"))
-            err = None if ok else self.store.last_error
-        except MemoryError as e:  # one save lost, not the loop
-            ok = False
-            err = "MemoryError: %s" % (e,)
+        ok = self.store.save(self.snapshot())
         if not ok:
-            self.log("# state not saved: %s" % (err,))
+            self.log("# state not saved: %s" % (self.store.last_error,))
         return ok
 
     # ---- plumbing -------------------------------------------------------------------
@@ -372,18 +380,28 @@ class App:
 
     def _crash(self, e):
         """An unexpected exception in step() (guard=True): report, count, back off. A
-        RAISE-mode watchdog's timeout lands here too; the next _idle re-arms it. The count,
-        the console line and the back-off are here; the traceback and the FAULT status come
-        from device.apprare.crash, and no memory to import it only loses those."""
+        RAISE-mode watchdog's timeout lands here too; the next _idle re-arms it. (Here,
+        not in device.apprare: no memory to import it must not stop the report; only the
+        traceback comes from there.)"""
         self.crashes += 1
         self._consecutive_crashes += 1
         self.last_error = "%s: %s" % (type(e).__name__, e)
         self.log("# error in the loop (%d): %s" % (self.crashes, self.last_error))
         try:
-            self._rare("crash", (e,))
-        except MemoryError:
-            if self.state != FAULT:
-                self._to(FAULT)
+            import gc
+
+            gc.collect()
+        except ImportError:
+            pass
+        if self._consecutive_crashes <= 3:
+            try:
+                self._rare("traceback", (e,))
+            except Exception:  # noqa: BLE001 - no memory for a traceback: the line above said it
+                pass
+        if self.state != FAULT:
+            self._to(FAULT)
+            self._emit({"type": "status", "state": FAULT, "error": self.last_error,
+                        "crashes": self.crashes})
         k = self._consecutive_crashes - 1
         self._pause(0.5 * (1 << (k if k < 4 else 4)))
         return True

@@ -1,8 +1,7 @@
-"""The App's code that runs once or rarely: its start (the body of App.__init__: the
-attributes, the model's parts, a restored state, the boot status) and its stop, a sensor
-fault, bad data and the recovery from either, a sample-rate warning, the end of
-commissioning, the traceback and FAULT status of an exception in the loop, the state record
-of a save (snapshot; _restore reads it back).
+"""The App's code that runs once or rarely: its start (the model's parts, a restored state
+(App.snapshot makes the records), the boot status) and its stop, a sensor fault, bad data and
+the recovery from either, a sample-rate warning, the end of commissioning, the traceback of
+an exception in the loop.
 
 A module of its own for the board's heap: every imported module's code stays in the heap
 while it is in sys.modules, and the loop (device/app.py) runs for months without needing
@@ -32,75 +31,17 @@ def _boot_id():
     return v or 1
 
 
-def start(app, sensor, model, config, outbox, alerts, clock, watchdog, sleep, log, store, recorder,
-          wall, features, model_error, restore, boot_info, on_commissioned):
-    """The body of App.__init__ (its arguments, in order; App.__init__ says what they are):
-    the attributes, the model's features, detector, decision and commissioner, the wall
-    clock, a restored state, the start-up status payloads and the first save."""
-    if config is None:  # host tools and tests; the board always passes one
-        from device.appconfig import AppConfig
-
-        config = AppConfig()
-    c = config  # copied into attributes: the config and its module leave the heap after setup
-    app.sensor = sensor
-    app.outbox = outbox
-    app._pump = getattr(outbox, "pump", None)
-    app.alerts = list(alerts)
-    app.clock = clock
-    app.watchdog = watchdog
-    app.device_id = c.device_id
-    app.heartbeat_every = int(c.heartbeat_every)
-    app._mem_free = None  # gc.mem_free on CircuitPython/MicroPython (set below)
-    app.mem_low = app.mem_last = None
-    app.retries = int(c.retries)
-    app.recorder = recorder
-    app.on_commissioned = on_commissioned
-    app.top = int(c.top)
-    app._log = log
-    app._sleep = sleep
-    app.store = store
-    app.persist_every = int(c.persist_every)
-    app.model_id = c.model_id
-    app.commission_key = c.commission_key
-    app.guard = c.guard
-    app.watchdog_mode = None  # set by the wiring: the mode to re-arm a stopped watchdog with
-    app.watchdog_rearms = 0
-    app.max_windows = int(c.max_windows)
-    app.held = []  # objects that must live as long as the app (power-enable pins)
-    app.seq = 0
-    app.boot_id = 1
-    app.windows = 0
-    app.faults = 0
-    app.errors = 0
-    app.bad = 0  # windows with non-finite or impossible values
-    app.crashes = 0
-    app.boots = 1
-    app.consecutive_faults = 0
-    app.consecutive_errors = 0
-    app.consecutive_bad = 0
-    app._consecutive_crashes = 0
-    app.anomalies = 0
-    app.last_score = 0.0
-    app.last_mode = None
-    app.last_error = None
-    app._rate_warned_at = None
-    app._kept = None  # a restored commissioning record this model cannot use
-    app.model = model
-    app.model_error = model_error
-    app.features = None
-    app.detector = None
-    app.decision = None
-    app.commissioner = None
-    app.fa_rate = 0.01
-    app.wall = None  # the wall clock a days-off profile needs (device.wallclock)
-    app.state = NO_MODEL
+def start(app, c, features, wall, restore, boot_info):
+    """The rest of App.__init__: the model's features, detector, decision and commissioner,
+    the wall clock, a restored state, the start-up status payloads and the first save."""
     try:
         import gc
 
         app._mem_free = getattr(gc, "mem_free", None)  # CircuitPython/MicroPython only
     except ImportError:
         pass
-    app.boot_id = _boot_id()  # a random id per start
+    app.boot_id = _boot_id()
+    model = app.model
     if model is not None:
         from device import detectors as detectors_mod
         from device import features as features_mod
@@ -181,47 +122,6 @@ def _restore(app, st):
     app.commissioner.done = True
     app.commissioner.updated = updated
     return True
-
-
-def snapshot(app):
-    """The state record to persist (App.snapshot, App.save; device.persist.encode): counters,
-    and the commissioned modes (those of a restored record this model cannot use are kept).
-    A refused commissioning leaves no modes record: the next start commissions again."""
-    st = {"model": app.model_id[:16], "key": key_of(app.commission_key),
-          "counters": {"boots": app.boots, "windows": app.windows, "anomalies": app.anomalies,
-                       "faults": app.faults, "errors": app.errors, "seq": app.seq},
-          "modes": []}
-    c = app.commissioner
-    det = app.detector
-    if app.model is not None and c is not None and c.done and not getattr(c, "refused", None):
-        for i in range(len(det.mode_names)):
-            mean, scale, thr = det.mode_params(i)
-            st["modes"].append((det.mode_names[i] in c.updated, thr, mean, scale))
-    elif app._kept is not None:
-        k = app._kept
-        st["model"] = k.get("model", "")
-        st["key"] = k.get("key", 0)
-        st["modes"] = k.get("modes") or []
-    return st
-
-
-def crash(app, e):
-    """An unexpected exception in the loop, after App._crash counted it and said it in one
-    line: collect, the traceback (the first three in a row), FAULT and its status (once)."""
-    try:
-        import gc
-
-        gc.collect()
-    except ImportError:
-        pass
-    if app._consecutive_crashes <= 3:
-        try:
-            traceback(app, e)
-        except Exception:  # noqa: BLE001 - no memory for a traceback: the line said it
-            pass
-    if app.state != FAULT:
-        app._to(FAULT)
-        app._emit({"type": "status", "state": FAULT, "error": app.last_error, "crashes": app.crashes})
 
 
 def traceback(app, e):

@@ -1,4 +1,5 @@
-"""Alert outputs: buzzer (pwmio), LED (digitalio) and the on-board NeoPixel as status.
+"""Alert outputs: LED (digitalio) and the on-board NeoPixel as status (the buzzer, on pwmio,
+is in device/buzzer.py: imported only by a board with BUZZER_PIN set).
 
 Each output follows the app's state with a pattern and never blocks: `set_state(state)`
 starts the state's pattern, `tick(now)` advances it (the app calls tick between windows
@@ -32,17 +33,6 @@ def _blink(on, period):
 _FAST = _blink(100, 200)  # patterns that several tables use, made once
 _HALF = _blink(500, 1000)
 _QUARTER = _blink(250, 500)
-
-
-def buzzer_patterns(seconds=10):
-    """Anomaly: fast beeping for `seconds`, then a double chirp every 30 s while it lasts
-    (seconds = 0: beep for as long as it lasts). Fault: one long low tone now and every
-    60 s. Other states are silent."""
-    first = int(seconds) * 1000
-    chirp = (0, 30000, ((29630, 29750), (29880, 30000)))  # at the end of each 30 s
-    anomaly = ((first, 400, ((0, 200),)), chirp) if first else ((0, 400, ((0, 200),)),)
-    return {ANOMALY: anomaly, FAULT: ((0, 60000, ((0, 800),)),)}
-
 
 LED_PATTERNS = {
     ANOMALY: _STEADY,
@@ -142,34 +132,6 @@ class PatternOutput:
 
     def deinit(self):
         self.off()
-
-
-class Buzzer(PatternOutput):
-    """A piezo on a pwmio.PWMOut (made with variable_frequency=True): distinct tones and
-    rhythms for anomaly and fault; silent otherwise."""
-
-    ON = 32768  # 50 % duty: loudest square wave
-
-    def __init__(self, pwm, anomaly_hz=2000, fault_hz=500, seconds=10, ticks_ms=None):
-        PatternOutput.__init__(self, buzzer_patterns(seconds), ticks_ms)
-        self.pwm = pwm
-        self.tones = {ANOMALY: int(anomaly_hz), FAULT: int(fault_hz)}
-        self.pwm.duty_cycle = 0
-
-    def set_state(self, state):
-        if state != self.state:
-            hz = self.tones.get(state)
-            if hz:
-                self._show(False)
-                try:
-                    if self.pwm.frequency != hz:
-                        self.pwm.frequency = hz
-                except (ValueError, RuntimeError, AttributeError):
-                    pass  # a fixed-frequency PWM keeps its tone
-        PatternOutput.set_state(self, state)
-
-    def _apply(self, level):
-        self.pwm.duty_cycle = self.ON if level else 0
 
 
 class Led(PatternOutput):

@@ -9,8 +9,9 @@ A write always goes to the slot that does not hold the newest valid record, so a
 in the middle of a write can only spoil the record being written: the other slot still
 holds the previous one, and the CRC tells the reader which is intact. The same records
 live either in `microcontroller.nvm` (two halves of a region; always writable by code)
-or in two small files (only when boot.py gave the board the filesystem). FAT cannot
-rename over an existing file, so two files beat write-temp-then-rename here.
+or in two small files (only when boot.py gave the board the filesystem: device/fileslots.py,
+imported only then). FAT cannot rename over an existing file, so two files beat
+write-temp-then-rename here.
 
 What the ESP32 NVM really does (ports/espressif/common-hal/nvm/ByteArray.c, CircuitPython
 9.2-10.x): every slice write reads the whole 8 KiB blob into a new heap buffer (without
@@ -143,38 +144,6 @@ class NvmSlots:
         a = self.offset + slot * self.slot_size
         _collect()  # the ESP32 write allocates an 8 KiB copy of the blob without collecting
         self.nvm[a:a + len(rec)] = rec  # same length: nvm slices cannot change size
-
-
-class FileSlots:
-    """Two files `<base>.0` and `<base>.1` (needs a filesystem writable by code)."""
-
-    name = "file"
-
-    def __init__(self, base, opener=None, sync=None):
-        self.base = base
-        self._open = opener if opener is not None else open
-        self._sync = sync
-
-    def capacity(self):
-        return 1 << 20
-
-    def _path(self, slot):
-        return "%s.%d" % (self.base, slot)
-
-    def read(self, slot):
-        try:
-            with self._open(self._path(slot), "rb") as f:
-                return f.read()
-        except OSError:
-            return None
-
-    def write(self, slot, rec):
-        with self._open(self._path(slot), "wb") as f:
-            f.write(rec)
-            if hasattr(f, "flush"):
-                f.flush()
-        if self._sync is not None:
-            self._sync()
 
 
 def _collect():

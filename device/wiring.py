@@ -95,8 +95,10 @@ def make_alerts(s, hw, pins, log):
             log("# LED not available: %s" % (e,))
     if pins.get("BUZZER_PIN") is not None:
         try:
-            out.append(alerts_mod.Buzzer(hw.pwm(pins["BUZZER_PIN"], s.BUZZER_ANOMALY_HZ), s.BUZZER_ANOMALY_HZ,
-                                         s.BUZZER_FAULT_HZ, s.BUZZER_SECONDS, ticks))
+            from device.buzzer import Buzzer  # only here: a board without a buzzer never holds its code
+
+            out.append(Buzzer(hw.pwm(pins["BUZZER_PIN"], s.BUZZER_ANOMALY_HZ), s.BUZZER_ANOMALY_HZ,
+                              s.BUZZER_FAULT_HZ, s.BUZZER_SECONDS, ticks))
         except Exception as e:
             log("# buzzer not available: %s" % (e,))
     return out
@@ -196,7 +198,11 @@ def make_store(s, hw, log):
         return None
     nvm = getattr(hw, "nvm", None)
     fs = getattr(hw, "fs_writable", False)
-    files = persist.FileSlots(s.PERSIST_PATH, sync=getattr(hw, "sync", None)) if fs else None
+    files = None
+    if fs:  # only then: a board whose drive the USB host owns never holds this code
+        from device.fileslots import FileSlots
+
+        files = FileSlots(s.PERSIST_PATH, sync=getattr(hw, "sync", None))
     rtc = _sleep_memory_slots(hw, log)
     if mode in ("auto", "nvm") and nvm is not None and len(nvm) >= 2 * 512:
         try:

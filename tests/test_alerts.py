@@ -1,4 +1,4 @@
-"""Alert outputs (device/alerts.py) against the fake pwmio/digitalio/neopixel modules:
+"""Alert outputs (device/alerts.py, device/buzzer.py) against the fake pwmio/digitalio/neopixel modules:
 patterns advance only in tick(), nothing blocks, each state looks/sounds distinct."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ import pytest
 
 from board_harness import fake_hardware
 from device import alerts
+from device.buzzer import Buzzer
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def test_level_at_phases():
 def test_buzzer_anomaly_and_fault_patterns(hw):
     pwm = hw.pwmio.PWMOut(hw.board.D12, frequency=2000, variable_frequency=True)
     t = Ticks(1000)
-    bz = alerts.Buzzer(pwm, anomaly_hz=2000, fault_hz=500, seconds=2, ticks_ms=t)
+    bz = Buzzer(pwm, anomaly_hz=2000, fault_hz=500, seconds=2, ticks_ms=t)
     bz.set_state(alerts.NORMAL)
     assert set(_levels(bz, t, 2000, read=lambda: pwm.duty_cycle)) == {0}
     bz.set_state(alerts.ANOMALY)
@@ -53,12 +54,12 @@ def test_buzzer_anomaly_and_fault_patterns(hw):
     seq = _levels(bz, t, 4000, read=lambda: pwm.duty_cycle)  # fast beeps for 2 s
     ons = sum(1 for a, b in zip(seq, seq[1:]) if a == 0 and b)
     assert ons == 4  # 400 ms period over the remaining 2 s: 5 beeps, first already on
-    assert max(seq) == alerts.Buzzer.ON
+    assert max(seq) == Buzzer.ON
     seq = _levels(bz, t, 20000, step_ms=50, read=lambda: pwm.duty_cycle)
     assert max(seq) == 0  # then quiet until the 30 s chirp
     bz.set_state(alerts.FAULT)
     assert pwm.frequency == 500
-    assert pwm.duty_cycle == alerts.Buzzer.ON  # a long low tone at once
+    assert pwm.duty_cycle == Buzzer.ON  # a long low tone at once
     seq = _levels(bz, t, 21500, read=lambda: pwm.duty_cycle)
     assert seq[0] and not seq[-1]
     bz.set_state(alerts.NORMAL)
@@ -67,9 +68,9 @@ def test_buzzer_anomaly_and_fault_patterns(hw):
 
 def test_buzzer_fixed_frequency_pwm_does_not_crash(hw):
     pwm = hw.pwmio.PWMOut(hw.board.D12, frequency=1000, variable_frequency=False)
-    bz = alerts.Buzzer(pwm, ticks_ms=Ticks())
+    bz = Buzzer(pwm, ticks_ms=Ticks())
     bz.set_state(alerts.FAULT)  # frequency not writable: keeps its tone
-    assert pwm.frequency == 1000 and pwm.duty_cycle == alerts.Buzzer.ON
+    assert pwm.frequency == 1000 and pwm.duty_cycle == Buzzer.ON
 
 
 def test_led_patterns_and_active_low(hw):

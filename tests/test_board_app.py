@@ -20,6 +20,7 @@ from device.appconfig import AppConfig
 from device import model as model_mod
 from device import outbox as outbox_mod
 from device import payload_check, persist, recorder
+from device.fileslots import FileSlots
 from host_tools.fleet import wording
 from host_tools.board.collect import parse_lines
 from device import settings as settings_mod
@@ -185,20 +186,20 @@ def test_persist_torn_write_keeps_the_previous_record():
 
 def test_persist_file_slots(tmp_path):
     base = str(tmp_path / "state")
-    st = persist.Store(persist.FileSlots(base))
+    st = persist.Store(FileSlots(base))
     for i in range(3):
         assert st.save(_state(seq=i))
     assert sorted(os.listdir(tmp_path)) == ["state.0", "state.1"]
     with open(base + ".0", "r+b") as f:  # the newest (third save) went to slot 0: spoil it
         f.truncate(30)
-    assert persist.Store(persist.FileSlots(base)).load()["counters"]["seq"] == 1
+    assert persist.Store(FileSlots(base)).load()["counters"]["seq"] == 1
 
 
 def test_persist_readonly_fs_is_reported(tmp_path):
     def opener(path, mode):
         raise OSError(30, "Read-only filesystem")
 
-    st = persist.Store(persist.FileSlots(str(tmp_path / "s"), opener=opener))
+    st = persist.Store(FileSlots(str(tmp_path / "s"), opener=opener))
     assert st.load() is None
     assert st.save(_state()) is False and "Read-only" in st.last_error
 

@@ -26,6 +26,7 @@ from scipy.stats import ortho_group
 
 from conftest import fan, synthetic_modes
 from device import detectors, features, scalarfeatures, xp
+from device.zscore import ZScoreDetector
 from device.commission import Welford, threshold_from_scores
 from host_tools.data import datasets
 from host_tools.modeling import train
@@ -81,7 +82,7 @@ def test_contributions_sum_to_d2_and_zscore_contributions():
     assert vals[0] == pytest.approx(float(np.max(c)), rel=1e-6)
 
     zmodes = synthetic_modes(n, n_modes=1, seed=5, detector="zscore")
-    zdet = detectors.ZScoreDetector(zmodes)
+    zdet = ZScoreDetector(zmodes)
     c = zdet.contributions(x, 0)
     want = np.abs((x.astype(np.float64) - np.asarray(zmodes[0]["mean"])) / np.asarray(zmodes[0]["scale"]))
     np.testing.assert_allclose(c, want, rtol=1e-5)

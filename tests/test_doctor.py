@@ -11,6 +11,7 @@ import threading
 
 from device import model as model_mod
 from device import persist
+from device.fileslots import FileSlots
 from flow_peers import make_drive, micropython_board, needs_board, needs_socat, open_board_end, pty_pair, write_all
 from host_tools.board import connection as board_mod
 from host_tools.board import doctor as doctor_mod
@@ -70,7 +71,7 @@ def test_doctor_finds_problems(tmp_path, capsys, fan_model_path, small_model):
 
 def test_doctor_reads_the_state_the_board_saved(tmp_path, capsys, fan_model_path):
     drive = healthy_drive(tmp_path, capsys, fan_model_path)
-    store = persist.Store(persist.FileSlots(os.path.join(drive, "state")))  # the board's own writer
+    store = persist.Store(FileSlots(os.path.join(drive, "state")))  # the board's own writer
     counters = {"boots": 7, "windows": 12345, "anomalies": 2, "faults": 1, "errors": 3, "seq": 99}
     assert store.save({"model": "3c8dbd4653a8205b", "key": 1, "counters": counters, "modes": []})
     counters["windows"] = 12400

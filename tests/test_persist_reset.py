@@ -17,6 +17,7 @@ import pytest
 
 from board_harness import FAKES
 from device import persist, persistload
+from device.fileslots import FileSlots
 
 sys.path.insert(0, FAKES)
 try:
@@ -83,7 +84,7 @@ def devices(tmp, files):
         return HookedFile(open(path, mode), lambda n: hook[0] and hook[0](n))
 
     def store():
-        fs = persist.FileSlots(os.path.join(tmp, "state"), opener=opener) if files else None
+        fs = FileSlots(os.path.join(tmp, "state"), opener=opener) if files else None
         return persist.Store(persist.NvmSlots(nvm), mirrors=(persist.NvmSlots(rtc, name="rtc"), fs))
 
     def set_hook(h):

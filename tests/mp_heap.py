@@ -198,15 +198,6 @@ ISSUE_MQTT_IMPORT = int(25.6 * 1024)
 ARRAYS_ACCEL = 18256 + 1248 + 3072 + 400
 BOARD_HEAP = 150 * 1024  # an ESP32-S3 without PSRAM
 NET_ROOM = 16 * 1024  # free after warm-up that the issue asks for (the network stack's working room)
-MQTT_IMPORT = r"""
-import gc
-%s
-gc.collect()
-b = gc.mem_alloc()
-import adafruit_minimqtt.adafruit_minimqtt
-gc.collect()
-print("MPHEAP", gc.mem_alloc() - b)
-"""
 # The issue's import figures for the app at ISSUE_COMMIT (its build, KB): a check of the held
 # ratio on code it was not derived from (the settings table, the wiring, the model loader).
 ISSUE_IMPORTS = (("device.settings", 13 * 1024), ("device.wiring", 42 * 1024), ("device.model", 15 * 1024))
@@ -477,16 +468,6 @@ def _what_failed(d):
     return (d.get("tail") or "").strip().splitlines()[-1][:160] if d.get("tail") else "rc %s" % d.get("rc")
 
 
-def mqtt_import_cost(dest, settings):
-    """Heap that importing MiniMQTT (with ConnectionManager and ticks) takes on this port,
-    after the stand-ins, as the issue measured it on its build (bytes)."""
-    with open(os.path.join(dest, "mqtt_cost.py"), "w") as f:
-        f.write(MQTT_IMPORT % "\n".join("import " + m for m in STANDIN_MODULES))
-    r = subprocess.run([tool("micropython"), "mqtt_cost.py"], cwd=dest, env=env_for(dest, settings),
-                       capture_output=True, text=True, timeout=120)
-    return int([ln for ln in r.stdout.splitlines() if ln.startswith("MPHEAP")][-1].split()[1])
-
-
 def calibrate(model_files):
     """(peak ratio, code ratio, details) from the issue's two figures and this port's, or
     (None, None, why) where the commit the issue measured is not in this checkout's history."""
@@ -501,7 +482,7 @@ def calibrate(model_files):
         row = measure(old, ["accel-replay"], model_files, quiet=True)[0]
         dest = os.path.join(tmp, "CIRCUITPY")
         build(ROOT, dest, model_files, "accel", "mqtt")
-        mqtt = mqtt_import_cost(dest, CONFIGS["accel+mqtt"])
+        mqtt = import_costs(dest, ["adafruit_minimqtt.adafruit_minimqtt"])["adafruit_minimqtt.adafruit_minimqtt"]
         dest_old = os.path.join(tmp, "CIRCUITPY_OLD")
         build(old, dest_old, model_files, "accel", "none")
         imports = import_costs(dest_old, [n for n, _ in ISSUE_IMPORTS])
